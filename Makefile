@@ -1,0 +1,38 @@
+# The commands the README names. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install system-packages run test lint bench bench-ingest generate clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+system-packages:
+	@bash deploy/system-packages.sh
+
+run: install
+	$(BIN)/homecare run
+
+test: install system-packages
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy firmware-contracts gateway backend device-sim
+
+generate: install
+	$(BIN)/python -m homecare.contracts.generate
+
+bench: bench-ingest
+
+bench-ingest: install system-packages
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf var test-artifacts .pytest_cache

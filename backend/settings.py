@@ -1,0 +1,72 @@
+"""Settings for every homecare process, read from ``HOMECARE_*`` environment variables; unsafe values fail fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object, built once per process in its entry point and passed down explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="HOMECARE_", env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded database and logs live.")
+    database_url: str | None = Field(
+        default=None, description="External PostgreSQL DSN; when absent, an embedded server is started."
+    )
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="Broker URL: mqtt://[user:pass@]host:port")
+    mqtt_share_group: str | None = Field(
+        default=None,
+        description="MQTT shared-subscription group for several gateways (Mosquitto, EMQX); "
+        "leave empty for brokers without $share (amqtt).",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for service access to the API (until staff accounts exist)."
+    )
+
+    timezone: str = Field(default="Asia/Shanghai", description="Default zone for display.")
+    raw_retention_days: int = Field(default=30, ge=1, le=3650)
+    rollup_retention_days: int = Field(default=730, ge=1, le=36500)
+    max_clock_skew_s: int = Field(
+        default=300, ge=1, le=86_400, description="How far in the future a device timestamp may lie."
+    )
+
+    gateway_client_id: str = Field(default="homecare-gateway-1", min_length=1, max_length=64)
+    gateway_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve Prometheus metrics of the gateway on this port."
+    )
+    gateway_ack_after_commit: bool = Field(
+        default=True,
+        description="Acknowledge QoS-1 deliveries to the broker only once stored, so a gateway crash "
+        "loses nothing (the broker redelivers). Needs the broker's in-flight window raised (see deploy/).",
+    )
+    telemetry_max_buffered_rows: int = Field(default=2_000_000, ge=1000)
+    telemetry_batch_rows: int = Field(default=5000, ge=1, le=1_000_000)
+    telemetry_flush_ms: int = Field(default=200, ge=1, le=60_000)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+            raise ValueError(f"mqtt_url must look like mqtt://host:port, got {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"postgresql", "postgres"}:
+            raise ValueError("database_url must be a postgresql:// DSN")
+        return value
+
+    @model_validator(mode="after")
+    def _token_is_strong(self) -> Settings:
+        if self.api_token is not None and len(self.api_token.get_secret_value()) < 24:
+            raise ValueError("api_token must be at least 24 characters")
+        return self

@@ -1,0 +1,1 @@
+"""The wire contract between devices and the platform: messages, topics, codec, generated schemas."""

@@ -1,0 +1,82 @@
+"""The one place wire bytes become contract models and back.
+
+Exceptions::
+
+    ContractError            the bytes are not a valid message for the topic
+    └── (TopicError lives in topics; decode_topic wraps it as a ContractError)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ValidationError
+
+from homecare.contracts.messages import Command, Envelope, Presence
+from homecare.contracts.topics import RULES, Channel, TopicError, parse
+
+
+class ContractError(ValueError):
+    """A message that breaks the contract; `reason` is short and fit for a dead-letter row."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_MAX_REASON: Final = 500
+
+
+def explain(err: ValidationError) -> str:
+    """A compact, human-readable reason: the first few field errors with their locations."""
+    parts = []
+    for item in err.errors(include_url=False, include_input=False)[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "message"
+        parts.append(f"{where}: {item['msg']}")
+    more = err.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"(+{more} more)")
+    return "; ".join(parts)[:_MAX_REASON]
+
+
+def decode_topic(topic_name: str) -> tuple[str, Channel]:
+    """(device id, channel) of an uplink topic."""
+    try:
+        device_id, channel = parse(topic_name)
+    except TopicError as err:
+        raise ContractError(str(err)) from err
+    if not RULES[channel].uplink:
+        raise ContractError(f"devices do not publish on {channel.value}")
+    return device_id, channel
+
+
+def decode(channel: Channel, payload: bytes | bytearray | str) -> BaseModel:
+    """Validate an uplink payload for its channel."""
+    model = RULES[channel].model
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as err:
+        raise ContractError(explain(err)) from err
+
+
+def decode_uplink(topic_name: str, payload: bytes | bytearray | str) -> Envelope | Presence:
+    """Validate topic and payload together: the message must carry the device id of its topic."""
+    device_id, channel = decode_topic(topic_name)
+    message = decode(channel, payload)
+    assert isinstance(message, Envelope | Presence)
+    if message.device_id != device_id:
+        raise ContractError(f"device_id {message.device_id!r} does not match topic device {device_id!r}")
+    return message
+
+
+def decode_command(payload: bytes | bytearray | str) -> Command:
+    """Validate a downlink command (devices and simulators use this)."""
+    try:
+        return Command.model_validate_json(payload)
+    except ValidationError as err:
+        raise ContractError(explain(err)) from err
+
+
+def encode(message: BaseModel) -> bytes:
+    """Compact JSON without absent optional fields, as devices send it."""
+    return message.model_dump_json(exclude_none=True).encode()

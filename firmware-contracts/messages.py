@@ -1,0 +1,326 @@
+"""Every message that crosses the wire between a device and the platform, as frozen pydantic models."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION: Final = 1
+
+DeviceId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{2,63}$",
+        description="The device's enrolled id: 3–64 lowercase letters, digits or '-'; also its MQTT client id.",
+        examples=["wr-000123"],
+    ),
+]
+Seq = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=2**63 - 1,
+        description="Per-device sequence number, shared by every uplink message of the device; "
+        "it only grows (also across reboots: persist it). A resent message keeps its seq.",
+    ),
+]
+EpochMillis = Annotated[
+    int,
+    Field(
+        ge=1_500_000_000_000,
+        le=4_102_444_800_000,
+        description="Device clock, milliseconds since 1970-01-01T00:00:00Z (UTC, no leap seconds).",
+    ),
+]
+
+
+class _Message(BaseModel):
+    """Wire messages are immutable and reject unknown fields, so a typo is an error, not silence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, use_enum_values=False)
+
+
+class Envelope(_Message):
+    """The fields every uplink message starts with."""
+
+    v: Literal[1] = Field(description="Schema version of this message.")
+    device_id: DeviceId
+    seq: Seq
+    ts: EpochMillis
+
+
+# ---------------------------------------------------------------------------------------------------
+# Telemetry
+# ---------------------------------------------------------------------------------------------------
+
+
+class Metric(enum.IntEnum):
+    """Stored telemetry quantities; the integer is the storage code and never changes meaning."""
+
+    HEART_RATE = 1
+    SPO2 = 2
+    SKIN_TEMP = 3
+    RESP_RATE = 4
+    STEPS = 5
+    ACTIVITY = 6
+    LATITUDE = 7
+    LONGITUDE = 8
+    LOCATION_ACCURACY = 9
+
+
+METRIC_UNITS: Final[dict[Metric, str]] = {
+    Metric.HEART_RATE: "beats/min",
+    Metric.SPO2: "%",
+    Metric.SKIN_TEMP: "°C",
+    Metric.RESP_RATE: "breaths/min",
+    Metric.STEPS: "steps",
+    Metric.ACTIVITY: "activity counts/min",
+    Metric.LATITUDE: "degrees (WGS-84)",
+    Metric.LONGITUDE: "degrees (WGS-84)",
+    Metric.LOCATION_ACCURACY: "m",
+}
+
+
+class Location(_Message):
+    """A position fix (GNSS or Wi-Fi), WGS-84; the platform converts to GCJ-02 only for display."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+
+
+_READINGS: Final = ("heart_rate", "spo2", "skin_temp", "resp_rate", "steps", "activity", "location")
+
+
+class Telemetry(Envelope):
+    """Periodic vital signs and activity from a wearable. Every present value is one stored data point."""
+
+    heart_rate: int | None = Field(default=None, ge=20, le=250, description="beats/min")
+    spo2: int | None = Field(default=None, ge=50, le=100, description="oxygen saturation, %")
+    skin_temp: float | None = Field(default=None, ge=25, le=45, description="skin temperature, °C")
+    resp_rate: int | None = Field(default=None, ge=3, le=70, description="breaths/min")
+    steps: int | None = Field(default=None, ge=0, le=100_000, description="steps since the previous report")
+    activity: int | None = Field(
+        default=None, ge=0, le=100_000, description="accelerometer activity counts per minute"
+    )
+    location: Location | None = None
+
+    @model_validator(mode="after")
+    def _has_a_reading(self) -> Telemetry:
+        if all(getattr(self, name) is None for name in _READINGS):
+            raise ValueError("telemetry carries no reading")
+        return self
+
+    def points(self) -> list[tuple[Metric, float]]:
+        """The message's data points, one per present value, in storage codes."""
+        points: list[tuple[Metric, float]] = []
+        for metric, value in (
+            (Metric.HEART_RATE, self.heart_rate),
+            (Metric.SPO2, self.spo2),
+            (Metric.SKIN_TEMP, self.skin_temp),
+            (Metric.RESP_RATE, self.resp_rate),
+            (Metric.STEPS, self.steps),
+            (Metric.ACTIVITY, self.activity),
+        ):
+            if value is not None:
+                points.append((metric, float(value)))
+        if self.location is not None:
+            points.append((Metric.LATITUDE, self.location.lat))
+            points.append((Metric.LONGITUDE, self.location.lon))
+            if self.location.accuracy_m is not None:
+                points.append((Metric.LOCATION_ACCURACY, self.location.accuracy_m))
+        return points
+
+
+# ---------------------------------------------------------------------------------------------------
+# Raw IMU bursts
+# ---------------------------------------------------------------------------------------------------
+
+MAX_IMU_SAMPLES: Final = 3000
+Int16 = Annotated[int, Field(ge=-32768, le=32767)]
+Axis3 = tuple[Int16, Int16, Int16]
+
+
+class ImuBurst(Envelope):
+    """Raw accelerometer (and gyroscope) samples around a suspected fall, for server-side confirmation."""
+
+    event_seq: Seq = Field(description="seq of the `fall_detected` event this burst belongs to.")
+    t0: EpochMillis = Field(description="Device time of the first sample.")
+    fs: float = Field(gt=10, le=400, description="Sample rate in Hz (50 recommended).")
+    acc: list[Axis3] = Field(
+        min_length=10,
+        max_length=MAX_IMU_SAMPLES,
+        description="Acceleration per sample in milli-g, device axes, gravity included.",
+    )
+    gyr: list[Axis3] | None = Field(
+        default=None,
+        max_length=MAX_IMU_SAMPLES,
+        description="Angular rate per sample in 0.1 deg/s; omit when the device has no gyroscope.",
+    )
+    acc_full_scale_mg: int = Field(
+        default=16000, ge=1000, le=32000, description="Accelerometer full scale in milli-g (clipping level)."
+    )
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ImuBurst:
+        if self.gyr is not None and len(self.gyr) != len(self.acc):
+            raise ValueError("gyr and acc must have the same number of samples")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------------------
+
+
+class EventKind(enum.StrEnum):
+    """What a device reports happened. Alarm kinds wake an operator; the others inform detectors."""
+
+    FALL_DETECTED = "fall_detected"
+    SOS = "sos"
+    IM_OK = "im_ok"
+    DOOR_OPEN = "door_open"
+    DOOR_CLOSED = "door_closed"
+    BED_EXIT = "bed_exit"
+    BED_RETURN = "bed_return"
+    MOTION = "motion"
+    SMOKE = "smoke"
+    WATER_LEAK = "water_leak"
+    WEARABLE_REMOVED = "wearable_removed"
+    WEARABLE_WORN = "wearable_worn"
+
+
+class Priority(enum.IntEnum):
+    """SCAIP-style priorities: 1 is the most urgent."""
+
+    CRITICAL = 1
+    HIGH = 2
+    MEDIUM = 3
+    LOW = 4
+    INFO = 5
+
+
+ALARM_KINDS: Final = frozenset({EventKind.FALL_DETECTED, EventKind.SOS, EventKind.SMOKE, EventKind.WATER_LEAK})
+
+DEFAULT_PRIORITY: Final[dict[EventKind, Priority]] = {
+    EventKind.SOS: Priority.CRITICAL,
+    EventKind.FALL_DETECTED: Priority.CRITICAL,
+    EventKind.SMOKE: Priority.CRITICAL,
+    EventKind.WATER_LEAK: Priority.HIGH,
+    EventKind.IM_OK: Priority.HIGH,
+    EventKind.WEARABLE_REMOVED: Priority.LOW,
+    EventKind.WEARABLE_WORN: Priority.INFO,
+    EventKind.DOOR_OPEN: Priority.INFO,
+    EventKind.DOOR_CLOSED: Priority.INFO,
+    EventKind.BED_EXIT: Priority.INFO,
+    EventKind.BED_RETURN: Priority.INFO,
+    EventKind.MOTION: Priority.INFO,
+}
+
+
+class Event(Envelope):
+    """Something happened at the device. Every event is acknowledged by the platform once stored."""
+
+    kind: EventKind
+    room: str | None = Field(default=None, max_length=40, description="Where, for home sensors.")
+    confidence: float | None = Field(
+        default=None, ge=0, le=1, description="The device's own confidence, for fall_detected."
+    )
+    cancels_seq: Seq | None = Field(default=None, description="For im_ok: seq of the alarm the resident cancels.")
+
+    @model_validator(mode="after")
+    def _cancel_names_its_alarm(self) -> Event:
+        if (self.kind is EventKind.IM_OK) != (self.cancels_seq is not None):
+            raise ValueError("cancels_seq is required for im_ok and allowed only there")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------
+# Status: heartbeat and presence
+# ---------------------------------------------------------------------------------------------------
+
+
+class Heartbeat(Envelope):
+    """Periodic device health, sent every `heartbeat_interval_s` (set by the platform's config command)."""
+
+    battery: int = Field(ge=0, le=100, description="Battery charge, %.")
+    charging: bool = False
+    rssi: int | None = Field(default=None, ge=-140, le=0, description="Radio signal, dBm.")
+    firmware: str = Field(min_length=1, max_length=40)
+    uptime_s: int = Field(ge=0)
+    heartbeat_interval_s: int = Field(ge=10, le=86_400, description="The interval the device is using now.")
+
+
+class Presence(_Message):
+    """Retained online/offline state: `online` published at connect, `offline` as the MQTT last will."""
+
+    v: Literal[1]
+    device_id: DeviceId
+    online: bool
+    ts: EpochMillis | None = Field(default=None, description="Device time of the connect (absent in a will).")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Downlink commands
+# ---------------------------------------------------------------------------------------------------
+
+
+class AckStatus(enum.StrEnum):
+    """How the platform took an uplink message (SCAIP's acknowledgement status, simplified)."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Ack(_Message):
+    """The platform stored (or refused) the message `ack_seq`; the device stops resending it."""
+
+    kind: Literal["ack"] = "ack"
+    ack_seq: Seq
+    status: AckStatus
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class HelpComing(_Message):
+    """Tell the resident help is on the way (the home unit speaks or shows it)."""
+
+    kind: Literal["help_coming"] = "help_coming"
+    incident_id: int = Field(ge=1)
+    eta_min: int | None = Field(default=None, ge=0, le=600)
+    message_zh: str | None = Field(default=None, max_length=200)
+    message_en: str | None = Field(default=None, max_length=200)
+
+
+class StartCall(_Message):
+    """Start a voice call: the home unit opens the WebRTC session with a signed, short-lived token."""
+
+    kind: Literal["start_call"] = "start_call"
+    call_id: str = Field(min_length=8, max_length=64)
+    token: str = Field(min_length=16, max_length=2048, description="Signed call token; the device presents it.")
+    signalling_url: str = Field(max_length=500)
+    auto_answer: bool = True
+    video: bool = False
+
+
+class Configure(_Message):
+    """Change device settings; absent fields keep their value."""
+
+    kind: Literal["config"] = "config"
+    heartbeat_interval_s: int | None = Field(default=None, ge=10, le=86_400)
+    telemetry_interval_s: int | None = Field(default=None, ge=1, le=86_400)
+    fall_recovery_window_s: int | None = Field(default=None, ge=0, le=120)
+
+
+class Command(_Message):
+    """A downlink message to one device."""
+
+    v: Literal[1] = 1
+    cmd_id: int = Field(ge=1, description="Unique per device and platform; the device drops a repeated cmd_id.")
+    ts: EpochMillis
+    body: Ack | HelpComing | StartCall | Configure = Field(discriminator="kind")
+
+
+UplinkMessage = Telemetry | ImuBurst | Event | Heartbeat | Presence
