@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -61,8 +63,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in {"postgresql", "postgres"}:
-            raise ValueError("database_url must be a postgresql:// DSN")
+        if value is None:
+            return None
+        try:
+            conninfo_to_dict(value)
+        except psycopg.ProgrammingError as err:
+            raise ValueError(f"database_url is not a PostgreSQL connection string: {err}") from err
         return value
 
     @model_validator(mode="after")

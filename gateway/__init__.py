@@ -1,0 +1,18 @@
+"""MQTT → validated, deduplicated, durable: the gateway between devices and the database.
+
+Threads, not asyncio, on the hot path: paho's network thread validates and routes each message
+(library callbacks only enqueue), and writer threads do the blocking database work.
+
+Exceptions::
+
+    GatewayError                 base of this package
+    └── StorageUnavailable       the database refused or is unreachable; the writer retries
+"""
+
+
+class GatewayError(Exception):
+    """Base of the gateway's exceptions."""
+
+
+class StorageUnavailable(GatewayError):
+    """The database refused a write or is unreachable; the caller retries with backoff."""

@@ -1,0 +1,46 @@
+"""Fixtures for integration tests: real brokers (amqtt and Mosquitto), a running gateway, enrolled devices."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from homecare.gateway.service import Gateway
+from tests.support.brokers import amqtt_broker, mosquitto_broker
+from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_settings
+
+
+@pytest.fixture(scope="session")
+def amqtt_url() -> Iterator[str]:
+    with amqtt_broker() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as url:
+        yield url
+
+
+@pytest.fixture(params=["amqtt", "mosquitto"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs once against each real broker."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def gateway(database_url: str, broker_url: str) -> Iterator[Gateway]:
+    """A gateway for this test's database and broker, started and stopped around the test."""
+    running = Gateway(gateway_settings(database_url, broker_url), database_url)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def golden_household(database_url: str) -> AsyncIterator[Household]:
+    """The resident whose devices the golden examples come from."""
+    yield await enrol(database_url, GOLDEN_DEVICES)

@@ -1,0 +1,261 @@
+"""The gateway through a real broker into a real database: stored, refused, deduplicated, acknowledged."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from homecare.contracts import generate
+from homecare.contracts.codec import decode_command
+from homecare.contracts.messages import AckStatus, Telemetry
+from homecare.contracts.topics import parse
+from homecare.gateway.service import Gateway
+from tests.support.enrolment import Household, enrol, gateway_settings
+from tests.support.mqtt import TestClient
+from tests.support.waiting import eventually
+
+EXAMPLES = Path(generate.HERE) / "examples"
+GOLDEN_EPOCH_MS = 1795420800000
+
+
+def rebased(payload: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """A golden payload moved to the present, keeping its timestamps' spacing (the gateway refuses stale telemetry)."""
+    shifted = dict(payload)
+    for key in ("ts", "t0"):
+        if key in shifted:
+            shifted[key] = shifted[key] - GOLDEN_EPOCH_MS - 300_000 + now_ms
+    return shifted
+
+
+def uplink_examples() -> list[dict[str, Any]]:
+    paths = sorted((EXAMPLES / "valid").glob("*.json"), key=lambda p: (p.stem == "presence-offline-will", p.stem))
+    examples = [json.loads(p.read_text()) for p in paths]
+    return [e for e in examples if not e["topic"].endswith("/cmd")]
+
+
+async def scalar(database_url: str, query: str, *params: object) -> Any:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        row = await (await conn.execute(query, params)).fetchone()
+        return None if row is None else row[0]
+
+
+@pytest.fixture
+def device(broker_url: str) -> Any:
+    client = TestClient(broker_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def commands(broker_url: str) -> Any:
+    """Every command the platform sends to any device, decoded, in arrival order."""
+    client = TestClient(broker_url)
+    client.subscribe("homecare/v1/dev/+/cmd")
+    yield client
+    client.close()
+
+
+def acks(commands: TestClient) -> list[tuple[str, int, AckStatus]]:
+    found = []
+    for message in list(commands.received):
+        body = decode_command(message.payload).body
+        if body.kind == "ack":
+            found.append((parse(message.topic)[0], body.ack_seq, body.status))
+    return found
+
+
+async def test_every_golden_example_reaches_the_database(
+    golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    now_ms = int(time.time() * 1000)
+    examples = uplink_examples()
+    for example in examples:
+        device.publish(example["topic"], json.dumps(rebased(example["payload"], now_ms)))
+
+    points = sum(len(Telemetry.model_validate(e["payload"]).points())
+                 for e in examples if e["topic"].endswith("/telemetry"))
+    events = [e for e in examples if e["topic"].endswith("/event")]
+    await eventually(lambda: _count(database_url, "telemetry", points))
+    await eventually(lambda: _count(database_url, "events", len(events)))
+    await eventually(lambda: _count(database_url, "imu_bursts", 1))
+    await eventually(lambda: _count(database_url, "heartbeats", 1))
+
+    wristband = golden_household.devices["wr-golden-01"]
+    kinds = await _column(database_url, "SELECT kind FROM events ORDER BY kind")
+    assert kinds == sorted(e["payload"]["kind"] for e in events)
+    heart_rates = await _column(
+        database_url, "SELECT value FROM telemetry WHERE metric = 1 AND device_id = %s ORDER BY ts", wristband)
+    assert heart_rates == [72.0, 88.0]
+    assert await scalar(database_url, "SELECT count(*) FROM telemetry WHERE resident_id = %s",
+                        golden_household.resident_id) == points
+
+    imu = next(e["payload"] for e in examples if e["topic"].endswith("/imu"))
+    acc = await scalar(database_url, "SELECT acc FROM imu_bursts")
+    assert np.frombuffer(acc, dtype="<i2").reshape(-1, 3).tolist() == imu["acc"]
+
+    # Presence: online, then the last will (published last); the state ends offline. Heartbeat: battery is on the device.
+    await eventually(lambda: scalar(
+        database_url, "SELECT online IS FALSE AND battery = 64 FROM device_state WHERE device_id = %s", wristband))
+    assert await scalar(database_url, "SELECT count(*) FROM dead_letters") == 0
+
+
+async def _count(database_url: str, table: str, expected: int) -> bool:
+    count = await scalar(database_url, f"SELECT count(*) FROM {table}")  # noqa: S608 - table names are literals
+    assert count <= expected, f"{table}: {count} rows, expected {expected}"
+    return bool(count == expected)
+
+
+async def _column(database_url: str, query: str, *params: object) -> list[Any]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return [row[0] for row in await (await conn.execute(query, params)).fetchall()]
+
+
+async def test_invalid_messages_are_dead_lettered_with_their_reason(
+    golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    examples = {p.stem: json.loads(p.read_text()) for p in sorted((EXAMPLES / "invalid").glob("*.json"))}
+    for example in examples.values():
+        raw = example.get("payload_text") or json.dumps(example["payload"])
+        device.publish(example["topic"], raw)
+    await eventually(lambda: _count(database_url, "dead_letters", len(examples)))
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        rows = await (await conn.execute("SELECT topic, reason, payload FROM dead_letters")).fetchall()
+    stored = {(topic, bytes(payload)): reason for topic, reason, payload in rows}
+    for name, example in examples.items():
+        raw = (example.get("payload_text") or json.dumps(example["payload"])).encode()
+        assert example["reason"] in stored[(example["topic"], raw)], name
+    assert await scalar(database_url, "SELECT count(*) FROM telemetry") == 0
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 0
+
+
+async def test_a_device_that_is_not_enrolled_is_refused(
+    gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    payload = {"v": 1, "device_id": "stranger-01", "seq": 1, "ts": int(time.time() * 1000), "kind": "sos"}
+    device.publish("homecare/v1/dev/stranger-01/event", json.dumps(payload))
+    await eventually(lambda: _count(database_url, "dead_letters", 1))
+    assert "not enrolled" in await scalar(database_url, "SELECT reason FROM dead_letters")
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 0
+
+
+async def test_a_device_publishing_under_another_id_is_refused(
+    golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    # The pendant (enrolled) writes on the wristband's topic, claiming to be the pendant.
+    payload = {"v": 1, "device_id": "sos-golden-01", "seq": 5, "ts": int(time.time() * 1000), "kind": "sos"}
+    device.publish("homecare/v1/dev/wr-golden-01/event", json.dumps(payload))
+    await eventually(lambda: _count(database_url, "dead_letters", 1))
+    reason = await scalar(database_url, "SELECT reason FROM dead_letters")
+    assert reason.startswith("impersonation:")
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 0
+
+
+async def test_duplicate_telemetry_is_dropped(
+    golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    message = {"v": 1, "device_id": "wr-golden-01", "seq": 40, "ts": int(time.time() * 1000), "heart_rate": 70,
+               "spo2": 98, "skin_temp": 33.0}
+    for _ in range(3):
+        device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(message))
+    following = {**message, "seq": 41, "heart_rate": 71}
+    device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(following))
+    await eventually(lambda: _count(database_url, "telemetry", 6))
+    assert await _column(database_url, "SELECT value FROM telemetry WHERE metric = 1 ORDER BY seq") == [70.0, 71.0]
+
+
+async def test_a_resend_after_a_gateway_restart_is_still_a_duplicate(
+    golden_household: Household, database_url: str, broker_url: str, device: TestClient
+) -> None:
+    """The in-memory window is gone after a restart; the database's unique index still drops the copy."""
+    message = {"v": 1, "device_id": "wr-golden-01", "seq": 77, "ts": int(time.time() * 1000), "heart_rate": 66}
+    for round_ in range(2):
+        gateway = Gateway(gateway_settings(database_url, broker_url), database_url)
+        gateway.start()
+        try:
+            device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(message))
+            fresh = {**message, "seq": 100 + round_, "heart_rate": 60 + round_}
+            device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(fresh))
+            await eventually(lambda r=round_: _count(database_url, "telemetry", 2 + r))
+        finally:
+            gateway.stop()
+    assert await _column(database_url, "SELECT seq FROM telemetry ORDER BY seq") == [77, 100, 101]
+
+
+async def test_a_repeated_alarm_is_stored_once_and_acknowledged_each_time(
+    golden_household: Household, gateway: Gateway, device: TestClient, commands: TestClient, database_url: str
+) -> None:
+    sos = {"v": 1, "device_id": "sos-golden-01", "seq": 9, "ts": int(time.time() * 1000), "kind": "sos"}
+    device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
+    await eventually(lambda: _async(len(acks(commands)) == 1))
+    device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
+    await eventually(lambda: _async(len(acks(commands)) == 2))
+    assert acks(commands) == [("sos-golden-01", 9, AckStatus.STORED), ("sos-golden-01", 9, AckStatus.DUPLICATE)]
+    assert await scalar(database_url, "SELECT count(*) FROM events") == 1
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_an_alarm_is_acknowledged_only_once_it_is_stored(
+    golden_household: Household, gateway: Gateway, device: TestClient, commands: TestClient, database_url: str
+) -> None:
+    """While the database cannot take the alarm the device hears nothing; once it can, the ack follows
+    the commit, and at the moment the ack arrives the alarm is already readable by everyone."""
+    visible_when_acked: list[bool] = []
+    watcher_dsn = database_url
+
+    def check_stored(message: Any) -> None:
+        with psycopg.connect(watcher_dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM events WHERE seq = 21").fetchone()
+            visible_when_acked.append(bool(row and row[0] == 1))
+
+    watcher = TestClient(gateway.settings.mqtt_url, on_message=check_stored)
+    watcher.subscribe("homecare/v1/dev/sos-golden-01/cmd")
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+            await blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            sos = {"v": 1, "device_id": "sos-golden-01", "seq": 21, "ts": int(time.time() * 1000), "kind": "sos"}
+            device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
+            time.sleep(1.0)
+            assert acks(commands) == [], "acknowledged before the alarm could be stored"
+            await blocker.rollback()  # releases the lock
+        await eventually(lambda: _async(len(acks(commands)) == 1))
+        await eventually(lambda: _async(len(visible_when_acked) == 1))
+        assert visible_when_acked == [True]
+        assert acks(commands) == [("sos-golden-01", 21, AckStatus.STORED)]
+    finally:
+        watcher.close()
+
+
+async def test_an_invalid_alarm_is_refused_so_the_device_stops_resending(
+    golden_household: Household, gateway: Gateway, device: TestClient, commands: TestClient, database_url: str
+) -> None:
+    bad = {"v": 1, "device_id": "sos-golden-01", "seq": 30, "ts": int(time.time() * 1000), "kind": "earthquake"}
+    device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(bad))
+    await eventually(lambda: _async(len(acks(commands)) == 1))
+    assert acks(commands) == [("sos-golden-01", 30, AckStatus.REJECTED)]
+    assert "kind" in await scalar(database_url, "SELECT reason FROM dead_letters")
+
+
+async def test_telemetry_from_a_clock_far_in_the_future_is_refused(
+    golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    future = {"v": 1, "device_id": "wr-golden-01", "seq": 3, "ts": int(time.time() * 1000) + 3_600_000,
+              "heart_rate": 70}
+    device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(future))
+    await eventually(lambda: _count(database_url, "dead_letters", 1))
+    assert (await scalar(database_url, "SELECT reason FROM dead_letters")).startswith("clock: device time is +3600 s")
+    # A device enrolled while the gateway runs is accepted without a restart.
+    await enrol(database_url, {"wr-new-01": "wristband"}, name="Li Guilan")
+    fresh = {"v": 1, "device_id": "wr-new-01", "seq": 1, "ts": int(time.time() * 1000), "heart_rate": 80}
+    await eventually(lambda: _async(gateway.registry.get("wr-new-01") is not None))
+    device.publish("homecare/v1/dev/wr-new-01/telemetry", json.dumps(fresh))
+    await eventually(lambda: _count(database_url, "telemetry", 1))

@@ -1,0 +1,55 @@
+"""Enrolling residents and devices the way an administrator would, and settings for test processes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+
+from homecare.backend.settings import Settings
+
+
+def gateway_settings(database_url: str, broker_url: str, **overrides: object) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        mqtt_url=broker_url,
+        gateway_client_id=f"gw-test-{uuid.uuid4().hex[:8]}",
+        telemetry_flush_ms=50,
+        **overrides,
+    )
+
+
+@dataclass(frozen=True)
+class Household:
+    resident_id: int
+    devices: dict[str, int]  # uid → devices.id
+
+
+GOLDEN_DEVICES = {
+    "wr-golden-01": "wristband",
+    "sos-golden-01": "pendant",
+    "fs-golden-01": "fall_sensor",
+    "door-golden-01": "door_sensor",
+    "bed-golden-01": "bed_sensor",
+    "hu-golden-01": "home_unit",
+}
+
+
+async def enrol(database_url: str, devices: dict[str, str], name: str = "Wang Xiuying") -> Household:
+    """A resident with these devices (uid → kind), as an administrator would enrol them."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        row = await (await conn.execute(
+            "INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))).fetchone()
+        assert row is not None
+        ids = {}
+        for uid, kind in devices.items():
+            device = await (await conn.execute(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id",
+                (uid, kind, row[0]))).fetchone()
+            assert device is not None
+            ids[uid] = device[0]
+    return Household(row[0], ids)
+
+

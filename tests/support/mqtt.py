@@ -1,0 +1,55 @@
+"""A plain MQTT client for tests: publish as a device, and watch the commands the platform sends."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+class TestClient:
+    """A connected paho client whose received messages are kept in order."""
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, url: str, *, client_id: str | None = None, username: str | None = None,
+                 password: str | None = None, on_message: Callable[[mqtt.MQTTMessage], None] | None = None) -> None:
+        parts = urlsplit(url)
+        self.received: list[mqtt.MQTTMessage] = []
+        self._on_message = on_message
+        self._connected = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
+                                   protocol=mqtt.MQTTv311)
+        if username:
+            self._client.username_pw_set(username, password)
+        self._client.on_connect = lambda *_: self._connected.set()
+        self._client.on_message = self._message
+        self._client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+        self._client.loop_start()
+        if not self._connected.wait(10):
+            raise TimeoutError("test client could not connect")
+
+    def _message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if self._on_message is not None:
+            self._on_message(message)
+        self.received.append(message)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        done = threading.Event()
+        self._client.on_subscribe = lambda *_: done.set()
+        self._client.subscribe(topic_filter, qos)
+        if not done.wait(10):
+            raise TimeoutError(f"subscription to {topic_filter} not confirmed")
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(10)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._client._reset_sockets()  # paho leaves its wake-up socket pair to the garbage collector
