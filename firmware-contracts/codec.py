@@ -63,10 +63,16 @@ def decode_uplink(topic_name: str, payload: bytes | bytearray | str) -> Envelope
     """Validate topic and payload together: the message must carry the device id of its topic."""
     device_id, channel = decode_topic(topic_name)
     message = decode(channel, payload)
+    require_topic_device(message, device_id)
     assert isinstance(message, Envelope | Presence)
-    if message.device_id != device_id:
-        raise ContractError(f"device_id {message.device_id!r} does not match topic device {device_id!r}")
     return message
+
+
+def require_topic_device(message: BaseModel, device_id: str) -> None:
+    """A device speaks only for itself: the message's device_id must be its topic's."""
+    claimed = getattr(message, "device_id", None)
+    if claimed != device_id:
+        raise ContractError(f"device_id {claimed!r} does not match topic device {device_id!r}")
 
 
 def decode_command(payload: bytes | bytearray | str) -> Command:

@@ -74,6 +74,7 @@ RULES: Final[dict[Channel, TopicRule]] = {
 
 UPLINK_CHANNELS: Final = tuple(c for c, rule in RULES.items() if rule.uplink)
 
+_CHANNELS: Final = {channel.value: channel for channel in Channel}
 _TOPIC = re.compile(r"^homecare/v1/dev/([a-z0-9][a-z0-9-]{2,63})/([a-z]+)$")
 
 
@@ -97,7 +98,7 @@ def parse(topic_name: str) -> tuple[str, Channel]:
     match = _TOPIC.match(topic_name)
     if match is None:
         raise TopicError(f"not a homecare topic: {topic_name[:120]!r}")
-    try:
-        return match.group(1), Channel(match.group(2))
-    except ValueError as err:
-        raise TopicError(f"unknown channel {match.group(2)!r}") from err
+    channel = _CHANNELS.get(match.group(2))
+    if channel is None:
+        raise TopicError(f"unknown channel {match.group(2)!r}")
+    return match.group(1), channel

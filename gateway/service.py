@@ -25,6 +25,7 @@ from homecare.contracts.topics import ROOT, Channel, topic
 from homecare.gateway.durable_writer import DurableWriter
 from homecare.gateway.ingest import Ingest
 from homecare.gateway.metrics import GatewayMetrics
+from homecare.gateway.mqtt_client import BufferedClient
 from homecare.gateway.registry import DeviceRegistry
 from homecare.gateway.telemetry_writer import Delivery, TelemetryWriter
 
@@ -71,7 +72,7 @@ class Gateway:
 
     def _make_client(self) -> mqtt.Client:
         url = urlsplit(self.settings.mqtt_url)
-        client = mqtt.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.gateway_client_id,
             # MQTT 3.1.1: paho receives about twice as fast as over MQTT 5.
