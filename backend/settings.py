@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         default=None, description="External PostgreSQL DSN; when absent, an embedded server is started."
     )
     mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="Broker URL: mqtt://[user:pass@]host:port")
+    embedded_broker: bool = Field(
+        default=True, description="`homecare run` starts the amqtt broker at mqtt_url; false for an external one."
+    )
     mqtt_share_group: str | None = Field(
         default=None,
         description="MQTT shared-subscription group for several gateways (Mosquitto, EMQX); "

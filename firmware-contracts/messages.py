@@ -36,6 +36,20 @@ EpochMillis = Annotated[
 ]
 
 
+class DeviceKind(enum.StrEnum):
+    """The kinds of device the platform enrols; the value is stored with the device."""
+
+    WRISTBAND = "wristband"
+    SOS_PENDANT = "sos_pendant"
+    FALL_SENSOR = "fall_sensor"
+    DOOR_SENSOR = "door_sensor"
+    BED_SENSOR = "bed_sensor"
+    MOTION_SENSOR = "motion_sensor"
+    HOME_UNIT = "home_unit"
+    SMOKE_SENSOR = "smoke_sensor"
+    WATER_SENSOR = "water_sensor"
+
+
 class _Message(BaseModel):
     """Wire messages are immutable and reject unknown fields, so a typo is an error, not silence."""
 

@@ -29,7 +29,7 @@ class Household:
 
 GOLDEN_DEVICES = {
     "wr-golden-01": "wristband",
-    "sos-golden-01": "pendant",
+    "sos-golden-01": "sos_pendant",
     "fs-golden-01": "fall_sensor",
     "door-golden-01": "door_sensor",
     "bed-golden-01": "bed_sensor",

@@ -1,0 +1,1 @@
+"""Devices: enrolment, assignment to residents and their state (minimal for now)."""

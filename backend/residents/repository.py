@@ -1,0 +1,57 @@
+"""SQL for residents and the access log (minimal for now; the residents domain grows it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import class_row, scalar_row
+from psycopg.types.json import Jsonb
+
+from homecare.backend.db.connections import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRow:
+    """A row of ``residents``."""
+
+    id: int
+    display_name: str
+    timezone: str
+    created_at: datetime
+
+
+async def get_resident(conn: Conn, *, resident_id: int) -> ResidentRow | None:
+    """The resident with this id, or None."""
+    async with conn.cursor(row_factory=class_row(ResidentRow)) as cur:
+        await cur.execute(
+            "SELECT id, display_name, timezone, created_at FROM residents WHERE id = %s", (resident_id,)
+        )
+        return await cur.fetchone()
+
+
+async def record_access(
+    conn: Conn, *, actor: str, resident_id: int | None, action: str, detail: dict[str, Any] | None = None
+) -> None:
+    """Append a row to the access log, in the caller's transaction: a read and its record commit together."""
+    await conn.execute(
+        "INSERT INTO access_log (actor, resident_id, action, detail) VALUES (%s, %s, %s, %s)",
+        (actor, resident_id, action, None if detail is None else Jsonb(detail)),
+    )
+
+
+async def upsert_resident(
+    conn: Conn, *, external_ref: str, display_name: str, timezone: str = "Asia/Shanghai"
+) -> int:
+    """Add the resident with this external reference, or update the one that has it; returns the id."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "INSERT INTO residents (external_ref, display_name, timezone) VALUES (%s, %s, %s) "
+            "ON CONFLICT (external_ref) DO UPDATE SET display_name = excluded.display_name, "
+            "timezone = excluded.timezone RETURNING id",
+            (external_ref, display_name, timezone),
+        )
+        resident_id = await cur.fetchone()
+    assert resident_id is not None
+    return int(resident_id)
