@@ -1,0 +1,128 @@
+"""Shared fixtures: one PostgreSQL server for the whole run and a fresh, migrated database per test.
+
+Environment:
+    HOMECARE_TEST_DATABASE_URL   use this server instead of starting one (a TimescaleDB, say); the role
+                                 must be allowed to CREATE DATABASE. The storage mode follows the server.
+    HOMECARE_TEST_PG_BIN         start the embedded server from these binaries (/usr/lib/postgresql/15/bin)
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from homecare.backend.db.embedded import EmbeddedPostgres
+from homecare.backend.db.maintenance import prepare_database
+from homecare.backend.settings import Settings
+
+# The shared test server trades durability for speed (a database per test forces a checkpoint on DROP);
+# test_storage_embedded runs its own cluster with the production settings, crash included.
+TEST_SERVER_SETTINGS = {
+    "shared_buffers": "128MB",
+    "max_connections": "100",
+    "max_wal_size": "1GB",
+    "fsync": "off",
+}
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """The server the tests use, and how to reach any database on it."""
+
+    admin_dsn: str
+    embedded: EmbeddedPostgres | None
+
+    def dsn_for(self, database: str) -> str:
+        return make_conninfo(self.admin_dsn, dbname=database)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """One server for the run: external (HOMECARE_TEST_DATABASE_URL) or embedded in a temporary directory."""
+    external = os.environ.get("HOMECARE_TEST_DATABASE_URL")
+    if external:
+        yield PgServer(admin_dsn=external, embedded=None)
+        return
+    bin_dir = os.environ.get("HOMECARE_TEST_PG_BIN")
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("pg"),
+        bin_dir=Path(bin_dir) if bin_dir else None,
+        database="postgres",
+        settings=TEST_SERVER_SETTINGS,
+    )
+    server.start()
+    try:
+        yield PgServer(admin_dsn=server.dsn, embedded=server)
+    finally:
+        server.stop()
+
+
+async def create_database(server: PgServer, *, template: str | None = None, prefix: str = "hc_test") -> str:
+    """Create a database (a copy of ``template`` if given) and return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    async with await psycopg.AsyncConnection.connect(server.admin_dsn, autocommit=True) as admin:
+        await admin.execute(statement)
+    return name
+
+
+async def drop_database(server: PgServer, name: str) -> None:
+    async with await psycopg.AsyncConnection.connect(server.admin_dsn, autocommit=True) as admin:
+        await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+async def template_database(pg_server: PgServer) -> AsyncIterator[str]:
+    """A database migrated once per run; tests get copies of it (CREATE DATABASE … TEMPLATE is fast)."""
+    name = await create_database(pg_server, prefix="hc_template")
+    async with await psycopg.AsyncConnection.connect(pg_server.dsn_for(name)) as conn:
+        await prepare_database(conn, settings=Settings(_env_file=None))
+    async with await psycopg.AsyncConnection.connect(pg_server.admin_dsn, autocommit=True) as admin:
+        # A template must have no sessions; this also keeps TimescaleDB's job scheduler out of it.
+        await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    try:
+        yield name
+    finally:
+        await drop_database(pg_server, name)
+
+
+@pytest.fixture
+async def database_url(pg_server: PgServer, template_database: str) -> AsyncIterator[str]:
+    """DSN of a fresh, migrated database of this test's own."""
+    name = await create_database(pg_server, template=template_database)
+    try:
+        yield pg_server.dsn_for(name)
+    finally:
+        await drop_database(pg_server, name)
+
+
+@pytest.fixture
+async def empty_database_url(pg_server: PgServer) -> AsyncIterator[str]:
+    """DSN of a fresh database with no migrations applied."""
+    name = await create_database(pg_server)
+    try:
+        yield pg_server.dsn_for(name)
+    finally:
+        await drop_database(pg_server, name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tuple[object, ...]]]:
+    """An autocommit connection to this test's migrated database."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        yield conn
