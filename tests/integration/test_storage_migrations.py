@@ -29,6 +29,7 @@ EXPECTED: dict[str, dict[str, tuple[str, bool]]] = {
         "display_name": (TEXT, False),
         "timezone": (TEXT, False),
         "created_at": (TS, False),
+        "external_ref": (TEXT, True),
     },
     "devices": {
         "id": (INT, False),
