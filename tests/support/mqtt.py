@@ -26,12 +26,22 @@ class TestClient:
                                    protocol=mqtt.MQTTv311)
         if username:
             self._client.username_pw_set(username, password)
-        self._client.on_connect = lambda *_: self._connected.set()
+        self._refusal: object = None
+        self._client.on_connect = self._on_connect
         self._client.on_message = self._message
         self._client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
         self._client.loop_start()
         if not self._connected.wait(10):
             raise TimeoutError("test client could not connect")
+        if self._refusal is not None:
+            self.close()
+            raise ConnectionRefusedError(f"the broker refused the connection: {self._refusal}")
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
+                    properties: object) -> None:
+        if getattr(reason, "is_failure", False):
+            self._refusal = reason
+        self._connected.set()
 
     def _message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         if self._on_message is not None:
