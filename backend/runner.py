@@ -23,7 +23,8 @@ from rich.table import Table
 from homecare.backend.db.connections import Conn
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.devices.repository import enrol_device
-from homecare.backend.residents.repository import upsert_resident
+from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
+from homecare.backend.stations.repository import upsert_station
 from homecare.backend.settings import Settings
 from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import prepare_storage
@@ -31,6 +32,7 @@ from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
 
 console = Console()
 
+VULNERABLE_FRAILTY = 0.6  # simulated residents this frail are flagged for monthly welfare visits
 RESTART_LIMIT = 5  # restarts of one process within RESTART_WINDOW_S before the runner gives up
 RESTART_WINDOW_S = 300.0
 
@@ -151,9 +153,25 @@ async def _enrol(dsn: str, enrolment: Enrolment) -> None:
 
 async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
     async with conn.transaction():
+        stations = {
+            station.code: await upsert_station(
+                conn, code=station.code, name=station.name, address=station.address, phone=station.phone,
+                lat=station.lat, lon=station.lon,
+            )
+            for station in enrolment.stations
+        }
         for resident in enrolment.residents:
             resident_id = await upsert_resident(
                 conn, external_ref=f"sim-{enrolment.seed}-{resident.index:04d}", display_name=resident.name
+            )
+            await set_home(
+                conn, resident_id=resident_id, address=resident.address, lat=resident.lat, lon=resident.lon,
+                station_id=stations[resident.station], birth_year=resident.birth_year,
+                sex={"f": "female", "m": "male"}[resident.sex], phone=resident.phone, vulnerable=resident.frailty >= VULNERABLE_FRAILTY,
+            )
+            await replace_contacts(
+                conn, resident_id=resident_id,
+                contacts=[(c.name, c.relation, c.phone, None) for c in resident.contacts],
             )
             for device in resident.devices:
                 await enrol_device(conn, uid=device.uid, kind=DeviceKind(device.kind.value),

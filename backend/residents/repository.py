@@ -55,3 +55,37 @@ async def upsert_resident(
         resident_id = await cur.fetchone()
     assert resident_id is not None
     return int(resident_id)
+
+
+async def set_home(
+    conn: Conn,
+    *,
+    resident_id: int,
+    address: str,
+    lat: float,
+    lon: float,
+    station_id: int | None,
+    birth_year: int | None = None,
+    sex: str | None = None,
+    phone: str | None = None,
+    vulnerable: bool = False,
+) -> None:
+    """Record where the resident lives, the station the home belongs to, and the basic facts about them."""
+    await conn.execute(
+        "UPDATE residents SET address = %s, lat = %s, lon = %s, station_id = %s, birth_year = %s, sex = %s, "
+        "phone = %s, vulnerable = %s WHERE id = %s",
+        (address, lat, lon, station_id, birth_year, sex, phone, vulnerable, resident_id),
+    )
+
+
+async def replace_contacts(
+    conn: Conn, *, resident_id: int, contacts: list[tuple[str, str | None, str | None, str | None]]
+) -> None:
+    """Set the resident's contacts, in call order: (name, relation, phone, e-mail) each."""
+    await conn.execute("DELETE FROM resident_contacts WHERE resident_id = %s", (resident_id,))
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO resident_contacts (resident_id, call_order, name, relation, phone, email) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(resident_id, order, *contact) for order, contact in enumerate(contacts, start=1)],
+        )

@@ -1,0 +1,1 @@
+"""Detectors that turn device data into signals with a cause, a priority and an explanation."""

@@ -1,0 +1,1 @@
+"""Server-side fall detection: a per-position classifier for IMU bursts around a suspected fall."""

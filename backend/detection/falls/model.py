@@ -1,0 +1,293 @@
+"""The shipped fall classifier: a tree ensemble kept as plain arrays, loaded without pickle, run in numpy."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from homecare.backend.detection.falls import features
+from homecare.backend.detection.falls.features import FloatArray, ImpactWindows
+
+FORMAT = "homecare-fall-forest"
+FORMAT_VERSION = 1
+MAX_ARTEFACT_BYTES = 32 * 2**20
+"""Refuse artefacts that would unpack to more than this: the shipped ones are a few MB."""
+
+_ARRAYS = {
+    "format",
+    "format_version",
+    "meta",
+    "feature_names",
+    "tree_offsets",
+    "feature",
+    "threshold",
+    "left",
+    "right",
+    "fall_probability",
+}
+_META_KEYS = {"position", "version", "threshold", "preprocessing", "trained_on", "estimator", "created"}
+
+
+class ArtefactError(ValueError):
+    """A model file is missing, not in the expected format, or made for other preprocessing."""
+
+
+def preprocessing() -> dict[str, float]:
+    """The signal settings a model is only valid for; stored in every artefact and checked on loading."""
+    return {
+        "model_fs": features.MODEL_FS,
+        "bandwidth_hz": features.BANDWIDTH_HZ,
+        "acc_full_scale_g": features.ACC_FULL_SCALE_G,
+        "pre_s": features.PRE_S,
+        "post_s": features.POST_S,
+        "min_peak_distance_s": features.MIN_PEAK_DISTANCE_S,
+        "min_candidate_g": features.MIN_CANDIDATE_G,
+    }
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Binary decision trees stored back to back; node indices are local to their tree, -1 marks a leaf."""
+
+    tree_offsets: npt.NDArray[np.int64]
+    feature: npt.NDArray[np.int16]
+    threshold: npt.NDArray[np.float64]
+    left: npt.NDArray[np.int32]
+    right: npt.NDArray[np.int32]
+    fall_probability: npt.NDArray[np.float32]
+
+    @property
+    def n_trees(self) -> int:
+        """Number of trees."""
+        return int(self.tree_offsets.shape[0] - 1)
+
+    def validate(self, n_features: int) -> None:
+        """Raise ``ArtefactError`` unless the arrays form well-formed trees over ``n_features`` inputs."""
+        offsets = self.tree_offsets
+        n_nodes = self.feature.shape[0]
+        if offsets.ndim != 1 or offsets.shape[0] < 2 or offsets[0] != 0 or offsets[-1] != n_nodes:
+            raise ArtefactError("tree offsets do not cover the node arrays")
+        if np.any(np.diff(offsets) < 1):
+            raise ArtefactError("a tree has no nodes")
+        for name in ("threshold", "left", "right", "fall_probability"):
+            if getattr(self, name).shape != (n_nodes,):
+                raise ArtefactError(f"node array {name!r} has the wrong length")
+        if not (np.all(np.isfinite(self.threshold)) and np.all(np.isfinite(self.fall_probability))):
+            raise ArtefactError("non-finite node values")
+        if np.any(self.fall_probability < 0) or np.any(self.fall_probability > 1):
+            raise ArtefactError("leaf probabilities outside [0, 1]")
+        tree = np.repeat(np.arange(self.n_trees), np.diff(offsets))
+        local = np.arange(n_nodes) - offsets[tree]
+        size = np.diff(offsets)[tree]
+        leaf = self.feature < 0
+        if np.any(self.feature[leaf] != -1) or np.any(self.feature >= n_features):
+            raise ArtefactError("node feature index out of range")
+        if np.any(self.left[leaf] != -1) or np.any(self.right[leaf] != -1):
+            raise ArtefactError("a leaf has children")
+        internal = ~leaf
+        for children in (self.left[internal], self.right[internal]):
+            # Children after their parent inside the same tree: every walk from a root ends at a leaf.
+            if np.any(children <= local[internal]) or np.any(children >= size[internal]):
+                raise ArtefactError("a child index points outside its tree or backwards")
+        base = offsets[tree[internal]]
+        parents = np.bincount(
+            np.concatenate([self.left[internal] + base, self.right[internal] + base]), minlength=n_nodes
+        )
+        if np.any(parents[offsets[:-1]] != 0) or np.any(np.delete(parents, offsets[:-1]) != 1):
+            raise ArtefactError("nodes are shared between branches or unreachable")
+
+    def probabilities(self, x: FloatArray) -> FloatArray:
+        """Mean leaf probability over the trees for each row of ``x``."""
+        # The trees were fitted on float32 features (as scikit-learn does), so compare in float32 too.
+        x32 = np.asarray(x, dtype=np.float32)
+        roots = self.tree_offsets[:-1]
+        node = np.broadcast_to(roots, (x32.shape[0], roots.shape[0])).copy()
+        rows = np.arange(x32.shape[0])[:, None]
+        while True:
+            feature = self.feature[node]
+            internal = feature >= 0
+            if not internal.any():
+                break
+            go_left = x32[rows, np.where(internal, feature, 0)] <= self.threshold[node]
+            child = np.where(go_left, self.left[node], self.right[node])
+            node = np.where(internal, roots + child, node)
+        return np.asarray(self.fall_probability[node].mean(axis=1, dtype=np.float64), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The model's view of one recording."""
+
+    probability: float
+    """Fall probability of the most fall-like impact window."""
+    is_fall: bool
+    """``probability`` reaches the artefact's decision threshold."""
+    impact_s: float
+    """Time of that window's impact peak from the start of the recording (s)."""
+    window_peaks_s: FloatArray
+    """Impact time of every candidate window (s)."""
+    window_probabilities: FloatArray
+    """Fall probability of every candidate window."""
+
+
+@dataclass(frozen=True)
+class FallModel:
+    """A fall classifier for one sensor position with its decision threshold and provenance."""
+
+    position: str
+    version: str
+    threshold: float
+    forest: Forest
+    metadata: dict[str, Any]
+
+    @classmethod
+    def load(cls, position: str) -> FallModel:
+        """Load the model shipped in this package for a sensor position (``waist``, ``wrist``)."""
+        if position not in available_positions():
+            raise ArtefactError(f"no shipped fall model for position {position!r}")
+        with resources.as_file(_models_dir() / f"{position}.npz") as path:
+            model = cls.from_file(path)
+        if model.position != position:
+            raise ArtefactError(f"the {position} artefact is a model for {model.position!r}")
+        return model
+
+    @classmethod
+    def from_file(cls, path: Path) -> FallModel:
+        """Read and check an artefact; anything but the expected plain arrays is refused."""
+        arrays = _read_arrays(path)
+        if str(arrays["format"]) != FORMAT or arrays["format"].ndim != 0:
+            raise ArtefactError(f"{path}: not a {FORMAT} artefact")
+        version = arrays["format_version"]
+        if version.dtype.kind != "i" or version.ndim != 0 or int(version) != FORMAT_VERSION:
+            raise ArtefactError(f"{path}: unsupported format version")
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except json.JSONDecodeError as err:
+            raise ArtefactError(f"{path}: metadata is not JSON") from err
+        if not isinstance(meta, dict) or set(meta) != _META_KEYS:
+            raise ArtefactError(f"{path}: metadata must hold exactly {sorted(_META_KEYS)}")
+        threshold = meta["threshold"]
+        if not isinstance(threshold, float) or not 0.0 < threshold < 1.0:
+            raise ArtefactError(f"{path}: decision threshold must be a number in (0, 1)")
+        if not isinstance(meta["position"], str) or not isinstance(meta["version"], str):
+            raise ArtefactError(f"{path}: position and version must be strings")
+        if meta["preprocessing"] != preprocessing():
+            raise ArtefactError(f"{path}: made for other signal preprocessing than this code's")
+        if tuple(arrays["feature_names"].tolist()) != features.FEATURE_NAMES:
+            raise ArtefactError(f"{path}: made for other features than this code computes")
+        expected_dtypes = {
+            "tree_offsets": np.int64,
+            "feature": np.int16,
+            "threshold": np.float64,
+            "left": np.int32,
+            "right": np.int32,
+            "fall_probability": np.float32,
+        }
+        for name, dtype in expected_dtypes.items():
+            if arrays[name].dtype != dtype or arrays[name].ndim != 1:
+                raise ArtefactError(f"{path}: array {name!r} must be 1-D {np.dtype(dtype)}")
+        forest = Forest(
+            tree_offsets=arrays["tree_offsets"],
+            feature=arrays["feature"],
+            threshold=arrays["threshold"],
+            left=arrays["left"],
+            right=arrays["right"],
+            fall_probability=arrays["fall_probability"],
+        )
+        try:
+            forest.validate(len(features.FEATURE_NAMES))
+        except ArtefactError as err:
+            raise ArtefactError(f"{path}: {err}") from err
+        return cls(meta["position"], meta["version"], threshold, forest, meta)
+
+    def save(self, path: Path) -> None:
+        """Write the artefact as a compressed ``.npz`` of plain arrays."""
+        meta = {**self.metadata, "position": self.position, "version": self.version}
+        meta |= {"threshold": self.threshold, "preprocessing": preprocessing()}
+        np.savez_compressed(
+            path,
+            format=np.array(FORMAT),
+            format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+            feature_names=np.array(features.FEATURE_NAMES),
+            tree_offsets=self.forest.tree_offsets,
+            feature=self.forest.feature,
+            threshold=self.forest.threshold,
+            left=self.forest.left,
+            right=self.forest.right,
+            fall_probability=self.forest.fall_probability,
+        )
+
+    def assess(self, acc_g: npt.ArrayLike, gyr_dps: npt.ArrayLike | None, fs: float) -> Assessment:
+        """Judge one recording: a live burst or a whole trial, any length of at least 1 s.
+
+        ``acc_g`` is (n, 3) in g, ``fs`` its sample rate in Hz. ``gyr_dps`` (n, 3) in deg/s is
+        accepted because devices send it, but the shipped models use the accelerometer alone (the
+        gyroscope gave no cross-validated gain and is missing on some devices); it is only checked.
+        The recording is resampled to the model rate, every impact peak with a whole window inside
+        it is scored, and the most fall-like window decides.
+        """
+        acc = np.asarray(acc_g, dtype=np.float64)
+        if gyr_dps is not None and np.shape(gyr_dps) != acc.shape:
+            raise ValueError(f"gyroscope shape {np.shape(gyr_dps)} differs from accelerometer {acc.shape}")
+        return self.assess_windows(features.impact_windows(acc, fs))
+
+    def assess_windows(self, windows: ImpactWindows) -> Assessment:
+        """Judge a recording from its impact windows; training and evaluation reuse windows through this."""
+        probabilities = self.forest.probabilities(windows.features)
+        best = int(np.argmax(probabilities))
+        return Assessment(
+            probability=float(probabilities[best]),
+            is_fall=bool(probabilities[best] >= self.threshold),
+            impact_s=float(windows.peak_s[best]),
+            window_peaks_s=windows.peak_s,
+            window_probabilities=probabilities,
+        )
+
+    def probability(self, acc_g: npt.ArrayLike, gyr_dps: npt.ArrayLike | None, fs: float) -> float:
+        """Fall probability of a recording (see ``assess``)."""
+        return self.assess(acc_g, gyr_dps, fs).probability
+
+    def is_fall(self, acc_g: npt.ArrayLike, gyr_dps: npt.ArrayLike | None, fs: float) -> bool:
+        """Whether a recording holds a fall, at the threshold stored in the artefact (see ``assess``)."""
+        return self.assess(acc_g, gyr_dps, fs).is_fall
+
+
+def _models_dir() -> resources.abc.Traversable:
+    return resources.files(__package__) / "models"
+
+
+def available_positions() -> tuple[str, ...]:
+    """Sensor positions with a shipped model."""
+    return tuple(
+        sorted(
+            entry.name.removesuffix(".npz")
+            for entry in _models_dir().iterdir()
+            if entry.name.endswith(".npz")
+        )
+    )
+
+
+def _read_arrays(path: Path) -> dict[str, npt.NDArray[Any]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile) as err:
+        raise ArtefactError(f"{path}: not a readable .npz archive ({err})") from err
+    if unpacked > MAX_ARTEFACT_BYTES:
+        raise ArtefactError(f"{path}: unpacks to more than {MAX_ARTEFACT_BYTES} bytes")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # allow_pickle=False turns any pickled (object) array into this ValueError.
+        raise ArtefactError(f"{path}: not a readable artefact ({err})") from err
+    if set(arrays) != _ARRAYS:
+        raise ArtefactError(f"{path}: arrays must be exactly {sorted(_ARRAYS)}")
+    return arrays

@@ -1,0 +1,1 @@
+"""Community service stations: where they are, their hours, capacity and duty state."""

@@ -1,0 +1,34 @@
+"""Enrolling the simulated neighbourhood: residents, homes, stations, contacts and devices, idempotently."""
+
+from __future__ import annotations
+
+import psycopg
+
+from homecare.backend.runner import _enrol
+from homecare.contracts.messages import DeviceKind
+from homecare.sim.neighbourhood import build_neighbourhood
+
+
+async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_url: str) -> None:
+    enrolment = build_neighbourhood(12, seed=3).enrolment
+    await _enrol(database_url, enrolment)
+    await _enrol(database_url, enrolment)  # `make run` again: nothing is duplicated
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        counts = await (await conn.execute(
+            "SELECT (SELECT count(*) FROM residents), (SELECT count(*) FROM devices),"
+            " (SELECT count(*) FROM stations), (SELECT count(*) FROM resident_contacts),"
+            " (SELECT count(*) FROM residents WHERE lat IS NULL OR station_id IS NULL)")).fetchone()
+        kinds = {row[0] for row in await (await conn.execute("SELECT DISTINCT kind FROM devices")).fetchall()}
+    assert counts == (12, len(enrolment.devices), len(enrolment.stations),
+                      sum(len(r.contacts) for r in enrolment.residents), 0)
+    assert kinds <= {kind.value for kind in DeviceKind}
+
+
+async def test_the_database_accepts_exactly_the_contracts_device_kinds(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        row = await (await conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'devices'::regclass "
+            "AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%%kind%%'")).fetchone()
+    assert row is not None
+    allowed = {part.split("'")[1] for part in row[0].split("::text")[:-1] if "'" in part}
+    assert allowed == {kind.value for kind in DeviceKind}
