@@ -24,8 +24,8 @@ from homecare.backend.db.connections import Conn
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.devices.repository import enrol_device
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
-from homecare.backend.stations.repository import upsert_station
 from homecare.backend.settings import Settings
+from homecare.backend.stations.repository import upsert_station
 from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import prepare_storage
 from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
@@ -167,7 +167,8 @@ async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
             await set_home(
                 conn, resident_id=resident_id, address=resident.address, lat=resident.lat, lon=resident.lon,
                 station_id=stations[resident.station], birth_year=resident.birth_year,
-                sex={"f": "female", "m": "male"}[resident.sex], phone=resident.phone, vulnerable=resident.frailty >= VULNERABLE_FRAILTY,
+                sex={"f": "female", "m": "male"}[resident.sex], phone=resident.phone,
+                vulnerable=resident.frailty >= VULNERABLE_FRAILTY,
             )
             await replace_contacts(
                 conn, resident_id=resident_id,

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel
 
 from homecare.contracts.messages import SCHEMA_VERSION
-from homecare.contracts.topics import RULES, ROOT, Channel
+from homecare.contracts.topics import ROOT, RULES
 
 HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"

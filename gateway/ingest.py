@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from homecare.contracts.codec import ContractError, decode, decode_topic, require_topic_device
-from homecare.contracts.messages import AckStatus, Event, Heartbeat, ImuBurst, Presence, Telemetry
+from homecare.contracts.messages import Heartbeat, ImuBurst, Telemetry
 from homecare.contracts.topics import Channel
 from homecare.gateway.dedupe import SeqWindow
 from homecare.gateway.durable_writer import DurableWriter, Item

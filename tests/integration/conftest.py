@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -41,6 +41,6 @@ def gateway(database_url: str, broker_url: str) -> Iterator[Gateway]:
 
 
 @pytest.fixture
-async def golden_household(database_url: str) -> AsyncIterator[Household]:
+async def golden_household(database_url: str) -> Household:
     """The resident whose devices the golden examples come from."""
-    yield await enrol(database_url, GOLDEN_DEVICES)
+    return await enrol(database_url, GOLDEN_DEVICES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -62,7 +63,7 @@ async def test_a_device_cannot_publish_on_another_devices_topic(
                 return [(int(a), int(b)) for a, b in rows]
 
         stored = await eventually(events)
-        time.sleep(0.5)  # the forged message, had it passed, would have arrived before the genuine one
+        await asyncio.sleep(0.5)  # the forged message, had it passed, would have arrived before the genuine one
         assert await events() == [(household.devices["sos-golden-01"], 2)] == stored
     finally:
         pendant.close()
@@ -70,5 +71,5 @@ async def test_a_device_cannot_publish_on_another_devices_topic(
 
 
 def test_a_device_without_its_secret_cannot_connect(secured_broker: str) -> None:
-    with pytest.raises(ConnectionRefusedError, match="Not authorized|Bad user name or password"):
+    with pytest.raises(ConnectionRefusedError, match=r"Not authorized|Bad user name or password"):
         TestClient(secured_broker, client_id="sos-golden-01", username="sos-golden-01", password="wrong")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -99,14 +100,15 @@ async def test_every_golden_example_reaches_the_database(
     acc = await scalar(database_url, "SELECT acc FROM imu_bursts")
     assert np.frombuffer(acc, dtype="<i2").reshape(-1, 3).tolist() == imu["acc"]
 
-    # Presence: online, then the last will (published last); the state ends offline. Heartbeat: battery is on the device.
+    # Presence: online, then the last will (published last): the state ends offline.
+    # Heartbeat: the battery level is on the device's state.
     await eventually(lambda: scalar(
         database_url, "SELECT online IS FALSE AND battery = 64 FROM device_state WHERE device_id = %s", wristband))
     assert await scalar(database_url, "SELECT count(*) FROM dead_letters") == 0
 
 
 async def _count(database_url: str, table: str, expected: int) -> bool:
-    count = await scalar(database_url, f"SELECT count(*) FROM {table}")  # noqa: S608 - table names are literals
+    count = await scalar(database_url, f"SELECT count(*) FROM {table}")
     assert count <= expected, f"{table}: {count} rows, expected {expected}"
     return bool(count == expected)
 
@@ -224,7 +226,7 @@ async def test_an_alarm_is_acknowledged_only_once_it_is_stored(
             await blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
             sos = {"v": 1, "device_id": "sos-golden-01", "seq": 21, "ts": int(time.time() * 1000), "kind": "sos"}
             device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
-            time.sleep(1.0)
+            await asyncio.sleep(1.0)
             assert acks(commands) == [], "acknowledged before the alarm could be stored"
             await blocker.rollback()  # releases the lock
         await eventually(lambda: _async(len(acks(commands)) == 1))

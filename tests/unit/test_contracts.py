@@ -40,10 +40,8 @@ def test_there_is_a_golden_example_for_every_channel() -> None:
 def test_valid_example_decodes_and_round_trips(path: Path) -> None:
     example = _load(path)
     raw = _raw(example)
-    if parse(example["topic"])[1] is Channel.CMD:
-        message = decode_command(raw)
-    else:
-        message = decode_uplink(example["topic"], raw)
+    is_command = parse(example["topic"])[1] is Channel.CMD
+    message = decode_command(raw) if is_command else decode_uplink(example["topic"], raw)
     assert json.loads(encode(message)) == example["payload"]
 
 
