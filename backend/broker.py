@@ -14,10 +14,16 @@ log = logging.getLogger(__name__)
 
 
 def broker_config(host: str, port: int) -> dict[str, object]:
-    """amqtt configuration: one TCP listener, anonymous access, no $SYS chatter or packet logging."""
+    """amqtt configuration: one TCP listener, no $SYS chatter or packet logging.
+
+    Every client must give a user name (devices give their id, the gateway its client id); amqtt
+    treats sessions of anonymous clients as disposable and would drop the commands queued for a
+    device while it is away. Passwords are not checked here: the embedded broker is for a single
+    machine; production brokers authenticate devices (deploy/mosquitto).
+    """
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}},
     }
 
 

@@ -82,6 +82,9 @@ class Gateway:
         )
         if url.username:
             client.username_pw_set(unquote(url.username), unquote(url.password or ""))
+        else:
+            # Brokers keep persistent sessions only for clients that name themselves.
+            client.username_pw_set(self.settings.gateway_client_id)
         if url.scheme == "mqtts":
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         client.max_inflight_messages_set(1000)

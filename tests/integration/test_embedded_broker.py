@@ -14,6 +14,7 @@ from tests.support.mqtt import TestClient
 def _persistent_client(url_port: int, client_id: str, received: list[str], subscribed: threading.Event) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
                          clean_session=False)
+    client.username_pw_set(client_id)
     client.on_connect = lambda c, *_: c.subscribe(f"homecare/v1/dev/{client_id}/cmd", 1)
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = lambda c, u, m: received.append(m.topic)

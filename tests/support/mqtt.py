@@ -22,10 +22,9 @@ class TestClient:
         self.received: list[mqtt.MQTTMessage] = []
         self._on_message = on_message
         self._connected = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv311)
-        if username:
-            self._client.username_pw_set(username, password)
+        client_id = client_id or f"test-{uuid.uuid4().hex[:8]}"
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+        self._client.username_pw_set(username or client_id, password)
         self._refusal: object = None
         self._client.on_connect = self._on_connect
         self._client.on_message = self._message

@@ -1,0 +1,1 @@
+"""Simulated homes for homecare: residents' bodies and days, their devices, scenarios, a load fleet."""

@@ -1,0 +1,107 @@
+"""Scenario files: every shipped one validates and stages; broken ones fail with a clear message."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from homecare.sim.equipment import DeviceKind
+from homecare.sim.incidents import Fall
+from homecare.sim.scenarios import ScenarioError, load_scenario, parse_duration, shipped_scenarios, stage
+
+SHIPPED = shipped_scenarios()
+
+
+def test_at_least_six_scenarios_ship() -> None:
+    assert len(SHIPPED) >= 6
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_scenario_validates_and_stages(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+    hood, jumps = stage(scenario)
+    assert len(hood.households) == scenario.residents
+    assert all(scenario.begins.timestamp() <= j.at < j.to <= scenario.ends.timestamp() for j in jumps)
+
+
+def test_fall_scenario_lays_a_fall_into_the_model() -> None:
+    scenario = load_scenario(next(p for p in SHIPPED if p.stem == "fall-no-response"))
+    hood, _ = stage(scenario)
+    at = scenario.time_of("10:00").timestamp()
+    model = hood.household(7).model
+    falls = [i for i in model.incidents_on(scenario.begins.date()) if isinstance(i, Fall)]
+    assert [f.t for f in falls] == [at]
+    assert not falls[0].responds
+
+
+def test_battery_and_offline_steps_change_the_household() -> None:
+    scenario = load_scenario(next(p for p in SHIPPED if p.stem == "home-unit-offline"))
+    hood, _ = stage(scenario)
+    home = hood.household(4)
+    at = scenario.time_of("09:00").timestamp()
+    assert home.network_up(DeviceKind.HOME_UNIT, at - 1)
+    assert not home.network_up(DeviceKind.HOME_UNIT, at + 60)
+    assert home.network_up(DeviceKind.HOME_UNIT, at + 41 * 60)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """name: broken
+description: a test
+start: 2026-03-10T09:00:00+08:00
+duration: 1h
+"""
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ("steps:\n  - {at: '09:10', do: fall, resident: 7, responds: maybe}", "steps[0].fall.responds"),
+        ("steps:\n  - {at: '09:10', do: falls, resident: 7}", "does not match any of the expected tags"),
+        ("steps:\n  - {at: '25:00', do: sos, resident: 3}", "no such time: '25:00'"),
+        ("steps:\n  - {at: '11:00', do: sos, resident: 3}", "is outside the run"),
+        ("steps:\n  - {at: '09:10', do: sos, resident: 99}", "names resident 99, but there are 50"),
+        (
+            "steps:\n  - {at: '09:10', do: sos, resident: 3, colour: red}",
+            "colour: Extra inputs are not permitted",
+        ),
+        (
+            "steps:\n  - {at: '09:10', do: battery_dies, resident: 3, device: home_unit}",
+            "runs on mains power",
+        ),
+        ("steps:\n  - {at: '09:10', do: offline, resident: 3, for: soon}", "not a duration: 'soon'"),
+        ("steps:\n  - {at: '09:30', do: jump, to: '09:10'}", "must jump forward"),
+        ("steps: []", "steps: List should have at least 1 item"),
+    ],
+)
+def test_broken_scenario_names_the_problem(tmp_path: Path, steps: str, expected: str) -> None:
+    path = _write(tmp_path, BASE + steps)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_not_yaml_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(_write(tmp_path, "name: [unclosed\n"))
+    with pytest.raises(ScenarioError, match="a scenario is a mapping"):
+        load_scenario(_write(tmp_path, "- just\n- a list\n"))
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_durations_and_times(tmp_path: Path) -> None:
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("3d") == timedelta(days=3)
+    assert parse_duration(90) == timedelta(seconds=90)
+    scenario = load_scenario(_write(tmp_path, BASE + "steps:\n  - {at: '+15m', do: sos, resident: 1}"))
+    assert scenario.time_of("+15m") == scenario.begins + timedelta(minutes=15)
+    assert scenario.time_of("day 2 08:00") - scenario.begins == timedelta(hours=23)
