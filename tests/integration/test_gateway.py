@@ -195,15 +195,11 @@ async def test_a_repeated_alarm_is_stored_once_and_acknowledged_each_time(
 ) -> None:
     sos = {"v": 1, "device_id": "sos-golden-01", "seq": 9, "ts": int(time.time() * 1000), "kind": "sos"}
     device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
-    await eventually(lambda: _async(len(acks(commands)) == 1))
+    await eventually(lambda: len(acks(commands)) == 1)
     device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
-    await eventually(lambda: _async(len(acks(commands)) == 2))
+    await eventually(lambda: len(acks(commands)) == 2)
     assert acks(commands) == [("sos-golden-01", 9, AckStatus.STORED), ("sos-golden-01", 9, AckStatus.DUPLICATE)]
     assert await scalar(database_url, "SELECT count(*) FROM events") == 1
-
-
-async def _async(value: bool) -> bool:
-    return value
 
 
 async def test_an_alarm_is_acknowledged_only_once_it_is_stored(
@@ -229,8 +225,8 @@ async def test_an_alarm_is_acknowledged_only_once_it_is_stored(
             await asyncio.sleep(1.0)
             assert acks(commands) == [], "acknowledged before the alarm could be stored"
             await blocker.rollback()  # releases the lock
-        await eventually(lambda: _async(len(acks(commands)) == 1))
-        await eventually(lambda: _async(len(visible_when_acked) == 1))
+        await eventually(lambda: len(acks(commands)) == 1)
+        await eventually(lambda: len(visible_when_acked) == 1)
         assert visible_when_acked == [True]
         assert acks(commands) == [("sos-golden-01", 21, AckStatus.STORED)]
     finally:
@@ -242,7 +238,7 @@ async def test_an_invalid_alarm_is_refused_so_the_device_stops_resending(
 ) -> None:
     bad = {"v": 1, "device_id": "sos-golden-01", "seq": 30, "ts": int(time.time() * 1000), "kind": "earthquake"}
     device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(bad))
-    await eventually(lambda: _async(len(acks(commands)) == 1))
+    await eventually(lambda: len(acks(commands)) == 1)
     assert acks(commands) == [("sos-golden-01", 30, AckStatus.REJECTED)]
     assert "kind" in await scalar(database_url, "SELECT reason FROM dead_letters")
 
@@ -258,6 +254,6 @@ async def test_telemetry_from_a_clock_far_in_the_future_is_refused(
     # A device enrolled while the gateway runs is accepted without a restart.
     await enrol(database_url, {"wr-new-01": "wristband"}, name="Li Guilan")
     fresh = {"v": 1, "device_id": "wr-new-01", "seq": 1, "ts": int(time.time() * 1000), "heart_rate": 80}
-    await eventually(lambda: _async(gateway.registry.get("wr-new-01") is not None))
+    await eventually(lambda: gateway.registry.get("wr-new-01") is not None)
     device.publish("homecare/v1/dev/wr-new-01/telemetry", json.dumps(fresh))
     await eventually(lambda: _count(database_url, "telemetry", 1))

@@ -34,8 +34,7 @@ def _spread(values: list[float | None]) -> str:
 def metrics_table(report: dict[str, GroupMetrics]) -> list[str]:
     """One markdown row per subject group."""
     lines = [
-        "| subjects | trials | falls | ADLs | sensitivity | specificity | F1 | ADL hours "
-        "| false alarms / h |",
+        "| subjects | trials | falls | ADLs | sensitivity | specificity | F1 | ADL hours | false alarms / h |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for group in GROUPS:
@@ -52,9 +51,7 @@ def position_section(training: PositionTraining, artefact_bytes: int) -> str:
     """Held-out figures, sample-rate robustness and provenance of one position's model."""
     model, dataset, cv = training.model, training.dataset, training.cross_validation
     unlearnt = sum(
-        1
-        for trial, windows in enumerate(training.windows)
-        if dataset.label[trial] == 1 and not windows.largest_inside
+        1 for trial, windows in enumerate(training.windows) if dataset.label[trial] == 1 and not windows.largest_inside
     )
     lines = [
         f"Trained on `{training.dataset_file}` ({dataset.name}, {dataset.n_trials} trials, "
@@ -74,9 +71,7 @@ def position_section(training: PositionTraining, artefact_bytes: int) -> str:
         "",
         "| sensitivity | specificity | F1 | elderly specificity |",
         "|---|---|---|---|",
-        "| "
-        + " | ".join(_spread([getter(r) for r in training.repeats]) for getter in _REPEAT_FIGURES)
-        + " |",
+        "| " + " | ".join(_spread([getter(r) for r in training.repeats]) for getter in _REPEAT_FIGURES) + " |",
         "",
         "**The same held-out subjects resampled to other rates** (each trial resampled with an anti-alias "
         "filter, then fed to the model at that rate):",
@@ -113,11 +108,17 @@ def cross_section(results: dict[tuple[str, str], dict[str, GroupMetrics]]) -> st
     return "\n".join(lines)
 
 
+def _section(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- {re.escape(name)}:begin -->\n).*?(<!-- {re.escape(name)}:end -->)", re.DOTALL)
+
+
+def has_section(card: str, name: str) -> bool:
+    """Whether the card has the generated section ``name``."""
+    return _section(name).search(card) is not None
+
+
 def replace_section(card: str, name: str, body: str) -> str:
     """Swap the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` for ``body``."""
-    pattern = re.compile(
-        rf"(<!-- {re.escape(name)}:begin -->\n).*?(\n<!-- {re.escape(name)}:end -->)", re.DOTALL
-    )
-    if not pattern.search(card):
+    if not has_section(card, name):
         raise ValueError(f"the model card has no generated section {name!r}")
-    return pattern.sub(lambda match: match.group(1) + body + match.group(2), card)
+    return _section(name).sub(lambda match: match.group(1) + body + "\n" + match.group(2), card)

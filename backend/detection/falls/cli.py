@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
 from homecare.backend.detection.falls import card, evaluation, training
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, DatasetError, FallDataset, datasets_dir
 from homecare.backend.detection.falls.evaluation import GROUPS, GroupMetrics
 from homecare.backend.detection.falls.model import ArtefactError, FallModel
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 app = typer.Typer(
     help="Fall detection: evaluate recordings with the shipped models, retrain them.", no_args_is_help=True
@@ -36,16 +37,8 @@ def _progress() -> Progress:
 
 def _table(title: str, report: dict[str, GroupMetrics]) -> Table:
     table = Table(title=title)
-    for column in (
-        "subjects",
-        "trials",
-        "falls",
-        "ADLs",
-        "sensitivity",
-        "specificity",
-        "F1",
-        "false alarms / h",
-    ):
+    # Short headings, so that the table fits an 80-column terminal.
+    for column in ("subjects", "trials", "falls", "ADLs", "sens.", "spec.", "F1", "alarms/ADL h"):
         table.add_column(column, justify="left" if column == "subjects" else "right")
     for group in GROUPS:
         m = report[group]
@@ -116,9 +109,7 @@ def train(
     datasets: Annotated[
         Path | None, typer.Option(help="Datasets folder; default $HOMECARE_DATASETS or ../shared/datasets.")
     ] = None,
-    folds: Annotated[
-        int, typer.Option(min=2, help="Outer cross-validation folds (whole subjects).")
-    ] = training.FOLDS,
+    folds: Annotated[int, typer.Option(min=2, help="Outer cross-validation folds (whole subjects).")] = training.FOLDS,
     jobs: Annotated[int, typer.Option(min=1, max=2, help="CPU cores for fitting.")] = 2,
     output: Annotated[Path, typer.Option(help="Where to write the artefacts.")] = _MODELS,
     update_card: Annotated[bool, typer.Option(help="Refresh the figures in MODEL_CARD.md.")] = True,
@@ -129,6 +120,13 @@ def train(
     if unknown:
         raise typer.BadParameter(f"unknown position(s) {sorted(unknown)}; known: {sorted(TRAINING_FILES)}")
     folder = datasets or datasets_dir()
+    if update_card:
+        # Checked before the minutes of training, not after.
+        text = card.CARD.read_text()
+        wanted = [f"metrics:{name}" for name in positions] + ["metrics:cross-position"] * (len(positions) > 1)
+        missing = [section for section in wanted if not card.has_section(text, section)]
+        if missing:
+            raise typer.BadParameter(f"{card.CARD} lacks the generated sections {missing}; use --no-update-card")
     console = Console()
     results: dict[str, training.PositionTraining] = {}
     with _progress() as progress:
@@ -140,17 +138,13 @@ def train(
         for name in positions:
             results[name] = training.train_position(name, folder, jobs, folds, stage)
     output.mkdir(parents=True, exist_ok=True)
-    sections: dict[str, str] = {}
+    bodies: dict[str, str] = {}
     for name, result in results.items():
         path = output / f"{name}.npz"
         result.model.save(path)
-        console.print(
-            _table(f"{name}: subjects held out, {result.dataset.fs:g} Hz", result.reports[result.dataset.fs])
-        )
-        console.print(
-            f"wrote {path} ({path.stat().st_size / 2**20:.2f} MB), threshold {result.model.threshold:.2f}"
-        )
-        sections[f"metrics:{name}"] = card.position_section(result, path.stat().st_size)
+        console.print(_table(f"{name}: subjects held out, {result.dataset.fs:g} Hz", result.reports[result.dataset.fs]))
+        console.print(f"wrote {path} ({path.stat().st_size / 2**20:.2f} MB), threshold {result.model.threshold:.2f}")
+        bodies[f"metrics:{name}"] = card.position_section(result, path.stat().st_size)
     if len(results) > 1:
         cross = {
             (mine, theirs): training.cross_position(results[mine].model, results[theirs])
@@ -160,10 +154,10 @@ def train(
         }
         for (mine, theirs), report in cross.items():
             console.print(_table(f"{mine} model on {theirs} data (never seen)", report))
-        sections["metrics:cross-position"] = card.cross_section(cross)
+        bodies["metrics:cross-position"] = card.cross_section(cross)
     if update_card:
         text = card.CARD.read_text()
-        for section, body in sections.items():
+        for section, body in bodies.items():
             text = card.replace_section(text, section, body)
         card.CARD.write_text(text)
         console.print(f"updated {card.CARD}")

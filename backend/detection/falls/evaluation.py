@@ -8,10 +8,11 @@ from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import resample_poly
+
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.dataset import FallDataset
 from homecare.backend.detection.falls.model import Assessment, FallModel
-from scipy.signal import resample_poly
 
 GROUPS = ("overall", "elderly", "young")
 """Subject groups every report holds; ``overall`` is every trial."""
@@ -137,9 +138,7 @@ class TrialResults:
         }
 
 
-def evaluate(
-    model: FallModel, dataset: FallDataset, on_trial: Callable[[], None] | None = None
-) -> TrialResults:
+def evaluate(model: FallModel, dataset: FallDataset, on_trial: Callable[[], None] | None = None) -> TrialResults:
     """Run the model over every trial of a dataset through its public ``assess`` call."""
     assessments = []
     for trial in range(dataset.n_trials):
@@ -152,6 +151,4 @@ def evaluate(
 def resample(signal: npt.ArrayLike, fs: float, to_fs: float) -> npt.NDArray[np.float64]:
     """Resample a recording (n, k) with an anti-alias filter, as a device at that rate might record it."""
     ratio = Fraction(to_fs / fs).limit_denominator(1000)
-    return np.asarray(
-        resample_poly(np.asarray(signal, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0)
-    )
+    return np.asarray(resample_poly(np.asarray(signal, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0))

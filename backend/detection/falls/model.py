@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.features import FloatArray, ImpactWindows
 
@@ -266,11 +267,7 @@ def _models_dir() -> resources.abc.Traversable:
 def available_positions() -> tuple[str, ...]:
     """Sensor positions with a shipped model."""
     return tuple(
-        sorted(
-            entry.name.removesuffix(".npz")
-            for entry in _models_dir().iterdir()
-            if entry.name.endswith(".npz")
-        )
+        sorted(entry.name.removesuffix(".npz") for entry in _models_dir().iterdir() if entry.name.endswith(".npz"))
     )
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import sklearn
+from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.model_selection import StratifiedGroupKFold
+
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, FallDataset
 from homecare.backend.detection.falls.evaluation import GroupMetrics, TrialResults, resample
 from homecare.backend.detection.falls.features import ImpactWindows
 from homecare.backend.detection.falls.model import Assessment, FallModel, Forest
-from sklearn.ensemble import ExtraTreesClassifier
-from sklearn.model_selection import StratifiedGroupKFold
 
 MODEL_VERSION = "1.0.0"
 FOLDS = 5
@@ -43,9 +44,7 @@ def _ignore() -> None:
     return None
 
 
-def trial_windows(
-    dataset: FallDataset, fs: float | None = None, advance: Advance = _ignore
-) -> list[ImpactWindows]:
+def trial_windows(dataset: FallDataset, fs: float | None = None, advance: Advance = _ignore) -> list[ImpactWindows]:
     """Impact windows of every trial, optionally after resampling the trial to another rate first."""
     windows = []
     for trial in range(dataset.n_trials):
@@ -67,15 +66,15 @@ def training_rows(
     """
     rows, labels = [], []
     for trial in trials:
-        trial_windows_ = windows[trial]
-        if trial_windows_.padded:
+        found = windows[trial]
+        if found.padded:
             continue
         if label[trial] == 1:
-            if trial_windows_.largest_inside:
-                rows.append(trial_windows_.features[:1])
+            if found.largest_inside:
+                rows.append(found.features[:1])
                 labels.append(1)
         else:
-            kept = trial_windows_.features[:ADL_WINDOWS_PER_TRIAL]
+            kept = found.features[:ADL_WINDOWS_PER_TRIAL]
             rows.append(kept)
             labels += [0] * kept.shape[0]
     return np.vstack(rows), np.array(labels, dtype=np.int8)
@@ -90,9 +89,7 @@ def export_forest(forest: ExtraTreesClassifier) -> Forest:
     values = [tree.value[:, 0, :] for tree in trees]
     return Forest(
         tree_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        feature=np.concatenate([np.where(t.children_left < 0, -1, t.feature) for t in trees]).astype(
-            np.int16
-        ),
+        feature=np.concatenate([np.where(t.children_left < 0, -1, t.feature) for t in trees]).astype(np.int16),
         threshold=np.concatenate([np.where(t.children_left < 0, 0.0, t.threshold) for t in trees]),
         left=np.concatenate([t.children_left for t in trees]).astype(np.int32),
         right=np.concatenate([t.children_right for t in trees]).astype(np.int32),
@@ -121,9 +118,7 @@ def choose_threshold(label: npt.NDArray[np.int8], probability: npt.NDArray[np.fl
 
 
 def _model(position: str, forest: Forest, threshold: float) -> FallModel:
-    return FallModel(
-        position=position, version=MODEL_VERSION, threshold=threshold, forest=forest, metadata={}
-    )
+    return FallModel(position=position, version=MODEL_VERSION, threshold=threshold, forest=forest, metadata={})
 
 
 def _pooled_probability(
@@ -138,7 +133,7 @@ def _pooled_probability(
     splitter = StratifiedGroupKFold(INNER_FOLDS, shuffle=True, random_state=seed)
     for fit_at, test_at in splitter.split(trials, dataset.label[trials], dataset.subject[trials]):
         forest = fit_forest(*training_rows(dataset.label, windows, trials[fit_at]), n_jobs, seed)
-        model = _model(dataset.position, forest, 0.5)
+        model = _model(dataset.position, forest, 0.5)  # only its probabilities are used here
         for trial in trials[test_at]:
             probability[trial] = model.assess_windows(windows[trial]).probability
     return probability[trials]
@@ -173,9 +168,7 @@ def cross_validate(
     fold_thresholds, fold_subjects = [], []
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     for fit_at, test_at in splitter.split(np.zeros(dataset.n_trials), dataset.label, dataset.subject):
-        threshold = choose_threshold(
-            dataset.label[fit_at], _pooled_probability(dataset, native, fit_at, n_jobs, seed)
-        )
+        threshold = choose_threshold(dataset.label[fit_at], _pooled_probability(dataset, native, fit_at, n_jobs, seed))
         forest = fit_forest(*training_rows(dataset.label, native, fit_at), n_jobs, seed)
         model = _model(dataset.position, forest, threshold)
         for rate, rate_windows in windows.items():
@@ -231,9 +224,7 @@ def train_position(
     for rate in (dataset.fs, *ROBUSTNESS_RATES):
         advance = on_stage(f"{position}: impact windows at {rate:g} Hz", dataset.n_trials)
         windows[rate] = trial_windows(dataset, None if rate == dataset.fs else rate, advance)
-    cv = cross_validate(
-        dataset, windows, n_jobs, folds, SEED, on_stage(f"{position}: cross-validation", folds)
-    )
+    cv = cross_validate(dataset, windows, n_jobs, folds, SEED, on_stage(f"{position}: cross-validation", folds))
     native = cv.results[dataset.fs]
     repeats = [native.report(dataset)]
     advance = on_stage(f"{position}: repeated cross-validation", REPEATS - 1)
@@ -243,9 +234,7 @@ def train_position(
         advance()
     advance = on_stage(f"{position}: final fit", 1)
     threshold = choose_threshold(dataset.label, native.probability)
-    forest = fit_forest(
-        *training_rows(dataset.label, windows[dataset.fs], np.arange(dataset.n_trials)), n_jobs
-    )
+    forest = fit_forest(*training_rows(dataset.label, windows[dataset.fs], np.arange(dataset.n_trials)), n_jobs)
     advance()
     metadata = {
         "created": datetime.date.today().isoformat(),
