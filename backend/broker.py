@@ -37,7 +37,7 @@ class _SnapshotDict(dict[str, Any]):
         return list(super().items())
 
 
-class HomecareBroker(Broker):
+class HomecareBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
     """amqtt 0.12 with two of its bugs worked around, both seen with a few hundred devices:
 
     - while a client connects, the broker loops over *all* subscriptions, awaiting inside the loop,
@@ -50,7 +50,8 @@ class HomecareBroker(Broker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._subscriptions = _SnapshotDict(self._subscriptions)
+        existing: dict[str, Any] = self._subscriptions  # type: ignore[has-type]  # set by amqtt
+        self._subscriptions = _SnapshotDict(existing)
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session

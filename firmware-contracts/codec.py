@@ -8,11 +8,11 @@ Exceptions::
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 from pydantic import BaseModel, ValidationError
 
-from homecare.contracts.messages import Command, Envelope, Presence
+from homecare.contracts.messages import Command, UplinkMessage
 from homecare.contracts.topics import RULES, Channel, TopicError, parse
 
 
@@ -50,29 +50,29 @@ def decode_topic(topic_name: str) -> tuple[str, Channel]:
     return device_id, channel
 
 
-def decode(channel: Channel, payload: bytes | bytearray | str) -> BaseModel:
+def decode(channel: Channel, payload: bytes | bytearray | str) -> UplinkMessage:
     """Validate an uplink payload for its channel."""
-    model = RULES[channel].model
+    rule = RULES[channel]
+    if not rule.uplink:
+        raise ContractError(f"devices do not publish on {channel.value}")
     try:
-        return model.model_validate_json(payload)
+        return cast(UplinkMessage, rule.model.model_validate_json(payload))
     except ValidationError as err:
         raise ContractError(explain(err)) from err
 
 
-def decode_uplink(topic_name: str, payload: bytes | bytearray | str) -> Envelope | Presence:
+def decode_uplink(topic_name: str, payload: bytes | bytearray | str) -> UplinkMessage:
     """Validate topic and payload together: the message must carry the device id of its topic."""
     device_id, channel = decode_topic(topic_name)
     message = decode(channel, payload)
     require_topic_device(message, device_id)
-    assert isinstance(message, Envelope | Presence)
     return message
 
 
-def require_topic_device(message: BaseModel, device_id: str) -> None:
+def require_topic_device(message: UplinkMessage, device_id: str) -> None:
     """A device speaks only for itself: the message's device_id must be its topic's."""
-    claimed = getattr(message, "device_id", None)
-    if claimed != device_id:
-        raise ContractError(f"device_id {claimed!r} does not match topic device {device_id!r}")
+    if message.device_id != device_id:
+        raise ContractError(f"device_id {message.device_id!r} does not match topic device {device_id!r}")
 
 
 def decode_command(payload: bytes | bytearray | str) -> Command:

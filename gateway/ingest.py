@@ -39,7 +39,7 @@ class Ingest:
         self._max_age_ms = max_age_ms
         self._received = {channel: metrics.received.labels(channel.value) for channel in Channel}
 
-    def handle(self, topic: str, payload: bytes, delivery: Delivery | None) -> None:
+    def handle(self, topic: str, payload: bytes | bytearray, delivery: Delivery | None) -> None:
         if topic.endswith(_CMD_SUFFIX):
             # Our own downlink commands come back through the wildcard subscription.
             if delivery is not None:
@@ -104,7 +104,7 @@ class Ingest:
         uid: str | None,
         cause: str,
         reason: str,
-        payload: bytes,
+        payload: bytes | bytearray,
         delivery: Delivery | None,
         refused_event_seq: int | None = None,
     ) -> None:
@@ -113,7 +113,7 @@ class Ingest:
         self._telemetry.add_dead_letter(letter, delivery)
 
 
-def _readable_seq(payload: bytes) -> int | None:
+def _readable_seq(payload: bytes | bytearray) -> int | None:
     """The seq of an invalid event, when it can be read, so the device can be told to stop resending it."""
     try:
         seq = json.loads(payload).get("seq")

@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.db.partitions import ensure_partitions_sync
@@ -138,9 +140,9 @@ class Gateway:
         log.info("gateway connected to %s (session %d)", self.settings.mqtt_url, self._generation)
 
     def _on_subscribe(
-        self, client: mqtt.Client, userdata: object, mid: int, reasons: list[object], properties: object
+        self, client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: Properties
     ) -> None:
-        if any(getattr(reason, "is_failure", False) for reason in reasons):
+        if any(reason.is_failure for reason in reasons):
             log.error("broker refused the gateway's subscription: %s", reasons)
             return
         self._connected.set()
