@@ -257,3 +257,27 @@ async def test_telemetry_from_a_clock_far_in_the_future_is_refused(
     await eventually(lambda: gateway.registry.get("wr-new-01") is not None)
     device.publish("homecare/v1/dev/wr-new-01/telemetry", json.dumps(fresh))
     await eventually(lambda: _count(database_url, "telemetry", 1))
+
+
+async def test_two_gateways_share_the_load_on_a_shared_subscription(
+    golden_household: Household, database_url: str, mosquitto_url: str
+) -> None:
+    gateways = [Gateway(gateway_settings(database_url, mosquitto_url, mqtt_share_group="homecare-gateways"),
+                        database_url) for _ in range(2)]
+    for gateway in gateways:
+        gateway.start()
+    device = TestClient(mosquitto_url)
+    try:
+        now = int(time.time() * 1000)
+        for seq in range(1, 201):
+            message = {"v": 1, "device_id": "wr-golden-01", "seq": seq, "ts": now + seq, "heart_rate": 60 + seq % 40}
+            device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(message), qos=1)
+        await eventually(lambda: _count(database_url, "telemetry", 200))
+    finally:
+        device.close()
+        for gateway in gateways:
+            gateway.stop()
+    shares = [gateway.metrics.registry.get_sample_value("homecare_gateway_messages_received_total",
+                                                        {"channel": "telemetry"}) for gateway in gateways]
+    assert sum(shares) == 200
+    assert min(shares) > 0, f"one gateway did all the work: {shares}"
