@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and benchmarks use (real Mosquitto), when missing.
+# Installs the Debian packages the tests and benchmarks use, when missing: Mosquitto (a real broker
+# beside the embedded one) and PostgreSQL 15 (the oldest supported server, beside the embedded 18).
 set -euo pipefail
 needed=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || needed+=(mosquitto)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || needed+=(postgresql-15)
 if [ ${#needed[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${needed[*]} — run: sudo apt-get install -y ${needed[*]}" >&2
