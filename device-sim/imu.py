@@ -111,9 +111,15 @@ def fall_signal(
     k = np.arange(n_hit)
     peak = rng.uniform(2.5, 8.0)
     hit_dir = _unit(down + 0.4 * _random_unit(rng))
-    ring = np.cos(np.pi * 0.9 * (k - 1)) * np.exp(-np.abs(k - 1) / 1.6)  # a damped rebound around sample 1
-    hit_acc = down + np.outer(ring * peak, hit_dir)
-    hit_acc[1] = hit_dir * peak  # the peak itself is exactly `peak` g
+    # A body meets the floor over 0.1–0.2 s (soft tissue, clothing, the floor giving a little), not in
+    # one sample: a half-sine pulse, then a small rebound.
+    width = max(3, round(rng.uniform(0.1, 0.2) * fs))
+    pulse = np.where(k < width, np.sin(np.pi * (k + 0.5) / width), 0.0)
+    rebound = np.where((k >= width) & (k < 2 * width), -0.25 * np.sin(np.pi * (k - width + 0.5) / width), 0.0)
+    # Gravity fades into the impact, so no sample of the pulse exceeds its peak.
+    hit_acc = np.outer(1 - pulse, down) + np.outer(pulse * peak, hit_dir) + np.outer(rebound * peak, hit_dir)
+    top = int(np.argmax(pulse))
+    hit_acc[top] = hit_dir * peak  # the peak itself is exactly `peak` g
     spin_axis = _random_unit(rng)
     hit_gyr = np.outer(rng.uniform(300, 600) * np.cos(np.pi * 0.7 * k) * np.exp(-k / 3.0), spin_axis)
 
@@ -130,7 +136,7 @@ def fall_signal(
         np.concatenate([pre_acc, ff_acc, hit_acc, post_acc]),
         np.concatenate([pre_gyr, ff_gyr, hit_gyr, post_gyr]),
     )
-    return ImuSignal(fs=fs, acc=acc, gyr=gyr, impact=n_pre + n_ff + 1)
+    return ImuSignal(fs=fs, acc=acc, gyr=gyr, impact=n_pre + n_ff + top)
 
 
 def knock_signal(rng: np.random.Generator, *, fs: float = 50.0, pre_s: float = 3.0, post_s: float = 7.0) -> ImuSignal:
