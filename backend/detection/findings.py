@@ -1,0 +1,78 @@
+"""What a periodic detector reports about one resident and cause before it becomes a signal."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from homecare.backend.detection.signals import Cause
+from homecare.contracts.messages import Priority
+
+
+class State(enum.Enum):
+    """What the detector could tell from the data."""
+
+    HOLDS = "holds"  # the condition is there now: an alarm (new or continuing)
+    GONE = "gone"  # the data shows it is not there: clears an active condition
+    # No evidence either way (no fresh readings, a window that just closed without the resident
+    # being seen): an active condition stays active, because missing data is never good news.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detector's verdict on one resident and cause."""
+
+    resident_id: int
+    cause: Cause
+    state: State
+    explanation_en: str = ""
+    explanation_zh: str = ""
+    priority: Priority | None = None  # None: the resident's priority for the cause
+    device_id: int | None = None
+
+
+def resident_zone(name: str) -> ZoneInfo:
+    """The resident's time zone; an unknown name falls back to China Standard Time, where the service runs."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def hhmm(moment: datetime, zone: ZoneInfo) -> str:
+    """A local clock time for an explanation."""
+    return moment.astimezone(zone).strftime("%H:%M")
+
+
+def duration_en(span: timedelta) -> str:
+    """A short English duration: "90 s", "2 min 30 s", "12 min", "3 h 05 min"."""
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 10 and seconds % 60:
+        return f"{minutes} min {seconds % 60} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def duration_zh(span: timedelta) -> str:
+    """The same duration in Chinese: "90 秒", "2 分 30 秒", "12 分钟", "3 小时 05 分钟"."""
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} 秒"
+    minutes = seconds // 60
+    if minutes < 10 and seconds % 60:
+        return f"{minutes} 分 {seconds % 60} 秒"
+    if minutes < 120:
+        return f"{minutes} 分钟"
+    return f"{minutes // 60} 小时 {minutes % 60:02d} 分钟"
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """Keep an explanation within the Signal's length limit."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

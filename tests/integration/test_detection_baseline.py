@@ -1,0 +1,121 @@
+"""Personal baselines over simulated weeks of wristband data: a welfare check with the reason, and its clearing."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from homecare.backend.db.migrate import StorageMode, read_storage_mode
+from homecare.backend.detection.baseline import FEATURES, baseline_status, load_baseline
+from homecare.backend.detection.config import BaselineSettings
+from homecare.backend.detection.periodic import run_periodic_detectors
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
+from homecare.contracts.messages import Metric, Priority
+from homecare.sim.neighbourhood import build_neighbourhood
+
+Conn = psycopg.AsyncConnection[Any]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FIRST, JUDGED = date(2026, 2, 15), date(2026, 3, 8)
+
+
+def _local(day: date, hour: int = 0) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _simulated_hours(first: date, last: date) -> dict[str, np.ndarray]:
+    """Hourly heart rate, activity and steps of one simulated resident, minute by minute, then per hour."""
+    model = build_neighbourhood(1, seed=5, background_incidents=False).households[1].model
+    start = _local(first).timestamp()
+    minutes = start + 60.0 * np.arange(int((_local(last + timedelta(days=1)).timestamp() - start) // 60))
+    v = model.vitals(minutes)
+    hours = {k: v[k].reshape(-1, 60) for k in ("heart_rate", "activity", "steps")}
+    hours["start"] = minutes.reshape(-1, 60)[:, 0]
+    return hours
+
+
+async def _store(db: Conn, rid: int, hours: dict[str, np.ndarray], *, night_hr_change: dict[date, float]) -> None:
+    rows = []
+    for i, start in enumerate(hours["start"]):
+        bucket = datetime.fromtimestamp(float(start), UTC)
+        local = bucket.astimezone(SHANGHAI)
+        extra = night_hr_change.get(local.date(), 0.0) if local.hour < 6 else 0.0
+        for metric, key, add in (
+            (Metric.HEART_RATE, "heart_rate", extra),
+            (Metric.ACTIVITY, "activity", 0.0),
+            (Metric.STEPS, "steps", 0.0),
+        ):
+            values = np.round(hours[key][i] + add)
+            rows.append((bucket, rid, int(metric), 60, float(values.sum()), float(values.min()), float(values.max())))
+    async with db.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+
+
+async def _resident(db: Conn, name: str) -> int:
+    cur = await db.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))
+    return int((await cur.fetchone())[0])  # type: ignore[index]
+
+
+def _welfare(signals: list[Signal], rid: int) -> list[Signal]:
+    return [s for s in signals if s.resident_id == rid and s.cause is Cause.WELFARE]
+
+
+async def test_a_raised_night_heart_rate_asks_for_a_welfare_check(db: Conn) -> None:
+    if await read_storage_mode(db) is not StorageMode.PLAIN:
+        pytest.skip("writes the hourly rollup table directly (a continuous aggregate under TimescaleDB)")
+    hours = _simulated_hours(FIRST, JUDGED + timedelta(days=1))
+    usual, unwell, newcomer = [await _resident(db, n) for n in ("Usual", "Unwell", "Newcomer")]
+    last_judged = _local(JUDGED + timedelta(days=1)).timestamp()
+    before_next = {k: v[hours["start"] < last_judged] for k, v in hours.items()}
+    await _store(db, usual, before_next, night_hr_change={})
+    await _store(db, unwell, before_next, night_hr_change={JUDGED: 22.0})  # an infection: +22/min at night
+    recent = {
+        k: v[before_next["start"] >= _local(JUDGED - timedelta(days=3)).timestamp()] for k, v in before_next.items()
+    }
+    await _store(db, newcomer, recent, night_hr_change={})
+
+    now = _local(JUDGED + timedelta(days=1), 3)  # 03:00 the next morning: the judged day is complete
+    signals = await run_periodic_detectors(db, now=now)
+    assert _welfare(signals, usual) == []
+    assert _welfare(signals, newcomer) == []
+    [check] = _welfare(signals, unwell)
+    assert (check.kind, check.priority) == (SignalKind.ALARM, Priority.LOW)
+    match = re.fullmatch(r"Welfare check: night heart rate (\d+), usually (\d+)±([\d.]+)\.", check.explanation_en)
+    assert match is not None, check.explanation_en
+    value, median, spread = int(match[1]), int(match[2]), match[3]
+    assert value - median >= 15
+    assert 0 < float(spread) <= 6
+    assert check.explanation_zh == f"建议探访：夜间心率 {value}，平时 {median}±{spread}。"
+
+    # The fit is stored as plain numbers, and the new resident is told how much data is missing.
+    fitted = await load_baseline(db, resident_id=usual)
+    assert fitted is not None
+    assert fitted.days == 21
+    assert fitted.median.shape == (len(FEATURES),)
+    assert fitted.envelope_precision is not None
+    assert fitted.envelope_precision.shape == (len(FEATURES), len(FEATURES))
+    status = await baseline_status(db, resident_id=newcomer, settings=BaselineSettings())
+    assert not status.ready
+    assert status.explanation_en == "No personal baseline yet: 3 of the 7 days of data it needs."
+    assert status.explanation_zh == "尚无个人基线：已有 3 天数据，需要 7 天。"
+    assert (await baseline_status(db, resident_id=usual, settings=BaselineSettings())).ready
+
+    # Later runs the same day repeat the verdict without refitting.
+    [again] = _welfare(await run_periodic_detectors(db, now=now + timedelta(hours=5)), unwell)
+    assert again.explanation_en == check.explanation_en
+
+    # The next day is ordinary again: the check clears.
+    following = {k: v[hours["start"] >= last_judged] for k, v in hours.items()}
+    await _store(db, unwell, following, night_hr_change={})
+    [clear] = _welfare(await run_periodic_detectors(db, now=now + timedelta(days=1)), unwell)
+    assert clear.kind is SignalKind.CLEAR
+    assert clear.explanation_en == "Daily pattern back within the personal baseline."
