@@ -1,0 +1,72 @@
+"""Models of the dispatch API: station suggestions, task actions, stations and the coverage report."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from homecare.backend.incidents.models import Actor
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StationSuggestion(_Model):
+    """A station that could respond, best first; ``available`` ones are on duty with capacity."""
+
+    station_id: int
+    code: str
+    name: str
+    travel_min: float = Field(description="Estimated travel time to the home, minutes (-1: home not located).")
+    home: bool = Field(description="The station the home belongs to.")
+    available: bool
+    reason: str
+
+
+class DispatchBody(_Model):
+    actor: Actor
+    station_id: int | None = Field(default=None, description="Default: the first suggested available station.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class TaskBody(_Model):
+    actor: Actor = Field(description="The responder or station desk acting on the task.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Station(_Model):
+    id: int
+    code: str
+    name: str
+    address: str
+    phone: str | None
+    lat: float
+    lon: float
+    capacity: int
+    opens: time
+    closes: time
+    timezone: str
+    on_duty: bool
+    active_tasks: int
+    available_now: bool
+
+
+class HomeOutside(_Model):
+    resident_id: int
+    display_name: str
+    nearest_station_id: int | None
+    travel_min: float | None = Field(description="To the nearest station; null when there is no station.")
+
+
+class CoverageReport(_Model):
+    """Which homes fall outside the 15-minute circle of every station (by the travel-time model)."""
+
+    threshold_min: float
+    model: str
+    residents_located: int
+    residents_unlocated: int
+    covered: int
+    share_covered: float
+    outside: list[HomeOutside]

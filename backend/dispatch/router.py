@@ -1,0 +1,112 @@
+"""HTTP routes for dispatch: station suggestions, dispatching, station task actions, stations and coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from homecare.backend.deps import ConnDep, CurrentActor
+from homecare.backend.dispatch import (
+    AlreadyDispatched,
+    DispatchError,
+    InvalidTaskTransition,
+    NoStationAvailable,
+    StationNotFound,
+    TaskNotFound,
+    service,
+)
+from homecare.backend.dispatch.models import CoverageReport, DispatchBody, Station, StationSuggestion, TaskBody
+from homecare.backend.dispatch.routing import COVERAGE_MINUTES
+from homecare.backend.incidents import IncidentsError
+from homecare.backend.incidents.models import ActBody, Incident, StationTask
+from homecare.backend.incidents.router import AlarmsDep
+from homecare.backend.incidents.router import http_error as incident_http_error
+
+router = APIRouter(tags=["dispatch"])
+
+IncidentId = Annotated[int, Path(ge=1, le=2**62)]
+TaskId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def http_error(err: DispatchError | IncidentsError) -> HTTPException:
+    """The one place dispatch errors become HTTP statuses."""
+    if isinstance(err, IncidentsError):
+        return incident_http_error(err)
+    if isinstance(err, TaskNotFound | StationNotFound):
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
+    if isinstance(err, InvalidTaskTransition | AlreadyDispatched | NoStationAvailable):
+        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
+    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
+
+
+@router.get("/incidents/{incident_id}/stations", summary="Stations for this incident, best first, with travel time")
+async def suggest(
+    _: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId
+) -> list[StationSuggestion]:
+    try:
+        return await service.suggest_stations(conn, incident_id=incident_id, now=alarms.clock.now())
+    except (DispatchError, IncidentsError) as err:
+        raise http_error(err) from err
+
+
+@router.post("/incidents/{incident_id}/dispatch", status_code=status.HTTP_201_CREATED,
+             summary="Offer the incident to a station (default: the first suggested) and tell the home")
+async def dispatch(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                   body: DispatchBody) -> StationTask:
+    try:
+        return await service.dispatch(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+                                      escalation=alarms.escalation, station_id=body.station_id, note=body.note)
+    except (DispatchError, IncidentsError) as err:
+        raise http_error(err) from err
+
+
+@router.post("/incidents/{incident_id}/unreachable",
+             summary="The resident cannot be reached: record the 120 call and send the station")
+async def unreachable(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                      body: ActBody) -> Incident:
+    try:
+        return await service.resident_unreachable(conn, incident_id=incident_id, actor=body.actor,
+                                                  now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
+    except (DispatchError, IncidentsError) as err:
+        raise http_error(err) from err
+
+
+TaskAction = Callable[..., Awaitable[StationTask]]
+_ACTIONS: dict[str, tuple[TaskAction, str]] = {
+    "accept": (service.accept_task, "The station accepts the task"),
+    "decline": (service.decline_task, "The station declines; the next station is asked"),
+    "en-route": (service.en_route, "The responder is on the way"),
+    "on-scene": (service.on_scene, "The responder has arrived"),
+    "done": (service.finish_task, "The responder is done (with a note)"),
+}
+
+
+def _task_route(action: TaskAction) -> Callable[..., Awaitable[StationTask]]:
+    async def route(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
+        try:
+            return await action(conn, task_id=task_id, actor=body.actor, now=alarms.clock.now(),
+                                escalation=alarms.escalation, note=body.note)
+        except (DispatchError, IncidentsError) as err:
+            raise http_error(err) from err
+
+    return route
+
+
+for _name, (_action, _summary) in _ACTIONS.items():
+    router.add_api_route(f"/tasks/{{task_id}}/{_name}", _task_route(_action), methods=["POST"], summary=_summary,
+                         name=f"task_{_name.replace('-', '_')}", response_model=StationTask)
+
+
+@router.get("/stations", summary="Stations with their hours, capacity, active tasks and availability now")
+async def stations(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep) -> list[Station]:
+    return await service.list_stations(conn, now=alarms.clock.now())
+
+
+@router.get("/stations/coverage", summary="Homes outside the 15-minute circle of every station")
+async def coverage(
+    _: CurrentActor, conn: ConnDep,
+    threshold_min: Annotated[float, Query(gt=0, le=120)] = COVERAGE_MINUTES,
+) -> CoverageReport:
+    return await service.coverage_report(conn, threshold_min=threshold_min)

@@ -1,0 +1,150 @@
+"""Incident vocabulary (statuses, outcomes) and the models the API and the live feed carry."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class Status(enum.StrEnum):
+    """Where an incident is in its lifecycle."""
+
+    PRE_ALARM = "pre_alarm"
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_CALL = "in_call"
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+CLOSED: Final = frozenset({Status.RESOLVED, Status.CANCELLED})
+
+
+class Outcome(enum.StrEnum):
+    """How an incident ended."""
+
+    FALSE_ALARM = "false_alarm"
+    NO_INJURY = "no_injury"
+    TREATED_AT_HOME = "treated_at_home"
+    AMBULANCE = "ambulance"
+    HOSPITAL = "hospital"
+    DECEASED = "deceased"
+    CANCELLED_BY_RESIDENT = "cancelled_by_resident"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Incident(_Model):
+    """An incident as the queue, the detail screen and the live feed show it."""
+
+    id: int
+    resident_id: int
+    resident_name: str | None = None
+    cause: str
+    priority: int = Field(description="1 is the most urgent (SCAIP).")
+    status: Status
+    explanation_en: str
+    explanation_zh: str
+    opened_at: UtcDatetime
+    alarm_at: UtcDatetime | None
+    recovery_deadline: UtcDatetime | None
+    acknowledged_at: UtcDatetime | None
+    acknowledged_by: str | None
+    dispatched_at: UtcDatetime | None
+    on_scene_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
+    outcome: Outcome | None
+    station_id: int | None
+    last_seen_at: UtcDatetime
+    repeat_count: int
+    device_id: int | None
+    event_id: int | None
+    escalation_level: int
+    policy: str | None
+
+
+class Transition(_Model):
+    """One attributed step of the lifecycle (or an escalation, a note, a notification)."""
+
+    id: int
+    at: UtcDatetime
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    detail: dict[str, Any] | None
+
+
+class StationTask(_Model):
+    """A station asked to send a responder for an incident."""
+
+    id: int
+    incident_id: int
+    station_id: int
+    station_name: str | None = None
+    status: str
+    travel_min: float | None
+    offered_at: UtcDatetime
+    accepted_at: UtcDatetime | None
+    on_scene_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
+    responder: str | None
+    note: str | None
+
+
+class IncidentDetail(_Model):
+    """Everything about one incident: the incident, its audit trail and its station tasks."""
+
+    incident: Incident
+    transitions: list[Transition]
+    tasks: list[StationTask]
+
+
+class Change(_Model):
+    """One row of the live feed: what happened to which incident, and the incident afterwards."""
+
+    id: int = Field(description="The feed cursor: resume with ?after=<the last id seen>.")
+    incident_id: int
+    at: UtcDatetime
+    change: str
+    snapshot: dict[str, Any]
+
+
+Actor = Annotated[
+    str,
+    Field(min_length=1, max_length=100, description="Who acts (the operator or responder's name).",
+          examples=["operator Li Na"]),
+]
+Note = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ActBody(_Model):
+    """Who does it, and optionally why."""
+
+    actor: Actor
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class NoteBody(_Model):
+    actor: Actor
+    note: Note
+
+
+class ResolveBody(_Model):
+    actor: Actor
+    outcome: Outcome
+    note: str | None = Field(default=None, max_length=2000)

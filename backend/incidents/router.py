@@ -1,0 +1,168 @@
+"""HTTP routes for the operators' queue, incident detail and actions, and the live feed WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.websockets import WebSocketDisconnect
+
+from homecare.backend.deps import ConnDep, CurrentActor, get_actor
+from homecare.backend.incidents import IncidentNotFound, IncidentsError, InvalidTransition, service
+from homecare.backend.incidents.feed import follow_changes
+from homecare.backend.incidents.models import ActBody, Change, Incident, IncidentDetail, NoteBody, ResolveBody
+from homecare.backend.incidents.policy import PolicySet
+from homecare.backend.pipeline import RunningPipeline
+from homecare.backend.runtime import Runtime
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+IncidentId = Annotated[int, Path(ge=1, le=2**62, description="The incident's id.")]
+
+
+def get_alarms(request: Request) -> RunningPipeline:
+    """The running alarm pipeline: its escalation policies and its clock (a manual one in tests)."""
+    return cast(RunningPipeline, request.app.state.alarm_pipeline)
+
+
+AlarmsDep = Annotated[RunningPipeline, Depends(get_alarms)]
+
+
+def http_error(err: IncidentsError) -> HTTPException:
+    """The one place incident errors become HTTP statuses."""
+    if isinstance(err, IncidentNotFound):
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
+    if isinstance(err, InvalidTransition):
+        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
+    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
+
+
+@router.get("", summary="The queue: open incidents (pre-alarms included), most urgent first, then oldest")
+async def get_queue(
+    actor: CurrentActor, conn: ConnDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    include_pre_alarms: Annotated[bool, Query(description="Show falls still counting down.")] = True,
+) -> list[Incident]:
+    return await service.open_queue(conn, limit=limit, include_pre_alarms=include_pre_alarms)
+
+
+@router.get("/changes", summary="Feed rows after a cursor (the WebSocket's replay, for polling clients)")
+async def get_changes(
+    actor: CurrentActor, conn: ConnDep, after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[Change]:
+    return await service.changes_after(conn, after=after, limit=limit)
+
+
+@router.get("/escalation/policy", summary="The escalation policies in force (who is alerted when, station time-outs)")
+async def get_policy(actor: CurrentActor, alarms: AlarmsDep) -> PolicySet:
+    return alarms.escalation.policies
+
+@router.get("/{incident_id}", summary="One incident with its audit trail and station tasks")
+async def get_incident(actor: CurrentActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
+    try:
+        return await service.incident_detail(conn, incident_id=incident_id)
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/acknowledge", summary="An operator takes the incident (stops escalation)")
+async def acknowledge(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                      body: ActBody) -> Incident:
+    try:
+        return await service.acknowledge(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+                                         note=body.note)
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/call", summary="The operator is calling the home")
+async def start_call(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                     body: ActBody) -> Incident:
+    try:
+        return await service.start_call(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+                                        note=body.note)
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/notes", summary="Add a note to the audit trail")
+async def add_note(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                   body: NoteBody) -> Incident:
+    try:
+        return await service.add_note(conn, incident_id=incident_id, actor=body.actor, note=body.note,
+                                      now=alarms.clock.now())
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/resolve", summary="Close the incident with its outcome")
+async def resolve(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                  body: ResolveBody) -> Incident:
+    try:
+        return await service.resolve(conn, incident_id=incident_id, actor=body.actor, outcome=body.outcome,
+                                     now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/cancel", summary="The resident called it off (outcome cancelled_by_resident)")
+async def cancel(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                 body: ActBody) -> Incident:
+    try:
+        return await service.cancel(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+                                    escalation=alarms.escalation, note=body.note)
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.websocket("/feed")
+async def feed(
+    websocket: WebSocket,
+    after: Annotated[int, Query(ge=0, description="The last change id the client saw (0: from the start).")] = 0,
+    token: Annotated[str | None, Query(description="The bearer token, for clients that cannot set headers.")] = None,
+) -> None:
+    """Incident changes after ``after``, in order, then live. Authorise with ``Authorization: Bearer`` or
+    ``?token=``. Each message is one ``Change`` as JSON; reconnect with the last ``id`` seen."""
+    runtime = cast(Runtime, websocket.app.state.runtime)
+    header = websocket.headers.get("authorization", "")
+    presented = token or (header[7:] if header.lower().startswith("bearer ") else None)
+    try:
+        if presented is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED)
+        get_actor(runtime.settings, HTTPAuthorizationCredentials(scheme="Bearer", credentials=presented))
+    except HTTPException:
+        await websocket.close(code=1008, reason="a valid bearer token is required")
+        return
+    assert runtime.settings.database_url is not None
+    await websocket.accept()
+
+    async def send_all() -> None:
+        stream = follow_changes(cast(str, runtime.settings.database_url), after=after)
+        try:
+            async for change in stream:
+                await websocket.send_text(change.model_dump_json())
+        finally:
+            await stream.aclose()
+
+    async def until_closed() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+
+    sender = asyncio.create_task(send_all())
+    closed = asyncio.create_task(until_closed())
+    done, pending = await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await task
+    for task in done:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            task.result()
+

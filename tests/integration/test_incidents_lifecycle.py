@@ -1,0 +1,86 @@
+"""The incident lifecycle at the service level: the recovery window's edges, invalid steps, the queue's order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
+from homecare.backend.incidents import InvalidTransition
+from homecare.backend.incidents import service as incidents
+from homecare.backend.incidents.escalation import fire_due_timers
+from homecare.backend.incidents.models import Outcome, Status
+from homecare.backend.incidents.policy import Escalation, load_policies
+from homecare.contracts.messages import Priority
+
+Db = psycopg.AsyncConnection[Any]
+T0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
+
+
+async def resident(db: Db, name: str = "Chen") -> int:
+    row = await (await db.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def fall(resident_id: int, kind: SignalKind = SignalKind.PRE_ALARM, priority: Priority = Priority.CRITICAL) -> Signal:
+    return Signal(resident_id=resident_id, cause=Cause.FALL, kind=kind, priority=priority, explanation_en="fall",
+                  explanation_zh="跌倒", detected_at=T0, recovery_window_s=45)
+
+
+async def test_im_ok_after_the_window_leaves_the_alarm_standing(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    rid = await resident(db)
+    opened = await incidents.apply_signal(db, signal=fall(rid), now=T0, escalation=escalation)
+    assert opened.incident_id is not None
+    # The backend was down: the "I'm OK" arrived 50 s after the fall and is processed before the timer fired.
+    late = await incidents.apply_signal(db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=50),
+                                        escalation=escalation)
+    assert late.change == "noted"
+    incident = await incidents.get_incident(db, incident_id=opened.incident_id)
+    assert incident.status is Status.OPEN
+    assert incident.alarm_at == T0 + timedelta(seconds=45)
+    assert await fire_due_timers(db, now=T0 + timedelta(seconds=60), escalation=escalation) == 1  # the stale countdown
+    assert (await incidents.get_incident(db, incident_id=opened.incident_id)).escalation_level == 0
+    assert await fire_due_timers(db, now=T0 + timedelta(seconds=106), escalation=escalation) == 1  # ack overdue
+    assert (await incidents.get_incident(db, incident_id=opened.incident_id)).escalation_level == 1
+
+
+async def test_invalid_steps_are_refused_and_leave_no_trace(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    rid = await resident(db)
+    applied = await incidents.apply_signal(db, signal=fall(rid, SignalKind.ALARM), now=T0, escalation=escalation)
+    assert applied.incident_id is not None
+    iid = applied.incident_id
+    with pytest.raises(InvalidTransition, match="use cancel"):
+        await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.CANCELLED_BY_RESIDENT, now=T0,
+                                escalation=escalation)
+    await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.FALSE_ALARM, now=T0, escalation=escalation)
+    before = len((await incidents.incident_detail(db, incident_id=iid)).transitions)
+    for action in (incidents.acknowledge, incidents.start_call):
+        with pytest.raises(InvalidTransition, match="it is resolved"):
+            await action(db, incident_id=iid, actor="op", now=T0)
+    with pytest.raises(InvalidTransition):
+        await incidents.cancel(db, incident_id=iid, actor="op", now=T0, escalation=escalation)
+    assert len((await incidents.incident_detail(db, incident_id=iid)).transitions) == before
+    # A new fall after the close is a new incident, not a fold into the closed one.
+    again = await incidents.apply_signal(db, signal=fall(rid, SignalKind.ALARM), now=T0, escalation=escalation)
+    assert (again.change, again.incident_id != iid) == ("opened", True)
+
+
+async def test_queue_is_priority_then_age_and_a_more_urgent_repeat_raises_priority(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    a, b, c = await resident(db, "a"), await resident(db, "b"), await resident(db, "c")
+    await incidents.apply_signal(db, signal=fall(a, SignalKind.ALARM, Priority.HIGH), now=T0, escalation=escalation)
+    await incidents.apply_signal(db, signal=fall(b, SignalKind.ALARM, Priority.CRITICAL),
+                                 now=T0 + timedelta(seconds=5), escalation=escalation)
+    await incidents.apply_signal(db, signal=fall(c, SignalKind.ALARM, Priority.HIGH),
+                                 now=T0 - timedelta(seconds=5), escalation=escalation)
+    assert [i.resident_id for i in await incidents.open_queue(db)] == [b, c, a]
+    folded = await incidents.apply_signal(db, signal=fall(a, SignalKind.ALARM, Priority.CRITICAL),
+                                          now=T0 + timedelta(seconds=9), escalation=escalation)
+    assert folded.change == "folded"
+    assert [i.resident_id for i in await incidents.open_queue(db)] == [a, b, c]
