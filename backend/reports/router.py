@@ -1,0 +1,174 @@
+"""HTTP routes for the figures: response times, coverage, welfare visits; JSON and CSV (UTF-8 with BOM)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from homecare.backend.deps import ConnDep, CurrentActor, SettingsDep
+from homecare.backend.reports import InvalidReportQuery, export, service
+from homecare.backend.reports.models import Coverage, ResponseTimes, WelfareVisits
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+StartDate = Annotated[
+    date | None, Query(description="First local day included (default: 29 days before end).", examples=["2026-11-01"])
+]
+EndDate = Annotated[
+    date | None, Query(description="Last local day included (default: today).", examples=["2026-11-30"])
+]
+TimeZone = Annotated[str | None, Query(description="IANA zone the days are in (default: the server's, Asia/Shanghai).")]
+Month = Annotated[str | None, Query(description="YYYY-MM in the zone (default: this month).", examples=["2026-11"])]
+
+CSV_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "UTF-8 CSV with a byte-order mark, as a download; times in the report's zone.",
+    }
+}
+
+
+def _csv(body: bytes, filename: str) -> Response:
+    return Response(
+        content=body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _invalid(err: InvalidReportQuery) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
+
+
+async def _response_times(actor: str, conn: ConnDep, start: date | None, end: date | None, tz: str) -> ResponseTimes:
+    try:
+        return await service.response_times(conn, actor=actor, start=start, end=end, timezone=tz)
+    except InvalidReportQuery as err:
+        raise _invalid(err) from err
+
+
+@router.get(
+    "/response-times",
+    summary="Time to acknowledge (median, p90, share within 60 s / 180 s, every breach) and to on-scene",
+)
+async def get_response_times(
+    actor: CurrentActor,
+    conn: ConnDep,
+    settings: SettingsDep,
+    start: StartDate = None,
+    end: EndDate = None,
+    tz: TimeZone = None,
+) -> ResponseTimes:
+    return await _response_times(actor, conn, start, end, tz or settings.timezone)
+
+
+def _span(report: ResponseTimes) -> str:
+    return f"{report.period.start_date.isoformat()}_{report.period.end_date.isoformat()}"
+
+
+@router.get(
+    "/response-times/breaches.csv",
+    summary="Alarms not acknowledged within 60 s, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_breaches_csv(
+    actor: CurrentActor,
+    conn: ConnDep,
+    settings: SettingsDep,
+    start: StartDate = None,
+    end: EndDate = None,
+    tz: TimeZone = None,
+) -> Response:
+    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    return _csv(export.breaches_csv(report), f"acknowledge-breaches_{_span(report)}.csv")
+
+
+@router.get(
+    "/response-times/by-operator.csv",
+    summary="Response figures per operator, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_operators_csv(
+    actor: CurrentActor,
+    conn: ConnDep,
+    settings: SettingsDep,
+    start: StartDate = None,
+    end: EndDate = None,
+    tz: TimeZone = None,
+) -> Response:
+    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    return _csv(
+        export.groups_csv(report.by_operator, key="operator"), f"response-times-by-operator_{_span(report)}.csv"
+    )
+
+
+@router.get(
+    "/response-times/by-station.csv",
+    summary="Response figures per station, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_stations_csv(
+    actor: CurrentActor,
+    conn: ConnDep,
+    settings: SettingsDep,
+    start: StartDate = None,
+    end: EndDate = None,
+    tz: TimeZone = None,
+) -> Response:
+    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    return _csv(export.groups_csv(report.by_station, key="station"), f"response-times-by-station_{_span(report)}.csv")
+
+
+async def _coverage(actor: str, conn: ConnDep, tz: str) -> Coverage:
+    try:
+        return await service.coverage(conn, actor=actor, timezone=tz)
+    except InvalidReportQuery as err:
+        raise _invalid(err) from err
+
+
+@router.get("/coverage", summary="Share of enrolled residents whose devices were online in the last 24 h")
+async def get_coverage(actor: CurrentActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Coverage:
+    return await _coverage(actor, conn, tz or settings.timezone)
+
+
+@router.get(
+    "/coverage/gaps.csv",
+    summary="Residents with a device silent for 24 h, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_coverage_csv(actor: CurrentActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Response:
+    report = await _coverage(actor, conn, tz or settings.timezone)
+    return _csv(export.coverage_csv(report), f"coverage-gaps_{report.at.strftime('%Y-%m-%d_%H%M')}.csv")
+
+
+async def _welfare(actor: str, conn: ConnDep, month: str | None, tz: str) -> WelfareVisits:
+    try:
+        return await service.welfare_visits(conn, actor=actor, month=month, timezone=tz)
+    except InvalidReportQuery as err:
+        raise _invalid(err) from err
+
+
+@router.get("/welfare-visits", summary="Monthly welfare-visit rate of vulnerable residents, and who was not visited")
+async def get_welfare_visits(
+    actor: CurrentActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
+) -> WelfareVisits:
+    return await _welfare(actor, conn, month, tz or settings.timezone)
+
+
+@router.get(
+    "/welfare-visits/not-visited.csv",
+    summary="Vulnerable residents not visited in the month, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_not_visited_csv(
+    actor: CurrentActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
+) -> Response:
+    report = await _welfare(actor, conn, month, tz or settings.timezone)
+    return _csv(export.not_visited_csv(report), f"welfare-not-visited_{report.month}.csv")
