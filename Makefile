@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install system-packages run test lint bench bench-ingest generate clean
+.PHONY: install system-packages run test lint bench bench-ingest bench-alarms generate clean
 
 install: $(VENV)/.installed
 
@@ -36,10 +36,13 @@ lint: install
 generate: install
 	$(BIN)/python -m homecare.contracts.generate
 
-bench: bench-ingest
+bench: bench-ingest bench-alarms
 
 bench-ingest: install system-packages
 	$(BIN)/python -m bench.ingest
+
+bench-alarms: install system-packages
+	$(BIN)/python -m bench.alarms
 
 clean:
 	rm -rf var test-artifacts .pytest_cache

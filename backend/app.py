@@ -13,6 +13,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.db.maintenance import prepare_database, run_maintenance
 from homecare.backend.deps import ConnDep
+from homecare.backend.dispatch.router import router as dispatch_router
+from homecare.backend.incidents.router import router as incidents_router
+from homecare.backend.notifications.delivery import run_delivery
+from homecare.backend.notifications.router import router as notifications_router
+from homecare.backend.notifications.settings import NotificationSettings
+from homecare.backend.pipeline import start_pipeline
+from homecare.backend.reports.router import router as reports_router
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
 from homecare.backend.telemetry.router import router as vitals_router
@@ -25,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.database_url is None:
         raise ValueError("the API needs a database: set HOMECARE_DATABASE_URL (homecare run does)")
     dsn = settings.database_url
+    notification_settings = NotificationSettings()  # HOMECARE_NOTIFY_*; fails fast on unsafe values
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,11 +43,20 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.runtime = Runtime(settings=settings, pool=pool)
         stop = asyncio.Event()
         maintenance = asyncio.create_task(run_maintenance(pool, settings, stop), name="storage-maintenance")
+        delivery = asyncio.create_task(
+            run_delivery(pool, settings=notification_settings, stop_event=stop), name="notification-delivery"
+        )
+        # The alarm pipeline; tests put a manual clock on app.state.clock before the lifespan starts.
+        app.state.alarm_pipeline = await start_pipeline(
+            settings=settings, dsn=dsn, clock=getattr(app.state, "clock", None)
+        )
         try:
             yield
         finally:
+            await app.state.alarm_pipeline.stop()
             stop.set()
             await maintenance
+            await delivery  # finishes the messages in hand; pending ones wait in the outbox
             await pool.close()
 
     app = FastAPI(
@@ -49,6 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(vitals_router, prefix="/api")
+    app.include_router(incidents_router, prefix="/api")
+    app.include_router(notifications_router, prefix="/api")
+    app.include_router(reports_router, prefix="/api")
+    app.include_router(dispatch_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:
