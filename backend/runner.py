@@ -44,6 +44,7 @@ class Child:
     name: str
     args: list[str]
     log: Path
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
 
@@ -53,7 +54,7 @@ class Child:
             # Its own session: Ctrl-C reaches only the runner, which stops the children in order.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "homecare.backend.cli", *self.args],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**env, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -108,7 +109,11 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                 children.append(Child("broker", ["broker", "--host", broker.hostname or "127.0.0.1",
                                                  "--port", str(broker.port or 1883)], logs / "broker.log"))
             children += [
-                Child("gateway", ["gateway"], logs / "gateway.log"),
+                # Two gateways, as under load: an alarm never waits behind telemetry (see gateway_channels).
+                Child("gateway", ["gateway"], logs / "gateway-telemetry.log",
+                      {"HOMECARE_GATEWAY_CHANNELS": "telemetry", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-telemetry"}),
+                Child("alarm gateway", ["gateway"], logs / "gateway-alarms.log",
+                      {"HOMECARE_GATEWAY_CHANNELS": "alarms", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-alarms"}),
                 Child("api", ["api"], logs / "api.log"),
                 Child("simulator", ["sim", "neighbourhood", "--residents", str(residents), "--seed", str(seed),
                                     "--speed", str(speed), "--mqtt-url", settings.mqtt_url,
@@ -124,7 +129,7 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                     _wait_for_port(broker.hostname or "127.0.0.1", broker.port or 1883, child)
                 elif child.name == "api":
                     _wait_for_http(f"{api_url}/healthz", child)
-                elif child.name == "gateway":
+                elif "gateway" in child.name:
                     time.sleep(1.0)  # let it subscribe before the simulated devices connect
         _show_running(children, dsn, settings, api_url, token, logs, enrolment)
         _supervise(children, env, dsn, lambda: stopping)
@@ -229,7 +234,8 @@ def _show_running(children: list[Child], dsn: str, settings: Settings, api_url: 
     for child in children:
         where = {
             "broker": settings.mqtt_url,
-            "gateway": f"{settings.mqtt_url} → database",
+            "gateway": f"{settings.mqtt_url} telemetry → database",
+            "alarm gateway": f"{settings.mqtt_url} events, bursts, status → database → acks",
             "api": f"{api_url}  (docs: {api_url}/docs)",
             "simulator": f"{len(enrolment.residents)} residents, {len(enrolment.devices)} devices",
         }[child.name]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GatewayChannels = Literal["all", "telemetry", "alarms"]
 
 
 class Settings(BaseSettings):
@@ -42,6 +45,11 @@ class Settings(BaseSettings):
         default=300, ge=1, le=86_400, description="How far in the future a device timestamp may lie."
     )
 
+    gateway_channels: GatewayChannels = Field(
+        default="all",
+        description='What this gateway takes: "all", or "telemetry" / "alarms" when two processes split the work '
+        "(an alarm then never queues behind telemetry).",
+    )
     gateway_client_id: str = Field(default="homecare-gateway-1", min_length=1, max_length=64)
     gateway_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics of the gateway on this port."

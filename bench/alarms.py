@@ -36,6 +36,12 @@ RESULTS = Path(__file__).parent / "results" / "alarms.json"
 TOKEN = "bench-token-" + "x" * 24
 console = Console()
 
+# The first stage on its own: from the pendant's clock to the gateway's transaction that stores the alarm.
+STAGES = """
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY stored), percentile_cont(0.99) WITHIN GROUP (ORDER BY stored)
+FROM (SELECT extract(epoch FROM received_at - ts) * 1000 AS stored FROM events WHERE kind = 'sos') AS alarm
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,8 +94,14 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
                                   [(d.uid, args.alarms + i + 1) for i, d in enumerate(fleet)])
     api_port = free_port()
     env = {**os.environ, "HOMECARE_DATABASE_URL": dsn, "HOMECARE_MQTT_URL": broker_url, "HOMECARE_API_TOKEN": TOKEN,
-           "HOMECARE_API_PORT": str(api_port), "HOMECARE_GATEWAY_CLIENT_ID": "bench-gateway"}
-    processes = [_start(work, "gateway", ["gateway"], env), _start(work, "api", ["api"], env)]
+           "HOMECARE_API_PORT": str(api_port)}
+    # As deployed under load: one gateway process for telemetry, one for alarms and the rest.
+    processes = [
+        _start(work, f"gateway-{channels}", ["gateway"],
+               {**env, "HOMECARE_GATEWAY_CHANNELS": channels, "HOMECARE_GATEWAY_CLIENT_ID": f"bench-{channels}"})
+        for channels in ("telemetry", "alarms")
+    ]
+    processes.append(_start(work, "api", ["api"], env))
     try:
         await _wait_for_api(api_port)
         if args.fleet_rate > 0:
@@ -101,6 +113,9 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
         latencies = await _alarms(broker_url, api_port, args)
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
             row = await (await conn.execute("SELECT count(*) FROM telemetry")).fetchone()
+            stages = await (await conn.execute(STAGES)).fetchone()
+        if stages is not None:
+            console.print("of which device → stored by the gateway: p50 {:.0f} ms, p99 {:.0f} ms".format(*stages))
         return latencies, int(row[0]) if row else 0
     finally:
         for process in reversed(processes):

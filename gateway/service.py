@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -20,10 +21,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.db.partitions import ensure_partitions_sync
-from homecare.backend.settings import Settings
+from homecare.backend.settings import GatewayChannels, Settings
 from homecare.contracts.codec import encode
 from homecare.contracts.messages import Ack, AckStatus, Command
-from homecare.contracts.topics import ROOT, Channel, topic
+from homecare.contracts.topics import ROOT, UPLINK_CHANNELS, Channel, topic
 from homecare.gateway.durable_writer import DurableWriter
 from homecare.gateway.ingest import Ingest
 from homecare.gateway.metrics import GatewayMetrics
@@ -34,10 +35,18 @@ from homecare.gateway.telemetry_writer import Delivery, TelemetryWriter
 log = logging.getLogger(__name__)
 
 
-def subscription_filter(share_group: str | None) -> str:
-    """Everything under the device tree; unknown channels are dead-lettered rather than ignored."""
-    pattern = f"{ROOT}/#"
-    return f"$share/{share_group}/{pattern}" if share_group else pattern
+def subscription_filters(channels: GatewayChannels, share_group: str | None) -> list[str]:
+    """What a gateway subscribes to. "all": the whole device tree, so that unknown channels are
+    dead-lettered rather than ignored; "telemetry" and "alarms" split the work between two processes,
+    so that an alarm never waits behind telemetry for the interpreter or the socket."""
+    if channels == "all":
+        patterns = [f"{ROOT}/#"]
+    else:
+        wanted = [Channel.TELEMETRY] if channels == "telemetry" else [
+            channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY
+        ]
+        patterns = [f"{ROOT}/+/{channel.value}" for channel in wanted]
+    return [f"$share/{share_group}/{pattern}" if share_group else pattern for pattern in patterns]
 
 
 class Gateway:
@@ -47,6 +56,7 @@ class Gateway:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self._manual_ack = settings.gateway_ack_after_commit
+        self._filters = subscription_filters(settings.gateway_channels, settings.mqtt_share_group)
         self._generation = 0
         self._connected = threading.Event()
         self._cmd_ids = _CommandIds()
@@ -114,7 +124,7 @@ class Gateway:
 
     def stop(self) -> None:
         """Stop taking messages, flush the writers (acknowledging what they commit), then disconnect."""
-        self._client.unsubscribe(subscription_filter(self.settings.mqtt_share_group))
+        self._client.unsubscribe(self._filters)
         time.sleep(0.2)
         self.telemetry.stop()
         self.durable.stop()
@@ -136,7 +146,7 @@ class Gateway:
             log.error("broker refused the gateway: %s", reason)
             return
         self._generation += 1
-        client.subscribe(subscription_filter(self.settings.mqtt_share_group), qos=1)
+        client.subscribe([(pattern, 1) for pattern in self._filters])
         log.info("gateway connected to %s (session %d)", self.settings.mqtt_url, self._generation)
 
     def _on_subscribe(
@@ -202,6 +212,8 @@ def serve(settings: Settings) -> None:
         raise SystemExit("the gateway needs HOMECARE_DATABASE_URL (homecare run sets it)")
     dsn = settings.database_url
     asyncio.run(prepare_storage(dsn, settings))
+    # The alarm writer must not wait 5 ms turns for the interpreter lock behind the telemetry threads.
+    sys.setswitchinterval(0.0005)
     gateway = Gateway(settings, dsn)
     if settings.gateway_metrics_port is not None:
         from prometheus_client import start_http_server

@@ -281,3 +281,35 @@ async def test_two_gateways_share_the_load_on_a_shared_subscription(
                                                         {"channel": "telemetry"}) for gateway in gateways]
     assert sum(shares) == 200
     assert min(shares) > 0, f"one gateway did all the work: {shares}"
+
+
+async def test_telemetry_and_alarm_gateways_split_the_work(
+    golden_household: Household, database_url: str, broker_url: str, commands: TestClient
+) -> None:
+    gateways = {channels: Gateway(gateway_settings(database_url, broker_url, gateway_channels=channels), database_url)
+                for channels in ("telemetry", "alarms")}
+    for gateway in gateways.values():
+        gateway.start()
+    device = TestClient(broker_url)
+    try:
+        now_ms = int(time.time() * 1000)
+        for example in uplink_examples():
+            device.publish(example["topic"], json.dumps(rebased(example["payload"], now_ms)))
+        events = [e for e in uplink_examples() if e["topic"].endswith("/event")]
+        await eventually(lambda: _count(database_url, "events", len(events)))
+        await eventually(lambda: _count(database_url, "telemetry", 12))
+        await eventually(lambda: len(acks(commands)) == len(events))
+    finally:
+        device.close()
+        for gateway in gateways.values():
+            gateway.stop()
+
+    def received(channels: str, channel: str) -> float:
+        value = gateways[channels].metrics.registry.get_sample_value(
+            "homecare_gateway_messages_received_total", {"channel": channel})
+        return value or 0.0
+
+    assert received("telemetry", "telemetry") == 2
+    assert received("telemetry", "event") == 0
+    assert received("alarms", "event") == len(events)
+    assert received("alarms", "telemetry") == 0
