@@ -203,8 +203,19 @@ class AlarmPipeline:
                     await asyncio.wait_for(stop.wait(), 1.0)
 
     async def _periodic_loop(self, stop: asyncio.Event) -> None:
+        """The detectors in a thread with an event loop of its own: their Python work (numpy, model fits)
+        would otherwise hold the alarm path's loop for hundreds of milliseconds, whereas a thread yields
+        the interpreter every few milliseconds."""
+        stopped = threading.Event()
+        relay = asyncio.create_task(_relay_stop(stop, stopped))
+        try:
+            await asyncio.to_thread(asyncio.run, self._periodic_in_thread(stopped))
+        finally:
+            relay.cancel()
+
+    async def _periodic_in_thread(self, stopped: threading.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
-            while not stop.is_set():
+            while not stopped.is_set():
                 try:
                     await self.run_periodic_if_due(conn, now=self.clock.now())
                 except (psycopg.OperationalError, OSError):
@@ -213,8 +224,7 @@ class AlarmPipeline:
                     log.exception("periodic detectors failed; they run again at the next interval")
                     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                         await conn.rollback()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), min(1.0, self.config.poll_s * 5))
+                await asyncio.to_thread(stopped.wait, min(1.0, self.config.poll_s * 5))
 
     async def _serve(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listen, \
@@ -384,13 +394,16 @@ class AlarmPipeline:
         if last is not None and (now - last).total_seconds() < self.config.periodic_every_s:
             return 0
         self._last_periodic = now
-        async with conn.transaction():  # the detectors' reads and writes, rolled back if they fail
+        # The detectors' state and the incidents they change commit together: a crash in between would
+        # otherwise lose a signal (a "cleared" above all, which the detectors report only once).
+        async with conn.transaction():
             signals: list[Signal] = await _maybe_await(self.periodic(conn, now=now))
-        for signal in signals:
-            try:
-                await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
-            except Exception:  # one bad signal must not keep the others from operators
-                log.exception("periodic signal could not be applied: %s", signal)
+            for signal in signals:
+                try:
+                    async with conn.transaction():  # a savepoint: one bad signal must not undo the others
+                        await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
+                except Exception:
+                    log.exception("periodic signal could not be applied: %s", signal)
         return len(signals)
 
     async def send_commands_once(self, conn: Conn) -> int:
@@ -499,3 +512,10 @@ async def start_pipeline(
     task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")
     return RunningPipeline(pipeline, task, stop)
 
+
+async def _relay_stop(stop: asyncio.Event, stopped: threading.Event) -> None:
+    """Pass the pipeline's stop to a thread that cannot await it."""
+    try:
+        await stop.wait()
+    finally:
+        stopped.set()

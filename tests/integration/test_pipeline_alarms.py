@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -436,3 +437,23 @@ async def test_the_fall_model_downgrades_a_doubtful_fall_but_a_human_still_sees_
     assert "doubts" in trail[-1][1]
     clock.advance(46)  # no "I'm OK": it still becomes an alarm, at low priority, in front of a person
     await eventually(lambda: one_incident(database_url, status="open", priority=4))
+
+
+@amqtt_only
+async def test_the_periodic_detectors_raise_an_incident_from_the_running_pipeline(
+    backend: Backend, database_url: str, household: Household, clock: ManualClock
+) -> None:
+    """A wristband that stops sending heartbeats becomes a device-health incident, through the detectors
+    that the pipeline runs beside the alarm path."""
+    wristband = household.devices["wr-pipe-01"]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO device_state (device_id, online, last_seen_at, last_heartbeat_at, battery) "
+            "VALUES (%s, true, %s, %s, 80)",
+            (wristband, clock.now() - timedelta(hours=1), clock.now() - timedelta(hours=1)))
+    clock.advance(31)  # the detectors' next turn
+
+    async def device_offline() -> bool:
+        return any(i["cause"] == "device_offline" for i in await incidents_of(database_url))
+
+    await eventually(device_offline, timeout=15)
