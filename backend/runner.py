@@ -26,7 +26,6 @@ from homecare.backend.devices.repository import enrol_device
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.settings import Settings
 from homecare.backend.stations.repository import upsert_station
-from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import prepare_storage
 from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
 
@@ -180,7 +179,7 @@ async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
                 contacts=[(c.name, c.relation, c.phone, None) for c in resident.contacts],
             )
             for device in resident.devices:
-                await enrol_device(conn, uid=device.uid, kind=DeviceKind(device.kind.value),
+                await enrol_device(conn, uid=device.uid, kind=device.kind,
                                    resident_id=resident_id, secret=device.secret)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from homecare.sim.equipment import DeviceKind
+from homecare.contracts.messages import DeviceKind
 from homecare.sim.profiles import ResidentProfile
 from homecare.sim.routine import local_day, local_midnight
 from homecare.sim.seeds import Stream, rng_for

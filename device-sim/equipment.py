@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Final
 
+from homecare.contracts.messages import DeviceKind
 
-class DeviceKind(enum.StrEnum):
-    """One device per kind per home; the value is the kind name enrolment uses."""
-
-    WRISTBAND = "wristband"
-    SOS_PENDANT = "sos_pendant"
-    FALL_SENSOR = "fall_sensor"
-    DOOR_SENSOR = "door_sensor"
-    BED_SENSOR = "bed_sensor"
-    MOTION_SENSOR = "motion_sensor"
-    HOME_UNIT = "home_unit"
+# One device of each of these kinds per simulated home (smoke and water alarms come from the home unit).
+HOUSEHOLD_KINDS: Final = (
+    DeviceKind.WRISTBAND,
+    DeviceKind.SOS_PENDANT,
+    DeviceKind.FALL_SENSOR,
+    DeviceKind.DOOR_SENSOR,
+    DeviceKind.BED_SENSOR,
+    DeviceKind.MOTION_SENSOR,
+    DeviceKind.HOME_UNIT,
+)
 
 
 UID_SUFFIX: Final[dict[DeviceKind, str]] = {

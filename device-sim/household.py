@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Final
 
-from homecare.contracts.messages import EventKind
+from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.sim.battery import Battery
-from homecare.sim.equipment import DeviceKind
 from homecare.sim.imu import ImuSignal, fall_signal, knock_signal
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, Incident, SosPress
 from homecare.sim.resident import ResidentModel

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homecare.contracts.messages import EventKind
-from homecare.sim.equipment import DeviceKind
+from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.sim.routine import Room
 
 

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from homecare.contracts.messages import DeviceKind
 from homecare.sim.battery import SPECS, Battery, ChargingHabit
-from homecare.sim.equipment import FIRMWARE, DeviceKind, device_uid
+from homecare.sim.equipment import FIRMWARE, HOUSEHOLD_KINDS, device_uid
 from homecare.sim.household import Household
 from homecare.sim.profiles import ResidentProfile, draw_profile, wanderer
 from homecare.sim.resident import ResidentModel
@@ -229,7 +230,7 @@ def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station
             firmware=FIRMWARE[kind],
             room=rooms.get(kind),
         )
-        for kind in DeviceKind
+        for kind in HOUSEHOLD_KINDS
     )
     contacts = tuple(
         Contact(

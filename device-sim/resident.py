@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from homecare.sim.equipment import DeviceKind
+from homecare.contracts.messages import DeviceKind
 from homecare.sim.incidents import Fall, FalseFallAlarm, Incident, NightOut, SosPress
 from homecare.sim.physiology import DaySeries, FloatArray, day_series
 from homecare.sim.profiles import ResidentProfile

@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homecare.contracts.messages import ALARM_KINDS, EventKind
+from homecare.contracts.messages import ALARM_KINDS, DeviceKind, EventKind
 from homecare.contracts.topics import Channel
 from homecare.sim.broker import BrokerAddress
 from homecare.sim.clock import SimClock
 from homecare.sim.device import DeviceSettings, SimDevice
-from homecare.sim.equipment import DeviceKind
 from homecare.sim.household import EventHappening, Household, ImuHappening
 from homecare.sim.neighbourhood import Neighbourhood
 from homecare.sim.netloop import PahoBridge

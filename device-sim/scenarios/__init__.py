@@ -25,11 +25,10 @@ from pydantic import (
     model_validator,
 )
 
-from homecare.contracts.messages import EventKind
+from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.sim.battery import SPECS
 from homecare.sim.broker import BrokerAddress
 from homecare.sim.clock import SimClock
-from homecare.sim.equipment import DeviceKind
 from homecare.sim.household import Outage
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, NightOut, SosPress
 from homecare.sim.neighbourhood import Neighbourhood, build_neighbourhood

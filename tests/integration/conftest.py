@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from homecare.gateway.service import Gateway
+from homecare.sim.netloop import PahoBridge
 from tests.support.brokers import amqtt_broker, mosquitto_broker
 from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_settings
 
@@ -29,6 +32,17 @@ def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def broker_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs once against each real broker."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[PahoBridge]:
+    """The simulator's network loop for simulated devices, running beside the test."""
+    network = PahoBridge(asyncio.get_running_loop())
+    task = asyncio.create_task(network.run(0.05))
+    yield network
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ until the platform acknowledges it, and it is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import psycopg
-import pytest
 
 from homecare.contracts.messages import EventKind
 from homecare.gateway.service import Gateway
@@ -18,17 +15,6 @@ from homecare.sim.device import SimDevice
 from homecare.sim.netloop import PahoBridge
 from tests.support.enrolment import enrol, gateway_settings
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[PahoBridge]:
-    """The simulator's network loop, plus a task that lets devices resend what is due, like firmware does."""
-    network = PahoBridge(asyncio.get_running_loop())
-    task = asyncio.create_task(network.run(0.05))
-    yield network
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _keep_resending(device: SimDevice) -> None:

@@ -4,7 +4,6 @@ will, the outbox that resends an event with its seq until acked, a scenario run,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import threading
 import time
@@ -21,6 +20,7 @@ from homecare.contracts.messages import (
     AckStatus,
     Command,
     Configure,
+    DeviceKind,
     Event,
     EventKind,
     HelpComing,
@@ -32,7 +32,7 @@ from homecare.contracts.topics import Channel, topic
 from homecare.sim.broker import BrokerAddress, parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
-from homecare.sim.equipment import DeviceKind
+from homecare.sim.equipment import HOUSEHOLD_KINDS
 from homecare.sim.fleet import FleetConfig, run_fleet
 from homecare.sim.imu import fall_signal
 from homecare.sim.netloop import PahoBridge
@@ -119,16 +119,6 @@ async def platform(broker: BrokerAddress) -> AsyncIterator[Watcher]:
     await eventually(w._ready.is_set)
     yield w
     w.close()
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[PahoBridge]:
-    b = PahoBridge(asyncio.get_running_loop())
-    task = asyncio.create_task(b.run(0.2))
-    yield b
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def _device(broker: BrokerAddress, bridge: PahoBridge, **kwargs: object) -> SimDevice:
@@ -292,7 +282,7 @@ async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
         if topic_name.split("/")[3] in ours and not topic_name.endswith("/cmd"):
             decode_uplink(topic_name, payload)
     assert platform.of(run.device(3, DeviceKind.WRISTBAND).uid, Channel.TELEMETRY)
-    assert status.connected == len(DeviceKind)
+    assert status.connected == len(HOUSEHOLD_KINDS)
     outbox = run.device(3, DeviceKind.SOS_PENDANT).outbox
     assert sos.seq not in outbox
     assert ok.seq not in outbox

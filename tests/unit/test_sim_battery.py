@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from homecare.contracts.messages import DeviceKind
 from homecare.sim.battery import SPECS, Battery, ChargingHabit
-from homecare.sim.equipment import DeviceKind
 from homecare.sim.profiles import draw_profile
 
 TZ = ZoneInfo("Asia/Shanghai")

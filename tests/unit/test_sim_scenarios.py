@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from homecare.sim.equipment import DeviceKind
+from homecare.contracts.messages import DeviceKind
 from homecare.sim.incidents import Fall
 from homecare.sim.scenarios import ScenarioError, load_scenario, parse_duration, shipped_scenarios, stage
 
