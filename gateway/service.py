@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -212,8 +211,6 @@ def serve(settings: Settings) -> None:
         raise SystemExit("the gateway needs HOMECARE_DATABASE_URL (homecare run sets it)")
     dsn = settings.database_url
     asyncio.run(prepare_storage(dsn, settings))
-    # The alarm writer must not wait 5 ms turns for the interpreter lock behind the telemetry threads.
-    sys.setswitchinterval(0.0005)
     gateway = Gateway(settings, dsn)
     if settings.gateway_metrics_port is not None:
         from prometheus_client import start_http_server
