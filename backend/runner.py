@@ -6,7 +6,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.table import Table
 
@@ -125,7 +126,7 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                 status.update(f"Starting the {child.name}…")
                 child.start(env)
                 if child.name == "broker":
-                    _wait_for_port(broker.hostname or "127.0.0.1", broker.port or 1883, child)
+                    _wait_for_broker(broker.hostname or "127.0.0.1", broker.port or 1883, child)
                 elif child.name == "api":
                     _wait_for_http(f"{api_url}/healthz", child)
                 elif "gateway" in child.name:
@@ -198,16 +199,22 @@ def _check_alive(child: Child) -> None:
         raise StartupError(f"the {child.name} exited with code {child.process.returncode}; see {child.log}")
 
 
-def _wait_for_port(host: str, port: int, child: Child, timeout: float = 30.0) -> None:
+def _wait_for_broker(host: str, port: int, child: Child, timeout: float = 30.0) -> None:
+    """Until the broker accepts an MQTT connection (a bare TCP probe would make it log an error)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _check_alive(child)
+        probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="homecare-runner", protocol=mqtt.MQTTv311)
+        probe.username_pw_set("homecare-runner")
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            probe.connect(host, port, keepalive=10)
+            probe.disconnect()
+            return
         except OSError:
-            time.sleep(0.1)
-    raise StartupError(f"the {child.name} does not listen on {host}:{port}; see {child.log}")
+            time.sleep(0.2)
+        finally:
+            probe._reset_sockets()  # paho leaves its wake-up socket pair to the garbage collector
+    raise StartupError(f"the {child.name} does not accept MQTT connections on {host}:{port}; see {child.log}")
 
 
 def _wait_for_http(url: str, child: Child, timeout: float = 60.0) -> None:
