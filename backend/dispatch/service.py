@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from homecare.backend.db.connections import Conn
 from homecare.backend.dispatch import (
@@ -240,11 +240,12 @@ async def resident_unreachable(
             raise InvalidTransition(f"incident {incident_id} is {incident.status.value}: nothing to escalate")
         policy = escalation.policies.named(incident.policy, incident.priority)
         number = policy.unreachable.emergency_number
+        taken: dict[str, Any] = {} if incident.acknowledged_at else {"acknowledged_at": now, "acknowledged_by": actor}
         await incidents.record(
             conn, incident=incident, now=now, actor=actor, change="emergency_services",
             reason=f"resident unreachable; emergency services called on {number}" + (f": {note}" if note else ""),
             detail={"emergency_number": number, "policy": policy.name},
-            **({} if incident.acknowledged_at else {"acknowledged_at": now, "acknowledged_by": actor}),
+            **taken,
         )
         incident = await incidents.get_incident(conn, incident_id=incident_id)
         await incidents.tell_family_if_policy_says(conn, escalation=escalation, incident=incident,

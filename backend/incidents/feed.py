@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Final
 
 import psycopg
@@ -14,7 +14,7 @@ CHANNEL: Final = "homecare_incident_changes"
 PAGE: Final = 500
 
 
-async def follow_changes(dsn: str, *, after: int, idle_check_s: float = 5.0) -> AsyncIterator[Change]:
+async def follow_changes(dsn: str, *, after: int, idle_check_s: float = 5.0) -> AsyncGenerator[Change]:
     """Every change with id > ``after``, in id order, forever.
 
     LISTEN starts before the replay, so a change committed during the replay is not missed; each wake-up
