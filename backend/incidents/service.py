@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from homecare.backend.db.connections import Conn
-from homecare.backend.detection.signals import Signal, SignalKind
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.incidents import IncidentNotFound, InvalidTransition
 from homecare.backend.incidents import repository as repo
 from homecare.backend.incidents.models import (
@@ -132,7 +132,7 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
     """
     async with conn.transaction():
         await repo.lock_incident_writes(conn)
-        existing = await repo.find_open(conn, resident_id=signal.resident_id, cause=signal.cause.value)
+        existing = await _find_open_of_kind(conn, resident_id=signal.resident_id, cause=signal.cause)
         detail = {"signal": signal.kind.value, "event_id": signal.event_id, "device_id": signal.device_id,
                   "detected_at": signal.detected_at.isoformat()}
         actor = "device" if signal.event_id is not None else SYSTEM
@@ -169,6 +169,21 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
         await record(conn, incident=existing, now=now, actor=actor if signal.kind is SignalKind.CLEAR else RESIDENT,
                      change="noted", reason=reason, detail=detail, last_seen_at=now)
         return Applied(existing.id, "noted")
+
+
+# Causes that describe one happening seen by different devices: the wristband's fall and the ceiling
+# radar's fall of the same person are one incident for the operator, not two.
+SAME_HAPPENING: Final = (frozenset({Cause.FALL, Cause.FALL_CONFIRMED}),)
+
+
+async def _find_open_of_kind(conn: Conn, *, resident_id: int, cause: Cause) -> Incident | None:
+    """The resident's open incident of this cause, or of a cause that names the same happening."""
+    kin = next((group for group in SAME_HAPPENING if cause in group), frozenset({cause}))
+    for candidate in sorted(kin, key=lambda c: c is not cause):  # its own cause first
+        existing = await repo.find_open(conn, resident_id=resident_id, cause=candidate.value)
+        if existing is not None:
+            return existing
+    return None
 
 
 async def _open(

@@ -84,3 +84,32 @@ async def test_queue_is_priority_then_age_and_a_more_urgent_repeat_raises_priori
                                           now=T0 + timedelta(seconds=9), escalation=escalation)
     assert folded.change == "folded"
     assert [i.resident_id for i in await incidents.open_queue(db)] == [a, b, c]
+
+
+def radar_fall(resident_id: int) -> Signal:
+    return Signal(resident_id=resident_id, cause=Cause.FALL_CONFIRMED, priority=Priority.CRITICAL,
+                  explanation_en="Fall detected by the fall sensor in the bathroom.",
+                  explanation_zh="跌倒传感器检测到跌倒（bathroom）。", detected_at=T0)
+
+
+async def test_one_fall_seen_by_the_wristband_and_the_radar_is_one_incident(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    for order in ((fall, radar_fall), (radar_fall, fall)):
+        rid = await resident(db, f"Chen {order[0].__name__}")
+        first = await incidents.apply_signal(db, signal=order[0](rid), now=T0, escalation=escalation)
+        second = await incidents.apply_signal(db, signal=order[1](rid), now=T0 + timedelta(seconds=2),
+                                              escalation=escalation)
+        assert second.change == "folded"
+        assert second.incident_id == first.incident_id
+        rows = await (await db.execute("SELECT repeat_count FROM incidents WHERE resident_id = %s", (rid,))).fetchall()
+        assert rows == [(2,)]
+
+
+async def test_im_ok_reaches_a_wristband_fall_that_the_radar_also_saw(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    rid = await resident(db)
+    opened = await incidents.apply_signal(db, signal=fall(rid), now=T0, escalation=escalation)
+    await incidents.apply_signal(db, signal=radar_fall(rid), now=T0 + timedelta(seconds=2), escalation=escalation)
+    ok = await incidents.apply_signal(db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=20),
+                                      escalation=escalation)
+    assert (ok.incident_id, ok.change) == (opened.incident_id, "cancelled")
