@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homecare.backend.detection.signals import Cause
@@ -47,30 +48,32 @@ def hhmm(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%H:%M")
 
 
-def duration_en(span: timedelta) -> str:
-    """A short English duration: "90 s", "2 min 30 s", "12 min", "3 h 05 min"."""
+# Units of a short duration, per language: seconds, minutes (in "2 min 30 s"), minutes alone, hours.
+_UNITS_EN: Final = ("s", "min", "min", "h")
+_UNITS_ZH: Final = ("秒", "分", "分钟", "小时")
+
+
+def _duration(span: timedelta, units: tuple[str, str, str, str]) -> str:
+    second, minute, minutes_alone, hour = units
     seconds = int(span.total_seconds())
     if seconds < 120:
-        return f"{seconds} s"
+        return f"{seconds} {second}"
     minutes = seconds // 60
     if minutes < 10 and seconds % 60:
-        return f"{minutes} min {seconds % 60} s"
+        return f"{minutes} {minute} {seconds % 60} {second}"
     if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+        return f"{minutes} {minutes_alone}"
+    return f"{minutes // 60} {hour} {minutes % 60:02d} {minutes_alone}"
+
+
+def duration_en(span: timedelta) -> str:
+    """A short English duration: "90 s", "2 min 30 s", "12 min", "3 h 05 min"."""
+    return _duration(span, _UNITS_EN)
 
 
 def duration_zh(span: timedelta) -> str:
     """The same duration in Chinese: "90 秒", "2 分 30 秒", "12 分钟", "3 小时 05 分钟"."""
-    seconds = int(span.total_seconds())
-    if seconds < 120:
-        return f"{seconds} 秒"
-    minutes = seconds // 60
-    if minutes < 10 and seconds % 60:
-        return f"{minutes} 分 {seconds % 60} 秒"
-    if minutes < 120:
-        return f"{minutes} 分钟"
-    return f"{minutes // 60} 小时 {minutes % 60:02d} 分钟"
+    return _duration(span, _UNITS_ZH)
 
 
 def clip(text: str, limit: int = 300) -> str:

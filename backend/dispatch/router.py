@@ -73,29 +73,29 @@ async def unreachable(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, inciden
         raise http_error(err) from err
 
 
-TaskAction = Callable[..., Awaitable[StationTask]]
-_ACTIONS: dict[str, tuple[TaskAction, str]] = {
-    "accept": (service.accept_task, "The station accepts the task"),
-    "decline": (service.decline_task, "The station declines; the next station is asked"),
-    "en-route": (service.en_route, "The responder is on the way"),
-    "on-scene": (service.on_scene, "The responder has arrived"),
-    "done": (service.finish_task, "The responder is done (with a note)"),
+# Path of each station-task action → the task status it moves to, and its summary.
+_ACTIONS: dict[str, tuple[str, str]] = {
+    "accept": ("accepted", "The station accepts the task"),
+    "decline": ("declined", "The station declines; the next station is asked"),
+    "en-route": ("en_route", "The responder is on the way"),
+    "on-scene": ("on_scene", "The responder has arrived"),
+    "done": ("done", "The responder is done (with a note)"),
 }
 
 
-def _task_route(action: TaskAction) -> Callable[..., Awaitable[StationTask]]:
+def _task_route(to: str) -> Callable[..., Awaitable[StationTask]]:
     async def route(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
         try:
-            return await action(conn, task_id=task_id, actor=body.actor, now=alarms.clock.now(),
-                                escalation=alarms.escalation, note=body.note)
+            return await service.move_task(conn, task_id=task_id, to=to, actor=body.actor, now=alarms.clock.now(),
+                                           escalation=alarms.escalation, note=body.note)
         except (DispatchError, IncidentsError) as err:
             raise http_error(err) from err
 
     return route
 
 
-for _name, (_action, _summary) in _ACTIONS.items():
-    router.add_api_route(f"/tasks/{{task_id}}/{_name}", _task_route(_action), methods=["POST"], summary=_summary,
+for _name, (_to, _summary) in _ACTIONS.items():
+    router.add_api_route(f"/tasks/{{task_id}}/{_name}", _task_route(_to), methods=["POST"], summary=_summary,
                          name=f"task_{_name.replace('-', '_')}", response_model=StationTask)
 
 

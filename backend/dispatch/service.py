@@ -147,7 +147,7 @@ async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalatio
                         reason=f"{why}; offered to the next station, {chosen.name}")
 
 
-async def _move_task(
+async def move_task(
     conn: Conn, *, task_id: int, to: str, actor: str, now: datetime, escalation: Escalation, note: str | None,
 ) -> StationTask:
     async with conn.transaction():
@@ -182,35 +182,6 @@ async def _move_task(
             await offer_next(conn, incident=refreshed, now=now, escalation=escalation,
                              why=f"station {task.station_id} declined")
     return await _task(conn, task_id)
-
-
-async def accept_task(conn: Conn, *, task_id: int, actor: str, now: datetime, escalation: Escalation,
-                      note: str | None = None) -> StationTask:
-    return await _move_task(conn, task_id=task_id, to="accepted", actor=actor, now=now, escalation=escalation,
-                            note=note)
-
-
-async def decline_task(conn: Conn, *, task_id: int, actor: str, now: datetime, escalation: Escalation,
-                       note: str | None = None) -> StationTask:
-    return await _move_task(conn, task_id=task_id, to="declined", actor=actor, now=now, escalation=escalation,
-                            note=note)
-
-
-async def en_route(conn: Conn, *, task_id: int, actor: str, now: datetime, escalation: Escalation,
-                   note: str | None = None) -> StationTask:
-    return await _move_task(conn, task_id=task_id, to="en_route", actor=actor, now=now, escalation=escalation,
-                            note=note)
-
-
-async def on_scene(conn: Conn, *, task_id: int, actor: str, now: datetime, escalation: Escalation,
-                   note: str | None = None) -> StationTask:
-    return await _move_task(conn, task_id=task_id, to="on_scene", actor=actor, now=now, escalation=escalation,
-                            note=note)
-
-
-async def finish_task(conn: Conn, *, task_id: int, actor: str, now: datetime, escalation: Escalation,
-                      note: str | None = None) -> StationTask:
-    return await _move_task(conn, task_id=task_id, to="done", actor=actor, now=now, escalation=escalation, note=note)
 
 
 async def time_out_task(conn: Conn, *, task_id: int, now: datetime, escalation: Escalation) -> None:
