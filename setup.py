@@ -7,6 +7,7 @@ FOLDERS = {
     "homecare.gateway": "gateway",
     "homecare.backend": "backend",
     "homecare.sim": "device-sim",
+    "homecare.web": "web",
 }
 
 packages = []

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
+from homecare.backend.accounts.router import router as accounts_router
 from homecare.backend.db.maintenance import prepare_database, run_maintenance
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
@@ -23,6 +24,7 @@ from homecare.backend.reports.router import router as reports_router
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
 from homecare.backend.telemetry.router import router as vitals_router
+from homecare.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.include_router(accounts_router, prefix="/api")
     app.include_router(vitals_router, prefix="/api")
     app.include_router(incidents_router, prefix="/api")
     app.include_router(notifications_router, prefix="/api")
@@ -76,4 +79,5 @@ def create_app(settings: Settings) -> FastAPI:
         await conn.execute("SELECT 1")
         return {"status": "ok"}
 
+    pages.mount(app)
     return app

@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 
+from homecare.backend.accounts.cli import app as users_app
 from homecare.backend.detection.falls.cli import app as falls_app
 from homecare.backend.settings import Settings
 from homecare.sim.cli import app as sim_app
 
 app = typer.Typer(help="homecare: home-based elderly care platform.", no_args_is_help=True)
 app.add_typer(falls_app, name="falls")
+app.add_typer(users_app, name="users")
 app.add_typer(sim_app, name="sim", help="Simulated devices: a neighbourhood, scenarios, a load fleet.")
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.table import Table
 
+from homecare.backend.accounts.demo import DemoLogin, demo_logins, ensure_demo_accounts
 from homecare.backend.db.connections import Conn
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.devices.repository import enrol_device
@@ -29,6 +31,7 @@ from homecare.backend.settings import Settings
 from homecare.backend.stations.repository import upsert_station
 from homecare.gateway.service import prepare_storage
 from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
+from homecare.web.pages import HOME_OF
 
 console = Console()
 
@@ -95,7 +98,8 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
             asyncio.run(prepare_storage(dsn, settings))
             status.update(f"Enrolling a neighbourhood of {residents} residents…")
             enrolment = build_neighbourhood(residents, seed=seed).enrolment
-            asyncio.run(_enrol(dsn, enrolment))
+            logins = demo_logins(data_dir)
+            asyncio.run(_enrol(dsn, enrolment, logins))
 
             broker = urlsplit(settings.mqtt_url)
             env = {
@@ -131,7 +135,7 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                     _wait_for_http(f"{api_url}/healthz", child)
                 elif "gateway" in child.name:
                     time.sleep(1.0)  # let it subscribe before the simulated devices connect
-        _show_running(children, dsn, settings, api_url, token, logs, enrolment)
+        _show_running(children, dsn, settings, api_url, token, logs, enrolment, logins)
         _supervise(children, env, dsn, lambda: stopping)
         return 0
     except StartupError as err:
@@ -150,13 +154,15 @@ class StartupError(RuntimeError):
     """A part of the system did not come up; the message says which and where its log is."""
 
 
-async def _enrol(dsn: str, enrolment: Enrolment) -> None:
-    """Enrol the simulated residents and their devices (idempotent: a re-run updates them)."""
+async def _enrol(dsn: str, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
+    """Enrol the simulated residents, their devices and the demo sign-ins (idempotent: a re-run updates them)."""
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        await _enrol_with(conn, enrolment)
+        await enrol_neighbourhood(conn, enrolment, logins)
 
 
-async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
+async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
+    """Stations, residents with homes and contacts, their devices, and the demo sign-ins, in one transaction."""
+    resident_ids = []
     async with conn.transaction():
         stations = {
             station.code: await upsert_station(
@@ -169,6 +175,7 @@ async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
             resident_id = await upsert_resident(
                 conn, external_ref=f"sim-{enrolment.seed}-{resident.index:04d}", display_name=resident.name
             )
+            resident_ids.append(resident_id)
             await set_home(
                 conn, resident_id=resident_id, address=resident.address, lat=resident.lat, lon=resident.lon,
                 station_id=stations[resident.station], birth_year=resident.birth_year,
@@ -182,6 +189,8 @@ async def _enrol_with(conn: Conn, enrolment: Enrolment) -> None:
             for device in resident.devices:
                 await enrol_device(conn, uid=device.uid, kind=device.kind,
                                    resident_id=resident_id, secret=device.secret)
+        await ensure_demo_accounts(conn, logins=logins, station_ids=list(stations.values()),
+                                   resident_ids=resident_ids, now=datetime.now(UTC))
 
 
 def _demo_token(data_dir: Path) -> str:
@@ -231,7 +240,7 @@ def _wait_for_http(url: str, child: Child, timeout: float = 60.0) -> None:
 
 
 def _show_running(children: list[Child], dsn: str, settings: Settings, api_url: str, token: str, logs: Path,
-                  enrolment: Enrolment) -> None:
+                  enrolment: Enrolment, logins: list[DemoLogin]) -> None:
     table = Table(title="homecare is running", title_justify="left", show_header=True)
     table.add_column("part")
     table.add_column("where")
@@ -247,6 +256,12 @@ def _show_running(children: list[Child], dsn: str, settings: Settings, api_url: 
         }[child.name]
         table.add_row(child.name, where, str(child.process.pid if child.process else ""))
     console.print(table)
+    accounts = Table(title=f"Sign in at {api_url}/login", title_justify="left")
+    for column in ("user name", "password", "role", "opens"):
+        accounts.add_column(column)
+    for login in logins:
+        accounts.add_row(login.username, login.password, login.role.value, HOME_OF[login.role])
+    console.print(accounts)
     console.print(f"API token (Authorization: Bearer …): [bold]{token}[/]")
     console.print(f"Try: curl -H 'Authorization: Bearer {token}' {api_url}/api/residents/1/vitals/recent")
     console.print(f"Logs: {logs}/   Press Ctrl-C to stop.")

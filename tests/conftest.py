@@ -22,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
+from tests.support.brokers import amqtt_broker, mosquitto_broker
 
 # The shared test server trades durability for speed (a database per test forces a checkpoint on DROP);
 # test_storage_embedded runs its own cluster with the production settings, crash included.
@@ -126,3 +127,17 @@ async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tuple[o
     """An autocommit connection to this test's migrated database."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+# Brokers live per test module: retained messages and persistent sessions one module leaves behind
+# (a simulated device's last will, say) must not reach the gateway of another module's test.
+@pytest.fixture(scope="module")
+def amqtt_url() -> Iterator[str]:
+    with amqtt_broker() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as url:
+        yield url

@@ -26,13 +26,13 @@ class StationSuggestion(_Model):
 
 
 class DispatchBody(_Model):
-    actor: Actor
+    actor: Actor | None = None
     station_id: int | None = Field(default=None, description="Default: the first suggested available station.")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class TaskBody(_Model):
-    actor: Actor = Field(description="The responder or station desk acting on the task.")
+    actor: Actor | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from homecare.backend.deps import ConnDep, CurrentActor
+from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
+from homecare.backend.deps import ConnDep, StaffActor, require_role
 from homecare.backend.dispatch import (
     AlreadyDispatched,
     DispatchError,
@@ -43,7 +44,7 @@ def http_error(err: DispatchError | IncidentsError) -> HTTPException:
 
 @router.get("/incidents/{incident_id}/stations", summary="Stations for this incident, best first, with travel time")
 async def suggest(
-    _: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId
 ) -> list[StationSuggestion]:
     try:
         return await service.suggest_stations(conn, incident_id=incident_id, now=alarms.clock.now())
@@ -53,10 +54,11 @@ async def suggest(
 
 @router.post("/incidents/{incident_id}/dispatch", status_code=status.HTTP_201_CREATED,
              summary="Offer the incident to a station (default: the first suggested) and tell the home")
-async def dispatch(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def dispatch(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                    body: DispatchBody) -> StationTask:
     try:
-        return await service.dispatch(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+        return await service.dispatch(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                      now=alarms.clock.now(),
                                       escalation=alarms.escalation, station_id=body.station_id, note=body.note)
     except (DispatchError, IncidentsError) as err:
         raise http_error(err) from err
@@ -64,10 +66,10 @@ async def dispatch(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_i
 
 @router.post("/incidents/{incident_id}/unreachable",
              summary="The resident cannot be reached: record the 120 call and send the station")
-async def unreachable(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def unreachable(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                       body: ActBody) -> Incident:
     try:
-        return await service.resident_unreachable(conn, incident_id=incident_id, actor=body.actor,
+        return await service.resident_unreachable(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
                                                   now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
     except (DispatchError, IncidentsError) as err:
         raise http_error(err) from err
@@ -83,11 +85,18 @@ _ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+TaskActor = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))]
+"""Responders move their own station's tasks; the call centre may move any (e.g. for a station desk by phone)."""
+
+
 def _task_route(to: str) -> Callable[..., Awaitable[StationTask]]:
-    async def route(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
+    async def route(actor: TaskActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
         try:
-            return await service.move_task(conn, task_id=task_id, to=to, actor=body.actor, now=alarms.clock.now(),
-                                           escalation=alarms.escalation, note=body.note)
+            return await service.move_task(
+                conn, task_id=task_id, to=to, actor=actor.acting_as(body.actor), now=alarms.clock.now(),
+                escalation=alarms.escalation, note=body.note,
+                station_id=actor.station_id if actor.role is Role.RESPONDER else None,
+            )
         except (DispatchError, IncidentsError) as err:
             raise http_error(err) from err
 
@@ -100,13 +109,13 @@ for _name, (_to, _summary) in _ACTIONS.items():
 
 
 @router.get("/stations", summary="Stations with their hours, capacity, active tasks and availability now")
-async def stations(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep) -> list[Station]:
+async def stations(_: StaffActor, conn: ConnDep, alarms: AlarmsDep) -> list[Station]:
     return await service.list_stations(conn, now=alarms.clock.now())
 
 
 @router.get("/stations/coverage", summary="Homes outside the 15-minute circle of every station")
 async def coverage(
-    _: CurrentActor, conn: ConnDep,
+    _: StaffActor, conn: ConnDep,
     threshold_min: Annotated[float, Query(gt=0, le=120)] = COVERAGE_MINUTES,
 ) -> CoverageReport:
     return await service.coverage_report(conn, threshold_min=threshold_min)

@@ -149,11 +149,13 @@ async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalatio
 
 async def move_task(
     conn: Conn, *, task_id: int, to: str, actor: str, now: datetime, escalation: Escalation, note: str | None,
+    station_id: int | None = None,
 ) -> StationTask:
+    """Move a station task on; with ``station_id`` (a responder), only that station's tasks are found."""
     async with conn.transaction():
         await incidents_repo.lock_incident_writes(conn)
         task = await repo.get_task(conn, task_id=task_id)
-        if task is None:
+        if task is None or (station_id is not None and task.station_id != station_id):
             raise TaskNotFound(task_id)
         if task.status not in _TASK_MOVES[to]:
             raise InvalidTaskTransition(

@@ -126,7 +126,8 @@ class Change(_Model):
 
 Actor = Annotated[
     str,
-    Field(min_length=1, max_length=100, description="Who acts (the operator or responder's name).",
+    Field(min_length=1, max_length=100,
+          description="On whose behalf the service token acts; a signed-in user always acts as themselves.",
           examples=["operator Li Na"]),
 ]
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -135,16 +136,16 @@ Note = Annotated[str, Field(min_length=1, max_length=2000)]
 class ActBody(_Model):
     """Who does it, and optionally why."""
 
-    actor: Actor
+    actor: Actor | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
 class NoteBody(_Model):
-    actor: Actor
+    actor: Actor | None = None
     note: Note
 
 
 class ResolveBody(_Model):
-    actor: Actor
+    actor: Actor | None = None
     outcome: Outcome
     note: str | None = Field(default=None, max_length=2000)

@@ -7,10 +7,10 @@ import contextlib
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
-from fastapi.security import HTTPAuthorizationCredentials
 from starlette.websockets import WebSocketDisconnect
 
-from homecare.backend.deps import ConnDep, CurrentActor, get_actor
+from homecare.backend.accounts import NotAuthenticated
+from homecare.backend.deps import SESSION_COOKIE, ConnDep, StaffActor, authenticate
 from homecare.backend.incidents import IncidentNotFound, IncidentsError, InvalidTransition, service
 from homecare.backend.incidents.feed import follow_changes
 from homecare.backend.incidents.models import ActBody, Change, Incident, IncidentDetail, NoteBody, ResolveBody
@@ -42,7 +42,7 @@ def http_error(err: IncidentsError) -> HTTPException:
 
 @router.get("", summary="The queue: open incidents (pre-alarms included), most urgent first, then oldest")
 async def get_queue(
-    actor: CurrentActor, conn: ConnDep,
+    actor: StaffActor, conn: ConnDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     include_pre_alarms: Annotated[bool, Query(description="Show falls still counting down.")] = True,
 ) -> list[Incident]:
@@ -51,18 +51,18 @@ async def get_queue(
 
 @router.get("/changes", summary="Feed rows after a cursor (the WebSocket's replay, for polling clients)")
 async def get_changes(
-    actor: CurrentActor, conn: ConnDep, after: Annotated[int, Query(ge=0)] = 0,
+    actor: StaffActor, conn: ConnDep, after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[Change]:
     return await service.changes_after(conn, after=after, limit=limit)
 
 
 @router.get("/escalation/policy", summary="The escalation policies in force (who is alerted when, station time-outs)")
-async def get_policy(actor: CurrentActor, alarms: AlarmsDep) -> PolicySet:
+async def get_policy(actor: StaffActor, alarms: AlarmsDep) -> PolicySet:
     return alarms.escalation.policies
 
 @router.get("/{incident_id}", summary="One incident with its audit trail and station tasks")
-async def get_incident(actor: CurrentActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
+async def get_incident(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
     try:
         return await service.incident_detail(conn, incident_id=incident_id)
     except IncidentsError as err:
@@ -70,50 +70,54 @@ async def get_incident(actor: CurrentActor, conn: ConnDep, incident_id: Incident
 
 
 @router.post("/{incident_id}/acknowledge", summary="An operator takes the incident (stops escalation)")
-async def acknowledge(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def acknowledge(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                       body: ActBody) -> Incident:
     try:
-        return await service.acknowledge(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+        return await service.acknowledge(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                    now=alarms.clock.now(),
                                          note=body.note)
     except IncidentsError as err:
         raise http_error(err) from err
 
 
 @router.post("/{incident_id}/call", summary="The operator is calling the home")
-async def start_call(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def start_call(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                      body: ActBody) -> Incident:
     try:
-        return await service.start_call(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+        return await service.start_call(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                    now=alarms.clock.now(),
                                         note=body.note)
     except IncidentsError as err:
         raise http_error(err) from err
 
 
 @router.post("/{incident_id}/notes", summary="Add a note to the audit trail")
-async def add_note(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def add_note(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                    body: NoteBody) -> Incident:
     try:
-        return await service.add_note(conn, incident_id=incident_id, actor=body.actor, note=body.note,
+        return await service.add_note(conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note,
                                       now=alarms.clock.now())
     except IncidentsError as err:
         raise http_error(err) from err
 
 
 @router.post("/{incident_id}/resolve", summary="Close the incident with its outcome")
-async def resolve(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def resolve(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                   body: ResolveBody) -> Incident:
     try:
-        return await service.resolve(conn, incident_id=incident_id, actor=body.actor, outcome=body.outcome,
+        return await service.resolve(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                     outcome=body.outcome,
                                      now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
     except IncidentsError as err:
         raise http_error(err) from err
 
 
 @router.post("/{incident_id}/cancel", summary="The resident called it off (outcome cancelled_by_resident)")
-async def cancel(_: CurrentActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+async def cancel(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                  body: ActBody) -> Incident:
     try:
-        return await service.cancel(conn, incident_id=incident_id, actor=body.actor, now=alarms.clock.now(),
+        return await service.cancel(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                    now=alarms.clock.now(),
                                     escalation=alarms.escalation, note=body.note)
     except IncidentsError as err:
         raise http_error(err) from err
@@ -125,17 +129,22 @@ async def feed(
     after: Annotated[int, Query(ge=0, description="The last change id the client saw (0: from the start).")] = 0,
     token: Annotated[str | None, Query(description="The bearer token, for clients that cannot set headers.")] = None,
 ) -> None:
-    """Incident changes after ``after``, in order, then live. Authorise with ``Authorization: Bearer`` or
-    ``?token=``. Each message is one ``Change`` as JSON; reconnect with the last ``id`` seen."""
+    """Incident changes after ``after``, in order, then live, for the call centre. Authorise with the session
+    cookie, ``Authorization: Bearer`` or ``?token=``. Each message is one ``Change`` as JSON; reconnect with the
+    last ``id`` seen."""
     runtime = cast(Runtime, websocket.app.state.runtime)
     header = websocket.headers.get("authorization", "")
     presented = token or (header[7:] if header.lower().startswith("bearer ") else None)
     try:
-        if presented is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED)
-        get_actor(runtime.settings, HTTPAuthorizationCredentials(scheme="Bearer", credentials=presented))
-    except HTTPException:
-        await websocket.close(code=1008, reason="a valid bearer token is required")
+        actor = await authenticate(
+            runtime, bearer=presented, cookie=websocket.cookies.get(SESSION_COOKIE),
+            origin=websocket.headers.get("origin"), host=websocket.headers.get("host"), unsafe=True,
+        )
+    except NotAuthenticated as err:
+        await websocket.close(code=1008, reason=str(err))
+        return
+    if not actor.is_staff:
+        await websocket.close(code=1008, reason=f"{actor.role.value} may not follow the incident feed")
         return
     assert runtime.settings.database_url is not None
     await websocket.accept()

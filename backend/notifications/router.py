@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from homecare.backend.deps import ConnDep, CurrentActor
+from homecare.backend.deps import ConnDep, StaffActor
 from homecare.backend.notifications import IncidentNotFound, NotificationNotFound, NotRetryable, service
 from homecare.backend.notifications.models import Notification
 
@@ -19,12 +19,12 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
     responses={404: {"description": "No such incident."}},
 )
 async def list_notifications(
-    actor: CurrentActor,
+    actor: StaffActor,
     conn: ConnDep,
     incident_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="The incident's id.")],
 ) -> list[Notification]:
     try:
-        return await service.incident_notifications(conn, actor=actor, incident_id=incident_id)
+        return await service.incident_notifications(conn, actor=actor.name, incident_id=incident_id)
     except IncidentNotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
 
@@ -36,12 +36,12 @@ async def list_notifications(
     responses={404: {"description": "No such message."}, 409: {"description": "The message has not failed."}},
 )
 async def retry_notification(
-    actor: CurrentActor,
+    actor: StaffActor,
     conn: ConnDep,
     notification_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The message's (delivery) id.")],
 ) -> None:
     try:
-        await service.retry_notification(conn, actor=actor, notification_id=notification_id)
+        await service.retry_notification(conn, actor=actor.name, notification_id=notification_id)
     except NotificationNotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
     except NotRetryable as err:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from homecare.backend.deps import ConnDep, CurrentActor, SettingsDep
+from homecare.backend.deps import ConnDep, ManagerActor, SettingsDep
 from homecare.backend.reports import InvalidReportQuery, export, service
 from homecare.backend.reports.models import Coverage, ResponseTimes, WelfareVisits
 
@@ -54,14 +54,14 @@ async def _response_times(actor: str, conn: ConnDep, start: date | None, end: da
     summary="Time to acknowledge (median, p90, share within 60 s / 180 s, every breach) and to on-scene",
 )
 async def get_response_times(
-    actor: CurrentActor,
+    actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> ResponseTimes:
-    return await _response_times(actor, conn, start, end, tz or settings.timezone)
+    return await _response_times(actor.name, conn, start, end, tz or settings.timezone)
 
 
 def _span(report: ResponseTimes) -> str:
@@ -75,14 +75,14 @@ def _span(report: ResponseTimes) -> str:
     responses=CSV_RESPONSE,
 )
 async def get_breaches_csv(
-    actor: CurrentActor,
+    actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
     return _csv(export.breaches_csv(report), f"acknowledge-breaches_{_span(report)}.csv")
 
 
@@ -93,14 +93,14 @@ async def get_breaches_csv(
     responses=CSV_RESPONSE,
 )
 async def get_operators_csv(
-    actor: CurrentActor,
+    actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
     return _csv(
         export.groups_csv(report.by_operator, key="operator"), f"response-times-by-operator_{_span(report)}.csv"
     )
@@ -113,14 +113,14 @@ async def get_operators_csv(
     responses=CSV_RESPONSE,
 )
 async def get_stations_csv(
-    actor: CurrentActor,
+    actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
     return _csv(export.groups_csv(report.by_station, key="station"), f"response-times-by-station_{_span(report)}.csv")
 
 
@@ -132,8 +132,8 @@ async def _coverage(actor: str, conn: ConnDep, tz: str) -> Coverage:
 
 
 @router.get("/coverage", summary="Share of enrolled residents whose devices were online in the last 24 h")
-async def get_coverage(actor: CurrentActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Coverage:
-    return await _coverage(actor, conn, tz or settings.timezone)
+async def get_coverage(actor: ManagerActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Coverage:
+    return await _coverage(actor.name, conn, tz or settings.timezone)
 
 
 @router.get(
@@ -142,8 +142,8 @@ async def get_coverage(actor: CurrentActor, conn: ConnDep, settings: SettingsDep
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_coverage_csv(actor: CurrentActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Response:
-    report = await _coverage(actor, conn, tz or settings.timezone)
+async def get_coverage_csv(actor: ManagerActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Response:
+    report = await _coverage(actor.name, conn, tz or settings.timezone)
     return _csv(export.coverage_csv(report), f"coverage-gaps_{report.at.strftime('%Y-%m-%d_%H%M')}.csv")
 
 
@@ -156,9 +156,9 @@ async def _welfare(actor: str, conn: ConnDep, month: str | None, tz: str) -> Wel
 
 @router.get("/welfare-visits", summary="Monthly welfare-visit rate of vulnerable residents, and who was not visited")
 async def get_welfare_visits(
-    actor: CurrentActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
+    actor: ManagerActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
 ) -> WelfareVisits:
-    return await _welfare(actor, conn, month, tz or settings.timezone)
+    return await _welfare(actor.name, conn, month, tz or settings.timezone)
 
 
 @router.get(
@@ -168,7 +168,7 @@ async def get_welfare_visits(
     responses=CSV_RESPONSE,
 )
 async def get_not_visited_csv(
-    actor: CurrentActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
+    actor: ManagerActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
 ) -> Response:
-    report = await _welfare(actor, conn, month, tz or settings.timezone)
+    report = await _welfare(actor.name, conn, month, tz or settings.timezone)
     return _csv(export.not_visited_csv(report), f"welfare-not-visited_{report.month}.csv")

@@ -34,10 +34,12 @@ async def get_resident(conn: Conn, *, resident_id: int) -> ResidentRow | None:
 async def record_access(
     conn: Conn, *, actor: str, resident_id: int | None, action: str, detail: dict[str, Any] | None = None
 ) -> None:
-    """Append a row to the access log, in the caller's transaction: a read and its record commit together."""
+    """Append a row to the access log, in the caller's transaction: a read and its record commit together.
+    ``actor`` is a user name (linked to the account) or a service name."""
     await conn.execute(
-        "INSERT INTO access_log (actor, resident_id, action, detail) VALUES (%s, %s, %s, %s)",
-        (actor, resident_id, action, None if detail is None else Jsonb(detail)),
+        "INSERT INTO access_log (actor, user_id, resident_id, action, detail) "
+        "VALUES (%s, (SELECT id FROM users WHERE username = %s), %s, %s, %s)",
+        (actor, actor, resident_id, action, None if detail is None else Jsonb(detail)),
     )
 
 

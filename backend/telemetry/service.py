@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from homecare.backend.accounts.models import Actor, Role
+from homecare.backend.accounts.service import Share, open_resident
 from homecare.backend.db.connections import Conn
 from homecare.backend.devices.repository import device_ids_for_resident
-from homecare.backend.residents import ResidentNotFound
-from homecare.backend.residents.repository import get_resident, record_access
 from homecare.backend.telemetry import InvalidTimeRange, UnknownMetric
 from homecare.backend.telemetry import repository as repo
 from homecare.backend.telemetry.models import (
@@ -39,10 +39,28 @@ def parse_metric(name: str) -> Metric:
         raise UnknownMetric(f"unknown metric {name!r}; known metrics: {', '.join(METRIC_NAMES)}") from None
 
 
+_ACTIVITY_METRICS = frozenset({Metric.STEPS, Metric.ACTIVITY})
+_LOCATION_METRICS = frozenset({Metric.LATITUDE, Metric.LONGITUDE, Metric.LOCATION_ACCURACY})
+
+
+def _share_of(metric: Metric) -> Share:
+    """What a family member needs the resident to share to see this metric (location: never shared)."""
+    if metric in _LOCATION_METRICS:
+        return "location"
+    return "activity" if metric in _ACTIVITY_METRICS else "vitals"
+
+
+def _visible_metrics(actor: Actor) -> list[Metric]:
+    """Every metric for staff; family asking for all metrics get the vital signs."""
+    if actor.role is Role.FAMILY:
+        return [m for m in Metric if m not in _ACTIVITY_METRICS | _LOCATION_METRICS]
+    return list(Metric)
+
+
 async def recent_vitals(
     conn: Conn,
     *,
-    actor: str,
+    actor: Actor,
     resident_id: int,
     since: datetime | None = None,
     metric: str | None = None,
@@ -53,10 +71,13 @@ async def recent_vitals(
     since = since or now - RECENT_DEFAULT_AGE
     if since < now - RECENT_MAX_AGE:
         raise InvalidTimeRange("since may be at most 24 hours ago; ask for rollups for longer periods")
-    metrics = None if metric is None else [int(parse_metric(metric))]
+    metrics = [int(m) for m in _visible_metrics(actor)] if metric is None else [int(parse_metric(metric))]
     async with conn.transaction():
-        if await get_resident(conn, resident_id=resident_id) is None:
-            raise ResidentNotFound(resident_id)
+        await open_resident(
+            conn, actor=actor, resident_id=resident_id, action="vitals.recent",
+            share=_share_of(Metric(metrics[0]) if metric is not None else Metric.HEART_RATE),
+            detail={"since": since.isoformat(), "metric": metric},
+        )
         devices = await device_ids_for_resident(conn, resident_id=resident_id)
         latest = await repo.latest_per_metric(
             conn, resident_id=resident_id, device_ids=devices, since=now - LATEST_WITHIN, metrics=metrics
@@ -68,13 +89,6 @@ async def recent_vitals(
             since=since,
             metrics=metrics,
             limit=MAX_POINTS + 1,
-        )
-        await record_access(
-            conn,
-            actor=actor,
-            resident_id=resident_id,
-            action="vitals.recent",
-            detail={"since": since.isoformat(), "metric": metric},
         )
     return RecentVitals(
         resident_id=resident_id,
@@ -102,7 +116,7 @@ async def recent_vitals(
 async def vitals_rollups(
     conn: Conn,
     *,
-    actor: str,
+    actor: Actor,
     resident_id: int,
     metric: str,
     start: datetime,
@@ -118,22 +132,17 @@ async def vitals_rollups(
         raise InvalidTimeRange(f"at {resolution} resolution a range may span at most {days} days")
     first = floor_time(start, resolution.step)
     async with conn.transaction():
-        if await get_resident(conn, resident_id=resident_id) is None:
-            raise ResidentNotFound(resident_id)
-        rows = await repo.rollup_buckets(
-            conn, resident_id=resident_id, metric=int(parsed), resolution=resolution, start=first, end=end
-        )
-        await record_access(
-            conn,
-            actor=actor,
-            resident_id=resident_id,
-            action="vitals.rollups",
+        await open_resident(
+            conn, actor=actor, resident_id=resident_id, action="vitals.rollups", share=_share_of(parsed),
             detail={
                 "metric": metric,
                 "resolution": resolution.value,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
             },
+        )
+        rows = await repo.rollup_buckets(
+            conn, resident_id=resident_id, metric=int(parsed), resolution=resolution, start=first, end=end
         )
     return Rollups(
         resident_id=resident_id,

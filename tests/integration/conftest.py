@@ -10,22 +10,7 @@ import pytest
 
 from homecare.gateway.service import Gateway
 from homecare.sim.netloop import PahoBridge
-from tests.support.brokers import amqtt_broker, mosquitto_broker
 from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_settings
-
-
-# Brokers live per test module: retained messages and persistent sessions one module leaves behind
-# (a simulated device's last will, say) must not reach the gateway of another module's test.
-@pytest.fixture(scope="module")
-def amqtt_url() -> Iterator[str]:
-    with amqtt_broker() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as url:
-        yield url
 
 
 @pytest.fixture(params=["amqtt", "mosquitto"])

@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,60 +14,19 @@ import httpx
 import psycopg
 import psycopg.types.json
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 
-from homecare.backend.app import create_app
 from homecare.backend.pipeline import ManualClock
-from homecare.backend.settings import Settings
 from homecare.contracts.codec import decode_command
 from homecare.gateway.service import Gateway
-from tests.support.brokers import free_port
+from tests.support.backend import AUTH, TOKEN, Backend, start_backend
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
 
-TOKEN = "test-token-0123456789-abcdefghij"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEVICES = {"wr-pipe-01": "wristband", "sos-pipe-01": "sos_pendant", "fs-pipe-01": "fall_sensor",
            "smoke-pipe-01": "smoke_sensor", "door-pipe-01": "door_sensor", "hu-pipe-01": "home_unit"}
 amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
-
-
-@dataclass
-class Backend:
-    url: str
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://")
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
-
-
-async def start_backend(database_url: str, broker_url: str, clock: ManualClock) -> Backend:
-    """The real API (lifespan, pipeline worker, MQTT publisher) served by uvicorn on a free port."""
-    settings = Settings(_env_file=None, database_url=database_url, mqtt_url=broker_url,  # type: ignore[call-arg]
-                        api_token=TOKEN)
-    app = create_app(settings)
-    app.state.clock = clock
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
-                            lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        if task.done():
-            task.result()
-        return server.started
-
-    await eventually(started, timeout=20)
-    return Backend(f"http://127.0.0.1:{port}", server, task)
 
 
 @pytest.fixture

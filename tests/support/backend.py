@@ -1,0 +1,55 @@
+"""The real API (lifespan, pipeline, MQTT publisher, pages) served by uvicorn on a free port inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import uvicorn
+
+from homecare.backend.app import create_app
+from homecare.backend.pipeline import ManualClock
+from homecare.backend.settings import Settings
+from tests.support.brokers import free_port
+from tests.support.waiting import eventually
+
+TOKEN = "test-token-0123456789-abcdefghij"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Backend:
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_backend(database_url: str, broker_url: str, clock: ManualClock | None = None,
+                        host: str = "127.0.0.1", **settings: object) -> Backend:
+    """Serve the app until ``stop()``; ``clock`` (a manual one) drives the pipeline's timers when given."""
+    config_settings = Settings(_env_file=None, database_url=database_url, mqtt_url=broker_url,  # type: ignore[call-arg]
+                               api_token=TOKEN, **settings)
+    app = create_app(config_settings)
+    if clock is not None:
+        app.state.clock = clock
+    port = free_port()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        if task.done():
+            task.result()
+        return server.started
+
+    await eventually(started, timeout=20)
+    return Backend(f"http://{host}:{port}", server, task)

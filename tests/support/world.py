@@ -1,0 +1,41 @@
+"""A small simulated neighbourhood with the demo accounts, enrolled as `homecare run` does, for web tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from homecare.backend.accounts.demo import DemoLogin, demo_logins
+from homecare.backend.runner import enrol_neighbourhood
+from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
+
+
+@dataclass(frozen=True)
+class World:
+    """What was enrolled: ids in enrolment order, and each demo user's password."""
+
+    enrolment: Enrolment
+    resident_ids: list[int]
+    station_ids: list[int]
+    passwords: dict[str, str]
+    user_ids: dict[str, int]
+
+    def password(self, username: str) -> str:
+        return self.passwords[username]
+
+
+async def build_world(database_url: str, data_dir: Path, *, residents: int = 6, seed: int = 7) -> World:
+    """Enrol ``residents`` simulated residents, their stations and devices, and the demo sign-ins:
+    admin, supervisor, operator, responder (first station), family (follows the first resident),
+    family2 (follows the second)."""
+    enrolment = build_neighbourhood(residents, seed=seed, background_incidents=False).enrolment
+    logins: list[DemoLogin] = demo_logins(data_dir)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await enrol_neighbourhood(conn, enrolment, logins)
+        resident_ids = [r[0] for r in await (await conn.execute(
+            "SELECT id FROM residents ORDER BY external_ref")).fetchall()]
+        station_ids = [r[0] for r in await (await conn.execute("SELECT id FROM stations ORDER BY id")).fetchall()]
+        user_ids = dict(await (await conn.execute("SELECT username, id FROM users")).fetchall())
+    return World(enrolment, resident_ids, station_ids, {login.username: login.password for login in logins}, user_ids)

@@ -1,0 +1,3 @@
+// The admin page (being built).
+import { startPage } from "./common.js";
+startPage("admin", () => {});

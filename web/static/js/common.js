@@ -1,0 +1,188 @@
+// Shared by every page: the API client, the signed-in user, translations, times in the user's zone, the top bar.
+
+const STRINGS = { zh: {}, en: {} };
+const LANG_KEY = "homecare.lang";
+let current = { me: null, lang: "zh" };
+
+/** Add a page's strings: addStrings({ zh: { key: "…" }, en: { key: "…" } }). */
+export function addStrings(table) {
+  for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], table[lang] || {});
+}
+
+/** The text for a key in the current language, with {name} placeholders filled from vars. */
+export function t(key, vars = {}) {
+  const text = STRINGS[current.lang][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+export function lang() { return current.lang; }
+export function me() { return current.me; }
+/** The zone times are shown in: the user's, else the browser's. */
+export function zone() { return current.me?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone; }
+
+addStrings({
+  zh: {
+    app: "居家养老守护", signOut: "退出", language: "语言", "nav.console": "接警台", "nav.station": "服务站",
+    "nav.family": "家人", "nav.admin": "管理", "error.network": "网络中断，正在重试…", "error.generic": "出错了：{detail}",
+    "error.session": "登录已过期，请重新登录", "role.admin": "管理员", "role.supervisor": "值班主管",
+    "role.operator": "接警员", "role.responder": "服务站人员", "role.family": "家属",
+    "ago.s": "{n} 秒前", "ago.m": "{n} 分钟前", "ago.h": "{n} 小时前", "ago.d": "{n} 天前",
+  },
+  en: {
+    app: "homecare", signOut: "Sign out", language: "Language", "nav.console": "Console", "nav.station": "Station",
+    "nav.family": "Family", "nav.admin": "Admin", "error.network": "Connection lost, retrying…",
+    "error.generic": "Something went wrong: {detail}", "error.session": "Your session has ended; please sign in again",
+    "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.operator": "Operator",
+    "role.responder": "Station responder", "role.family": "Family",
+    "ago.s": "{n} s ago", "ago.m": "{n} min ago", "ago.h": "{n} h ago", "ago.d": "{n} d ago",
+  },
+});
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/** Call the JSON API. Throws ApiError with the server's detail; a 401 sends the user to sign in. */
+export async function api(path, { method = "GET", body, signal } = {}) {
+  const init = { method, signal, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const url = path.startsWith("/") ? path : `/api/${path}`;
+  const response = await fetch(url, init);
+  if (response.status === 401 && url !== "/api/auth/login") {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+    throw new ApiError(401, t("error.session"));
+  }
+  const text = await response.text();
+  const data = text && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+  if (!response.ok) throw new ApiError(response.status, data?.detail ?? data ?? response.statusText);
+  return data;
+}
+
+/** A short message at the bottom right; kind "error" is red. */
+export function toast(message, kind = "info", ms = 4000) {
+  const box = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  document.body.append(box);
+  setTimeout(() => box.remove(), ms);
+}
+
+/** Create an element: el("button", { class: "primary", onclick }, "text", child…). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Date and time in the user's zone and language, e.g. 11月23日 14:05:09. */
+export function formatTime(iso, { date = true, seconds = true } = {}) {
+  if (!iso) return "—";
+  const options = { timeZone: zone(), hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (seconds) options.second = "2-digit";
+  if (date) Object.assign(options, { month: "short", day: "numeric" });
+  return new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en-GB", options).format(new Date(iso));
+}
+
+/** "3 min ago" in the current language. */
+export function ago(iso, now = Date.now()) {
+  const s = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
+  if (s < 60) return t("ago.s", { n: s });
+  if (s < 3600) return t("ago.m", { n: Math.floor(s / 60) });
+  if (s < 86400) return t("ago.h", { n: Math.floor(s / 3600) });
+  return t("ago.d", { n: Math.floor(s / 86400) });
+}
+
+/** m:ss or h:mm:ss for a number of seconds. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = String(s % 60).padStart(2, "0");
+  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
+}
+
+function pickLanguage(user) {
+  const stored = localStorage.getItem(LANG_KEY);
+  if (stored === "zh" || stored === "en") return stored;
+  return user?.language === "en" ? "en" : "zh";
+}
+
+async function setLanguage(value) {
+  localStorage.setItem(LANG_KEY, value);
+  if (current.me?.id) await api("auth/me", { method: "PATCH", body: { language: value } }).catch(() => {});
+  location.reload();
+}
+
+const NAV = {
+  admin: ["console", "station", "admin"], supervisor: ["console", "station", "admin"], operator: ["console"],
+  responder: ["station"], family: ["family"],
+};
+
+/** The blue bar on top: brand, the pages this role has, who is signed in, language switch, sign out. */
+function topbar(page) {
+  const user = current.me;
+  const select = el("select", { "aria-label": t("language"), id: "lang-switch",
+    onchange: (e) => setLanguage(e.target.value) },
+  el("option", { value: "zh", selected: lang() === "zh" }, "中文"),
+  el("option", { value: "en", selected: lang() === "en" }, "English"));
+  const links = (NAV[user?.role] || []).map((name) => el("a", { href: `/${name}`,
+    "aria-current": name === page ? "page" : undefined }, t(`nav.${name}`)));
+  return el("header", { class: "topbar" },
+    el("span", { class: "brand" }, el("img", { src: "/static/img/icon.svg", alt: "" }), t("app")),
+    el("nav", {}, links), el("span", { class: "spacer" }),
+    user ? el("span", { class: "who", id: "who" }, `${user.display_name} · ${t(`role.${user.role}`)}`) : null,
+    select,
+    user ? el("button", { id: "sign-out", onclick: async () => {
+      await api("auth/logout", { method: "POST" }).catch(() => {});
+      location.assign("/login");
+    } }, t("signOut")) : null);
+}
+
+/**
+ * Start a page: load the signed-in user (unless public), pick the language, draw the top bar, then call
+ * render(main) with the <main> element. Pages add their strings with addStrings() before calling this.
+ */
+export async function startPage(page, render, { signedIn = true } = {}) {
+  if (signedIn) current.me = await api("auth/me");
+  current.lang = pickLanguage(current.me);
+  document.documentElement.lang = current.lang === "zh" ? "zh-CN" : "en";
+  document.title = t(`title.${page}`) === `title.${page}` ? t("app") : `${t(`title.${page}`)} · ${t("app")}`;
+  const app = document.getElementById("app");
+  const main = el("main", { id: "main" });
+  app.replaceChildren(topbar(page), main);
+  await render(main);
+}
+
+/**
+ * Follow a WebSocket that reconnects with backoff: onMessage(data) per JSON message; url(…) gives the URL for
+ * each (re)connection, so callers can resume from a cursor. Returns { close() }.
+ */
+export function follow(url, onMessage, { onOpen, onDown } = {}) {
+  let socket, closed = false, delay = 500;
+  const connect = () => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${url()}`);
+    socket.onopen = () => { delay = 500; onOpen?.(); };
+    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+    socket.onclose = () => {
+      if (closed) return;
+      onDown?.();
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  };
+  connect();
+  return { close() { closed = true; socket?.close(); } };
+}

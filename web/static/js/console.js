@@ -1,0 +1,3 @@
+// The console page (being built).
+import { startPage } from "./common.js";
+startPage("console", () => {});

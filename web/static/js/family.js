@@ -1,0 +1,3 @@
+// The family page (being built).
+import { startPage } from "./common.js";
+startPage("family", () => {});

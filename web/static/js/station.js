@@ -1,0 +1,3 @@
+// The station page (being built).
+import { startPage } from "./common.js";
+startPage("station", () => {});
