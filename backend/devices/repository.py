@@ -1,12 +1,13 @@
-"""SQL for devices (minimal for now; the devices domain grows it)."""
+"""SQL for devices: enrolment, a resident's devices and their last known state."""
 
 from __future__ import annotations
 
 import hashlib
 
-from psycopg.rows import scalar_row
+from psycopg.rows import class_row, scalar_row
 
 from homecare.backend.db.connections import Conn
+from homecare.backend.devices.models import DeviceStatus
 from homecare.contracts.messages import DeviceKind
 
 
@@ -37,3 +38,16 @@ async def enrol_device(
         device_id = await cur.fetchone()
     assert device_id is not None
     return int(device_id)
+
+
+async def device_status(conn: Conn, *, resident_id: int, include_revoked: bool = False) -> list[DeviceStatus]:
+    """The resident's devices with connection and battery from ``device_state`` (never heard from: offline)."""
+    async with conn.cursor(row_factory=class_row(DeviceStatus)) as cur:
+        await cur.execute(
+            "SELECT d.id, d.uid, d.kind, coalesce(s.online, false) AS online, s.last_seen_at, s.battery, s.charging, "
+            "       s.rssi, s.firmware, d.heartbeat_interval_s, d.revoked_at IS NOT NULL AS revoked "
+            "FROM devices d LEFT JOIN device_state s ON s.device_id = d.id "
+            "WHERE d.resident_id = %s AND (%s OR d.revoked_at IS NULL) ORDER BY d.kind, d.id",
+            (resident_id, include_revoked),
+        )
+        return await cur.fetchall()

@@ -1,0 +1,25 @@
+"""What the pages show about a resident's devices: kind, connection, battery, last heard from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DeviceStatus(BaseModel):
+    """One device of a resident as the gateway last saw it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    uid: str
+    kind: str
+    online: bool
+    last_seen_at: datetime | None
+    battery: int | None
+    charging: bool | None
+    rssi: int | None
+    firmware: str | None
+    heartbeat_interval_s: int
+    revoked: bool
