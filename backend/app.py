@@ -21,6 +21,7 @@ from homecare.backend.notifications.router import router as notifications_router
 from homecare.backend.notifications.settings import NotificationSettings
 from homecare.backend.pipeline import start_pipeline
 from homecare.backend.reports.router import router as reports_router
+from homecare.backend.residents.router import router as residents_router
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
 from homecare.backend.telemetry.router import router as vitals_router
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(notifications_router, prefix="/api")
     app.include_router(reports_router, prefix="/api")
     app.include_router(dispatch_router, prefix="/api")
+    app.include_router(residents_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 MAINTENANCE_LOCK: Final = 2
 DELETE_BATCH: Final = 10_000
 # (table, time column) pairs deleted row-wise after raw_retention_days.
-_RETAINED_ROWS: Final = (("heartbeats", "ts"), ("dead_letters", "received_at"))
+# Kept for raw_retention_days: device health, refused messages, sign-in attempts, sessions after they expired.
+_RETAINED_ROWS: Final = (
+    ("heartbeats", "ts"), ("dead_letters", "received_at"), ("login_attempts", "at"), ("sessions", "expires_at"),
+)
 
 
 @dataclass(slots=True)

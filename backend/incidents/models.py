@@ -106,12 +106,30 @@ class StationTask(_Model):
     note: str | None
 
 
+class Trigger(_Model):
+    """What raised the incident: the detector's signal, and the device and stored event behind it (if any).
+    The detector's own words are the incident's ``explanation_en``/``explanation_zh``."""
+
+    signal: str | None = Field(description="alarm or pre_alarm, as the detector raised it.")
+    detected_at: UtcDatetime | None
+    device_id: int | None
+    device_uid: str | None
+    device_kind: str | None
+    event_id: int | None
+    event_kind: str | None
+    event_at: UtcDatetime | None = Field(description="The device's own time of the event.")
+    received_at: UtcDatetime | None = Field(description="When the gateway stored it.")
+    room: str | None
+    confidence: float | None = Field(description="The device's confidence, for a detected fall.")
+
+
 class IncidentDetail(_Model):
-    """Everything about one incident: the incident, its audit trail and its station tasks."""
+    """Everything about one incident: the incident, its audit trail, its station tasks and what triggered it."""
 
     incident: Incident
     transitions: list[Transition]
     tasks: list[StationTask]
+    trigger: Trigger | None = None
 
 
 class Change(_Model):
@@ -143,6 +161,12 @@ class ActBody(_Model):
 class NoteBody(_Model):
     actor: Actor | None = None
     note: Note
+
+
+class NotifyFamilyBody(_Model):
+    actor: Actor | None = None
+    note: str | None = Field(default=None, max_length=1000,
+                             description="Words for the family (quoted in the message); default: the current stage.")
 
 
 class ResolveBody(_Model):

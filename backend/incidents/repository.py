@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from homecare.backend.db.connections import Conn
 from homecare.backend.db.migrate import LOCK_NAMESPACE
-from homecare.backend.incidents.models import Change, Incident, StationTask, Transition
+from homecare.backend.incidents.models import Change, Incident, StationTask, Transition, Trigger
 
 INCIDENTS_LOCK: Final = 30
 
@@ -120,6 +120,13 @@ async def queue(conn: Conn, *, limit: int, include_pre_alarms: bool) -> list[Inc
         return await cur.fetchall()
 
 
+async def last_change_id(conn: Conn) -> int:
+    """The newest feed id (0 when there is none): where a client that has just read the queue follows from."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute("SELECT coalesce(max(id), 0) FROM incident_changes")
+        return int(await cur.fetchone() or 0)
+
+
 async def transitions_of(conn: Conn, *, incident_id: int) -> list[Transition]:
     async with conn.cursor(row_factory=class_row(Transition)) as cur:
         await cur.execute(
@@ -139,6 +146,21 @@ async def tasks_of(conn: Conn, *, incident_id: int) -> list[StationTask]:
             (incident_id,),
         )
         return await cur.fetchall()
+
+
+async def trigger_of(conn: Conn, *, incident_id: int) -> Trigger | None:
+    """The signal recorded when the incident opened, with its device and stored event."""
+    async with conn.cursor(row_factory=class_row(Trigger)) as cur:
+        await cur.execute(
+            "SELECT o.detail->>'signal' AS signal, (o.detail->>'detected_at')::timestamptz AS detected_at, "
+            "       d.id AS device_id, d.uid AS device_uid, d.kind AS device_kind, e.id AS event_id, "
+            "       e.kind AS event_kind, e.ts AS event_at, e.received_at, e.room, e.confidence "
+            "FROM incidents i LEFT JOIN devices d ON d.id = i.device_id LEFT JOIN events e ON e.id = i.event_id "
+            "LEFT JOIN LATERAL (SELECT t.detail FROM incident_transitions t WHERE t.incident_id = i.id "
+            "                   ORDER BY t.id LIMIT 1) o ON true WHERE i.id = %s",
+            (incident_id,),
+        )
+        return await cur.fetchone()
 
 
 async def changes_after(conn: Conn, *, after: int, limit: int) -> list[Change]:

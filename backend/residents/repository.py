@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import class_row, scalar_row
+from psycopg.rows import class_row, dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from homecare.backend.db.connections import Conn
@@ -91,3 +91,65 @@ async def replace_contacts(
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [(resident_id, order, *contact) for order, contact in enumerate(contacts, start=1)],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    """The resident's own columns the card shows, with their home station."""
+
+    id: int
+    display_name: str
+    birth_year: int | None
+    sex: str | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+    access_notes: str | None
+    conditions: list[str]
+    medications: list[str]
+    allergies: list[str]
+    mobility: str | None
+    language: str | None
+    phone: str | None
+    vulnerable: bool
+    consent_video: bool
+    timezone: str
+    station_id: int | None
+    station_name: str | None
+    station_phone: str | None
+    station_address: str | None
+
+
+async def card_row(conn: Conn, *, resident_id: int) -> CardRow | None:
+    async with conn.cursor(row_factory=class_row(CardRow)) as cur:
+        await cur.execute(
+            "SELECT r.id, r.display_name, r.birth_year, r.sex, r.address, r.lat, r.lon, r.access_notes, r.conditions, "
+            "       r.medications, r.allergies, r.mobility, r.language, r.phone, r.vulnerable, r.consent_video, "
+            "       r.timezone, s.id AS station_id, s.name AS station_name, s.phone AS station_phone, "
+            "       s.address AS station_address "
+            "FROM residents r LEFT JOIN stations s ON s.id = r.station_id WHERE r.id = %s",
+            (resident_id,),
+        )
+        return await cur.fetchone()
+
+
+async def contacts(conn: Conn, *, resident_id: int) -> list[dict[str, Any]]:
+    """The resident's contacts in call order."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT call_order, name, relation, phone, email, notify FROM resident_contacts "
+            "WHERE resident_id = %s ORDER BY call_order",
+            (resident_id,),
+        )
+        return await cur.fetchall()
+
+
+async def recent_incidents(conn: Conn, *, resident_id: int, limit: int) -> list[dict[str, Any]]:
+    """The resident's latest incidents, newest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, cause, priority, status, outcome, opened_at, closed_at FROM incidents "
+            "WHERE resident_id = %s ORDER BY opened_at DESC, id DESC LIMIT %s",
+            (resident_id, limit),
+        )
+        return await cur.fetchall()
