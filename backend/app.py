@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.accounts.router import router as accounts_router
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    # The console's first load is mostly the queue's JSON: compressed, 500 incidents fit in a few dozen KiB.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.include_router(accounts_router, prefix="/api")
     app.include_router(vitals_router, prefix="/api")
     app.include_router(incidents_router, prefix="/api")

@@ -70,3 +70,41 @@ class CoverageReport(_Model):
     covered: int
     share_covered: float
     outside: list[HomeOutside]
+
+
+class MapHome(_Model):
+    resident_id: int
+    name: str
+    lat: float
+    lon: float
+    station_id: int | None
+
+
+class MapStation(_Model):
+    id: int
+    name: str
+    lat: float
+    lon: float
+    on_duty: bool
+    capacity: int
+    active_tasks: int
+    available_now: bool
+
+
+class MapIncident(_Model):
+    id: int
+    resident_id: int
+    cause: str
+    priority: int
+    status: str
+
+
+class MapView(_Model):
+    """What the operators' map draws: homes, stations with their 15-minute circles, open incidents."""
+
+    coverage_min: float
+    radius_m: float = Field(description="Straight-line radius of the coverage circle by the travel-time model.")
+    model: str
+    homes: list[MapHome] = Field(description="Located homes only.")
+    stations: list[MapStation]
+    incidents: list[MapIncident] = Field(description="Open incidents at located homes.")

@@ -122,3 +122,11 @@ async def queue_home_unit_command(conn: Conn, *, resident_id: int, incident_id: 
         (incident_id, Jsonb(body), resident_id),
     )
     return max(cursor.rowcount, 0)
+
+
+async def open_incidents(conn: Conn) -> list[dict[str, Any]]:
+    """Every open (not resolved or cancelled) incident, as the map marks it."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT id, resident_id, cause, priority, status FROM incidents "
+                          "WHERE status NOT IN ('resolved', 'cancelled') ORDER BY priority, opened_at, id")
+        return await cur.fetchall()

@@ -18,7 +18,14 @@ from homecare.backend.dispatch import (
     TaskNotFound,
     service,
 )
-from homecare.backend.dispatch.models import CoverageReport, DispatchBody, Station, StationSuggestion, TaskBody
+from homecare.backend.dispatch.models import (
+    CoverageReport,
+    DispatchBody,
+    MapView,
+    Station,
+    StationSuggestion,
+    TaskBody,
+)
 from homecare.backend.dispatch.routing import COVERAGE_MINUTES
 from homecare.backend.incidents import IncidentsError
 from homecare.backend.incidents.models import ActBody, Incident, StationTask
@@ -60,6 +67,16 @@ async def dispatch(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident
         return await service.dispatch(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
                                       now=alarms.clock.now(),
                                       escalation=alarms.escalation, station_id=body.station_id, note=body.note)
+    except (DispatchError, IncidentsError) as err:
+        raise http_error(err) from err
+
+
+@router.post("/incidents/{incident_id}/help-coming", summary="Tell the home unit again that help is coming")
+async def help_coming(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                      body: ActBody) -> Incident:
+    try:
+        return await service.help_coming_again(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                               now=alarms.clock.now())
     except (DispatchError, IncidentsError) as err:
         raise http_error(err) from err
 
@@ -119,3 +136,8 @@ async def coverage(
     threshold_min: Annotated[float, Query(gt=0, le=120)] = COVERAGE_MINUTES,
 ) -> CoverageReport:
     return await service.coverage_report(conn, threshold_min=threshold_min)
+
+
+@router.get("/map", summary="Homes, stations with their 15-minute circles, and open incidents, for the map")
+async def map_view(_: StaffActor, conn: ConnDep, alarms: AlarmsDep) -> MapView:
+    return await service.map_view(conn, now=alarms.clock.now())

@@ -15,7 +15,16 @@ from homecare.backend.dispatch import (
     TaskNotFound,
 )
 from homecare.backend.dispatch import repository as repo
-from homecare.backend.dispatch.models import CoverageReport, HomeOutside, Station, StationSuggestion
+from homecare.backend.dispatch.models import (
+    CoverageReport,
+    HomeOutside,
+    MapHome,
+    MapIncident,
+    MapStation,
+    MapView,
+    Station,
+    StationSuggestion,
+)
 from homecare.backend.dispatch.routing import (
     COVERAGE_MINUTES,
     DETOUR_FACTOR,
@@ -28,7 +37,7 @@ from homecare.backend.dispatch.routing import (
 from homecare.backend.incidents import InvalidTransition
 from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
-from homecare.backend.incidents.models import Incident, StationTask, Status
+from homecare.backend.incidents.models import CLOSED, Incident, StationTask, Status
 from homecare.backend.incidents.policy import Escalation, FamilyStep
 from homecare.contracts.messages import HelpComing
 
@@ -113,21 +122,45 @@ async def _offer(
         detail=detail, **fields,
     )
     if first:
-        eta = None if travel is None else min(600, math.ceil(travel))
-        body = HelpComing(incident_id=incident.id, eta_min=eta,
-                          message_zh="已通知服务站，工作人员正在赶来。", message_en="Help is on the way.")
-        queued = await repo.queue_home_unit_command(conn, resident_id=incident.resident_id, incident_id=incident.id,
-                                                    body=body.model_dump(mode="json"))
+        await tell_home_help_coming(conn, incident_id=incident.id, travel_min=travel, now=now, actor=SYSTEM)
         updated = await incidents.get_incident(conn, incident_id=incident.id)
-        await incidents_repo.insert_transition(
-            conn, incident_id=incident.id, at=now, from_status=updated.status.value, to_status=updated.status.value,
-            actor=SYSTEM, reason="home unit told help is coming" if queued else "no home unit to tell",
-            detail={"change": "help_coming", "eta_min": eta, "home_units": queued},
-        )
         await incidents.tell_family_if_policy_says(conn, escalation=escalation, incident=updated,
                                                    step=FamilyStep.DISPATCHED, now=now,
                                                    reason=f"{candidate.name} is sending help")
     return task_id
+
+
+async def tell_home_help_coming(
+    conn: Conn, *, incident_id: int, travel_min: float | None, now: datetime, actor: str
+) -> int:
+    """Queue "help is coming" (with the ETA) to the resident's home units through the device_commands outbox, and
+    note it on the audit trail; how many home units were told. The caller holds the incident-writes lock."""
+    incident = await incidents.get_incident(conn, incident_id=incident_id)
+    eta = None if travel_min is None else min(600, math.ceil(travel_min))
+    body = HelpComing(incident_id=incident.id, eta_min=eta,
+                      message_zh="已通知服务站，工作人员正在赶来。", message_en="Help is on the way.")
+    queued = await repo.queue_home_unit_command(conn, resident_id=incident.resident_id, incident_id=incident.id,
+                                                body=body.model_dump(mode="json"))
+    await incidents_repo.insert_transition(
+        conn, incident_id=incident.id, at=now, from_status=incident.status.value, to_status=incident.status.value,
+        actor=actor, reason="home unit told help is coming" if queued else "no home unit to tell",
+        detail={"change": "help_coming", "eta_min": eta, "home_units": queued},
+    )
+    return queued
+
+
+async def help_coming_again(conn: Conn, *, incident_id: int, actor: str, now: datetime) -> Incident:
+    """The operator tells the home again that help is coming (with the ETA of the station on its way, if any);
+    the feed carries the updated audit trail to the other consoles."""
+    async with conn.transaction():
+        incident = await incidents.load_for_update(conn, incident_id=incident_id)
+        if incident.status in CLOSED:
+            raise InvalidTransition(f"incident {incident_id} is {incident.status.value}: nobody is coming")
+        active = await repo.active_tasks(conn, incident_id=incident_id)
+        await tell_home_help_coming(conn, incident_id=incident_id, now=now, actor=actor,
+                                    travel_min=active[0].travel_min if active else None)
+        await incidents_repo.append_change(conn, incident_id=incident_id, at=now, change="help_coming")
+    return await incidents.get_incident(conn, incident_id=incident_id)
 
 
 async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalation: Escalation, why: str) -> int | None:
@@ -275,3 +308,23 @@ async def coverage_report(conn: Conn, *, threshold_min: float = COVERAGE_MINUTES
         share_covered=round(covered / located, 4) if located else 0.0, outside=outside,
     )
 
+
+def coverage_radius_m(minutes: float = COVERAGE_MINUTES) -> float:
+    """The straight-line radius the travel-time model covers in ``minutes``: the circle drawn on the map."""
+    return minutes / 60.0 * URBAN_SPEED_KMH / DETOUR_FACTOR * 1000.0
+
+
+async def map_view(conn: Conn, *, now: datetime) -> MapView:
+    """Homes, stations with their availability, and open incidents, from stored coordinates."""
+    stations = await list_stations(conn, now=now)
+    homes = await repo.homes(conn)
+    located = {h.resident_id for h in homes if h.lat is not None and h.lon is not None}
+    return MapView(
+        coverage_min=COVERAGE_MINUTES, radius_m=round(coverage_radius_m(), 1),
+        model=f"haversine × {DETOUR_FACTOR} at {URBAN_SPEED_KMH:g} km/h",
+        homes=[MapHome(resident_id=h.resident_id, name=h.display_name, lat=h.lat, lon=h.lon, station_id=h.station_id)
+               for h in homes if h.lat is not None and h.lon is not None],
+        stations=[MapStation(id=s.id, name=s.name, lat=s.lat, lon=s.lon, on_duty=s.on_duty, capacity=s.capacity,
+                             active_tasks=s.active_tasks, available_now=s.available_now) for s in stations],
+        incidents=[MapIncident(**row) for row in await repo.open_incidents(conn) if row["resident_id"] in located],
+    )

@@ -142,6 +142,10 @@ class Change(_Model):
     snapshot: dict[str, Any]
 
 
+class ChangeCursor(_Model):
+    id: int = Field(description="The newest change id (0: none yet); follow the feed with ?after=<id>.")
+
+
 Actor = Annotated[
     str,
     Field(min_length=1, max_length=100,

@@ -13,7 +13,16 @@ from homecare.backend.accounts import NotAuthenticated
 from homecare.backend.deps import SESSION_COOKIE, ConnDep, StaffActor, authenticate
 from homecare.backend.incidents import IncidentNotFound, IncidentsError, InvalidTransition, service
 from homecare.backend.incidents.feed import follow_changes
-from homecare.backend.incidents.models import ActBody, Change, Incident, IncidentDetail, NoteBody, ResolveBody
+from homecare.backend.incidents.models import (
+    ActBody,
+    Change,
+    ChangeCursor,
+    Incident,
+    IncidentDetail,
+    NoteBody,
+    NotifyFamilyBody,
+    ResolveBody,
+)
 from homecare.backend.incidents.policy import PolicySet
 from homecare.backend.pipeline import RunningPipeline
 from homecare.backend.runtime import Runtime
@@ -57,6 +66,11 @@ async def get_changes(
     return await service.changes_after(conn, after=after, limit=limit)
 
 
+@router.get("/changes/last", summary="The newest feed id: read it before the queue, then follow the feed after it")
+async def get_last_change(actor: StaffActor, conn: ConnDep) -> ChangeCursor:
+    return ChangeCursor(id=await service.last_change_id(conn))
+
+
 @router.get("/escalation/policy", summary="The escalation policies in force (who is alerted when, station time-outs)")
 async def get_policy(actor: StaffActor, alarms: AlarmsDep) -> PolicySet:
     return alarms.escalation.policies
@@ -97,6 +111,16 @@ async def add_note(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident
     try:
         return await service.add_note(conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note,
                                       now=alarms.clock.now())
+    except IncidentsError as err:
+        raise http_error(err) from err
+
+
+@router.post("/{incident_id}/notify-family", summary="Tell the family now (e-mail to the contacts who get alarms)")
+async def notify_family(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
+                        body: NotifyFamilyBody) -> Incident:
+    try:
+        return await service.tell_family_now(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                             now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
     except IncidentsError as err:
         raise http_error(err) from err
 

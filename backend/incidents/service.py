@@ -321,6 +321,30 @@ async def cancel(
     return await _get(conn, incident_id)
 
 
+# Which notification reason code names each stage, when the operator tells the family without words of their own.
+_STAGE_REASON: Final = {
+    Status.OPEN: "alarm", Status.ACKNOWLEDGED: "acknowledged", Status.IN_CALL: "acknowledged",
+    Status.DISPATCHED: "dispatched", Status.ON_SCENE: "on_scene", Status.RESOLVED: "resolved",
+    Status.CANCELLED: "cancelled",
+}
+
+
+async def tell_family_now(
+    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation, note: str | None = None,
+) -> Incident:
+    """The operator tells the family now, whatever the policy says; recorded on the audit trail (with whether
+    the messages could be queued). Refused during a pre-alarm: the resident may still call it off."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status is Status.PRE_ALARM:
+            raise InvalidTransition(f"cannot tell the family about incident {incident_id}: it is still a pre-alarm")
+        reason = note.strip() if note and note.strip() else _STAGE_REASON[incident.status]
+        sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
+        await record(conn, incident=incident, now=now, actor=actor, change="family_notified",
+                     reason=f"family told: {reason}", detail={"audience": "family", "enqueued": sent})
+    return await _get(conn, incident_id)
+
+
 # --- reads ---------------------------------------------------------------------------------------
 
 
@@ -340,7 +364,8 @@ async def incident_detail(conn: Conn, *, incident_id: int) -> IncidentDetail:
         incident = await _get(conn, incident_id)
         transitions = await repo.transitions_of(conn, incident_id=incident_id)
         tasks = await repo.tasks_of(conn, incident_id=incident_id)
-    return IncidentDetail(incident=incident, transitions=transitions, tasks=tasks)
+        trigger = await repo.trigger_of(conn, incident_id=incident_id)
+    return IncidentDetail(incident=incident, transitions=transitions, tasks=tasks, trigger=trigger)
 
 
 async def open_queue(conn: Conn, *, limit: int = 200, include_pre_alarms: bool = True) -> list[Incident]:
@@ -350,3 +375,7 @@ async def open_queue(conn: Conn, *, limit: int = 200, include_pre_alarms: bool =
 
 async def changes_after(conn: Conn, *, after: int, limit: int = 500) -> list[Change]:
     return await repo.changes_after(conn, after=after, limit=limit)
+
+
+async def last_change_id(conn: Conn) -> int:
+    return await repo.last_change_id(conn)

@@ -1,4 +1,4 @@
-"""SQL for residents and the access log (minimal for now; the residents domain grows it)."""
+"""SQL for residents (home, contacts, the card, recent incidents) and the access log."""
 
 from __future__ import annotations
 
