@@ -16,6 +16,7 @@ from homecare.backend.accounts.router import router as accounts_router
 from homecare.backend.db.maintenance import prepare_database, run_maintenance
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
+from homecare.backend.family.router import router as family_router
 from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
@@ -25,6 +26,7 @@ from homecare.backend.reports.router import router as reports_router
 from homecare.backend.residents.router import router as residents_router
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
+from homecare.backend.stations.router import router as station_router
 from homecare.backend.telemetry.router import router as vitals_router
 from homecare.web import pages
 
@@ -78,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reports_router, prefix="/api")
     app.include_router(dispatch_router, prefix="/api")
     app.include_router(residents_router, prefix="/api")
+    app.include_router(station_router, prefix="/api")
+    app.include_router(family_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

@@ -1,0 +1,109 @@
+"""Models of the family status page: the residents followed, the headline state with its reasons, history, sleep."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from homecare.backend.incidents.models import Outcome, UtcDatetime
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FollowedResident(_Model):
+    """A resident the signed-in family member follows, and what the resident shares with them."""
+
+    resident_id: int
+    display_name: str
+    relation: str | None
+    timezone: str
+    share_status: bool
+    share_vitals: bool
+    share_activity: bool
+    share_incidents: bool
+
+
+State = Literal["help_on_the_way", "needs_attention", "all_well"]
+ReasonCode = Literal["help_on_the_way", "responder_on_scene", "incident", "device_offline", "low_battery",
+                     "no_activity"]
+ActivitySource = Literal["motion", "door", "bed", "steps", "activity"]
+
+
+class Reason(_Model):
+    """Why the state is what it is; the page words it in the reader's language."""
+
+    code: ReasonCode
+    cause: str | None = Field(default=None, description="The incident's cause, for incident reasons.")
+    device_kind: str | None = None
+    battery: int | None = None
+    since: UtcDatetime | None = None
+
+
+class LastActivity(_Model):
+    at: UtcDatetime
+    source: ActivitySource
+
+
+class TodayVsUsual(_Model):
+    """Steps so far today (the resident's local day) against the median of the same part of the day before."""
+
+    metric: Literal["steps"] = "steps"
+    today: float
+    usual: float | None = Field(description="Median over the days with data among the last 14; null with fewer "
+                                            "than 3 such days.")
+    usual_days: int
+
+
+class FamilyDevice(_Model):
+    kind: str
+    online: bool
+    battery: int | None
+    charging: bool | None
+    last_seen_at: UtcDatetime | None
+
+
+class FamilyStatus(_Model):
+    """The status page at a glance."""
+
+    resident_id: int
+    display_name: str
+    timezone: str
+    state: State
+    reasons: list[Reason]
+    last_activity: LastActivity | None
+    today: TodayVsUsual | None = Field(description="Only when the resident shares activity.")
+    devices: list[FamilyDevice]
+    now: UtcDatetime
+
+
+class FamilyIncident(_Model):
+    """An incident as the family sees it: what, when, and how it ended — never the operators' notes."""
+
+    id: int
+    cause: str
+    status: str
+    opened_at: UtcDatetime
+    dispatched_at: UtcDatetime | None
+    on_scene_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
+    outcome: Outcome | None
+    station_name: str | None
+
+
+class Night(_Model):
+    night_of: date = Field(description="The local date of the morning the night ends on.")
+    hours: float | None = Field(description="Hours in bed between 18:00 and 12:00; null: no bed events.")
+    in_bed_at: UtcDatetime | None
+    up_at: UtcDatetime | None
+
+
+class Sleep(_Model):
+    """Nightly time in bed, from the bed sensor's exit and return events."""
+
+    resident_id: int
+    basis: Literal["bed_sensor"] = "bed_sensor"
+    nights: list[Night]

@@ -1,0 +1,168 @@
+"""The family status page on a phone: the state at a glance, last activity, today against a usual day, devices,
+charts over 24 h / 7 days / 30 days from the rollups, in both languages, with large type and AA contrast."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+from playwright.async_api import Page, expect
+
+from homecare.contracts.messages import Metric
+from tests.browser.conftest import SCREENSHOTS, SignIn, screenshot
+from tests.support.backend import AUTH, Backend
+from tests.support.world import World
+
+PHONE = {"width": 390, "height": 844}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# WCAG relative luminance and contrast ratio of two computed CSS colours, in the page.
+CONTRAST_JS = """(node) => {
+  const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const style = getComputedStyle(node);
+  const [a, b] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+# The smallest font size of any text on the page outside the charts and the shared top bar, in CSS px.
+SMALLEST_TEXT_JS = """() => Math.min(...[...document.querySelectorAll("main *")]
+  .filter((n) => !n.closest("svg") && [...n.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim()))
+  .map((n) => parseFloat(getComputedStyle(n).fontSize)))"""
+
+
+async def a_month_of_data(database_url: str, world: World) -> None:
+    """Thirty days of hourly rollups (heart rate, SpO2, steps) and nights in bed for resident 0, devices online
+    with their batteries, and a movement 12 minutes ago, in the shapes the gateway and the rollups store."""
+    resident = world.resident_ids[0]
+    now = datetime.now(UTC)
+    first = (now - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for i in range(30 * 24 + 1):
+        bucket = first + timedelta(hours=i)
+        local_hour = bucket.astimezone(SHANGHAI).hour
+        day = math.sin((local_hour - 9) / 24 * 2 * math.pi)
+        heart = 66 + 7 * day + (i % 5)
+        rows.append((bucket, resident, int(Metric.HEART_RATE), 60, heart * 60, heart - 6, heart + 11))
+        spo2 = 96 + (i % 3) * 0.5
+        rows.append((bucket, resident, int(Metric.SPO2), 60, spo2 * 60, spo2 - 2, min(100, spo2 + 2)))
+        steps = 250 + 40 * (i % 9) if 8 <= local_hour < 20 else 0
+        rows.append((bucket, resident, int(Metric.STEPS), 12, steps, 0, steps / 4))
+    today = now.astimezone(SHANGHAI).date()
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        async with conn.cursor() as cur:
+            await cur.executemany("INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
+                                  "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        devices = dict(await (await conn.execute("SELECT kind, id FROM devices WHERE resident_id = %s",
+                                                  (resident,))).fetchall())
+        for n, (_, device_id) in enumerate(sorted(devices.items())):
+            await conn.execute("INSERT INTO device_state (device_id, online, last_seen_at, battery, charging) "
+                               "VALUES (%s, true, %s, %s, false)", (device_id, now, 95 - 7 * n))
+        seq = 0
+        for back in range(30, 0, -1):
+            evening = today - timedelta(days=back)
+            for kind, day, at in (("bed_return", evening, time(21, 20 + back % 30)),
+                                  ("bed_exit", evening + timedelta(days=1), time(2, 5)),
+                                  ("bed_return", evening + timedelta(days=1), time(2, 15)),
+                                  ("bed_exit", evening + timedelta(days=1), time(6, back % 40))):
+                seq += 1
+                await conn.execute(
+                    "INSERT INTO events (device_id, resident_id, seq, ts, kind, priority) "
+                    "VALUES (%s, %s, %s, %s, %s, 5)",
+                    (devices["bed_sensor"], resident, seq, datetime.combine(day, at, SHANGHAI), kind))
+        await conn.execute("INSERT INTO events (device_id, resident_id, seq, ts, kind, priority, room) "
+                           "VALUES (%s, %s, 1, %s, 'motion', 5, 'kitchen')",
+                           (devices["motion_sensor"], resident, now - timedelta(minutes=12)))
+
+
+async def axis_labels(page: Page, chart: str) -> list[str]:
+    return await page.locator(f"#{chart} text.axis").all_text_contents()
+
+
+async def test_the_family_sees_how_their_relative_is_at_a_glance_and_over_time(
+    sign_in: SignIn, database_url: str, world: World
+) -> None:
+    await a_month_of_data(database_url, world)
+    page = await sign_in("family", viewport=PHONE)
+    name = world.enrolment.residents[0].name
+    await expect(page.locator("#resident-name")).to_have_text(f"{name}（女儿）")
+    panel = page.locator("#status-panel")
+    await expect(panel).to_have_attribute("data-state", "all_well")
+    await expect(page.locator("#status-headline")).to_have_text("一切安好")
+    await expect(page.locator("#last-activity .big-value")).to_have_text(re.compile(r"^1[23] 分钟前（在家中走动）$"))
+    await expect(page.locator("#today")).to_contain_text("今天到现在走了")
+    await expect(page.locator("#devices li")).to_have_count(len(world.enrolment.residents[0].devices))
+    await expect(page.locator("#devices li.online")).to_have_count(len(world.enrolment.residents[0].devices))
+    await expect(page.locator("#devices")).to_contain_text("电量 95%")
+    await expect(page.locator("#no-incidents")).to_be_visible()
+
+    # Large type and AA contrast, for readers who are old themselves.
+    assert await panel.evaluate(CONTRAST_JS) >= 4.5
+    for muted in await page.locator("main .muted").all():
+        assert await muted.evaluate(CONTRAST_JS.replace("style.backgroundColor", "'rgb(255, 255, 255)'")) >= 4.5
+    assert await page.evaluate(SMALLEST_TEXT_JS) >= 18
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")  # no sideways scrolling
+    await screenshot(page, "family-status")
+
+    # 24 h: hourly heart rate with its band, hours on the axis in the reader's zone; the night in bed.
+    await expect(page.locator("#charts")).to_have_attribute("data-range", "24h")
+    heart = page.locator("#chart-heart_rate")
+    await expect(heart.locator("title")).to_have_text("心率")
+    await expect(heart.locator("desc")).to_contain_text("平均")
+    await expect(heart.locator("polyline.line")).to_have_count(1)
+    await expect(heart.locator("polygon.band")).to_have_count(1)
+    hours = [label for label in await axis_labels(page, "chart-heart_rate") if ":" in label]
+    assert hours, "no hour labels"
+    assert all(re.fullmatch(r"(00|06|12|18):00", label) for label in hours), hours
+    await expect(page.locator("#chart-steps rect.bar")).to_have_count(12)  # the hours walked, 08:00–20:00
+    await expect(page.locator("#last-night")).to_contain_text("昨晚 21:")
+
+    await page.click("#range-7d")
+    await expect(page.locator("#range-7d")).to_have_attribute("aria-selected", "true")
+    await expect(page.locator("#charts")).to_have_attribute("data-range", "7d")
+    walked_days = await page.locator("#chart-steps rect.bar").count()
+    assert walked_days in (7, 8), walked_days  # seven days back, and today once 08:00 has passed
+    days = [label for label in await axis_labels(page, "chart-spo2") if "/" in label]
+    assert len(days) in (6, 7), days
+    await expect(page.locator("#chart-sleep rect.bar")).to_have_count(7)
+    await expect(page.locator("#chart-sleep desc")).to_contain_text("平均每晚在床上")
+    await page.locator(".trends").screenshot(path=str(SCREENSHOTS / "family-charts.png"))
+
+    await page.click("#range-30d")
+    await expect(page.locator("#charts")).to_have_attribute("data-range", "30d")
+    await expect(page.locator("#chart-sleep rect.bar")).to_have_count(30)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_page_speaks_english_and_shows_only_the_followed_residents(
+    sign_in: SignIn, backend: Backend, database_url: str, world: World
+) -> None:
+    await a_month_of_data(database_url, world)
+    async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
+        linked = await service.put(f"/api/residents/{world.resident_ids[2]}/family", json={
+            "user_id": world.user_ids["family"], "relation": "son", "share_status": True, "share_vitals": False,
+            "share_activity": False, "share_incidents": True})
+        assert linked.status_code == 200, linked.text
+    page = await sign_in("family", lang="en", viewport=PHONE)
+    picker = page.locator("#resident-pick button")
+    await expect(picker).to_have_text([world.enrolment.residents[i].name for i in sorted(
+        (0, 2), key=lambda i: (world.enrolment.residents[i].name, world.resident_ids[i]))])
+    await page.locator(f"#resident-pick button[data-resident-id='{world.resident_ids[0]}']").click()
+    await expect(page.locator("#status-headline")).to_have_text("All is well")
+    await expect(page.locator("#range-7d")).to_have_text("7 days")
+    await expect(page.locator("#last-activity h3")).to_have_text("Last activity")
+    await expect(page.locator("#charts")).to_have_attribute("data-range", "24h")
+    await screenshot(page, "family-en")
+
+    await page.locator(f"#resident-pick button[data-resident-id='{world.resident_ids[2]}']").click()
+    await expect(page.locator("#resident-name")).to_have_text(f"{world.enrolment.residents[2].name} (son)")
+    await expect(page.locator("#status-panel")).to_have_attribute("data-state", "needs_attention")
+    await expect(page.locator("#status-reasons")).to_contain_text("is not connected")
+    await expect(page.locator("#charts")).to_contain_text("have not agreed to share heart rate")
+    await expect(page.locator("body")).not_to_contain_text(world.enrolment.residents[1].name)  # family2's relative
+    assert page.errors == []  # type: ignore[attr-defined]

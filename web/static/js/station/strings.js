@@ -1,0 +1,40 @@
+// Every string the station view shows, in Simplified Chinese and English.
+import { addStrings } from "../common.js";
+
+addStrings({
+  zh: {
+    "title.station": "服务站",
+    "st.pick": "服务站", "st.onDuty": "服务中", "st.closed": "休息中（不接新单）", "st.hours": "服务时间 {opens}–{closes}",
+    "st.capacity": "{used} / {cap} 在用", "st.capacityLabel": "处理能力", "st.phone": "电话",
+    "st.tasks": "任务", "st.noTasks": "目前没有任务。新任务到达时会响铃提示。", "st.closedToday": "今天已结束",
+    "st.new": "新任务", "st.newTitle": "({n}) 新任务",
+    "st.prio": "P{p}", "st.travel": "路程约 {min} 分钟", "st.offeredAt": "派单 {time}", "st.acceptedAt": "接单 {time}",
+    "st.onSceneAt": "到达 {time}", "st.closedAt": "结束 {time}", "st.by": "处理人 {name}",
+    "st.access": "如何进门", "st.call": "拨打 {phone}", "st.noPhone": "无电话", "st.note": "现场记录",
+    "st.accept": "接单", "st.decline": "拒绝", "st.enRoute": "我出发了", "st.onScene": "我已到达", "st.done": "完成",
+    "st.declineReason": "拒绝原因", "st.declineConfirm": "确认拒绝", "st.doneNote": "现场情况（必填）",
+    "st.doneConfirm": "确认完成", "st.cancel": "取消", "st.reasonNeeded": "请填写原因",
+    "st.noteNeeded": "请填写现场情况", "st.moved": "已更新：{status}",
+    "st.roster": "今日值班", "st.myDuty": "我在岗", "st.onDutyCount": "{n} 人在岗", "st.rosterOn": "在岗",
+    "st.rosterOff": "不在岗", "st.me": "（我）", "st.noRoster": "本站还没有人员账号",
+    "st.updated": "更新于 {time}", "st.offline": "连接中断，正在重试…",
+  },
+  en: {
+    "title.station": "Station",
+    "st.pick": "Station", "st.onDuty": "Open", "st.closed": "Closed (no new tasks)", "st.hours": "Hours {opens}–{closes}",
+    "st.capacity": "{used} / {cap} in use", "st.capacityLabel": "Capacity", "st.phone": "Phone",
+    "st.tasks": "Tasks", "st.noTasks": "No tasks right now. A new task rings a bell.", "st.closedToday": "Closed today",
+    "st.new": "New task", "st.newTitle": "({n}) New task",
+    "st.prio": "P{p}", "st.travel": "About {min} min away", "st.offeredAt": "Sent {time}",
+    "st.acceptedAt": "Accepted {time}", "st.onSceneAt": "Arrived {time}", "st.closedAt": "Closed {time}",
+    "st.by": "By {name}", "st.access": "How to get in", "st.call": "Call {phone}", "st.noPhone": "No phone",
+    "st.note": "Note", "st.accept": "Accept", "st.decline": "Decline", "st.enRoute": "On my way",
+    "st.onScene": "I'm there", "st.done": "Done", "st.declineReason": "Why decline?",
+    "st.declineConfirm": "Decline", "st.doneNote": "What happened (required)", "st.doneConfirm": "Mark done",
+    "st.cancel": "Cancel", "st.reasonNeeded": "Please give a reason", "st.noteNeeded": "Please say what happened",
+    "st.moved": "Updated: {status}",
+    "st.roster": "On duty", "st.myDuty": "I'm on duty", "st.onDutyCount": "{n} on duty", "st.rosterOn": "On duty",
+    "st.rosterOff": "Off duty", "st.me": " (me)", "st.noRoster": "This station has no accounts yet",
+    "st.updated": "Updated {time}", "st.offline": "Connection lost, retrying…",
+  },
+});
