@@ -16,6 +16,7 @@ from homecare.backend.accounts.router import router as accounts_router
 from homecare.backend.db.maintenance import prepare_database, run_maintenance
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
+from homecare.backend.enrolment.router import router as enrolment_router
 from homecare.backend.family.router import router as family_router
 from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.notifications.delivery import run_delivery
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(residents_router, prefix="/api")
     app.include_router(station_router, prefix="/api")
     app.include_router(family_router, prefix="/api")
+    app.include_router(enrolment_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

@@ -1,0 +1,186 @@
+// The dashboard: the plan's figures (answering within 60 s / 180 s, time to acknowledge and to on-scene, homes
+// outside the 15-minute circle, welfare visits) as numbers and SVG charts, with CSV downloads, for a chosen period.
+import { api, el, formatTime, t, zone } from "../common.js";
+import { barChart, lineChart } from "./charts.js";
+import { field, input, section, table } from "./ui.js";
+
+const TREND_MONTHS = 6;
+
+/** YYYY-MM-DD of a date in the user's zone. */
+function localDay(date = new Date()) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: zone(), year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(date);
+}
+
+function addDays(day, n) {
+  const d = new Date(`${day}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+function lastDay(month) {
+  const [y, m] = month.split("-").map(Number);
+  return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, "0")}`;
+}
+
+function monthsBack(month, n) {
+  const [y, m] = month.split("-").map(Number);
+  return Array.from({ length: n }, (_, i) => {
+    const d = new Date(Date.UTC(y, m - 1 - (n - 1 - i), 1));
+    return d.toISOString().slice(0, 7);
+  });
+}
+
+export const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`);
+export const secs = (v) => {
+  if (v === null || v === undefined) return "—";
+  return v < 120 ? t("adm.s", { n: Math.round(v) }) : t("adm.min", { n: (v / 60).toFixed(1) });
+};
+
+function figure(id, label, value, { good, note } = {}) {
+  const status = good === undefined || good === null ? "" : good ? "ok" : "bad";
+  return el("div", { class: `figure ${status}`, id },
+    el("span", { class: "figure-label" }, label),
+    el("strong", { class: "figure-value" }, value),
+    status ? el("span", { class: `badge ${status}` }, t(good ? "adm.meets" : "adm.misses")) : null,
+    note ? el("span", { class: "figure-note muted" }, note) : null);
+}
+
+function csvLink(id, path, params, label) {
+  return el("a", { id, class: "button csv", href: `/api/reports/${path}?${new URLSearchParams(params)}`,
+    download: "" }, `↓ ${label}`);
+}
+
+export async function dashboard(panel) {
+  const today = localDay();
+  const state = { start: addDays(today, -29), end: today, month: today.slice(0, 7) };
+  const start = input({ type: "date", id: "dash-start", value: state.start, max: today });
+  const end = input({ type: "date", id: "dash-end", value: state.end, max: today });
+  const month = input({ type: "month", id: "dash-month", value: state.month, max: state.month });
+  const body = el("div", { id: "dash-body", class: "dash-body" });
+  const picker = el("form", { class: "card row dash-picker", id: "dash-range" },
+    field("start", t("adm.dash.start"), start), field("end", t("adm.dash.end"), end),
+    field("month", t("adm.dash.month"), month),
+    el("button", { class: "primary", type: "submit", id: "dash-apply" }, t("adm.dash.apply")),
+    el("span", { class: "muted" }, t("adm.dash.zone", { zone: zone() })));
+  picker.addEventListener("submit", (event) => {
+    event.preventDefault();
+    Object.assign(state, { start: start.value || state.start, end: end.value || state.end,
+      month: month.value || state.month });
+    draw();
+  });
+  panel.append(el("h1", {}, t("adm.tab.dashboard")), picker, body);
+
+  async function draw() {
+    body.replaceChildren(el("p", { class: "muted" }, t("adm.loading")));
+    const tz = zone();
+    const range = { start: state.start, end: state.end, tz };
+    const months = monthsBack(state.month, TREND_MONTHS);
+    const [times, coverage, devices, welfare, stations, trend] = await Promise.all([
+      api(`reports/response-times?${new URLSearchParams(range)}`),
+      api("stations/coverage"),
+      api(`reports/coverage?${new URLSearchParams({ tz })}`),
+      api(`reports/welfare-visits?${new URLSearchParams({ month: state.month, tz })}`),
+      api("admin/stations"),
+      Promise.all(months.map(async (m) => {
+        const last = lastDay(m) > today ? today : lastDay(m);
+        const [rt, wv] = await Promise.all([
+          api(`reports/response-times?${new URLSearchParams({ start: `${m}-01`, end: last, tz })}`),
+          api(`reports/welfare-visits?${new URLSearchParams({ month: m, tz })}`)]);
+        return { month: m, within60: rt.acknowledge.share_within_60s, welfare: wv.rate };
+      })),
+    ]).catch((err) => {
+      body.replaceChildren(el("p", { class: "form-error", role: "alert" }, t("error.generic", { detail: err.message })));
+      return [];
+    });
+    if (!times) return;
+    const ack = times.acknowledge;
+    const stationName = new Map(stations.map((s) => [s.id, s.name]));
+    const pctFmt = (v) => `${Math.round(v * 100)} %`;
+
+    const figures = el("div", { class: "figures" },
+      figure("fig-alarms", t("adm.dash.alarms"), String(ack.counted),
+        { note: t("adm.dash.alarmsNote", { alarms: ack.alarms, withdrawn: ack.withdrawn }) }),
+      figure("fig-within60", t("adm.dash.within60"), pct(ack.share_within_60s),
+        { good: ack.meets_60s_target, note: t("adm.dash.target", { v: pct(ack.target_within_60s) }) }),
+      figure("fig-within180", t("adm.dash.within180"), pct(ack.share_within_180s),
+        { good: ack.meets_180s_target, note: t("adm.dash.target", { v: pct(ack.target_within_180s) }) }),
+      figure("fig-median", t("adm.dash.median"), secs(ack.median_s)),
+      figure("fig-p90", t("adm.dash.p90"), secs(ack.p90_s)),
+      figure("fig-onscene", t("adm.dash.onScene"), secs(times.on_scene.median_s),
+        { note: t("adm.dash.p90is", { v: secs(times.on_scene.p90_s) }) }),
+      figure("fig-outside", t("adm.dash.outside"), String(coverage.outside.length),
+        { good: coverage.residents_located ? coverage.outside.length === 0 : null,
+          note: t("adm.dash.outsideNote", { covered: pct(coverage.share_covered), min: coverage.threshold_min }) }),
+      figure("fig-welfare", t("adm.dash.welfare"), pct(welfare.rate),
+        { good: welfare.meets_target, note: t("adm.dash.welfareNote", { visited: welfare.visited,
+          vulnerable: welfare.vulnerable, month: welfare.month }) }),
+      figure("fig-devices", t("adm.dash.devicesOnline"), pct(devices.share_covered),
+        { note: t("adm.dash.devicesNote", { covered: devices.covered, enrolled: devices.enrolled }) }));
+
+    const ackChart = barChart({
+      id: "chart-ack", title: t("adm.dash.ackChart"), max: 1, noData: t("adm.dash.noAlarms"),
+      bars: [
+        { label: `${t("adm.dash.within60")} · ${t("adm.dash.target", { v: pct(ack.target_within_60s) })}`,
+          value: ack.share_within_60s, text: pct(ack.share_within_60s), target: ack.target_within_60s,
+          cls: ack.meets_60s_target === false ? "bad" : "ok" },
+        { label: `${t("adm.dash.within180")} · ${t("adm.dash.target", { v: pct(ack.target_within_180s) })}`,
+          value: ack.share_within_180s, text: pct(ack.share_within_180s), target: ack.target_within_180s,
+          cls: ack.meets_180s_target === false ? "bad" : "ok" },
+      ],
+    });
+    const groups = times.by_station;
+    const slowest = Math.max(60, ...groups.flatMap((g) => [g.median_on_scene_s || 0, g.p90_on_scene_s || 0]));
+    const onSceneChart = barChart({
+      id: "chart-onscene", title: t("adm.dash.onSceneChart"), max: Math.max(slowest, 900),
+      noData: t("adm.dash.noVisits"),
+      bars: groups.flatMap((g) => [
+        { label: `${g.key} · ${t("adm.dash.medianShort")}`, value: g.median_on_scene_s, text: secs(g.median_on_scene_s),
+          cls: g.median_on_scene_s > 900 ? "bad" : "ok" },
+        { label: `${g.key} · P90`, value: g.p90_on_scene_s, text: secs(g.p90_on_scene_s), cls: "alt" },
+      ]),
+      targets: [{ value: 900, label: t("adm.min", { n: 15 }) }],
+    });
+    const trendChart = lineChart({
+      id: "chart-trend", title: t("adm.dash.trendChart"), labels: trend.map((p) => p.month.slice(2)), max: 1,
+      format: pctFmt,
+      series: [
+        { name: t("adm.dash.within60"), values: trend.map((p) => p.within60), cls: "s1" },
+        { name: t("adm.dash.welfare"), values: trend.map((p) => p.welfare), cls: "s2" },
+      ],
+      targets: [{ value: 0.975, label: "97.5 %" }],
+    });
+
+    const downloads = el("div", { class: "row downloads" },
+      csvLink("csv-breaches", "response-times/breaches.csv", range, t("adm.dash.csvBreaches")),
+      csvLink("csv-stations", "response-times/by-station.csv", range, t("adm.dash.csvStations")),
+      csvLink("csv-operators", "response-times/by-operator.csv", range, t("adm.dash.csvOperators")),
+      csvLink("csv-coverage", "coverage/gaps.csv", { tz }, t("adm.dash.csvCoverage")),
+      csvLink("csv-welfare", "welfare-visits/not-visited.csv", { month: state.month, tz }, t("adm.dash.csvWelfare")));
+
+    body.replaceChildren(
+      el("p", { class: "muted", id: "dash-period" }, t("adm.dash.period", { start: times.period.start_date,
+        end: times.period.end_date, zone: times.period.timezone, at: formatTime(new Date().toISOString()) })),
+      figures,
+      el("div", { class: "charts" },
+        section(t("adm.dash.ackChart"), ackChart, el("p", { class: "muted" }, t("adm.dash.ackExplain"))),
+        section(t("adm.dash.onSceneChart"), groups.some((g) => g.on_scene) ? onSceneChart
+          : el("p", { class: "muted", id: "chart-onscene" }, t("adm.dash.noOnScene"))),
+        section(t("adm.dash.trendChart"), trendChart)),
+      section(t("adm.dash.downloads"), downloads),
+      section(t("adm.dash.outsideList"), table([
+        [t("adm.res.name"), (h) => h.display_name],
+        [t("adm.dash.nearest"), (h) => stationName.get(h.nearest_station_id) || "—"],
+        [t("adm.dash.travel"), (h) => (h.travel_min === null ? "—" : t("adm.min", { n: h.travel_min.toFixed(1) }))],
+      ], coverage.outside, { id: "outside-table", empty: t("adm.dash.allInside") })),
+      section(t("adm.dash.breaches"), table([
+        [t("adm.dash.alarmAt"), (b) => formatTime(b.alarm_at)],
+        [t("adm.res.name"), (b) => b.resident_name],
+        [t("adm.dash.wait"), (b) => secs(b.wait_s)],
+        [t("adm.dash.ackBy"), (b) => b.acknowledged_by || t("adm.dash.never")],
+        [t("adm.res.station"), (b) => b.station_name || "—"],
+      ], times.breaches.slice(-20).reverse(), { id: "breaches-table", empty: t("adm.dash.noBreaches") })));
+  }
+
+  await draw();
+}
