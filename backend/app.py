@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.accounts.router import router as accounts_router
+from homecare.backend.calls.router import router as calls_router
 from homecare.backend.db.maintenance import prepare_database, run_maintenance
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(station_router, prefix="/api")
     app.include_router(family_router, prefix="/api")
     app.include_router(enrolment_router, prefix="/api")
+    app.include_router(calls_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

@@ -39,7 +39,7 @@ from homecare.backend.incidents.policy import Escalation, find_notifier, load_po
 from homecare.backend.incidents.settings import AlarmSettings
 from homecare.backend.settings import Settings
 from homecare.contracts.codec import encode
-from homecare.contracts.messages import Command, HelpComing, Priority
+from homecare.contracts.messages import Command, Priority
 from homecare.contracts.topics import Channel, topic
 
 log = logging.getLogger(__name__)
@@ -418,7 +418,8 @@ class AlarmPipeline:
         sent = 0
         for row in rows:
             # cmd_id is the outbox id: unique and stable, so a re-send after a crash is dropped by the device.
-            command = Command(cmd_id=row["id"], ts=int(time.time() * 1000), body=HelpComing.model_validate(row["body"]))
+            # The body is any downlink command (help_coming, start_call): its "kind" picks the model.
+            command = Command.model_validate({"cmd_id": row["id"], "ts": int(time.time() * 1000), "body": row["body"]})
             if not await asyncio.to_thread(self._publisher.publish, topic(row["uid"], Channel.CMD), encode(command)):
                 break
             await conn.execute("UPDATE device_commands SET sent_at = now() WHERE id = %s", (row["id"],))

@@ -100,6 +100,7 @@ class SimDevice:
         self.outbox: OrderedDict[int, _Unacked] = OrderedDict()
         self.help_coming: list[HelpComing] = []
         self.calls: list[StartCall] = []
+        self.on_call: Callable[[StartCall], None] | None = None  # the home unit's voice (homecare.sim.voice)
         self._broker = broker
         self._clock = clock
         self._bridge = bridge
@@ -260,8 +261,10 @@ class SimDevice:
             self.help_coming.append(body)
             log.info("%s: help is coming for incident %d (eta %s min)", self.uid, body.incident_id, body.eta_min)
         elif isinstance(body, StartCall):
-            self.calls.append(body)  # the voice call itself comes with the calls work
+            self.calls.append(body)
             log.info("%s: asked to start call %s", self.uid, body.call_id)
+            if self.on_call is not None:
+                self.on_call(body)
         elif isinstance(body, Configure):
             self._configure(body)
 

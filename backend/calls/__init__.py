@@ -1,0 +1,44 @@
+"""Calls: voice (and consented video) between an operator's browser and a resident's home unit over WebRTC.
+
+Exceptions::
+
+    CallsError                       base of this package
+    ├── CallNotFound                 no call has that id, or the caller may not see it (HTTP 404)
+    ├── NotCallable                  the incident is closed or the home has no home unit (HTTP 409)
+    ├── CallOver                     the call has already ended (HTTP 409)
+    ├── LineBusy                     this backend already carries its maximum of calls (HTTP 503)
+    ├── CallerRefused                the signalling socket's caller may not join this call (WebSocket 1008)
+    └── RecordingNotFound            the call was not recorded, or its recording has been purged (HTTP 404)
+"""
+
+
+class CallsError(Exception):
+    """Base of the calls package's exceptions."""
+
+
+class CallNotFound(CallsError):
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"call {call_id} does not exist")
+        self.call_id = call_id
+
+
+class NotCallable(CallsError):
+    """The incident cannot be called now; the message says why."""
+
+
+class CallOver(CallsError):
+    """The call has already ended."""
+
+
+class LineBusy(CallsError):
+    """This backend carries as many calls as it is set to; another would break the audio of all."""
+
+
+class CallerRefused(CallsError):
+    """The signalling socket's caller (a user or a device token) may not join the call; the message says why."""
+
+
+class RecordingNotFound(CallsError):
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"call {call_id} has no recording")
+        self.call_id = call_id
