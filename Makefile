@@ -31,6 +31,7 @@ lint: install
 	@ln -s ../../../gateway build/typecheck/homecare/gateway
 	@ln -s ../../../backend build/typecheck/homecare/backend
 	@ln -s ../../../device-sim build/typecheck/homecare/sim
+	@ln -s ../../../web build/typecheck/homecare/web
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p homecare
 
 generate: install

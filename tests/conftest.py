@@ -22,7 +22,9 @@ from psycopg.conninfo import make_conninfo
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
+from tests.support.backend import Backend, start_backend
 from tests.support.brokers import amqtt_broker, mosquitto_broker
+from tests.support.world import World, build_world
 
 # The shared test server trades durability for speed (a database per test forces a checkpoint on DROP);
 # test_storage_embedded runs its own cluster with the production settings, crash included.
@@ -141,3 +143,20 @@ def amqtt_url() -> Iterator[str]:
 def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as url:
         yield url
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> World:
+    """A simulated neighbourhood of six residents with stations, devices and the demo sign-ins."""
+    return await build_world(database_url, tmp_path / "data")
+
+
+@pytest.fixture
+async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncIterator[Backend]:
+    """The API (with its alarm pipeline) over the world, publishing to the in-process broker."""
+    running = await start_backend(database_url, amqtt_url)
+    try:
+        yield running
+    finally:
+        if not running.task.done():
+            await running.stop()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.support.backend import Backend, start_backend
-from tests.support.world import World, build_world
+from homecare.gateway.service import Gateway
+from tests.support.backend import Backend
+from tests.support.enrolment import gateway_settings
+from tests.support.mqtt import TestClient
+from tests.support.world import World
 
 CHROMIUM = os.environ.get("HOMECARE_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -42,18 +45,22 @@ def broker_url(amqtt_url: str) -> str:
 
 
 @pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> World:
-    return await build_world(database_url, tmp_path / "data")
-
-
-@pytest.fixture
-async def backend(database_url: str, broker_url: str, world: World) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, broker_url)
+def gateway(database_url: str, broker_url: str, world: World) -> Iterator[Gateway]:
+    """The gateway, started once the world's devices are enrolled (it loads the device registry at start)."""
+    running = Gateway(gateway_settings(database_url, broker_url), database_url)
+    running.start()
     try:
         yield running
     finally:
-        if not running.task.done():
-            await running.stop()
+        running.stop()
+
+
+@pytest.fixture
+def pendant(broker_url: str) -> Iterator[TestClient]:
+    """An MQTT client that publishes device messages as firmware does."""
+    client = TestClient(broker_url)
+    yield client
+    client.close()
 
 
 SignIn = Callable[..., Awaitable[Page]]

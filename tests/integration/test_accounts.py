@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -15,12 +13,7 @@ import pytest
 
 from homecare.backend.accounts.passwords import hash_password, verify_password
 from tests.support.backend import AUTH, Backend, start_backend
-from tests.support.world import World, build_world
-
-
-@pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> World:
-    return await build_world(database_url, tmp_path / "data", residents=3)
+from tests.support.world import World, signed_in
 
 
 @pytest.fixture
@@ -28,15 +21,6 @@ async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncItera
     running = await start_backend(database_url, amqtt_url, login_max_failures=3, session_idle_minutes=30)
     yield running
     await running.stop()
-
-
-@contextlib.asynccontextmanager
-async def signed_in(backend: Backend, world: World, username: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client signed in as this demo user (the session cookie kept)."""
-    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as http:
-        response = await http.post("/api/auth/login", json={"username": username, "password": world.password(username)})
-        assert response.status_code == 200, response.text
-        yield http
 
 
 def test_passwords_are_argon2id_and_verify() -> None:

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 
+from homecare.backend.accounts.demo import demo_logins
 from homecare.backend.runner import _enrol
 from homecare.contracts.messages import DeviceKind
 from homecare.sim.neighbourhood import build_neighbourhood
 
 
-async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_url: str) -> None:
+async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_url: str, tmp_path: Path) -> None:
     enrolment = build_neighbourhood(12, seed=3).enrolment
-    await _enrol(database_url, enrolment)
-    await _enrol(database_url, enrolment)  # `make run` again: nothing is duplicated
+    logins = demo_logins(tmp_path)
+    await _enrol(database_url, enrolment, logins)
+    await _enrol(database_url, enrolment, demo_logins(tmp_path))  # `make run` again: nothing is duplicated
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         counts = await (await conn.execute(
             "SELECT (SELECT count(*) FROM residents), (SELECT count(*) FROM devices),"
             " (SELECT count(*) FROM stations), (SELECT count(*) FROM resident_contacts),"
-            " (SELECT count(*) FROM residents WHERE lat IS NULL OR station_id IS NULL)")).fetchone()
+            " (SELECT count(*) FROM residents WHERE lat IS NULL OR station_id IS NULL),"
+            " (SELECT count(*) FROM users), (SELECT count(*) FROM family_links)")).fetchone()
         kinds = {row[0] for row in await (await conn.execute("SELECT DISTINCT kind FROM devices")).fetchall()}
     assert counts == (12, len(enrolment.devices), len(enrolment.stations),
-                      sum(len(r.contacts) for r in enrolment.residents), 0)
+                      sum(len(r.contacts) for r in enrolment.residents), 0, len(logins), 2)
     assert kinds <= {kind.value for kind in DeviceKind}
 
 

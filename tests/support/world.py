@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from homecare.backend.accounts.demo import DemoLogin, demo_logins
 from homecare.backend.runner import enrol_neighbourhood
 from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
+from tests.support.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,13 @@ async def build_world(database_url: str, data_dir: Path, *, residents: int = 6, 
         station_ids = [r[0] for r in await (await conn.execute("SELECT id FROM stations ORDER BY id")).fetchall()]
         user_ids = dict(await (await conn.execute("SELECT username, id FROM users")).fetchall())
     return World(enrolment, resident_ids, station_ids, {login.username: login.password for login in logins}, user_ids)
+
+
+@contextlib.asynccontextmanager
+async def signed_in(backend: Backend, world: World, username: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client holding ``username``'s session cookie and sending our Origin, as the browser would."""
+    async with httpx.AsyncClient(base_url=backend.url, headers={"Origin": backend.url}, timeout=10) as client:
+        response = await client.post("/api/auth/login",
+                                     json={"username": username, "password": world.password(username)})
+        assert response.status_code == 200, response.text
+        yield client
