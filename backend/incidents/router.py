@@ -78,7 +78,7 @@ async def get_policy(actor: StaffActor, alarms: AlarmsDep) -> PolicySet:
 @router.get("/{incident_id}", summary="One incident with its audit trail and station tasks")
 async def get_incident(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
     try:
-        return await service.incident_detail(conn, incident_id=incident_id)
+        return await service.incident_detail(conn, incident_id=incident_id, actor=actor)
     except IncidentsError as err:
         raise http_error(err) from err
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from homecare.backend.accounts.models import Actor
+from homecare.backend.accounts.service import open_resident
 from homecare.backend.db.connections import Conn
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.incidents import IncidentNotFound, InvalidTransition
@@ -359,9 +361,12 @@ async def get_incident(conn: Conn, *, incident_id: int) -> Incident:
     return await _get(conn, incident_id)
 
 
-async def incident_detail(conn: Conn, *, incident_id: int) -> IncidentDetail:
+async def incident_detail(conn: Conn, *, incident_id: int, actor: Actor) -> IncidentDetail:
+    """The incident with its audit trail, tasks and trigger; opening it is an opening of the resident's record."""
     async with conn.transaction():
         incident = await _get(conn, incident_id)
+        await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="incident.detail",
+                            detail={"incident_id": incident_id})
         transitions = await repo.transitions_of(conn, incident_id=incident_id)
         tasks = await repo.tasks_of(conn, incident_id=incident_id)
         trigger = await repo.trigger_of(conn, incident_id=incident_id)

@@ -83,6 +83,18 @@ async def test_the_card_shows_the_person_and_every_opening_is_logged(
     assert opened == 2
 
 
+async def test_opening_an_incident_is_an_opening_of_the_record_and_logged(
+    backend: Backend, world: World, db: Db
+) -> None:
+    incident_id = await sos(db, world.resident_ids[3])
+    async with signed_in(backend, world, "supervisor") as supervisor:
+        assert (await supervisor.get(f"/api/incidents/{incident_id}")).status_code == 200
+    row = await (await db.execute(
+        "SELECT actor, action, detail->>'incident_id' FROM access_log WHERE resident_id = %s",
+        (world.resident_ids[3],))).fetchall()
+    assert row == [("supervisor", "incident.detail", str(incident_id))]
+
+
 async def test_family_and_responders_cannot_open_the_card(backend: Backend, world: World, db: Db) -> None:
     before = await scalar(db, "SELECT count(*) FROM access_log WHERE action = 'resident.card'")
     for username, rid in (("family", world.resident_ids[0]), ("family2", world.resident_ids[0]),

@@ -12,6 +12,7 @@ from homecare.backend.dispatch import service as dispatch
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.contracts.messages import Priority
+from tests.support.backend import SERVICE
 
 Db = psycopg.AsyncConnection[Any]
 NOON_SHANGHAI = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -107,7 +108,7 @@ async def test_unreachable_resident_records_the_120_call_and_sends_the_station(d
                                                 escalation=escalation, note="no answer twice")
     assert after.status.value == "dispatched"
     assert after.station_id == home_station
-    detail = await incidents.incident_detail(db, incident_id=incident)
+    detail = await incidents.incident_detail(db, incident_id=incident, actor=SERVICE)
     emergency = [t for t in detail.transitions if (t.detail or {}).get("change") == "emergency_services"]
     assert len(emergency) == 1
     assert emergency[0].actor == "operator Li"
@@ -117,4 +118,4 @@ async def test_unreachable_resident_records_the_120_call_and_sends_the_station(d
     # Unreachable again later: the 120 call is recorded again, but no second station is sent.
     await dispatch.resident_unreachable(db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI,
                                         escalation=escalation)
-    assert len((await incidents.incident_detail(db, incident_id=incident)).tasks) == 1
+    assert len((await incidents.incident_detail(db, incident_id=incident, actor=SERVICE)).tasks) == 1

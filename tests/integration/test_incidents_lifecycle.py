@@ -15,6 +15,7 @@ from homecare.backend.incidents.escalation import fire_due_timers
 from homecare.backend.incidents.models import Outcome, Status
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.contracts.messages import Priority
+from tests.support.backend import SERVICE
 
 Db = psycopg.AsyncConnection[Any]
 T0 = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
@@ -59,13 +60,13 @@ async def test_invalid_steps_are_refused_and_leave_no_trace(db: Db) -> None:
         await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.CANCELLED_BY_RESIDENT, now=T0,
                                 escalation=escalation)
     await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.FALSE_ALARM, now=T0, escalation=escalation)
-    before = len((await incidents.incident_detail(db, incident_id=iid)).transitions)
+    before = len((await incidents.incident_detail(db, incident_id=iid, actor=SERVICE)).transitions)
     for action in (incidents.acknowledge, incidents.start_call):
         with pytest.raises(InvalidTransition, match="it is resolved"):
             await action(db, incident_id=iid, actor="op", now=T0)
     with pytest.raises(InvalidTransition):
         await incidents.cancel(db, incident_id=iid, actor="op", now=T0, escalation=escalation)
-    assert len((await incidents.incident_detail(db, incident_id=iid)).transitions) == before
+    assert len((await incidents.incident_detail(db, incident_id=iid, actor=SERVICE)).transitions) == before
     # A new fall after the close is a new incident, not a fold into the closed one.
     again = await incidents.apply_signal(db, signal=fall(rid, SignalKind.ALARM), now=T0, escalation=escalation)
     assert (again.change, again.incident_id != iid) == ("opened", True)

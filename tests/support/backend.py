@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from homecare.backend.accounts.models import SERVICE_NAME, Actor, Role
 from homecare.backend.app import create_app
 from homecare.backend.pipeline import ManualClock
 from homecare.backend.settings import Settings
@@ -14,6 +15,8 @@ from tests.support.brokers import free_port
 from tests.support.waiting import eventually
 
 TOKEN = "test-token-0123456789-abcdefghij"
+SERVICE = Actor(name=SERVICE_NAME, role=Role.ADMIN, user_id=None, display_name="Service token")
+"""Who calls a service function directly in a test: the service token's administrator."""
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
