@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install system-packages run test lint bench bench-ingest bench-alarms generate clean
+.PHONY: install system-packages run test lint bench bench-ingest bench-alarms bench-console bench-calls generate clean
 
 install: $(VENV)/.installed
 
@@ -37,13 +37,19 @@ lint: install
 generate: install
 	$(BIN)/python -m homecare.contracts.generate
 
-bench: bench-ingest bench-alarms
+bench: bench-ingest bench-alarms bench-console bench-calls
 
 bench-ingest: install system-packages
 	$(BIN)/python -m bench.ingest
 
 bench-alarms: install system-packages
 	$(BIN)/python -m bench.alarms
+
+bench-console: install system-packages
+	$(BIN)/python -m bench.console
+
+bench-calls: install system-packages
+	$(BIN)/python -m bench.calls
 
 clean:
 	rm -rf var test-artifacts .pytest_cache

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import time
 import wave
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -35,11 +36,12 @@ SPEECH: Final = {"zh": "您好，我摔倒了，请帮帮我。", "en": "Hello, 
 HEARD_RMS: Final = 0.01  # above this (of full scale) a frame counts as sound rather than silence
 
 
-def speech_wav(path: Path, *, lang: str = "zh") -> Path:
-    """A WAV of the resident asking for help, by espeak-ng; a 440 Hz tone when espeak-ng is not installed."""
+def speech_wav(path: Path, *, lang: str = "zh", text: str | None = None) -> Path:
+    """A WAV of the resident asking for help (``text``, or the stock words), by espeak-ng; a 440 Hz tone when
+    espeak-ng is not installed."""
     espeak = shutil.which("espeak-ng")
     if espeak is not None:
-        subprocess.run([espeak, "-v", "cmn" if lang == "zh" else "en", "-w", str(path), SPEECH[lang]],
+        subprocess.run([espeak, "-v", "cmn" if lang == "zh" else "en", "-w", str(path), text or SPEECH[lang]],
                        check=True, capture_output=True)
         return path
     return tone_wav(path)
@@ -190,10 +192,11 @@ class HomeUnitVoice:
     It answers only calls whose token the platform signed for this unit and that have not expired; refusals are
     kept in `refused` (call id, reason). The camera is offered only when the token says the resident consented.
     A command with auto_answer (after an alarm) is answered at once; otherwise the unit rings until `pick_up`.
+    `speech` is a WAV, or a coroutine function giving one, awaited only for a call the unit takes.
     """
 
-    def __init__(self, uid: str, *, public_key: Ed25519PublicKey, speech: Path, record_dir: Path | None = None,
-                 camera: bool = True) -> None:
+    def __init__(self, uid: str, *, public_key: Ed25519PublicKey, speech: Path | Callable[[], Awaitable[Path]],
+                 record_dir: Path | None = None, camera: bool = True) -> None:
         self.uid = uid
         self._key = public_key
         self._speech = speech
@@ -227,11 +230,14 @@ class HomeUnitVoice:
             return
         line = self.calls[command.call_id] = Line()
         record_to = None if self._record_dir is None else self._record_dir / f"{command.call_id}.wav"
+        log.info("%s: joining call %s (%s)", self.uid, command.call_id,
+                 "answering at once" if command.auto_answer else "ringing")
         try:
+            speech = self._speech if isinstance(self._speech, Path) else await self._speech()
             async with connect(command.signalling_url, open_timeout=10) as socket:
                 await socket.send(json.dumps({"type": "hello", "token": command.token,
                                               "answer": command.auto_answer}))
-                await talk(socket, line, speech=self._speech, camera=claims.video and self._camera,
+                await talk(socket, line, speech=speech, camera=claims.video and self._camera,
                            record_to=record_to)
         except (OSError, ConnectionClosed) as err:
             log.warning("%s: call %s lost: %s", self.uid, command.call_id, err)
@@ -239,6 +245,8 @@ class HomeUnitVoice:
         finally:
             line.state = "ended"
             line.ended.set()
+            log.info("%s: call %s ended (%s); heard sound in %d of %d frames", self.uid, command.call_id,
+                     line.outcome, line.ear.loud_frames, line.ear.frames)
 
     async def pick_up(self, call_id: str) -> None:
         """Answer a call that rings without auto-answer (the resident pressed the button)."""

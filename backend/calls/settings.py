@@ -51,6 +51,9 @@ class CallSettings(BaseSettings):
         default=None,
         description="Base URL home units reach the API at (http(s)://host:port); default: the one the operator used.",
     )
-    max_calls: int = Field(default=40, ge=1, le=10_000, description="Calls this backend relays at once.")
+    max_calls: int = Field(
+        default=8, ge=1, le=10_000,
+        description="Calls this backend relays at once (bench/calls.py: 6–8 on 2 cores, about 0.1 core each).",
+    )
     record: bool = Field(default=False, description="Record both sides of every call for audit.")
     recording_retention_days: int = Field(default=90, ge=1, le=3650)
