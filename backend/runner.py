@@ -109,6 +109,7 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                 "HOMECARE_API_TOKEN": token,
                 "HOMECARE_DATA_DIR": str(data_dir),
             }
+            api_url = f"http://{settings.api_host}:{settings.api_port}"
             if settings.embedded_broker:
                 children.append(Child("broker", ["broker", "--host", broker.hostname or "127.0.0.1",
                                                  "--port", str(broker.port or 1883)], logs / "broker.log"))
@@ -121,9 +122,9 @@ def run_system(settings: Settings, *, residents: int, seed: int, speed: float) -
                 Child("api", ["api"], logs / "api.log"),
                 Child("simulator", ["sim", "neighbourhood", "--residents", str(residents), "--seed", str(seed),
                                     "--speed", str(speed), "--mqtt-url", settings.mqtt_url,
-                                    "--state", str(data_dir / "sim-seq.json")], logs / "simulator.log"),
+                                    "--state", str(data_dir / "sim-seq.json"), "--api-url", api_url],
+                      logs / "simulator.log"),
             ]
-            api_url = f"http://{settings.api_host}:{settings.api_port}"
             for child in children:
                 if stopping:
                     return 130

@@ -41,6 +41,7 @@ from homecare.gateway.service import prepare_storage
 from homecare.sim.voice import ConsolePeer, HomeUnitVoice, Line, tone_wav
 from tests.support.brokers import amqtt_broker, free_port
 from tests.support.mqtt import TestClient
+from tests.support.network import own_address
 
 RESULTS = Path(__file__).parent / "results" / "calls.json"
 TOKEN = "bench-token-" + "x" * 24
@@ -87,12 +88,6 @@ def main() -> None:
     console.print(f"[bold]simultaneous {kind} calls[/]: {capacity['calls_with_intact_audio']} "
                   f"with intact audio; {capacity['limit']}")
     console.print(f"written to {args.output}")
-
-
-def own_address() -> str:
-    """A non-loopback IPv4 address of this machine: aioice does not gather on 127.0.0.1."""
-    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()
-    return next(a for a in found if "." in a and not a.startswith("127."))
 
 
 class CpuClock:

@@ -22,7 +22,7 @@ from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
 from homecare.sim.neighbourhood import build_neighbourhood
-from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus
+from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus, VoiceOptions
 from homecare.sim.scenarios import (
     ScenarioError,
     load_scenario,
@@ -83,15 +83,30 @@ def neighbourhood(
     background: Annotated[bool, typer.Option(help="Random falls, false alarms, presses at real-world rates.")] = True,
     secrets: Annotated[bool, typer.Option(help="Log in with each device's secret as password.")] = True,
     state: Annotated[Path | None, typer.Option(help="JSON file keeping each device's seq across runs.")] = None,
+    api_url: Annotated[str | None, typer.Option(
+        envvar="HOMECARE_SIM_API_URL",
+        help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.")
+    ] = None,
+    call_key: Annotated[Path | None, typer.Option(
+        help="Instead of asking the API: a file holding the call-signing public key (base64url).")] = None,
+    data_dir: Annotated[Path, typer.Option(
+        envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")] = Path("var"),
     log_level: LogLevel = "info",
 ) -> None:
-    """Run a neighbourhood's devices (7 per resident) against a broker."""
+    """Run a neighbourhood's devices (7 per resident) against a broker; with --api-url or --call-key each home
+    unit answers the platform's calls and speaks."""
     _logging(log_level)
     hood = build_neighbourhood(residents, seed=seed, background_incidents=background)
     clock = SimClock(start.timestamp() if start else None, speed)
     chosen = [int(x) for x in only.split(",")] if only else None
     options = RunOptions(telemetry_interval, heartbeat_interval, seq_state=state)
-    run = NeighbourhoodRun(hood, parse_mqtt_url(mqtt_url), clock, residents=chosen, options=options, secrets=secrets)
+    voice = None
+    if api_url is not None or call_key is not None:
+        voice = VoiceOptions(data_dir / "sim-speech", api_url=api_url, key_file=call_key)
+    else:
+        logging.getLogger(__name__).warning("voice off: no --api-url or --call-key; home units will not answer calls")
+    run = NeighbourhoodRun(hood, parse_mqtt_url(mqtt_url), clock, residents=chosen, options=options, secrets=secrets,
+                           voice=voice)
     until = clock.now() + _seconds(duration) if duration else None
     _play(run, until)
 

@@ -6,12 +6,19 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
+import subprocess
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from homecare.contracts.calltoken import load_public_key
 from homecare.contracts.messages import ALARM_KINDS, DeviceKind, EventKind
 from homecare.contracts.topics import Channel
 from homecare.sim.broker import BrokerAddress
@@ -20,8 +27,12 @@ from homecare.sim.device import DeviceSettings, SimDevice
 from homecare.sim.household import EventHappening, Household, ImuHappening
 from homecare.sim.neighbourhood import Neighbourhood
 from homecare.sim.netloop import PahoBridge
+from homecare.sim.voice import HomeUnitVoice, speech_wav, tone_wav
 
 log = logging.getLogger(__name__)
+
+SIGNING_KEY_PATH: Final = "/api/calls/signing-key"
+HELP_SPEECH: Final = "您好，我是{name}，我摔倒了，请帮帮我。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,99 @@ class SeqState:
         tmp.replace(self._path)
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceOptions:
+    """Where the home units get the platform's call-signing public key, and where their speech is kept."""
+
+    speech_dir: Path
+    api_url: str | None = None  # the key from GET <api_url>/api/calls/signing-key, asked until the API answers
+    key_file: Path | None = None  # or the key as provisioned: its base64url text in a file
+    key_wait_s: float = 120.0  # how long to keep asking the API before going on without voice
+
+
+class HomeVoices:
+    """The home units' voices. Each unit's HomeUnitVoice is a few attributes until a call it verified arrives;
+    only then does it build an aiortc peer, so a neighbourhood of idle homes holds no peers. Each resident's plea
+    for help is spoken by espeak-ng on their first call and kept in ``speech_dir`` for later calls and runs."""
+
+    def __init__(self, options: VoiceOptions) -> None:
+        self.options = options
+        self.units: dict[str, HomeUnitVoice] = {}
+        self._making = asyncio.Lock()  # one espeak-ng at a time; a second call for the same words finds the file
+
+    async def give(self, households: Iterable[Household], devices: dict[str, SimDevice]) -> None:
+        """Fetch the key, then attach a voice to every home unit; without a key the units stay mute (logged)."""
+        key = await self._key()
+        if key is None:
+            return
+        if shutil.which("espeak-ng") is None:
+            log.warning("espeak-ng is not installed: home units answer calls with a tone instead of speech")
+        for h in households:
+            for record in h.record.devices:
+                if record.kind is DeviceKind.HOME_UNIT:
+                    voice = HomeUnitVoice(record.uid, public_key=key, speech=self._speech_of(h.record.name))
+                    voice.attach(devices[record.uid])
+                    self.units[record.uid] = voice
+        log.info("voice on: %d home units answer calls the platform signs", len(self.units))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(voice.close() for voice in self.units.values()))
+
+    async def _key(self) -> Ed25519PublicKey | None:
+        o = self.options
+        if o.key_file is not None:
+            try:
+                return load_public_key(o.key_file.read_text().strip())
+            except (OSError, ValueError) as err:
+                log.error("voice off: no call-signing key in %s (%s); home units will not answer calls",
+                          o.key_file, err)
+                return None
+        assert o.api_url is not None, "VoiceOptions needs api_url or key_file"
+        url = o.api_url.rstrip("/") + SIGNING_KEY_PATH
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + o.key_wait_s
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while True:
+                try:
+                    response = await client.get(url)
+                    response.raise_for_status()
+                    key = load_public_key(response.json()["public_key"])
+                    log.info("voice: call-signing key from %s", url)
+                    return key
+                except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+                    problem = str(err) or type(err).__name__
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(1.0)
+        log.error("voice off: no call-signing key from %s within %.0f s (%s); home units will not answer calls",
+                  url, o.key_wait_s, problem)
+        return None
+
+    def _speech_of(self, name: str) -> Callable[[], Awaitable[Path]]:
+        async def speech() -> Path:
+            async with self._making:
+                return await asyncio.to_thread(self._make_speech, HELP_SPEECH.format(name=name))
+
+        return speech
+
+    def _make_speech(self, text: str) -> Path:
+        directory = self.options.speech_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        if shutil.which("espeak-ng") is None:
+            tone = directory / "tone.wav"  # not kept under the words: once espeak-ng is installed, they are spoken
+            return tone if tone.exists() else tone_wav(tone)
+        path = directory / f"help-{zlib.crc32(text.encode()):08x}.wav"
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            try:
+                speech_wav(partial, text=text)
+            except subprocess.CalledProcessError as err:
+                log.warning("espeak-ng failed (%s): this call gets a tone", err.stderr.decode(errors="replace"))
+                return tone_wav(directory / "tone.wav")
+            partial.replace(path)
+        return path
+
+
 def _spread(uid: str, period: float) -> float:
     """A fixed offset within `period` per device, so a neighbourhood's reports do not all coincide."""
     return (zlib.crc32(uid.encode()) % 10_000) / 10_000 * period
@@ -104,6 +208,7 @@ class NeighbourhoodRun:
         residents: Iterable[int] | None = None,
         options: RunOptions | None = None,
         secrets: bool = True,
+        voice: VoiceOptions | None = None,
     ) -> None:
         self.hood = hood
         self.clock = clock
@@ -112,6 +217,7 @@ class NeighbourhoodRun:
         self.households = [hood.household(i) for i in chosen]
         self.devices: dict[str, SimDevice] = {}
         self.status = RunStatus()
+        self.voices = None if voice is None else HomeVoices(voice)
         self._broker = broker
         self._secrets = secrets
         self._seqs = SeqState(self.options.seq_state)
@@ -134,6 +240,9 @@ class NeighbourhoodRun:
         bridge = PahoBridge(loop)
         self._create_devices(bridge)
         misc = asyncio.create_task(bridge.run())
+        # The devices do not wait for the API: the units take calls from when their voices have the key.
+        voicing = None if self.voices is None else asyncio.create_task(self.voices.give(self.households,
+                                                                                          self.devices))
         pending = list(self.devices.values())
         now = self.clock.now()
         for h in self.households:
@@ -152,6 +261,10 @@ class NeighbourhoodRun:
                 await asyncio.sleep(self.options.tick_s)
         finally:
             self._seqs.save(self.devices.values())
+            if voicing is not None and self.voices is not None:
+                voicing.cancel()
+                await asyncio.gather(voicing, return_exceptions=True)
+                await self.voices.close()
             for device in self.devices.values():
                 device.close()
             await asyncio.sleep(0.2)  # let the clean DISCONNECTs reach the broker

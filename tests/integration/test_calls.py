@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,16 +33,11 @@ from homecare.sim.voice import ConsolePeer, HomeUnitVoice, speech_wav, tone_wav
 from tests.support.backend import AUTH, Backend, start_backend
 from tests.support.enrolment import gateway_settings
 from tests.support.mqtt import TestClient
+from tests.support.network import own_address
 from tests.support.waiting import eventually
 from tests.support.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
-
-
-def own_address() -> str:
-    """An IPv4 address of this machine other than loopback: aioice (and Chromium) skip 127.0.0.1."""
-    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()
-    return next(a for a in found if "." in a and not a.startswith("127."))
 
 
 @pytest.fixture
