@@ -14,22 +14,18 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import websockets
 from rich.console import Console
 
-from homecare.backend.db.embedded import EmbeddedPostgres
+from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.settings import Settings
 from homecare.gateway.service import prepare_storage
 from homecare.sim.fleet import fleet_devices
-from tests.support.brokers import free_port, mosquitto_broker
+from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 
 RESULTS = Path(__file__).parent / "results" / "alarms.json"
@@ -51,15 +47,9 @@ def main() -> None:
     parser.add_argument("--fleet-rate", type=float, default=20_000.0, help="telemetry messages/s (0: none)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="homecare-bench-alarms-") as tmp:
-        work = Path(tmp)
-        database = EmbeddedPostgres(work / "data")
-        dsn = database.start()
-        try:
-            with mosquitto_broker(work) as broker_url:
-                latencies, stored_points = asyncio.run(_measure(work, dsn, broker_url, args))
-        finally:
-            database.stop()
+    latencies, stored_points = with_services(
+        "alarms", lambda work, dsn, broker_url: _measure(work, dsn, broker_url, args), broker="mosquitto"
+    )
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
@@ -70,11 +60,8 @@ def main() -> None:
         "alarms": len(ordered),
         "telemetry_msgs_per_s_offered": args.fleet_rate,
         "telemetry_points_stored_meanwhile": stored_points,
-        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.output, result)
     console.print(f"[bold]alarm → operator screen[/]: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms "
                   f"over {len(ordered)} alarms, with {args.fleet_rate:,.0f} telemetry messages/s offered")
     console.print(f"written to {args.output}")
@@ -97,16 +84,16 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
            "HOMECARE_API_PORT": str(api_port)}
     # As deployed under load: one gateway process for telemetry, one for alarms and the rest.
     processes = [
-        _start(work, f"gateway-{channels}", ["gateway"],
+        start_homecare(work, f"gateway-{channels}", ["gateway"],
                {**env, "HOMECARE_GATEWAY_CHANNELS": channels, "HOMECARE_GATEWAY_CLIENT_ID": f"bench-{channels}"})
         for channels in ("telemetry", "alarms")
     ]
-    processes.append(_start(work, "api", ["api"], env))
+    processes.append(start_homecare(work, "api", ["api"], env))
     try:
-        await _wait_for_api(api_port)
+        await wait_for_api(f"http://127.0.0.1:{api_port}")
         if args.fleet_rate > 0:
             duration = args.alarms * args.interval + 30
-            processes.append(_start(work, "fleet", [
+            processes.append(start_homecare(work, "fleet", [
                 "sim", "fleet", "--devices", str(args.fleet_devices), "--rate", str(args.fleet_rate),
                 "--duration", f"{duration:.0f}", "--mqtt-url", broker_url, "--prefix", "bench", "--burst", "4"], env))
             await asyncio.sleep(8)  # the fleet connects and reaches its rate
@@ -159,25 +146,6 @@ async def _alarms(broker_url: str, api_port: int, args: argparse.Namespace) -> l
     if missing:
         raise RuntimeError(f"{len(missing)} alarms never reached the operators' feed")
     return [(seen_at[r] - sent_at[r]) * 1000 for r in sent_at]
-
-
-def _start(work: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (work / f"{name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.backend.cli", *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-
-async def _wait_for_api(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError("the API did not start")
 
 
 if __name__ == "__main__":

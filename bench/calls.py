@@ -18,9 +18,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +28,15 @@ import paho.mqtt.client as mqtt
 import psycopg
 from rich.console import Console
 
+from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.calls.bridge import speed_up_audio_level
-from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.settings import Settings
 from homecare.contracts.calltoken import load_public_key
 from homecare.contracts.codec import decode_command
 from homecare.contracts.messages import StartCall
 from homecare.gateway.service import prepare_storage
 from homecare.sim.voice import ConsolePeer, HomeUnitVoice, Line, tone_wav
-from tests.support.brokers import amqtt_broker, free_port
+from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 from tests.support.network import own_address
 
@@ -67,19 +64,10 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="relay only (the deployment does not record)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="homecare-bench-calls-") as tmp:
-        work = Path(tmp)
-        database = EmbeddedPostgres(work / "data")
-        dsn = database.start()
-        try:
-            with amqtt_broker() as broker_url:
-                result = asyncio.run(_measure(work, dsn, broker_url, args))
-        finally:
-            database.stop()
-    result |= {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    result = with_services(
+        "calls", lambda work, dsn, broker_url: _measure(work, dsn, broker_url, args), broker="amqtt"
+    )
+    write_results(args.output, result)
     latency = result["time_to_audio_ms"]
     console.print(f"[bold]call → audio both ways[/]: median {latency['median']:.0f} ms "
                   f"(min {latency['min']:.0f}, max {latency['max']:.0f}) over {latency['calls']} calls")
@@ -118,12 +106,12 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
            "HOMECARE_API_HOST": host, "HOMECARE_API_PORT": str(port), "HOMECARE_DATA_DIR": str(work / "api"),
            "HOMECARE_CALL_RECORD": "false" if args.no_record else "true",
            "HOMECARE_CALL_MAX_CALLS": str(residents + 10), "PYTHONWARNINGS": "ignore"}
-    gateway = _start(work, "gateway", ["gateway"], {**env, "HOMECARE_GATEWAY_CLIENT_ID": "bench-calls-gateway"})
-    api = _start(work, "api", ["api"], env)
+    gateway = start_homecare(work, "gateway", ["gateway"], {**env, "HOMECARE_GATEWAY_CLIENT_ID": "bench-calls-gateway"})
+    api = start_homecare(work, "api", ["api"], env)
     base = f"http://{host}:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
-            await _wait_for_api(client)
+            await wait_for_api(base)
             key = load_public_key((await client.get("/api/calls/signing-key")).json()["public_key"])
             incidents = await _alarms(client, broker_url, residents)
             speech = tone_wav(work / "tone.wav", seconds=5.0)
@@ -293,22 +281,6 @@ async def _ramp(client: httpx.AsyncClient, base: str, incidents: list[int], unit
             "steps": steps,
             "per_call_work": "two aiortc peers in the backend (DTLS-SRTP, RTP, jitter buffers in Python), "
                              "2 Opus decodes, 2 encodes" + ("" if args.no_record else ", 2 recording encodes")}
-
-
-def _start(work: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (work / f"{name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.backend.cli", *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-
-async def _wait_for_api(client: httpx.AsyncClient, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        await asyncio.sleep(0.2)
-    raise TimeoutError("the API did not start")
 
 
 if __name__ == "__main__":

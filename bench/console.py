@@ -10,12 +10,8 @@ Prints the figures and writes bench/results/console.json. Run: ``python -m bench
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +22,7 @@ import psycopg
 from playwright.async_api import Browser, Page, async_playwright
 from rich.console import Console
 
-from bench.alarms import _start, _wait_for_api
-from homecare.backend.db.embedded import EmbeddedPostgres
+from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.deps import SESSION_COOKIE
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
@@ -35,7 +30,7 @@ from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.backend.settings import Settings
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.support.brokers import amqtt_broker, free_port
+from tests.support.brokers import free_port
 from tests.support.world import build_world
 
 RESULTS = Path(__file__).parent / "results" / "console.json"
@@ -83,19 +78,10 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=20, help="J presses, each opening the next incident")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="homecare-bench-console-") as tmp:
-        work = Path(tmp)
-        database = EmbeddedPostgres(work / "pg")
-        dsn = database.start()
-        try:
-            with amqtt_broker() as broker_url:
-                result = asyncio.run(_measure(work, dsn, broker_url, args))
-        finally:
-            database.stop()
-    result |= {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    result = with_services(
+        "console", lambda work, dsn, broker_url: _measure(work, dsn, broker_url, args), broker="amqtt"
+    )
+    write_results(args.output, result)
     load, burst, keys = result["first_load"], result["burst"], result["keypress"]
     console.print(f"[bold]console first load[/] ({args.incidents} open incidents, {args.loads} cold loads): "
                   f"median {load['median_ms']:.0f} ms, max {load['max_ms']:.0f} ms, "
@@ -117,9 +103,9 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
     port = free_port()
     env = {**os.environ, "HOMECARE_DATABASE_URL": dsn, "HOMECARE_MQTT_URL": broker_url, "HOMECARE_API_TOKEN": TOKEN,
            "HOMECARE_API_PORT": str(port), "HOMECARE_EMBEDDED_BROKER": "false"}
-    api = _start(work, "api", ["api"], env)
+    api = start_homecare(work, "api", ["api"], env)
     try:
-        await _wait_for_api(port)
+        await wait_for_api(f"http://127.0.0.1:{port}")
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
             response = await client.post("/api/auth/login",
