@@ -8,12 +8,14 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -24,7 +26,7 @@ from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
 from tests.support.backend import Backend, start_backend
 from tests.support.brokers import amqtt_broker, mosquitto_broker
-from tests.support.world import World, build_world
+from tests.support.world import Login, World, build_world, signed_in
 
 # The shared test server trades durability for speed (a database per test forces a checkpoint on DROP);
 # test_storage_embedded runs its own cluster with the production settings, crash included.
@@ -160,3 +162,14 @@ async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncItera
     finally:
         if not running.task.done():
             await running.stop()
+
+
+@pytest.fixture
+async def login(backend: Backend, world: World) -> AsyncIterator[Login]:
+    """login("family") → an HTTP client with that user's session cookie, as their browser would have it."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def open_as(username: str) -> httpx.AsyncClient:
+            return await stack.enter_async_context(signed_in(backend, world, username))
+
+        yield open_as

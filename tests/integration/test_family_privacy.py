@@ -4,7 +4,6 @@ takes a resident, incident or task id is tried with another family's ids, found 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.support.backend import AUTH, Backend
 from tests.support.waiting import eventually
-from tests.support.world import World
+from tests.support.world import Login, World
 
 ID_PARAMS = frozenset({"resident_id", "incident_id", "task_id"})
 NOW = datetime.now(UTC)
@@ -28,25 +27,6 @@ QUERY_VALUES = {"metric": "heart_rate", "start": (NOW - timedelta(hours=1)).isof
 def broker_url(amqtt_url: str) -> str:
     return amqtt_url
 
-
-Login = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def login(backend: Backend, world: World) -> AsyncIterator[Login]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=backend.url)
-        clients.append(client)
-        response = await client.post("/api/auth/login",
-                                     json={"username": username, "password": world.password(username)})
-        assert response.status_code == 200, response.text
-        return client
-
-    yield open_as
-    for client in clients:
-        await client.aclose()
 
 
 def example(schema: dict[str, Any], components: dict[str, Any]) -> Any:

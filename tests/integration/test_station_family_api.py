@@ -3,7 +3,7 @@ and a family member's status, today against a usual day, nights in bed and incid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from homecare.backend.pipeline import ManualClock
 from homecare.contracts.messages import Metric
 from tests.support.backend import AUTH, Backend, start_backend
 from tests.support.waiting import eventually
-from tests.support.world import World
+from tests.support.world import Login, World
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -46,26 +46,6 @@ async def backend(database_url: str, broker_url: str, clock: ManualClock, world:
     finally:
         await running.stop()
 
-
-Login = Callable[[str], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def login(backend: Backend, world: World) -> AsyncIterator[Login]:
-    """login("family") → an HTTP client with that user's session cookie, as their browser would have it."""
-    clients: list[httpx.AsyncClient] = []
-
-    async def open_as(username: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=backend.url)
-        clients.append(client)
-        response = await client.post("/api/auth/login",
-                                     json={"username": username, "password": world.password(username)})
-        assert response.status_code == 200, response.text
-        return client
-
-    yield open_as
-    for client in clients:
-        await client.aclose()
 
 
 async def device_ids(db: psycopg.AsyncConnection[Any], resident_id: int) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +53,7 @@ async def signed_in(backend: Backend, world: World, username: str) -> AsyncItera
                                      json={"username": username, "password": world.password(username)})
         assert response.status_code == 200, response.text
         yield client
+
+
+Login = Callable[[str], Awaitable[httpx.AsyncClient]]
+"""The ``login`` fixture: login("family") → an HTTP client with that user's session, closed after the test."""
