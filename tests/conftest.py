@@ -8,6 +8,7 @@ Environment:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -24,6 +25,7 @@ from psycopg.conninfo import make_conninfo
 from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
+from homecare.sim.netloop import PahoBridge
 from tests.support.backend import Backend, start_backend
 from tests.support.brokers import amqtt_broker, mosquitto_broker
 from tests.support.world import Login, World, build_world, signed_in
@@ -173,3 +175,14 @@ async def login(backend: Backend, world: World) -> AsyncIterator[Login]:
             return await stack.enter_async_context(signed_in(backend, world, username))
 
         yield open_as
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[PahoBridge]:
+    """The simulator's network loop for simulated devices, running beside the test."""
+    network = PahoBridge(asyncio.get_running_loop())
+    task = asyncio.create_task(network.run(0.05))
+    yield network
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -4,40 +4,22 @@ headless Chromium (fake microphone) and the simulated home unit, and the call is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from playwright.async_api import expect
 
-from homecare.contracts.calltoken import load_public_key
-from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import Gateway
-from homecare.sim.broker import parse_mqtt_url
-from homecare.sim.clock import SimClock
-from homecare.sim.device import SimDevice
 from homecare.sim.netloop import PahoBridge
-from homecare.sim.voice import HomeUnitVoice, speech_wav
+from homecare.sim.voice import HomeUnitVoice
 from tests.browser.conftest import SignIn, screenshot
+from tests.support import homes
 from tests.support.backend import AUTH, Backend, start_backend
-from tests.support.enrolment import gateway_settings
-from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
 from tests.support.world import World
-
-
-@pytest.fixture
-async def gateway(database_url: str, broker_url: str, world: World) -> AsyncIterator[Gateway]:
-    running = Gateway(gateway_settings(database_url, broker_url), database_url)  # after enrolment: it loads devices
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -55,45 +37,11 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
 
 
 @pytest.fixture
-async def home_unit(world: World, backend: Backend, broker_url: str,
+async def home_unit(world: World, backend: Backend, broker_url: str, bridge: PahoBridge,
                     tmp_path: Path) -> AsyncIterator[tuple[str, HomeUnitVoice]]:
-    """Resident 0's home unit online with its voice; it knows the platform's public key, as provisioned."""
-    network = PahoBridge(asyncio.get_running_loop())
-    running = asyncio.create_task(network.run(0.05))
-    device_record = next(d for d in world.enrolment.residents[0].devices if d.kind is DeviceKind.HOME_UNIT)
-    async with httpx.AsyncClient(base_url=backend.url) as client:
-        key = (await client.get("/api/calls/signing-key")).json()["public_key"]
-    device = SimDevice(device_record.uid, broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=network,
-                       firmware="hu-1", secret=device_record.secret)
-    voice = HomeUnitVoice(device.uid, public_key=load_public_key(key), speech=speech_wav(tmp_path / "help.wav"))
-    voice.attach(device)
-    device.go_online()
-    await eventually(lambda: device.connected)
-    yield device.uid, voice
-    await voice.close()
-    device.close()
-    running.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await running
-
-
-async def raise_fall(database_url: str, broker_url: str, world: World) -> int:
-    """Resident 0's ceiling radar reports a fall as firmware does; the id of the incident it opens."""
-    sensor_record = next(d for d in world.enrolment.residents[0].devices if d.kind is DeviceKind.FALL_SENSOR)
-    sensor = TestClient(broker_url, client_id=sensor_record.uid, password=sensor_record.secret)
-    payload = {"v": 1, "device_id": sensor_record.uid, "seq": 1, "ts": int(time.time() * 1000),
-               "kind": "fall_detected", "room": "bathroom"}
-    sensor.publish(f"homecare/v1/dev/{sensor_record.uid}/event", json.dumps(payload))
-
-    async def opened() -> int | None:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            row = await (await conn.execute("SELECT id FROM incidents WHERE status = 'open'")).fetchone()
-        return None if row is None else int(row[0])
-
-    try:
-        return await eventually(opened, timeout=20)
-    finally:
-        sensor.close()
+    """Resident 0's home unit online with its voice."""
+    async with homes.home_unit(world, backend.url, broker_url, bridge, tmp_path) as (device, voice):
+        yield device.uid, voice
 
 
 async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other(
@@ -101,7 +49,7 @@ async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other
     world: World,
 ) -> None:
     uid, voice = home_unit
-    incident_id = await raise_fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     page = await sign_in("operator")
     await page.goto(f"/console#/incidents/{incident_id}")
     await expect(page.locator("#incident[data-ready='true']")).to_be_visible()
@@ -151,7 +99,7 @@ async def test_a_call_that_drops_is_shown_and_can_be_retried(
     world: World,
 ) -> None:
     _, voice = home_unit
-    incident_id = await raise_fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     page = await sign_in("operator", lang="en")
     await page.goto(f"/console#/incidents/{incident_id}")
     await expect(page.locator("#incident[data-ready='true']")).to_be_visible()

@@ -7,33 +7,16 @@ import re
 from typing import Any
 
 import httpx
-import psycopg
 from playwright.async_api import expect
 
 from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import Gateway
 from tests.browser.conftest import SignIn, screenshot
-from tests.integration.test_pipeline_alarms import Sender
+from tests.support import homes
 from tests.support.backend import AUTH, Backend
-from tests.support.mqtt import TestClient
-from tests.support.waiting import eventually
 from tests.support.world import World
 
 PHONE = {"width": 390, "height": 844}
-
-
-async def press_sos(database_url: str, world: World, pendant: TestClient) -> int:
-    """Resident 0 presses the SOS pendant; the incident the pipeline opens for it."""
-    uid = next(d.uid for d in world.enrolment.residents[0].devices if d.kind is DeviceKind.SOS_PENDANT)
-    Sender(pendant).event(uid, "sos")
-
-    async def opened() -> int | None:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            row = await (await conn.execute("SELECT id FROM incidents WHERE resident_id = %s AND cause = 'sos'",
-                                            (world.resident_ids[0],))).fetchone()
-        return None if row is None else int(row[0])
-
-    return await eventually(opened)
 
 
 async def as_call_centre(backend: Backend, path: str, body: dict[str, Any], expect_status: int = 200) -> Any:
@@ -44,7 +27,7 @@ async def as_call_centre(backend: Backend, path: str, body: dict[str, Any], expe
 
 
 async def test_a_responder_takes_a_dispatched_alarm_to_done_and_the_family_sees_it(
-    sign_in: SignIn, backend: Backend, world: World, database_url: str, gateway: Gateway, pendant: TestClient
+    sign_in: SignIn, backend: Backend, world: World, database_url: str, gateway: Gateway, broker_url: str
 ) -> None:
     station = await sign_in("responder")
     await expect(station.locator("#station-name")).to_have_text(world.enrolment.stations[0].name)
@@ -52,7 +35,8 @@ async def test_a_responder_takes_a_dispatched_alarm_to_done_and_the_family_sees_
     await expect(station.locator("#capacity")).to_have_text("0 / 3 在用")
     await expect(station.locator("#duty-switch")).to_have_attribute("aria-checked", "true")
 
-    incident_id = await press_sos(database_url, world, pendant)
+    incident_id = await homes.device_alarm(database_url, broker_url, world, kind=DeviceKind.SOS_PENDANT,
+                                             event="sos")
     await as_call_centre(backend, f"/incidents/{incident_id}/dispatch",
                          {"actor": "operator", "station_id": world.station_ids[0]}, 201)
 

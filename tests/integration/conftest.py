@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from homecare.gateway.service import Gateway
-from homecare.sim.netloop import PahoBridge
 from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_settings
 
 
@@ -17,17 +14,6 @@ from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_se
 def broker_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs once against each real broker."""
     return str(request.getfixturevalue(f"{request.param}_url"))
-
-
-@pytest.fixture
-async def bridge() -> AsyncIterator[PahoBridge]:
-    """The simulator's network loop for simulated devices, running beside the test."""
-    network = PahoBridge(asyncio.get_running_loop())
-    task = asyncio.create_task(network.run(0.05))
-    yield network
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @pytest.fixture

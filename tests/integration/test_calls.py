@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,43 +21,27 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from homecare.backend.calls import service as calls_service
 from homecare.backend.calls.settings import CallSettings
 from homecare.backend.calls.tokens import signing_key
-from homecare.contracts.calltoken import CallClaims, load_public_key, sign
+from homecare.contracts.calltoken import CallClaims, sign
 from homecare.contracts.codec import encode
 from homecare.contracts.messages import Command, DeviceKind, StartCall
 from homecare.gateway.service import Gateway
-from homecare.sim.broker import parse_mqtt_url
-from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
 from homecare.sim.netloop import PahoBridge
-from homecare.sim.voice import ConsolePeer, HomeUnitVoice, speech_wav, tone_wav
+from homecare.sim.voice import ConsolePeer, HomeUnitVoice, tone_wav
+from tests.support import homes
 from tests.support.backend import AUTH, Backend, start_backend
-from tests.support.enrolment import gateway_settings
 from tests.support.mqtt import TestClient
 from tests.support.network import own_address
 from tests.support.waiting import eventually
-from tests.support.world import World, build_world
+from tests.support.world import World
 
 pytestmark = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
 
 
 @pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> World:
-    return await build_world(database_url, tmp_path / "data")
-
-
-@pytest.fixture
-def gateway(database_url: str, broker_url: str, world: World) -> Iterator[Gateway]:
-    running = Gateway(gateway_settings(database_url, broker_url), database_url)  # after enrolment: it loads devices
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def backend(database_url: str, broker_url: str, gateway: Gateway, tmp_path: Path,
+async def backend(database_url: str, broker_url: str, world: World, gateway: Gateway, tmp_path: Path,
                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Backend]:
+    # world before gateway: the gateway loads the enrolled devices when it starts.
     monkeypatch.setenv("HOMECARE_CALL_RECORD", "true")
     monkeypatch.setenv("HOMECARE_CALL_RING_TIMEOUT_S", "8")
     running = await start_backend(database_url, broker_url, host=own_address(), data_dir=tmp_path / "backend")
@@ -68,47 +52,12 @@ async def backend(database_url: str, broker_url: str, gateway: Gateway, tmp_path
             await running.stop()
 
 
-def unit_of(world: World, index: int, kind: DeviceKind) -> tuple[str, str]:
-    device = next(d for d in world.enrolment.residents[index].devices if d.kind is kind)
-    return device.uid, device.secret
-
-
 @pytest.fixture
 async def home_unit(world: World, backend: Backend, broker_url: str, bridge: PahoBridge,
                     tmp_path: Path) -> AsyncIterator[tuple[SimDevice, HomeUnitVoice]]:
-    """Resident 0's home unit online, its voice holding the platform's public key (as provisioned)."""
-    uid, secret = unit_of(world, 0, DeviceKind.HOME_UNIT)
-    async with httpx.AsyncClient(base_url=backend.url) as client:
-        key = (await client.get("/api/calls/signing-key")).json()["public_key"]
-    device = SimDevice(uid, broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=bridge, firmware="hu-1",
-                       secret=secret)
-    voice = HomeUnitVoice(uid, public_key=load_public_key(key), speech=speech_wav(tmp_path / "help.wav"),
-                          record_dir=tmp_path / "heard")
-    voice.attach(device)
-    device.go_online()
-    await eventually(lambda: device.connected)
-    yield device, voice
-    await voice.close()
-    device.close()
-
-
-async def fall(database_url: str, broker_url: str, world: World) -> int:
-    """Resident 0's ceiling radar reports a fall, as firmware does; the incident's id once it is open."""
-    uid, secret = unit_of(world, 0, DeviceKind.FALL_SENSOR)
-    sensor = TestClient(broker_url, client_id=uid, password=secret)
-    payload = {"v": 1, "device_id": uid, "seq": 1, "ts": int(time.time() * 1000), "kind": "fall_detected",
-               "room": "bathroom"}
-    sensor.publish(f"homecare/v1/dev/{uid}/event", json.dumps(payload))
-
-    async def opened() -> int | None:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            row = await (await conn.execute("SELECT id FROM incidents WHERE status = 'open'")).fetchone()
-        return None if row is None else int(row[0])
-
-    try:
-        return await eventually(opened, timeout=20)
-    finally:
-        sensor.close()
+    """Resident 0's home unit online, recording what it hears."""
+    async with homes.home_unit(world, backend.url, broker_url, bridge, tmp_path, record_dir=tmp_path / "heard") as unit:
+        yield unit
 
 
 async def test_the_operator_talks_to_the_home_unit_and_the_call_is_on_the_incident(
@@ -116,7 +65,7 @@ async def test_the_operator_talks_to_the_home_unit_and_the_call_is_on_the_incide
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
-    incident_id = await fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
         placed = (await client.post(f"/api/incidents/{incident_id}/calls", json={})).json()
         call_id = placed["call"]["id"]
@@ -172,7 +121,7 @@ async def test_the_home_unit_refuses_forged_expired_and_foreign_call_tokens(
     backend: Backend, home_unit: tuple[SimDevice, HomeUnitVoice], broker_url: str, world: World,
 ) -> None:
     device, voice = home_unit
-    other_uid, _ = unit_of(world, 1, DeviceKind.HOME_UNIT)
+    other_uid, _ = homes.device_of(world, 1, DeviceKind.HOME_UNIT)
     now = int(time.time())
     forger = Ed25519PrivateKey.generate()
     # The genuine key signs the expired and the foreign tokens: only the signature, expiry or uid is wrong.
@@ -217,7 +166,7 @@ async def test_the_signalling_socket_turns_away_family_responders_and_bad_tokens
 ) -> None:
     # The unit is online so it takes this call's start_call now: left at the broker, a later test's unit would get
     # it (and the outbox ids of a fresh database start again at 1, so the unit would drop that test's as a repeat).
-    incident_id = await fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
         placed = (await client.post(f"/api/incidents/{incident_id}/calls", json={"auto_answer": False})).json()
     url = backend.ws_url + placed["signal_path"]
@@ -247,7 +196,7 @@ async def test_the_camera_goes_on_only_with_the_residents_consent(
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
-    incident_id = await fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     speech = tone_wav(tmp_path / "operator.wav")
 
     async def call_with_video(consent: bool) -> tuple[dict[str, Any], ConsolePeer]:
@@ -284,7 +233,7 @@ async def test_without_auto_answer_the_unit_rings_until_picked_up_declined_or_ti
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
-    incident_id = await fall(database_url, broker_url, world)
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
     speech = tone_wav(tmp_path / "operator.wav")
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
         outcomes = []
