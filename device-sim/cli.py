@@ -69,6 +69,23 @@ def _play(run: NeighbourhoodRun, until: float | None) -> None:
         asyncio.run(run.run(until=until, on_tick=lambda status: live.update(_status_line(status, tz))))
 
 
+ApiUrl = Annotated[str | None, typer.Option(
+    envvar="HOMECARE_SIM_API_URL",
+    help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.")]
+CallKey = Annotated[Path | None, typer.Option(
+    help="Instead of asking the API: a file holding the call-signing public key (base64url).")]
+DataDir = Annotated[Path, typer.Option(
+    envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")]
+
+
+def _voice(api_url: str | None, call_key: Path | None, data_dir: Path) -> VoiceOptions | None:
+    """Voices for the home units when the platform's key can be had; otherwise they stay mute (said once)."""
+    if api_url is None and call_key is None:
+        logging.getLogger(__name__).warning("voice off: no --api-url or --call-key; home units will not answer calls")
+        return None
+    return VoiceOptions(data_dir / "sim-speech", api_url=api_url, key_file=call_key)
+
+
 @app.command()
 def neighbourhood(
     residents: Annotated[int, typer.Option(help="How many residents (numbered from 1).")] = 50,
@@ -83,14 +100,9 @@ def neighbourhood(
     background: Annotated[bool, typer.Option(help="Random falls, false alarms, presses at real-world rates.")] = True,
     secrets: Annotated[bool, typer.Option(help="Log in with each device's secret as password.")] = True,
     state: Annotated[Path | None, typer.Option(help="JSON file keeping each device's seq across runs.")] = None,
-    api_url: Annotated[str | None, typer.Option(
-        envvar="HOMECARE_SIM_API_URL",
-        help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.")
-    ] = None,
-    call_key: Annotated[Path | None, typer.Option(
-        help="Instead of asking the API: a file holding the call-signing public key (base64url).")] = None,
-    data_dir: Annotated[Path, typer.Option(
-        envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")] = Path("var"),
+    api_url: ApiUrl = None,
+    call_key: CallKey = None,
+    data_dir: DataDir = Path("var"),
     log_level: LogLevel = "info",
 ) -> None:
     """Run a neighbourhood's devices (7 per resident) against a broker; with --api-url or --call-key each home
@@ -100,13 +112,8 @@ def neighbourhood(
     clock = SimClock(start.timestamp() if start else None, speed)
     chosen = [int(x) for x in only.split(",")] if only else None
     options = RunOptions(telemetry_interval, heartbeat_interval, seq_state=state)
-    voice = None
-    if api_url is not None or call_key is not None:
-        voice = VoiceOptions(data_dir / "sim-speech", api_url=api_url, key_file=call_key)
-    else:
-        logging.getLogger(__name__).warning("voice off: no --api-url or --call-key; home units will not answer calls")
     run = NeighbourhoodRun(hood, parse_mqtt_url(mqtt_url), clock, residents=chosen, options=options, secrets=secrets,
-                           voice=voice)
+                           voice=_voice(api_url, call_key, data_dir))
     until = clock.now() + _seconds(duration) if duration else None
     _play(run, until)
 
@@ -150,9 +157,13 @@ def scenario(
     mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
     speed: Annotated[float | None, typer.Option(help="Override the scenario's speed.")] = None,
     check: Annotated[bool, typer.Option(help="Only validate the file.")] = False,
+    api_url: ApiUrl = None,
+    call_key: CallKey = None,
+    data_dir: DataDir = Path("var"),
     log_level: LogLevel = "info",
 ) -> None:
-    """Run a scenario file ("resident 7 falls at 10:00 and does not respond")."""
+    """Run a scenario file ("resident 7 falls at 10:00 and does not respond"); with --api-url or --call-key the
+    home units answer the platform's calls."""
     _logging(log_level)
     if not file.exists():
         shipped = {p.stem: p for p in shipped_scenarios()} | {p.name: p for p in shipped_scenarios()}
@@ -165,7 +176,7 @@ def scenario(
     if check:
         console.print(f"{file}: ok ({len(loaded.steps)} steps, {loaded.begins} for {loaded.duration})")
         return
-    run = scenario_run(loaded, parse_mqtt_url(mqtt_url), speed=speed)
+    run = scenario_run(loaded, parse_mqtt_url(mqtt_url), speed=speed, voice=_voice(api_url, call_key, data_dir))
     _play(run, loaded.ends.timestamp())
 
 

@@ -34,7 +34,7 @@ from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, NightOut, SosPr
 from homecare.sim.neighbourhood import Neighbourhood, build_neighbourhood
 from homecare.sim.resident import Drift
 from homecare.sim.routine import Room
-from homecare.sim.runner import Jump, NeighbourhoodRun, RunOptions
+from homecare.sim.runner import Jump, NeighbourhoodRun, RunOptions, VoiceOptions
 
 SCENARIO_DIR: Final = Path(__file__).parent
 
@@ -335,6 +335,7 @@ def scenario_run(
     *,
     speed: float | None = None,
     options: RunOptions | None = None,
+    voice: VoiceOptions | None = None,
 ) -> NeighbourhoodRun:
     """A run of the staged scenario on its own clock; `await run.run(until=scenario.ends.timestamp())`."""
     hood, jumps = stage(scenario)
@@ -343,7 +344,7 @@ def scenario_run(
         telemetry_interval_s=scenario.telemetry_interval.total_seconds(),
         heartbeat_interval_s=scenario.heartbeat_interval.total_seconds(),
     )
-    run = NeighbourhoodRun(hood, broker, clock, residents=scenario.only, options=options)
+    run = NeighbourhoodRun(hood, broker, clock, residents=scenario.only, options=options, voice=voice)
     for jump in jumps:
         run.add_jump(jump)
     return run
