@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from homecare.backend.accounts import NotAuthenticated
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
@@ -103,7 +105,9 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _page_route(page: Page):  # type: ignore[no-untyped-def]
+def _page_route(page: Page) -> Callable[[Request, Actor | None], Awaitable[Response]]:
+    """The route of one page: its shell for the roles it is for, a sign-in or home redirect for anyone else."""
+
     async def route(request: Request, actor: PageActor) -> Response:
         if actor is None:
             return _login_redirect(request)
@@ -122,7 +126,7 @@ for _page in PAGES.values():
 
 
 @router.get("/login")
-async def login_page(actor: PageActor) -> Response:
+async def login_page() -> Response:
     return HTMLResponse(shell("login", "homecare"), headers=_NO_STORE)
 
 
@@ -136,7 +140,7 @@ async def home(actor: PageActor) -> Response:
 class CachedStatic(StaticFiles):
     """Static files; versioned URLs (``?v=``) are cached for a year, others revalidated with their ETag."""
 
-    async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
+    async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         query = scope.get("query_string", b"")
         response.headers["Cache-Control"] = (
