@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
 import ssl
@@ -30,6 +29,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import dict_row
 
 from homecare.backend.db.connections import Conn
+from homecare.backend.detection.config import DetectionSettings, load_settings
+from homecare.backend.detection.fall_confirmation import review_burst
+from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
 from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
@@ -88,6 +90,14 @@ class PipelineConfig:
 # --- events → signals ------------------------------------------------------------------------------
 
 
+def recovery_window(settings: DetectionSettings | None, *, column: int | None, policy_default: int) -> int:
+    """How long a device-detected fall waits for "I'm OK": the resident's detection settings when an administrator
+    set it there, else the per-resident column of the enrolment, else the escalation policy's default."""
+    if settings is not None and "recovery_window_s" in settings.falls.model_fields_set:
+        return settings.falls.recovery_window_s
+    return column if column is not None else policy_default
+
+
 def signal_for_event(
     row: dict[str, Any], *, recovery_window_s: int, priority: Callable[[Cause], Priority] | None = None
 ) -> Signal | None:
@@ -111,6 +121,8 @@ def signal_for_event(
                     f"跌倒传感器检测到跌倒{where_zh}。")
     if kind == "fall_detected":
         confidence = "" if row["confidence"] is None else f", device confidence {row['confidence']:.2f}"
+        if recovery_window_s == 0:  # this resident cannot be expected to press "I'm OK": an alarm at once
+            return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}.", "设备检测到跌倒。")
         return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}; waiting {recovery_window_s} s "
                     "for \"I'm OK\".", f"设备检测到跌倒，等待 {recovery_window_s} 秒内按“我没事”。",
                     kind=SignalKind.PRE_ALARM, recovery_window_s=recovery_window_s)
@@ -146,15 +158,6 @@ WHERE b.id > %(from)s
   AND NOT EXISTS (SELECT 1 FROM pipeline_processed q WHERE q.source = 'imu_burst' AND q.item_id = b.id)
 ORDER BY b.id LIMIT %(limit)s
 """
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A detector the detection package may or may not provide in this build."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -301,8 +304,10 @@ class AlarmPipeline:
             return None, "unassigned device"
         if row["kind"] == "im_ok":
             return await self._apply_im_ok(conn, row, now=now)
-        window = row["fall_recovery_window_s"] or self.escalation.policies.fall_recovery_window_s
-        priority = None if book is None else book.for_resident(row["resident_id"]).priority
+        settings = None if book is None else book.for_resident(row["resident_id"])
+        window = recovery_window(settings, column=row["fall_recovery_window_s"],
+                                 policy_default=self.escalation.policies.fall_recovery_window_s)
+        priority = None if settings is None else settings.priority
         signal = signal_for_event(row, recovery_window_s=window, priority=priority)
         if signal is None:
             return None, "informational"
@@ -505,9 +510,9 @@ async def start_pipeline(
         dsn=dsn, escalation=escalation, clock=clock or SystemClock(),
         mqtt_url=settings.mqtt_url if alarm.send_help_coming else None,
         config=PipelineConfig(poll_s=alarm.poll_s, periodic_every_s=alarm.periodic_every_s),
-        review_burst=_optional("homecare.backend.detection.fall_confirmation", "review_burst"),
-        resident_settings=_optional("homecare.backend.detection.config", "load_settings"),
-        periodic=_optional("homecare.backend.detection.periodic", "run_periodic_detectors"),
+        review_burst=review_burst,
+        resident_settings=load_settings,
+        periodic=run_periodic_detectors,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")

@@ -31,28 +31,39 @@ class VitalsSettings(_Settings):
     """
 
     enabled: bool = True
-    spo2_low: float = 91  # NEWS2 scale 1: ≤ 91 scores 3
+    spo2_low: float = Field(default=91, ge=50, le=100)  # NEWS2 scale 1: ≤ 91 scores 3
     spo2_low_duration_s: int = Field(default=120, ge=0)
-    spo2_moderate: float = 93  # NEWS2 scale 1: 92–93 scores 2
+    spo2_moderate: float = Field(default=93, ge=50, le=100)  # NEWS2 scale 1: 92–93 scores 2
     spo2_moderate_duration_s: int = Field(default=900, ge=0)
-    pulse_low: float = 40  # ≤ 40 scores 3
-    pulse_high: float = 131  # ≥ 131 scores 3
-    pulse_raised: float = 111  # 111–130 scores 2
+    pulse_low: float = Field(default=40, ge=20, le=250)  # ≤ 40 scores 3
+    pulse_high: float = Field(default=131, ge=20, le=250)  # ≥ 131 scores 3
+    pulse_raised: float = Field(default=111, ge=20, le=250)  # 111–130 scores 2
     pulse_duration_s: int = Field(default=120, ge=0)
     pulse_raised_duration_s: int = Field(default=900, ge=0)
-    respiration_low: float = 8  # ≤ 8 scores 3
-    respiration_high: float = 25  # ≥ 25 scores 3
-    respiration_raised: float = 21  # 21–24 scores 2
+    respiration_low: float = Field(default=8, ge=2, le=60)  # ≤ 8 scores 3
+    respiration_high: float = Field(default=25, ge=2, le=60)  # ≥ 25 scores 3
+    respiration_raised: float = Field(default=21, ge=2, le=60)  # 21–24 scores 2
     respiration_duration_s: int = Field(default=120, ge=0)
     respiration_raised_duration_s: int = Field(default=900, ge=0)
     # A wristband measures skin temperature at the wrist (about 33 °C awake indoors), not core
     # temperature, so NEWS2's core bands (≤ 35.0 scores 3) cannot be used as they are: only the
     # fever side applies, and the low side is a cold-skin alarm well below any indoor reading.
-    temperature_high: float = 38.1  # NEWS2: ≥ 38.1 scores 1 (core); wrist skin this hot means fever
-    temperature_low: float = 28.0
+    temperature_high: float = Field(default=38.1, ge=20, le=45)  # NEWS2: ≥ 38.1 scores 1 (core); hot skin: fever
+    temperature_low: float = Field(default=28.0, ge=20, le=45)
     temperature_duration_s: int = Field(default=900, ge=0)
     max_gap_s: int = Field(default=180, ge=30, le=3600)
     """Readings further apart than this break a duration: missing data never counts as in the band."""
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> Self:
+        """A band that contradicts its neighbour would never (or always) fire: refuse it with the reason."""
+        for lower, upper in (("spo2_low", "spo2_moderate"), ("pulse_low", "pulse_raised"),
+                             ("pulse_raised", "pulse_high"), ("respiration_low", "respiration_raised"),
+                             ("respiration_raised", "respiration_high"), ("temperature_low", "temperature_high")):
+            if getattr(self, lower) > getattr(self, upper):
+                low, high = getattr(self, lower), getattr(self, upper)
+                raise ValueError(f"{lower} ({low:g}) must not be above {upper} ({high:g})")
+        return self
 
 
 class BaselineSettings(_Settings):

@@ -1,13 +1,14 @@
-"""Shapes of the administration API: residents with home and card, devices and their one-time secrets, stations."""
+"""Shapes of the administration API: residents with home, card and detector settings, devices and secrets, stations."""
 
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from homecare.backend.detection.config import DetectionSettings
 from homecare.contracts.messages import DeviceId, DeviceKind
 
 Sex = Literal["female", "male"]
@@ -193,3 +194,14 @@ class ImportResult(_Out):
 
     added: int
     updated: int
+
+
+class DetectionView(_Out):
+    """A resident's detector settings: what applies, what was changed for them, and the defaults beside it."""
+
+    resident_id: int
+    effective: DetectionSettings = Field(description="What the detectors use for this resident.")
+    overrides: dict[str, Any] = Field(description="What differs from the defaults, as stored (empty: all defaults).")
+    defaults: DetectionSettings
+    updated_at: datetime | None = Field(description="When the overrides were last set; null if never.")
+    updated_by: str | None

@@ -1,4 +1,4 @@
-"""SQL for the administration pages: residents' cards and lists, devices with their holders, stations."""
+"""SQL for the administration pages: residents' cards, lists and detector overrides, devices, stations."""
 
 from __future__ import annotations
 
@@ -182,3 +182,11 @@ async def save_station(conn: Conn, *, station_id: int | None, values: dict[str, 
         found = await cur.fetchone()
     return None if found is None else int(found)
 
+
+async def detection_overrides(conn: Conn, *, resident_id: int) -> dict[str, Any] | None:
+    """The resident's stored detector overrides with when and by whom they were set; None if never set."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT overrides, updated_at, updated_by FROM detection_settings WHERE resident_id = %s",
+                          (resident_id,))
+        row: dict[str, Any] | None = await cur.fetchone()
+        return row

@@ -1,12 +1,13 @@
-"""HTTP routes of the administration: residents, devices and their credentials, stations, CSV imports."""
+"""HTTP routes of the administration: residents with alarm thresholds, devices and credentials, stations, imports."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response, status
 
 from homecare.backend.deps import AdminActor, ConnDep, ManagerActor
+from homecare.backend.detection.config import DetectionSettings
 from homecare.backend.enrolment import (
     AlreadyEnrolled,
     BrokerAccountsFailed,
@@ -20,6 +21,7 @@ from homecare.backend.enrolment import (
 )
 from homecare.backend.enrolment.broker import BrokerAccountSettings, PasswordFile
 from homecare.backend.enrolment.models import (
+    DetectionView,
     Device,
     DeviceIn,
     DevicePage,
@@ -144,6 +146,28 @@ async def enrol_device(actor: AdminActor, conn: ConnDep, broker: BrokerDep, resi
     try:
         return await service.enrol_device(conn, actor=actor, resident_id=resident_id, new=body, broker=broker)
     except (EnrolmentError, ResidentNotFound) as err:
+        raise http_error(err) from err
+
+
+@router.get("/residents/{resident_id}/detection",
+            summary="A resident's detector settings: effective, their overrides and the defaults (logged)")
+async def get_detection(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> DetectionView:
+    try:
+        return await service.get_detection(conn, actor=actor, resident_id=resident_id)
+    except ResidentNotFound as err:
+        raise http_error(err) from err
+
+
+@router.put("/residents/{resident_id}/detection",
+            summary="Replace a resident's detector overrides; {} restores the defaults. Used from the next run on")
+async def put_detection(
+    actor: AdminActor, conn: ConnDep, resident_id: ResidentId,
+    body: Annotated[DetectionSettings, Body(description="Only what differs from the defaults, e.g. NEWS2 SpO2 "
+                                            'scale 2: {"vitals": {"spo2_low": 83, "spo2_moderate": 85}}.')],
+) -> DetectionView:
+    try:
+        return await service.set_detection(conn, actor=actor, resident_id=resident_id, settings=body)
+    except ResidentNotFound as err:
         raise http_error(err) from err
 
 

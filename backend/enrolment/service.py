@@ -1,4 +1,4 @@
-"""Enrolment: residents with home and card, devices with one-time secrets, stations, and all-or-nothing CSV imports."""
+"""Enrolment: residents with home, card and alarm thresholds, devices with one-time secrets, stations, CSV imports."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from homecare.backend.accounts.models import Actor
 from homecare.backend.accounts.service import open_resident
 from homecare.backend.db.connections import Conn
+from homecare.backend.detection.config import DEFAULTS, DetectionSettings, get_settings, set_overrides
 from homecare.backend.devices.repository import enrol_device as store_device
 from homecare.backend.devices.repository import hash_secret
 from homecare.backend.enrolment import (
@@ -32,6 +33,7 @@ from homecare.backend.enrolment import (
 from homecare.backend.enrolment import repository as repo
 from homecare.backend.enrolment.broker import PasswordFile
 from homecare.backend.enrolment.models import (
+    DetectionView,
     Device,
     DeviceIn,
     DevicePage,
@@ -151,6 +153,36 @@ async def update_resident(conn: Conn, *, actor: Actor, resident_id: int, new: Re
     current = await get_resident(conn, actor=actor, resident_id=resident_id, action="admin.resident.open")
     return await _write_resident(conn, actor=actor, resident_id=resident_id, new=new,
                                  external_ref=new.external_ref or current.external_ref or _generated_ref())
+
+
+# Detector settings
+
+
+async def _detection_view(conn: Conn, *, resident_id: int) -> DetectionView:
+    stored = await repo.detection_overrides(conn, resident_id=resident_id) or {}
+    # Effective as the detectors see it: a stored object that no longer validates means the defaults.
+    return DetectionView(resident_id=resident_id, effective=await get_settings(conn, resident_id=resident_id),
+                         overrides=stored.get("overrides", {}), defaults=DEFAULTS,
+                         updated_at=stored.get("updated_at"), updated_by=stored.get("updated_by"))
+
+
+async def get_detection(conn: Conn, *, actor: Actor, resident_id: int) -> DetectionView:
+    """The resident's detector settings: effective, overridden and default."""
+    await open_resident(conn, actor=actor, resident_id=resident_id, action="admin.detection.read")
+    return await _detection_view(conn, resident_id=resident_id)
+
+
+async def set_detection(conn: Conn, *, actor: Actor, resident_id: int, settings: DetectionSettings) -> DetectionView:
+    """Replace the resident's overrides with the values ``settings`` was given (none: back to the defaults).
+
+    Nothing caches them: the pipeline reads every resident's settings for each batch of events and the periodic
+    detectors at each run, so the next run after this commits uses them."""
+    overrides = settings.model_dump(mode="json", exclude_unset=True)
+    async with conn.transaction():
+        await open_resident(conn, actor=actor, resident_id=resident_id, action="admin.detection.update",
+                            detail={"overrides": overrides})
+        await set_overrides(conn, resident_id=resident_id, overrides=overrides, updated_by=actor.name)
+    return await _detection_view(conn, resident_id=resident_id)
 
 
 # Devices

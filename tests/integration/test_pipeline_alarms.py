@@ -156,6 +156,32 @@ async def test_a_wristband_fall_is_one_pre_alarm_and_im_ok_cancels_it(
 
 
 @amqtt_only
+async def test_a_residents_own_recovery_window_is_used_and_zero_means_an_alarm_at_once(
+    backend: Backend, device: TestClient, database_url: str, household: Household
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
+                           (household.resident_id, psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 90}})))
+    sender = Sender(device)
+    sender.event("wr-pipe-01", "fall_detected", confidence=0.9)
+    waiting = await eventually(lambda: one_incident(database_url, status="pre_alarm"))
+    assert (waiting["recovery_deadline"] - waiting["opened_at"]).total_seconds() == 90
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE incidents SET status = 'cancelled', closed_at = now()")
+        await conn.execute("UPDATE detection_settings SET overrides = %s",
+                           (psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 0}}),))
+    sender.event("wr-pipe-01", "fall_detected", confidence=0.9)
+
+    async def second() -> dict[str, Any] | None:
+        found = await incidents_of(database_url)
+        return found[1] if len(found) == 2 else None
+
+    at_once = await eventually(second)
+    assert (at_once["cause"], at_once["status"], at_once["recovery_deadline"]) == ("fall", "open", None)
+
+
+@amqtt_only
 async def test_every_alarm_kind_maps_to_its_incident(
     backend: Backend, device: TestClient, database_url: str, household: Household
 ) -> None:

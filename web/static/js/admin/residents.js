@@ -1,6 +1,7 @@
 // Residents: search and page through them; enrol or change one with home, card and contacts in call order; their
-// devices. Every record opened here is logged by the API.
+// alarm thresholds and devices. Every record opened here is logged by the API.
 import { api, el, formatTime, t, toast } from "../common.js";
+import { detectionForm } from "./detection.js";
 import { deviceTable, enrolForm } from "./devices.js";
 import { checkbox, field, form, input, list, number, section, select, table, value } from "./ui.js";
 
@@ -170,6 +171,7 @@ export async function residents(panel) {
     };
     editor.replaceChildren(
       residentForm(record, stations, async (saved) => { await refresh(); await open(saved.id); }),
+      await detectionForm(id),
       section(t("adm.res.devicesOf", { name: record.display_name }), deviceBox, enrolForm(id, refreshDevices)),
       el("p", { class: "muted" }, t("adm.res.enrolledAt", { at: formatTime(record.created_at) })));
     await refreshDevices();
