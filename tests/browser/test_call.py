@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from playwright.async_api import expect
 
@@ -91,6 +92,12 @@ async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other
     assert [(c["id"], c["device_uid"], c["outcome"], c["ended_by"], c["started_by"]) for c in calls] == [
         (call_id, uid, "completed", "operator", "operator")]
     assert calls[0]["duration_s"] > 0
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        trail = [row[0] for row in await (await conn.execute(
+            "SELECT detail->>'change' FROM incident_transitions WHERE incident_id = %s ORDER BY id",
+            (incident_id,))).fetchall()]
+    assert trail.count("in_call") == 1  # one "call" press, one line on the audit trail
+    assert "call_placed" not in trail
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -191,7 +191,7 @@ export class IncidentScreen {
     const open = !CLOSED.has(i.status);
     const allowed = {
       ack: ["pre_alarm", "open"].includes(i.status), help: open,
-      call: ["open", "acknowledged", "in_call"].includes(i.status),
+      call: open, // a call home helps at every stage, also while help is on the way
       dispatch: ["open", "acknowledged", "in_call", "dispatched"].includes(i.status) && !busy,
       family: i.status !== "pre_alarm", note: true, resolve: open,
     };
@@ -339,8 +339,8 @@ export class IncidentScreen {
   }
 
   async call() {
+    // The panel places the call; placing it moves the incident to "in call" (one line on the audit trail).
     const { id, incident } = this;
-    if (incident.status !== "in_call" && !(await this.post("call", {}, t("done.call")))) return;
     const section = this.callPanel;
     import("/static/js/call.js").then((m) => m.mountCallPanel(section, { incidentId: id,
       residentId: incident.resident_id, incident: this.incident }))
