@@ -61,3 +61,13 @@ async def test_language_switch_and_sign_out(sign_in: SignIn) -> None:
     await page.goto("/console")
     await expect(page).to_have_url(re.compile(r"/login\?next="))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_times_follow_the_zone_the_user_picks(sign_in: SignIn) -> None:
+    page = await sign_in("family")
+    show = "async () => (await import('/static/js/common.js')).formatTime('2026-01-01T00:00:00Z')"
+    assert await page.evaluate(show) == "1月1日 08:00:00"  # the account's zone: Asia/Shanghai
+    async with page.expect_navigation():  # the page reloads in the new zone
+        await page.select_option("#zone-switch", "America/New_York")  # a son abroad
+    await expect(page.locator("#zone-switch")).to_have_value("America/New_York")  # kept for the account
+    assert await page.evaluate(show) == "12月31日 19:00:00"

@@ -24,7 +24,7 @@ addStrings({
   zh: {
     app: "居家养老守护", signOut: "退出", language: "语言", "nav.console": "接警台", "nav.station": "服务站",
     "nav.family": "家人", "nav.admin": "管理", "error.network": "网络中断，正在重试…", "error.generic": "出错了：{detail}",
-    "error.session": "登录已过期，请重新登录", "role.admin": "管理员", "role.supervisor": "值班主管",
+    "error.session": "登录已过期，请重新登录", zone: "显示时间所用时区", "role.admin": "管理员", "role.supervisor": "值班主管",
     "role.operator": "接警员", "role.responder": "服务站人员", "role.family": "家属",
     "ago.s": "{n} 秒前", "ago.m": "{n} 分钟前", "ago.h": "{n} 小时前", "ago.d": "{n} 天前",
   },
@@ -32,6 +32,7 @@ addStrings({
     app: "homecare", signOut: "Sign out", language: "Language", "nav.console": "Console", "nav.station": "Station",
     "nav.family": "Family", "nav.admin": "Admin", "error.network": "Connection lost, retrying…",
     "error.generic": "Something went wrong: {detail}", "error.session": "Your session has ended; please sign in again",
+    zone: "Time zone for times shown",
     "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.operator": "Operator",
     "role.responder": "Station responder", "role.family": "Family",
     "ago.s": "{n} s ago", "ago.m": "{n} min ago", "ago.h": "{n} h ago", "ago.d": "{n} d ago",
@@ -125,12 +126,39 @@ async function setLanguage(value) {
   location.reload();
 }
 
+// Zones offered besides the account's own and the browser's: where the users and their families live.
+const ZONES = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore",
+  "Australia/Sydney", "Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles",
+  "America/Vancouver"];
+
+/** A zone's everyday name in the current language ("中国时间", "Eastern Time"), else its id. */
+function zoneName(timeZone) {
+  try {
+    const parts = new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en-GB", { timeZone, timeZoneName: "longGeneric" })
+      .formatToParts(new Date());
+    const name = parts.find((part) => part.type === "timeZoneName")?.value;
+    return name && name !== timeZone ? `${name} (${timeZone.split("/").pop().replace("_", " ")})` : timeZone;
+  } catch { return timeZone; }
+}
+
+async function setZone(value) {
+  await api("auth/me", { method: "PATCH", body: { timezone: value } });
+  location.reload();
+}
+
+function zoneSwitch() {
+  const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zones = [...new Set([zone(), browser, ...ZONES])];
+  return el("select", { "aria-label": t("zone"), id: "zone-switch", onchange: (e) => setZone(e.target.value) },
+    zones.map((z) => el("option", { value: z, selected: z === zone() }, zoneName(z))));
+}
+
 const NAV = {
   admin: ["console", "station", "admin"], supervisor: ["console", "station", "admin"], operator: ["console"],
   responder: ["station"], family: ["family"],
 };
 
-/** The blue bar on top: brand, the pages this role has, who is signed in, language switch, sign out. */
+/** The blue bar on top: brand, the pages this role has, who is signed in, language and zone, sign out. */
 function topbar(page) {
   const user = current.me;
   const select = el("select", { "aria-label": t("language"), id: "lang-switch",
@@ -143,7 +171,7 @@ function topbar(page) {
     el("span", { class: "brand" }, el("img", { src: "/static/img/icon.svg", alt: "" }), t("app")),
     el("nav", {}, links), el("span", { class: "spacer" }),
     user ? el("span", { class: "who", id: "who" }, `${user.display_name} · ${t(`role.${user.role}`)}`) : null,
-    select,
+    select, user?.id ? zoneSwitch() : null,
     user ? el("button", { id: "sign-out", onclick: async () => {
       await api("auth/logout", { method: "POST" }).catch(() => {});
       location.assign("/login");
