@@ -74,11 +74,12 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 
 
 async def authenticate(runtime: Runtime, *, bearer: str | None, cookie: str | None, origin: str | None,
-                       host: str | None, unsafe: bool) -> Actor:
+                       host: str | None, unsafe: bool, conn: Conn | None = None) -> Actor:
     """The caller behind a bearer token or a session cookie; raises NotAuthenticated.
 
     A cookie-authenticated request that changes something must come from our own origin (with the SameSite=Strict
-    cookie this is a second wall against cross-site request forgery); WebSockets count as changing.
+    cookie this is a second wall against cross-site request forgery); WebSockets count as changing. The session is
+    looked up on ``conn`` (the request's own connection) when given, else on one borrowed from the pool.
     """
     if bearer is not None:
         actor = service_actor(runtime.settings, bearer)
@@ -89,20 +90,23 @@ async def authenticate(runtime: Runtime, *, bearer: str | None, cookie: str | No
         raise NotAuthenticated("sign in first")
     if unsafe and not same_origin(origin, host):
         raise NotAuthenticated("cross-site request refused")
-    async with runtime.pool.connection() as conn:
+    if conn is not None:
         return await accounts.session_actor(conn, settings=runtime.settings, token=cookie, now=datetime.now(UTC))
+    async with runtime.pool.connection() as borrowed:
+        return await accounts.session_actor(borrowed, settings=runtime.settings, token=cookie, now=datetime.now(UTC))
 
 
 async def get_actor(
-    request: Request, runtime: RuntimeDep,
+    request: Request, runtime: RuntimeDep, conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """Who is calling; 401 without a valid session cookie or bearer token."""
+    """Who is calling; 401 without a valid session cookie or bearer token. The session is read on the request's
+    connection (the one its route gets too), so a request takes one pooled connection, not two."""
     try:
         return await authenticate(
             runtime, bearer=None if credentials is None else credentials.credentials,
             cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
-            host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS,
+            host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS, conn=conn,
         )
     except NotAuthenticated as err:
         raise HTTPException(

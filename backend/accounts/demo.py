@@ -20,7 +20,7 @@ class DemoLogin:
     password: str
     role: Role
     display_name: str
-    station_code: str | None = None
+    station: int | None = None  # the station's index in the neighbourhood, for a responder
     follows: int | None = None  # the resident's index in the neighbourhood, for family
 
 
@@ -45,7 +45,7 @@ def demo_logins(data_dir: Path) -> list[DemoLogin]:
     path.chmod(0o600)
     return [
         DemoLogin(username, stored[username], role, name,
-                  station_code=None if station is None else f"#{station}", follows=follows)
+                  station=station, follows=follows)
         for username, role, name, station, follows in DEMO_PEOPLE
     ]
 
@@ -54,7 +54,7 @@ async def ensure_demo_accounts(conn: Conn, *, logins: list[DemoLogin], station_i
                                resident_ids: list[int], now: datetime) -> None:
     """Create the demo accounts if missing (passwords are reset to the kept ones) and link the family members."""
     for login in logins:
-        station = station_ids[int(login.station_code[1:])] if login.station_code else None
+        station = None if login.station is None else station_ids[login.station]
         found = await repo.credentials(conn, username=login.username)
         if found is None:
             user = await repo.insert_user(

@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 
@@ -35,6 +34,7 @@ from homecare.backend.db.connections import Conn
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.repository import get_resident, record_access
 from homecare.backend.settings import Settings
+from homecare.backend.zones import find_zone
 
 SESSION_TOUCH_EVERY = timedelta(minutes=1)
 """A session's last_seen_at is written at most this often, not on every request."""
@@ -49,10 +49,8 @@ def token_hash(token: str) -> bytes:
 
 
 def _check_timezone(zone: str) -> None:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise InvalidAccount(f"unknown time zone {zone!r}") from err
+    if find_zone(zone) is None:
+        raise InvalidAccount(f"unknown time zone {zone!r}")
 
 
 async def login(conn: Conn, *, settings: Settings, username: str, password: str, ip: str | None,

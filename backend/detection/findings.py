@@ -6,9 +6,10 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from homecare.backend.detection.signals import Cause
+from homecare.backend.zones import zone_or_service
 from homecare.contracts.messages import Priority
 
 
@@ -37,10 +38,7 @@ class Finding:
 
 def resident_zone(name: str) -> ZoneInfo:
     """The resident's time zone; an unknown name falls back to China Standard Time, where the service runs."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
+    return zone_or_service(name)
 
 
 def hhmm(moment: datetime, zone: ZoneInfo) -> str:

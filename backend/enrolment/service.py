@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from pydantic import ValidationError
@@ -47,6 +46,7 @@ from homecare.backend.enrolment.models import (
 )
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.repository import record_access, replace_contacts, set_home, upsert_resident
+from homecare.backend.zones import find_zone
 
 SECRET_BYTES: Final = 24
 """A device secret is 24 random bytes (32 URL-safe characters): far beyond guessing, short enough to type."""
@@ -73,11 +73,9 @@ _SEX = {"female": "female", "f": "female", "女": "female", "male": "male", "m":
 
 
 def _check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    if find_zone(name) is None:
         raise InvalidEnrolment(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai",
-                               field="timezone") from err
+                               field="timezone")
 
 
 def new_secret() -> str:

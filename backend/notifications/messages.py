@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from homecare.backend.zones import zone_or_service
 
 # Cause codes of homecare.backend.detection.signals.Cause; an unknown code is shown as it is.
 CAUSES: Final[dict[str, tuple[str, str]]] = {
@@ -113,13 +115,6 @@ def label(table: dict[str, tuple[str, str]], code: str) -> tuple[str, str]:
     return table.get(code, (code, code))
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
-
-
 def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -134,7 +129,7 @@ def compose(incident: IncidentSnapshot, *, audience: str, reason: str) -> Compos
     status_zh, status_en = label(STATUSES, incident.status)
     name = incident.resident_name
     subject = f"【{reason_zh}】{name}：{cause_zh} / {name}: {cause_en} ({reason_en})"
-    zone = _zone(incident.resident_timezone)
+    zone = zone_or_service(incident.resident_timezone)
     when = _local(incident.alarm_at or incident.opened_at, zone)
     action_zh, action_en = _AUDIENCE_LINES.get(audience, ("", ""))
     station_zh = station_en = ""

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from homecare.backend.db.connections import Conn
 from homecare.backend.reports import InvalidReportQuery
@@ -30,6 +30,7 @@ from homecare.backend.reports.models import (
 )
 from homecare.backend.reports.repository import AlarmRow
 from homecare.backend.residents.repository import record_access
+from homecare.backend.zones import find_zone
 
 ANSWER_TARGET_S: Final = 60.0
 ANSWER_LIMIT_S: Final = 180.0
@@ -41,10 +42,10 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone with this name, or InvalidReportQuery."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidReportQuery(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from None
+    found = find_zone(name)
+    if found is None:
+        raise InvalidReportQuery(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai")
+    return found
 
 
 def period(*, start: date | None, end: date | None, timezone: str, now: datetime | None = None) -> Period:

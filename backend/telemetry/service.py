@@ -71,11 +71,12 @@ async def recent_vitals(
     since = since or now - RECENT_DEFAULT_AGE
     if since < now - RECENT_MAX_AGE:
         raise InvalidTimeRange("since may be at most 24 hours ago; ask for rollups for longer periods")
-    metrics = [int(m) for m in _visible_metrics(actor)] if metric is None else [int(parse_metric(metric))]
+    asked = None if metric is None else parse_metric(metric)
+    metrics = [int(m) for m in (_visible_metrics(actor) if asked is None else [asked])]
     async with conn.transaction():
         await open_resident(
             conn, actor=actor, resident_id=resident_id, action="vitals.recent",
-            share=_share_of(Metric(metrics[0]) if metric is not None else Metric.HEART_RATE),
+            share="vitals" if asked is None else _share_of(asked),
             detail={"since": since.isoformat(), "metric": metric},
         )
         devices = await device_ids_for_resident(conn, resident_id=resident_id)
