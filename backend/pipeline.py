@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import ssl
 import threading
@@ -29,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import dict_row
 
 from homecare.backend.db.connections import Conn
-from homecare.backend.detection.config import DetectionSettings, load_settings
+from homecare.backend.detection.config import DetectionSettings, SettingsBook, load_settings
 from homecare.backend.detection.fall_confirmation import review_burst
 from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
@@ -160,10 +159,6 @@ ORDER BY b.id LIMIT %(limit)s
 """
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 @dataclass
 class AlarmPipeline:
     """The worker. ``run`` until ``stop`` is set; the ``*_once`` steps are public for tests and tools."""
@@ -173,9 +168,9 @@ class AlarmPipeline:
     clock: Clock
     mqtt_url: str | None = None
     config: PipelineConfig = field(default_factory=PipelineConfig)
-    review_burst: Callable[..., Any] | None = None
-    resident_settings: Callable[..., Any] | None = None  # detection.config.load_settings: per-resident priorities
-    periodic: Callable[..., Any] | None = None
+    review_burst: Callable[..., Awaitable[Signal | None]] | None = None
+    resident_settings: Callable[[Conn], Awaitable[SettingsBook]] | None = None  # per-resident priorities, windows
+    periodic: Callable[..., Awaitable[list[Signal]]] | None = None
     _publisher: _Publisher | None = None
     _last_periodic: datetime | None = None
 
@@ -278,7 +273,7 @@ class AlarmPipeline:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(_EVENTS_SQL, {"from": max(0, cursor - LOOKBACK_IDS), "limit": self.config.batch})
                 rows = await cur.fetchall()
-            book = await _maybe_await(self.resident_settings(conn)) if rows and self.resident_settings else None
+            book = await self.resident_settings(conn) if rows and self.resident_settings else None
             for row in rows:
                 try:
                     # The platform's clocks start when the gateway stored the event, not when it is
@@ -369,7 +364,7 @@ class AlarmPipeline:
             return "incident closed"
         if self.review_burst is None:
             return "no fall model in this build"
-        verdict: Signal | None = await _maybe_await(self.review_burst(conn, burst_id=row["id"], now=now))
+        verdict: Signal | None = await self.review_burst(conn, burst_id=row["id"], now=now)
         if verdict is None:
             return "model gave no verdict"
         await self._apply_verdict(conn, incident=incident, verdict=verdict, burst_id=row["id"], now=now)
@@ -402,7 +397,7 @@ class AlarmPipeline:
         # The detectors' state and the incidents they change commit together: a crash in between would
         # otherwise lose a signal (a "cleared" above all, which the detectors report only once).
         async with conn.transaction():
-            signals: list[Signal] = await _maybe_await(self.periodic(conn, now=now))
+            signals: list[Signal] = await self.periodic(conn, now=now)
             for signal in signals:
                 try:
                     async with conn.transaction():  # a savepoint: one bad signal must not undo the others
