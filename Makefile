@@ -2,15 +2,20 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The workspace's members, lowest layer first (see the README's layout).
+MEMBERS := firmware-contracts storage gateway backend device-sim launcher
+MANIFESTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install system-packages run test lint bench bench-ingest bench-alarms bench-console bench-calls generate clean
+.PHONY: install system-packages run test lint format check bench bench-ingest bench-alarms bench-console bench-calls generate clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+# One editable install per member: each src folder goes on the path as it is, so a file's path is its
+# import path. `uv sync` does the same from the workspace in pyproject.toml.
+$(VENV)/.installed: $(MANIFESTS)
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(foreach m,$(MEMBERS),-e ./$(m)) 'homecare-contracts[calls,generate]' --group dev
 	@touch $@
 
 system-packages:
@@ -22,17 +27,18 @@ run: install
 test: install system-packages
 	$(BIN)/pytest
 
-# mypy cannot follow the editable install's import hook, so it reads a tree of links laid out as
-# the `homecare` namespace.
-lint: install
+# What CI checks before the tests: formatting, lint, strict types over every distribution, and layers.
+check: install
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	@rm -rf build/typecheck && mkdir -p build/typecheck/homecare
-	@ln -s ../../../firmware-contracts build/typecheck/homecare/contracts
-	@ln -s ../../../gateway build/typecheck/homecare/gateway
-	@ln -s ../../../backend build/typecheck/homecare/backend
-	@ln -s ../../../device-sim build/typecheck/homecare/sim
-	@ln -s ../../../web build/typecheck/homecare/web
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p homecare
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_layers.py
+
+lint: check
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 generate: install
 	$(BIN)/python -m homecare.contracts.generate

@@ -23,8 +23,8 @@ from rich.console import Console
 
 from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.settings import Settings
-from homecare.gateway.service import prepare_storage
 from homecare.sim.fleet import fleet_devices
+from homecare.storage.maintenance import prepare_storage
 from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 

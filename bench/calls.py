@@ -34,8 +34,8 @@ from homecare.backend.settings import Settings
 from homecare.contracts.calltoken import load_public_key
 from homecare.contracts.codec import decode_command
 from homecare.contracts.messages import StartCall
-from homecare.gateway.service import prepare_storage
 from homecare.sim.voice import ConsolePeer, HomeUnitVoice, Line, tone_wav
+from homecare.storage.maintenance import prepare_storage
 from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 from tests.support.network import own_address

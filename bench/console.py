@@ -23,12 +23,12 @@ from playwright.async_api import Browser, Page, async_playwright
 from rich.console import Console
 
 from bench.services import start_homecare, wait_for_api, with_services, write_results
-from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.deps import SESSION_COOKIE
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.backend.settings import Settings
+from homecare.storage.maintenance import prepare_database
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.brokers import free_port
 from tests.support.world import build_world

@@ -25,11 +25,11 @@ import httpx
 import psycopg
 from rich.console import Console
 
-from homecare.backend.db.embedded import EmbeddedPostgres
 from homecare.backend.settings import Settings
-from homecare.gateway.service import prepare_storage
-from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
+from homecare.sim.mqtt_url import parse_mqtt_url
+from homecare.storage.embedded import EmbeddedPostgres
+from homecare.storage.maintenance import prepare_storage
 from tests.support.brokers import free_port, mosquitto_broker
 from tests.support.mqtt import TestClient
 
@@ -181,7 +181,7 @@ def _start_gateway(work: Path, dsn: str, broker_url: str, metrics_port: int, ind
     if gateways > 1:
         env["HOMECARE_MQTT_SHARE_GROUP"] = "homecare-gateways"
     log = (work / f"gateway-{index}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.backend.cli", "gateway"], env=env, stdout=log,
+    return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", "gateway"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
 

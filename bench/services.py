@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from homecare.backend.db.embedded import EmbeddedPostgres
+from homecare.storage.embedded import EmbeddedPostgres
 from tests.support.brokers import amqtt_broker, mosquitto_broker
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "m
 def start_homecare(work: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``homecare <args>`` as a child process, its output in ``work/<name>.log``."""
     log = (work / f"{name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.backend.cli", *args], env=env, stdout=log,
+    return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", *args], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
 

@@ -22,10 +22,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from homecare.backend.db.embedded import EmbeddedPostgres
-from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
 from homecare.sim.netloop import PahoBridge
+from homecare.storage.embedded import EmbeddedPostgres
+from homecare.storage.maintenance import prepare_database
 from tests.support.backend import Backend, start_backend
 from tests.support.brokers import amqtt_broker, mosquitto_broker
 from tests.support.world import Login, World, build_world, signed_in
@@ -158,7 +158,7 @@ async def world(database_url: str, tmp_path: Path) -> World:
 @pytest.fixture
 async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncIterator[Backend]:
     """The API (with its alarm pipeline) over the world, publishing to the in-process broker."""
-    running = await start_backend(database_url, amqtt_url)
+    running = await start_backend(database_url)
     try:
         yield running
     finally:

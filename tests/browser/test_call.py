@@ -28,7 +28,7 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
                   tmp_path: Path) -> AsyncIterator[Backend]:
     """Listening on every interface: the page is opened at 127.0.0.1 (a secure context, so the microphone may be
     used), while the media of the call runs over the machine's own address (Chromium and aioice skip loopback)."""
-    running = await start_backend(database_url, broker_url, host="0.0.0.0", data_dir=tmp_path / "backend")
+    running = await start_backend(database_url, host="0.0.0.0", data_dir=tmp_path / "backend")
     local = dataclasses.replace(running, url=running.url.replace("0.0.0.0", "127.0.0.1"))
     try:
         yield local

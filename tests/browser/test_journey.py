@@ -16,9 +16,9 @@ from playwright.async_api import expect
 
 from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.gateway.service import Gateway
-from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
+from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
 from tests.browser.conftest import SignIn, screenshot
 from tests.support.backend import Backend

@@ -18,7 +18,7 @@ from tests.support.world import World, signed_in
 
 @pytest.fixture
 async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, amqtt_url, login_max_failures=3, session_idle_minutes=30)
+    running = await start_backend(database_url, login_max_failures=3, session_idle_minutes=30)
     yield running
     await running.stop()
 
@@ -174,7 +174,7 @@ async def test_the_service_token_acts_as_administrator(backend: Backend) -> None
 def test_create_admin_from_the_command_line(database_url: str) -> None:
     env = {"HOMECARE_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "homecare.backend.cli", "users", "create-admin", "root.admin", "--name", "Root",
+        [sys.executable, "-m", "homecare.launcher.cli", "users", "create-admin", "root.admin", "--name", "Root",
          "--password", "a good long password"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
@@ -185,7 +185,7 @@ def test_create_admin_from_the_command_line(database_url: str) -> None:
     assert row[0] == "admin"
     assert verify_password(row[1], "a good long password")
     weak = subprocess.run(
-        [sys.executable, "-m", "homecare.backend.cli", "users", "create-admin", "weak", "--password", "short"],
+        [sys.executable, "-m", "homecare.launcher.cli", "users", "create-admin", "weak", "--password", "short"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert weak.returncode != 0
@@ -193,8 +193,8 @@ def test_create_admin_from_the_command_line(database_url: str) -> None:
 
 
 async def test_expired_rows_are_removed_by_maintenance(database_url: str, world: World) -> None:
-    from homecare.backend.db.maintenance import maintain_once
     from homecare.backend.settings import Settings
+    from homecare.storage.maintenance import maintain_once
 
     old = datetime.now(UTC) - timedelta(days=40)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:

@@ -9,9 +9,9 @@ import psycopg
 
 from homecare.contracts.messages import EventKind
 from homecare.gateway.service import Gateway
-from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
+from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
 from tests.support.enrolment import enrol, gateway_settings
 from tests.support.waiting import eventually

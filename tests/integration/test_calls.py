@@ -44,7 +44,7 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
     # world before gateway: the gateway loads the enrolled devices when it starts.
     monkeypatch.setenv("HOMECARE_CALL_RECORD", "true")
     monkeypatch.setenv("HOMECARE_CALL_RING_TIMEOUT_S", "8")
-    running = await start_backend(database_url, broker_url, host=own_address(), data_dir=tmp_path / "backend")
+    running = await start_backend(database_url, host=own_address(), data_dir=tmp_path / "backend")
     try:
         yield running
     finally:

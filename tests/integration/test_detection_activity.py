@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from homecare.backend.db.migrate import StorageMode, read_storage_mode
 from homecare.backend.detection.activity import usual_up_by
 from homecare.backend.detection.config import ActivitySettings
 from homecare.backend.detection.periodic import run_periodic_detectors
@@ -17,6 +16,7 @@ from homecare.contracts.messages import Metric, Priority
 from homecare.sim.household import EventHappening
 from homecare.sim.incidents import NightOut
 from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.storage.migrate import StorageMode, read_storage_mode
 
 Conn = psycopg.AsyncConnection[Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -11,13 +11,13 @@ import numpy as np
 import psycopg
 import pytest
 
-from homecare.backend.db.migrate import StorageMode, read_storage_mode
 from homecare.backend.detection.baseline import FEATURES, baseline_status, load_baseline
 from homecare.backend.detection.config import BaselineSettings
 from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.contracts.messages import Metric, Priority
 from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.storage.migrate import StorageMode, read_storage_mode
 
 Conn = psycopg.AsyncConnection[Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

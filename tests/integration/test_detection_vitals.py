@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from homecare.backend.db.migrate import StorageMode, read_storage_mode
 from homecare.backend.detection.config import DEFAULTS, get_settings, set_overrides
 from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.contracts.messages import Metric, Priority
+from homecare.storage.migrate import StorageMode, read_storage_mode
 
 Conn = psycopg.AsyncConnection[Any]
 T0 = datetime(2026, 3, 10, 7, 50, tzinfo=UTC)  # 15:50 in Shanghai

@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 
 from homecare.backend.accounts.demo import demo_logins
-from homecare.backend.runner import _enrol
 from homecare.contracts.messages import DeviceKind
+from homecare.launcher.runner import _enrol
 from homecare.sim.neighbourhood import build_neighbourhood
 
 

@@ -602,7 +602,7 @@ async def test_the_app_lifespan_runs_the_delivery_worker(
     hook = {"name": "desk", "url": receiver.url("/desk"), "secret": SECRET, "audiences": ["supervisor"]}
     monkeypatch.setenv("HOMECARE_NOTIFY_WEBHOOKS", json.dumps([hook]))
     monkeypatch.setenv("HOMECARE_NOTIFY_POLL_INTERVAL_S", "0.05")
-    app = create_app(Settings(_env_file=None, database_url=database_url, mqtt_url=amqtt_url))
+    app = create_app(Settings(_env_file=None, database_url=database_url))
     async with app.router.lifespan_context(app):
         await eventually(lambda: _subscribed(db))  # the worker wrote the configured subscriptions
         incident = await new_incident(db, home.resident, cause="smoke")

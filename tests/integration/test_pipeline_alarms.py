@@ -53,7 +53,7 @@ async def household(database_url: str) -> Household:
 async def backend(database_url: str, broker_url: str, clock: ManualClock, household: Household,
                   gateway: Gateway) -> AsyncIterator[Backend]:
     # household before gateway: the gateway loads its device registry at start.
-    running = await start_backend(database_url, broker_url, clock)
+    running = await start_backend(database_url, clock)
     try:
         yield running
     finally:
@@ -338,7 +338,7 @@ async def test_a_backend_restart_loses_no_timer_and_misses_no_event(
     await eventually(sos_stored)
     assert [i["status"] for i in await incidents_of(database_url)] == ["pre_alarm"]
 
-    restarted = await start_backend(database_url, broker_url, clock)
+    restarted = await start_backend(database_url, clock)
     try:
         async def both() -> bool:
             found = {i["cause"]: i["status"] for i in await incidents_of(database_url)}

@@ -29,12 +29,12 @@ from homecare.contracts.messages import (
     Telemetry,
 )
 from homecare.contracts.topics import Channel, topic
-from homecare.sim.broker import BrokerAddress, parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
 from homecare.sim.equipment import HOUSEHOLD_KINDS
 from homecare.sim.fleet import FleetConfig, run_fleet
 from homecare.sim.imu import fall_signal
+from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
 from homecare.sim.runner import NeighbourhoodRun, RunOptions
 from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, stage

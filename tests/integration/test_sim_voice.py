@@ -12,8 +12,8 @@ import pytest
 from homecare.backend.deps import SESSION_COOKIE
 from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.gateway.service import Gateway
-from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.clock import SimClock
+from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.runner import NeighbourhoodRun, RunOptions, VoiceOptions
 from homecare.sim.voice import ConsolePeer, tone_wav
@@ -37,7 +37,7 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
                   tmp_path: Path) -> AsyncIterator[Backend]:
     """The API on this machine's own address (ICE skips loopback); ``world`` comes before ``gateway`` in the
     arguments so the gateway starts after enrolment and knows the devices."""
-    running = await start_backend(database_url, broker_url, host=own_address(), data_dir=tmp_path / "backend")
+    running = await start_backend(database_url, host=own_address(), data_dir=tmp_path / "backend")
     try:
         yield running
     finally:

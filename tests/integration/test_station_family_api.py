@@ -40,7 +40,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def backend(database_url: str, broker_url: str, clock: ManualClock, world: World) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, broker_url, clock)
+    running = await start_backend(database_url, clock)
     try:
         yield running
     finally:

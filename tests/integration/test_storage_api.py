@@ -16,9 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
-from homecare.backend.telemetry.rollups import floor_time, refresh_rollups
 from homecare.backend.telemetry.router import router
 from homecare.contracts.messages import Metric
+from homecare.storage.rollups import floor_time, refresh_rollups
 
 Conn = psycopg.AsyncConnection[Any]
 Row = tuple[datetime, int, int | None, int, float, int]

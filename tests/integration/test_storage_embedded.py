@@ -13,10 +13,10 @@ import psycopg
 import psycopg.conninfo
 import pytest
 
-from homecare.backend.db.embedded import EmbeddedPostgres, serve_database
-from homecare.backend.db.maintenance import prepare_database
 from homecare.backend.settings import Settings
-from homecare.backend.telemetry.rollups import refresh_rollups
+from homecare.storage.embedded import EmbeddedPostgres, serve_database
+from homecare.storage.maintenance import prepare_database
+from homecare.storage.rollups import refresh_rollups
 
 PG15_BIN = Path(os.environ.get("HOMECARE_TEST_PG15_BIN", "/usr/lib/postgresql/15/bin"))
 HAVE_PG15 = (PG15_BIN / "postgres").exists()

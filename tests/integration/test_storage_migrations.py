@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from homecare.backend.db import MigrationError
-from homecare.backend.db.migrate import StorageMode, load_migrations, migrate, read_storage_mode
+from homecare.storage import MigrationError
+from homecare.storage.migrate import StorageMode, load_migrations, migrate, read_storage_mode
 
 Conn = psycopg.AsyncConnection[Any]
 

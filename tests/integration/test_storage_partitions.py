@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from homecare.backend.db.migrate import StorageMode, read_storage_mode
-from homecare.backend.db.partitions import (
+from homecare.storage.migrate import StorageMode, read_storage_mode
+from homecare.storage.partitions import (
     drop_expired_partitions,
     ensure_partitions,
     ensure_partitions_sync,

@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from homecare.backend.db.maintenance import MAINTENANCE_LOCK, maintain_once, run_maintenance
-from homecare.backend.db.migrate import LOCK_NAMESPACE, StorageMode, read_storage_mode
 from homecare.backend.settings import Settings
-from homecare.backend.telemetry.rollups import LATE_WINDOW, floor_time, refresh_rollups
+from homecare.storage.maintenance import MAINTENANCE_LOCK, maintain_once, run_maintenance
+from homecare.storage.migrate import LOCK_NAMESPACE, StorageMode, read_storage_mode
+from homecare.storage.rollups import LATE_WINDOW, floor_time, refresh_rollups
 
 Conn = psycopg.AsyncConnection[Any]
 Row = tuple[datetime, int, int | None, int, float, int]

@@ -1,4 +1,4 @@
-"""The real API (lifespan, pipeline, MQTT publisher, pages) served by uvicorn on a free port inside a test."""
+"""The real API (lifespan, pipeline, pages) served by uvicorn on a free port inside a test."""
 
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ class Backend:
         await self.task
 
 
-async def start_backend(database_url: str, broker_url: str, clock: ManualClock | None = None,
+async def start_backend(database_url: str, clock: ManualClock | None = None,
                         host: str = "127.0.0.1", **settings: object) -> Backend:
     """Serve the app until ``stop()``; ``clock`` (a manual one) drives the pipeline's timers when given."""
-    config_settings = Settings(_env_file=None, database_url=database_url, mqtt_url=broker_url,  # type: ignore[call-arg]
-                               api_token=TOKEN, **settings)
+    config_settings = Settings(_env_file=None, database_url=database_url, api_token=TOKEN,  # type: ignore[call-arg]
+                               **settings)
     app = create_app(config_settings)
     if clock is not None:
         app.state.clock = clock

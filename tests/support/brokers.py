@@ -47,7 +47,7 @@ def amqtt_broker(port: int | None = None) -> Iterator[str]:
     """The embedded broker `make run` uses, as its own process; yields its URL."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "homecare.backend.cli", "broker", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "homecare.launcher.cli", "broker", "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     try:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import psycopg
 
-from homecare.backend.settings import Settings
+from homecare.gateway.settings import GatewaySettings
 
 
-def gateway_settings(database_url: str, broker_url: str, **overrides: object) -> Settings:
-    return Settings(
+def gateway_settings(database_url: str, broker_url: str, **overrides: object) -> GatewaySettings:
+    return GatewaySettings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         mqtt_url=broker_url,

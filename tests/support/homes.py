@@ -13,9 +13,9 @@ import psycopg
 
 from homecare.contracts.calltoken import load_public_key
 from homecare.contracts.messages import DeviceKind
-from homecare.sim.broker import parse_mqtt_url
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
+from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
 from homecare.sim.voice import HomeUnitVoice, speech_wav
 from tests.support.mqtt import TestClient

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 
 from homecare.backend.accounts.demo import DemoLogin, demo_logins
-from homecare.backend.runner import enrol_neighbourhood
+from homecare.launcher.runner import enrol_neighbourhood
 from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
 from tests.support.backend import Backend
 

@@ -13,10 +13,10 @@ import numpy.typing as npt
 import pytest
 from typer.testing import CliRunner
 
-from homecare.backend.cli import app
 from homecare.backend.detection.falls import evaluation, training
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, FallDataset, datasets_dir
 from homecare.backend.detection.falls.model import ArtefactError, FallModel, available_positions
+from homecare.launcher.cli import app
 
 POSITIONS = ("waist", "wrist")
 EXECUTED: list[str] = []

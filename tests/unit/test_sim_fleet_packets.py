@@ -8,7 +8,6 @@ import pytest
 
 from homecare.contracts.codec import decode_uplink
 from homecare.contracts.messages import Metric, Telemetry
-from homecare.sim.broker import BrokerAddress, parse_mqtt_url
 from homecare.sim.fleet import (
     FleetConfig,
     _shares,
@@ -17,6 +16,7 @@ from homecare.sim.fleet import (
     publish_templates,
     readings,
 )
+from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
 
 
 def _remaining(packet: bytes) -> tuple[int, int]:

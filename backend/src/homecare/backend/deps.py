@@ -1,0 +1,137 @@
+"""Named FastAPI dependency aliases for every router: the runtime, its pool, a connection, the caller, role guards."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from homecare.backend.accounts import NotAuthenticated
+from homecare.backend.accounts import service as accounts
+from homecare.backend.accounts.models import SERVICE_NAME, STAFF_ROLES, Actor, Role
+from homecare.backend.runtime import Runtime
+from homecare.backend.settings import Settings
+from homecare.storage.connections import Conn
+
+
+def get_runtime(request: Request) -> Runtime:
+    return cast(Runtime, request.app.state.runtime)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_pool(runtime: RuntimeDep) -> AsyncConnectionPool[Any]:
+    return runtime.pool
+
+
+PoolDep = Annotated[AsyncConnectionPool[Any], Depends(get_pool)]
+
+
+async def get_connection(pool: PoolDep) -> AsyncIterator[Conn]:
+    """A pooled connection for one request, returned before the response is sent."""
+    async with pool.connection() as conn:
+        yield conn
+
+
+ConnDep = Annotated[Conn, Depends(get_connection, scope="function")]
+
+SESSION_COOKIE = "homecare_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_bearer = HTTPBearer(auto_error=False, description="The service token (HOMECARE_API_TOKEN); acts as an administrator.")
+
+
+def service_actor(settings: Settings, presented: str | None) -> Actor | None:
+    """The administrator the service token stands for, when ``presented`` is that token."""
+    token = settings.api_token
+    if token is None or presented is None:
+        return None
+    if not secrets.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        return None
+    return Actor(name=SERVICE_NAME, role=Role.ADMIN, user_id=None, display_name="Service token",
+                 timezone=settings.timezone)
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """Whether a browser request comes from our own pages (no Origin header: not a cross-site browser request)."""
+    if origin is None:
+        return True
+    return host is not None and urlsplit(origin).netloc == host
+
+
+async def authenticate(runtime: Runtime, *, bearer: str | None, cookie: str | None, origin: str | None,
+                       host: str | None, unsafe: bool, conn: Conn | None = None) -> Actor:
+    """The caller behind a bearer token or a session cookie; raises NotAuthenticated.
+
+    A cookie-authenticated request that changes something must come from our own origin (with the SameSite=Strict
+    cookie this is a second wall against cross-site request forgery); WebSockets count as changing. The session is
+    looked up on ``conn`` (the request's own connection) when given, else on one borrowed from the pool.
+    """
+    if bearer is not None:
+        actor = service_actor(runtime.settings, bearer)
+        if actor is None:
+            raise NotAuthenticated("the bearer token is not valid")
+        return actor
+    if cookie is None:
+        raise NotAuthenticated("sign in first")
+    if unsafe and not same_origin(origin, host):
+        raise NotAuthenticated("cross-site request refused")
+    if conn is not None:
+        return await accounts.session_actor(conn, settings=runtime.settings, token=cookie, now=datetime.now(UTC))
+    async with runtime.pool.connection() as borrowed:
+        return await accounts.session_actor(borrowed, settings=runtime.settings, token=cookie, now=datetime.now(UTC))
+
+
+async def get_actor(
+    request: Request, runtime: RuntimeDep, conn: ConnDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """Who is calling; 401 without a valid session cookie or bearer token. The session is read on the request's
+    connection (the one its route gets too), so a request takes one pooled connection, not two."""
+    try:
+        return await authenticate(
+            runtime, bearer=None if credentials is None else credentials.credentials,
+            cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
+            host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS, conn=conn,
+        )
+    except NotAuthenticated as err:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED, detail=str(err), headers={"WWW-Authenticate": "Bearer"}
+        ) from err
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+    """A dependency that lets only these roles through (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def check(actor: CurrentActor) -> Actor:
+        if actor.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{actor.role.value} may not do this")
+        return actor
+
+    return check
+
+
+StaffActor = Annotated[Actor, Depends(require_role(*STAFF_ROLES))]
+"""Administrators, supervisors and operators: the call centre."""
+ManagerActor = Annotated[Actor, Depends(require_role(Role.ADMIN, Role.SUPERVISOR))]
+"""Administrators and supervisors: reports and the plan figures."""
+AdminActor = Annotated[Actor, Depends(require_role(Role.ADMIN))]
+"""Administrators: enrolment and accounts."""

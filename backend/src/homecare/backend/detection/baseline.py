@@ -1,0 +1,370 @@
+"""Personal baseline per resident: daily features against their own robust history, a low-priority welfare check.
+
+Each local day of a resident becomes a vector of features read from the hourly telemetry rollups:
+night heart rate (01–05 h), resting heart rate (the calmest daytime hour), daytime activity, steps
+and hours asleep (hours with almost no wrist movement). The baseline is the median and MAD of each
+feature over the previous ``history_days`` days (at least ``min_days`` with enough data), and, with
+enough days for a covariance (``ENVELOPE_MIN_DAYS``), scikit-learn's ``EllipticEnvelope`` (a
+minimum-covariance-determinant fit, robust to the odd bad day) over the robust z-scores, which
+catches a combination of changes that no single feature shows. A feature deviates when its robust
+z-score reaches ``z_threshold`` *and* the change is large enough to matter; the welfare check names
+it: "night heart rate 84, usually 62±4".
+
+The fit is stored as plain numbers in ``resident_baselines`` and refitted once a day; yesterday is
+judged once its last hour has been rolled up (from 02:00 local time), and the verdict is stored so
+that later runs of the day repeat it without recomputing.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.covariance import EllipticEnvelope
+
+from homecare.backend.detection.config import BaselineSettings, SettingsBook
+from homecare.backend.detection.findings import Finding, State, clip, resident_zone
+from homecare.backend.detection.signals import Cause
+from homecare.contracts.messages import Metric
+from homecare.storage.connections import Conn
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+FEATURES: Final = ("night_hr", "resting_hr", "activity", "steps", "sleep_h")
+_LABELS: Final = {
+    "night_hr": ("night heart rate", "夜间心率", 0),
+    "resting_hr": ("resting heart rate", "静息心率", 0),
+    "activity": ("daytime activity", "日间活动量", 0),
+    "steps": ("steps", "步数", 0),
+    "sleep_h": ("hours asleep", "睡眠时长（小时）", 1),
+}
+CONCERN: Final = np.array([1.0, 1.0, -1.0, -1.0, 0.0])
+"""Which way a change is a welfare concern: heart rates up, activity and steps down, sleep either way
+(a brisk day or a calm heart is not a reason to visit; very low heart rates are the vitals detector's)."""
+ENVELOPE_MIN_DAYS: Final = 2 * len(FEATURES) + 4
+"""A covariance over 5 features needs clearly more days than features; below this, robust z-scores only."""
+MAD_TO_SD: Final = 1.4826
+MIN_SPREAD: Final = np.array([2.0, 2.0, 25.0, 600.0, 1.0])
+"""Floor of each feature's robust spread: day-to-day noise no history can rule out (and hours asleep is
+counted in whole hours), so that a resident with a very steady week is not flagged for a trifle."""
+JUDGE_AFTER: Final = timedelta(hours=2)
+"""Yesterday is judged from 02:00 local time, once its last hour is surely in the hourly rollup."""
+
+# Daily features per resident and local day, from the hourly rollups.
+_DAYS: Final = """
+WITH h AS (
+    SELECT h.resident_id, (h.bucket AT TIME ZONE r.timezone) AS local, h.metric, h.n, h.sum
+    FROM telemetry_1h h JOIN residents r ON r.id = h.resident_id
+    WHERE h.bucket >= %(since)s AND h.bucket < %(until)s AND h.resident_id = ANY(%(ids)s::int[])
+      AND h.metric = ANY(%(metrics)s::smallint[]) AND h.n > 0
+)
+SELECT resident_id, local::date AS day,
+       count(*) FILTER (WHERE metric = %(hr)s) AS hr_hours,
+       sum(sum) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 1 AND 4)
+           / NULLIF(sum(n) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 1 AND 4), 0)
+           AS night_hr,
+       min(sum / n) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 9 AND 20) AS resting_hr,
+       sum(sum) FILTER (WHERE metric = %(act)s AND extract(hour FROM local) BETWEEN 8 AND 20)
+           / NULLIF(sum(n) FILTER (WHERE metric = %(act)s AND extract(hour FROM local) BETWEEN 8 AND 20), 0)
+           AS activity,
+       coalesce(sum(sum) FILTER (WHERE metric = %(steps)s), 0) AS steps,
+       count(*) FILTER (WHERE metric = %(act)s AND sum / n < 30) AS sleep_h
+FROM h
+GROUP BY 1, 2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A fitted personal baseline, as stored."""
+
+    days: int
+    median: FloatArray
+    mad: FloatArray
+    envelope_location: FloatArray | None = None
+    envelope_precision: FloatArray | None = None  # (k, k)
+    envelope_offset: float | None = None
+
+    def sigma(self) -> FloatArray:
+        """Robust standard deviation per feature, never below ``MIN_SPREAD``."""
+        return np.asarray(np.maximum(self.mad * MAD_TO_SD, MIN_SPREAD), dtype=np.float64)
+
+    def z(self, x: FloatArray) -> FloatArray:
+        """Robust z-score of each feature of day vector ``x``."""
+        return np.asarray((x - self.median) / self.sigma(), dtype=np.float64)
+
+    def envelope_outlier(self, z: FloatArray) -> bool:
+        """Whether the day lies outside the fitted envelope (EllipticEnvelope.decision_function < 0)."""
+        if self.envelope_location is None or self.envelope_precision is None or self.envelope_offset is None:
+            return False
+        d = z - self.envelope_location
+        return bool(-(d @ self.envelope_precision @ d) - self.envelope_offset < 0)
+
+
+def fit(history: FloatArray, settings: BaselineSettings) -> Baseline:
+    """Median and MAD per feature over the history (days × features), and the envelope when there are enough days."""
+    median = np.median(history, axis=0)
+    mad = np.median(np.abs(history - median), axis=0)
+    base = Baseline(history.shape[0], median, mad)
+    if history.shape[0] < ENVELOPE_MIN_DAYS:
+        return base
+    z = (history - median) / base.sigma()
+    try:
+        with warnings.catch_warnings():
+            # A near-singular covariance (a feature that never changes) is expected here, not an error.
+            warnings.simplefilter("ignore")
+            envelope = EllipticEnvelope(contamination=settings.envelope_contamination, random_state=0).fit(z)
+    except (ValueError, np.linalg.LinAlgError) as err:
+        log.info("baseline envelope not fitted: %s", err)
+        return base
+    return Baseline(
+        base.days,
+        median,
+        mad,
+        np.asarray(envelope.location_, dtype=np.float64),
+        np.asarray(envelope.get_precision(), dtype=np.float64),
+        float(envelope.offset_),
+    )
+
+
+def _min_change(settings: BaselineSettings) -> FloatArray:
+    s = settings
+    return np.array([s.min_change_hr, s.min_change_hr, s.min_change_activity, s.min_change_steps, s.min_change_sleep_h])
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def judge(x: FloatArray, baseline: Baseline, settings: BaselineSettings) -> tuple[str, str] | None:
+    """Why the day ``x`` is unusual for this resident (English, Chinese), or None when it is not."""
+    z = baseline.z(x)
+    change = np.abs(x - baseline.median)
+    concerning = (CONCERN == 0) | (np.sign(x - baseline.median) == CONCERN)
+    deviates = concerning & (np.abs(z) >= settings.z_threshold) & (change >= _min_change(settings))
+    order = [int(i) for i in np.argsort(-np.abs(z)) if deviates[i]]
+    prefix_en, prefix_zh = "", ""
+    # The envelope speaks only for a day with at least one clear, if not alarming, concerning departure.
+    leaning = concerning & (np.abs(z) >= 2.5) & (change >= _min_change(settings) / 2)
+    if not order and leaning.any() and baseline.envelope_outlier(z):
+        # No single feature is far off, but the combination is: name the two largest departures.
+        order = [int(i) for i in np.argsort(-np.abs(z)) if leaning[i]][:2]
+        prefix_en, prefix_zh = "unusual day overall: ", "整体异常："
+    if not order:
+        return None
+    sigma = baseline.sigma()
+    parts_en, parts_zh = [], []
+    for i in order[:3]:
+        label_en, label_zh, decimals = _LABELS[FEATURES[i]]
+        value, usual = _fmt(x[i], decimals), _fmt(baseline.median[i], decimals)
+        # A very steady resident: "62±0.4" rather than a misleading "62±0".
+        spread = _fmt(sigma[i], decimals if round(sigma[i], decimals) > 0 else decimals + 1)
+        parts_en.append(f"{label_en} {value}, usually {usual}±{spread}")
+        parts_zh.append(f"{label_zh} {value}，平时 {usual}±{spread}")
+    return clip(prefix_en + "; ".join(parts_en) + "."), clip(prefix_zh + "；".join(parts_zh) + "。")
+
+
+def judged_day(now: datetime, timezone: str) -> date:
+    """The resident's local day that is judged at ``now``: yesterday, from 02:00 local time."""
+    return (now.astimezone(resident_zone(timezone)) - JUDGE_AFTER).date() - timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineStatus:
+    """Whether a resident has a baseline yet, for screens and logs."""
+
+    ready: bool
+    days: int
+    needed: int
+    explanation_en: str
+    explanation_zh: str
+
+
+async def baseline_status(conn: Conn, *, resident_id: int, settings: BaselineSettings) -> BaselineStatus:
+    """Says whether the resident's personal baseline exists or how many more days of data it needs."""
+    cursor = await conn.execute(
+        "SELECT days, cardinality(median) > 0, fitted_through FROM resident_baselines WHERE resident_id = %s",
+        (resident_id,),
+    )
+    row = await cursor.fetchone()
+    days, fitted, through = (row[0], row[1], row[2]) if row is not None else (0, False, None)
+    if fitted:
+        return BaselineStatus(
+            True,
+            days,
+            settings.min_days,
+            f"Personal baseline from {days} days up to {through}.",
+            f"个人基线：截至 {through} 的 {days} 天数据。",
+        )
+    return BaselineStatus(
+        False,
+        days,
+        settings.min_days,
+        f"No personal baseline yet: {days} of the {settings.min_days} days of data it needs.",
+        f"尚无个人基线：已有 {days} 天数据，需要 {settings.min_days} 天。",
+    )
+
+
+async def detect(conn: Conn, *, now: datetime, book: SettingsBook) -> list[Finding]:
+    """Welfare findings for every resident with wristband data; fits and judges each resident once a day."""
+    cursor = await conn.execute(
+        "SELECT r.id, r.timezone, b.evaluated_day, b.verdict, b.finding_en, b.finding_zh "
+        "FROM residents r LEFT JOIN resident_baselines b ON b.resident_id = r.id ORDER BY r.id"
+    )
+    findings: list[Finding] = []
+    due: dict[int, date] = {}
+    for rid, timezone, evaluated_day, verdict, finding_en, finding_zh in await cursor.fetchall():
+        if not book.for_resident(rid).baseline.enabled:
+            continue
+        day = judged_day(now, timezone)
+        if evaluated_day == day:
+            findings.extend(_stored(rid, verdict, finding_en, finding_zh))
+        else:
+            due[rid] = day
+    if due:
+        findings.extend(await _evaluate(conn, now=now, book=book, due=due))
+    return findings
+
+
+def _stored(rid: int, verdict: str | None, en: str | None, zh: str | None) -> list[Finding]:
+    if verdict == "unusual" and en and zh:
+        return [Finding(rid, Cause.WELFARE, State.HOLDS, explanation_en=en, explanation_zh=zh)]
+    if verdict == "usual":
+        return [Finding(rid, Cause.WELFARE, State.GONE, explanation_en=_USUAL_EN, explanation_zh=_USUAL_ZH)]
+    return []
+
+
+_USUAL_EN: Final = "Daily pattern back within the personal baseline."
+_USUAL_ZH: Final = "日常指标已回到个人基线范围内。"
+
+
+async def _evaluate(conn: Conn, *, now: datetime, book: SettingsBook, due: dict[int, date]) -> list[Finding]:
+    longest = max(book.for_resident(rid).baseline.history_days for rid in due)
+    cursor = await conn.execute(
+        _DAYS,
+        {
+            "ids": sorted(due),
+            "since": now - timedelta(days=longest + 3),
+            "until": now,
+            "metrics": [int(Metric.HEART_RATE), int(Metric.ACTIVITY), int(Metric.STEPS)],
+            "hr": int(Metric.HEART_RATE),
+            "act": int(Metric.ACTIVITY),
+            "steps": int(Metric.STEPS),
+        },
+    )
+    days: dict[int, dict[date, tuple[int, list[float | None]]]] = {}
+    for rid, day, hr_hours, *values in await cursor.fetchall():
+        days.setdefault(rid, {})[day] = (hr_hours, [None if v is None else float(v) for v in values])
+    findings = []
+    for rid, day in sorted(due.items()):
+        settings = book.for_resident(rid).baseline
+        finding, row = _judge_resident(rid, day, days.get(rid, {}), settings)
+        await _store(conn, rid, now, day, row)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    baseline: Baseline
+    fitted_through: date
+    verdict: str
+    en: str | None
+    zh: str | None
+
+
+def _complete(entry: tuple[int, list[float | None]] | None, settings: BaselineSettings) -> FloatArray | None:
+    if entry is None or entry[0] < settings.min_hours_of_data or any(v is None for v in entry[1]):
+        return None
+    return np.array(entry[1], dtype=np.float64)
+
+
+def _judge_resident(
+    rid: int, day: date, by_day: dict[date, tuple[int, list[float | None]]], settings: BaselineSettings
+) -> tuple[Finding | None, _Row]:
+    through = day - timedelta(days=1)
+    if not by_day:
+        # No wristband data: remembered for the day, so the next runs do not look again.
+        return None, _Row(Baseline(0, np.array([]), np.array([])), through, "unknown", None, None)
+    history_days = [day - timedelta(days=k) for k in range(settings.history_days, 0, -1)]
+    rows = [x for d in history_days if (x := _complete(by_day.get(d), settings)) is not None]
+    if len(rows) < settings.min_days:
+        empty = Baseline(len(rows), np.array([]), np.array([]))
+        log.info("resident %s: no personal baseline yet (%d of %d days)", rid, len(rows), settings.min_days)
+        return None, _Row(empty, through, "unknown", None, None)
+    baseline = fit(np.vstack(rows), settings)
+    x = _complete(by_day.get(day), settings)
+    if x is None:
+        return None, _Row(baseline, through, "unknown", None, None)
+    reason = judge(x, baseline, settings)
+    if reason is None:
+        finding = Finding(rid, Cause.WELFARE, State.GONE, explanation_en=_USUAL_EN, explanation_zh=_USUAL_ZH)
+        return finding, _Row(baseline, through, "usual", None, None)
+    en, zh = reason
+    en, zh = clip(f"Welfare check: {en}"), clip(f"建议探访：{zh}")
+    finding = Finding(rid, Cause.WELFARE, State.HOLDS, explanation_en=en, explanation_zh=zh)
+    return finding, _Row(baseline, through, "unusual", en, zh)
+
+
+async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> None:
+    b = row.baseline
+    await conn.execute(
+        """
+        INSERT INTO resident_baselines (resident_id, fitted_at, fitted_through, days, features, median, mad,
+                                        envelope_location, envelope_precision, envelope_offset,
+                                        evaluated_day, verdict, finding_en, finding_zh)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (resident_id) DO UPDATE SET
+            fitted_at = excluded.fitted_at, fitted_through = excluded.fitted_through, days = excluded.days,
+            features = excluded.features, median = excluded.median, mad = excluded.mad,
+            envelope_location = excluded.envelope_location, envelope_precision = excluded.envelope_precision,
+            envelope_offset = excluded.envelope_offset, evaluated_day = excluded.evaluated_day,
+            verdict = excluded.verdict, finding_en = excluded.finding_en, finding_zh = excluded.finding_zh
+        """,
+        (
+            rid,
+            now,
+            row.fitted_through,
+            b.days,
+            list(FEATURES) if b.median.size else [],
+            [float(v) for v in b.median],
+            [float(v) for v in b.mad],
+            None if b.envelope_location is None else [float(v) for v in b.envelope_location],
+            None if b.envelope_precision is None else [float(v) for v in b.envelope_precision.ravel()],
+            b.envelope_offset,
+            day,
+            row.verdict,
+            row.en,
+            row.zh,
+        ),
+    )
+
+
+async def load_baseline(conn: Conn, *, resident_id: int) -> Baseline | None:
+    """The stored baseline of a resident, or None when there is none (yet)."""
+    cursor = await conn.execute(
+        "SELECT days, median, mad, envelope_location, envelope_precision, envelope_offset "
+        "FROM resident_baselines WHERE resident_id = %s AND cardinality(median) > 0",
+        (resident_id,),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    days, median, mad, location, precision, offset = row
+    k = len(median)
+    return Baseline(
+        days,
+        np.array(median, dtype=np.float64),
+        np.array(mad, dtype=np.float64),
+        None if location is None else np.array(location, dtype=np.float64),
+        None if precision is None else np.array(precision, dtype=np.float64).reshape(k, k),
+        offset,
+    )

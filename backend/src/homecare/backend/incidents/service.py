@@ -1,0 +1,386 @@
+"""Incident lifecycle: signals open or fold into incidents; every transition is attributed, stored and fed live."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from homecare.backend.accounts.models import Actor
+from homecare.backend.accounts.service import open_resident
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
+from homecare.backend.incidents import IncidentNotFound, InvalidTransition
+from homecare.backend.incidents import repository as repo
+from homecare.backend.incidents.models import (
+    CLOSED,
+    Change,
+    Incident,
+    IncidentDetail,
+    Outcome,
+    Status,
+)
+from homecare.backend.incidents.policy import Audience, Escalation, FamilyStep
+from homecare.storage.connections import Conn
+
+log = logging.getLogger(__name__)
+
+SYSTEM: Final = "system"
+RESIDENT: Final = "resident"  # the resident, through a device ("I'm OK")
+
+# Which statuses each operator action may start from.
+_ACKNOWLEDGEABLE: Final = frozenset({Status.PRE_ALARM, Status.OPEN})
+_CALLABLE: Final = frozenset({Status.OPEN, Status.ACKNOWLEDGED})
+_CANCELLABLE: Final = frozenset({Status.PRE_ALARM, Status.OPEN, Status.ACKNOWLEDGED, Status.IN_CALL})
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a signal did: the incident it touched (if any) and the kind of change."""
+
+    incident_id: int | None
+    change: str  # opened, folded, cancelled, noted, ignored
+
+
+# --- the building blocks every change goes through -------------------------------------------------
+
+
+async def load_for_update(conn: Conn, *, incident_id: int) -> Incident:
+    """The incident, inside a transaction that holds the incident-writes lock."""
+    await repo.lock_incident_writes(conn)
+    incident = await repo.get_incident(conn, incident_id=incident_id)
+    if incident is None:
+        raise IncidentNotFound(incident_id)
+    return incident
+
+
+async def record(
+    conn: Conn, *, incident: Incident, now: datetime, actor: str, change: str, to: Status | None = None,
+    reason: str | None = None, detail: dict[str, Any] | None = None, **fields: Any,
+) -> None:
+    """Apply ``fields`` (and the new status), store the attributed transition and append the feed row.
+
+    A step that does not change the status (an escalation, a note, a repeat) is stored as a transition
+    from the status to itself, so the audit trail holds every step in one place.
+    """
+    status = to or incident.status
+    if to is not None:
+        fields["status"] = to.value
+    if fields:
+        await repo.update_incident(conn, incident_id=incident.id, **fields)
+    await repo.insert_transition(
+        conn, incident_id=incident.id, at=now, from_status=incident.status.value, to_status=status.value,
+        actor=actor, reason=reason, detail={"change": change, **(detail or {})},
+    )
+    await repo.append_change(conn, incident_id=incident.id, at=now, change=change)
+
+
+async def notify(
+    conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str
+) -> bool:
+    """Ask the notifications package to tell someone, in this transaction; False when it could not."""
+    if escalation.notify is None:
+        return False
+    try:
+        async with conn.transaction():  # a savepoint: a notifier failure must not undo the incident change
+            await escalation.notify(conn, incident_id=incident.id, audience=audience, reason=reason)
+    except Exception:
+        log.exception("could not enqueue a %s notification for incident %d", audience, incident.id)
+        return False
+    return True
+
+
+async def tell_family_if_policy_says(
+    conn: Conn, *, escalation: Escalation, incident: Incident, step: FamilyStep, now: datetime, reason: str
+) -> None:
+    policy = escalation.policies.named(incident.policy, incident.priority)
+    if step not in policy.family_at:
+        return
+    sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
+    await repo.insert_transition(
+        conn, incident_id=incident.id, at=now, from_status=incident.status.value,
+        to_status=incident.status.value, actor=SYSTEM, reason=f"family told: {reason}",
+        detail={"change": "notified", "audience": "family", "step": step.value, "enqueued": sent,
+                "policy": policy.name},
+    )
+
+
+async def _close_open_work(conn: Conn, *, incident_id: int, now: datetime, task_status: str) -> None:
+    await repo.cancel_timers(conn, incident_id=incident_id, kinds=["recovery", "acknowledge", "station_accept"],
+                             now=now)
+    await conn.execute(
+        "UPDATE station_tasks SET status = CASE WHEN status = 'offered' THEN 'withdrawn' ELSE %s END, "
+        "closed_at = %s WHERE incident_id = %s AND status IN ('offered', 'accepted', 'en_route', 'on_scene')",
+        (task_status, now, incident_id),
+    )
+
+
+async def _start_acknowledge_clock(conn: Conn, *, escalation: Escalation, incident: Incident, now: datetime) -> None:
+    policy = escalation.policies.named(incident.policy, incident.priority)
+    await repo.add_timer(conn, incident_id=incident.id, kind="acknowledge",
+                         due_at=now + timedelta(seconds=policy.acknowledge.within_s), now=now)
+
+
+# --- signals -------------------------------------------------------------------------------------
+
+
+async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation: Escalation) -> Applied:
+    """Turn a detector's signal into an incident change, in one transaction (a savepoint inside the caller's).
+
+    ALARM and PRE_ALARM open an incident, or fold into the resident's open incident of that cause
+    (count and last seen; a more urgent repeat raises the priority). CANCEL cancels a pre-alarm that is
+    still counting down; once the alarm stands it only adds the resident's word as a note, because a
+    human has to close it. CLEAR adds a note; a human still resolves.
+    """
+    async with conn.transaction():
+        await repo.lock_incident_writes(conn)
+        existing = await _find_open_of_kind(conn, resident_id=signal.resident_id, cause=signal.cause)
+        detail = {"signal": signal.kind.value, "event_id": signal.event_id, "device_id": signal.device_id,
+                  "detected_at": signal.detected_at.isoformat()}
+        actor = "device" if signal.event_id is not None else SYSTEM
+        if signal.kind in (SignalKind.ALARM, SignalKind.PRE_ALARM):
+            if existing is None:
+                return Applied(await _open(conn, signal=signal, now=now, escalation=escalation, actor=actor,
+                                           detail=detail), "opened")
+            fields: dict[str, Any] = {"repeat_count": existing.repeat_count + 1, "last_seen_at": now}
+            reason = f"repeat {existing.repeat_count + 1}: {signal.explanation_en}"
+            if signal.priority < existing.priority:
+                fields["priority"] = int(signal.priority)
+                reason += f" (priority raised to {int(signal.priority)})"
+            await record(conn, incident=existing, now=now, actor=actor, change="folded", reason=reason,
+                         detail=detail, **fields)
+            return Applied(existing.id, "folded")
+        if existing is None:
+            return Applied(None, "ignored")
+        late = existing.recovery_deadline is not None and now > existing.recovery_deadline
+        if signal.kind is SignalKind.CANCEL and existing.status is Status.PRE_ALARM and late:
+            # "I'm OK" after the window (its timer had not fired yet): the alarm stands, with her word noted.
+            await raise_alarm(conn, incident=existing, now=existing.recovery_deadline or now, escalation=escalation)
+            existing = await _get(conn, existing.id)
+        if signal.kind is SignalKind.CANCEL and existing.status is Status.PRE_ALARM:
+            await _close_open_work(conn, incident_id=existing.id, now=now, task_status="done")
+            await record(conn, incident=existing, now=now, actor=RESIDENT, change="cancelled", to=Status.CANCELLED,
+                         reason=f"cancelled by the resident within the recovery window: {signal.explanation_en}",
+                         detail=detail, closed_at=now, outcome=Outcome.CANCELLED_BY_RESIDENT.value)
+            return Applied(existing.id, "cancelled")
+        if signal.kind is SignalKind.CANCEL:
+            reason = ("the resident reports being OK; the alarm stands until a person closes it: "
+                      f"{signal.explanation_en}")
+        else:
+            reason = f"condition cleared: {signal.explanation_en}"
+        await record(conn, incident=existing, now=now, actor=actor if signal.kind is SignalKind.CLEAR else RESIDENT,
+                     change="noted", reason=reason, detail=detail, last_seen_at=now)
+        return Applied(existing.id, "noted")
+
+
+# Causes that describe one happening seen by different devices: the wristband's fall and the ceiling
+# radar's fall of the same person are one incident for the operator, not two.
+SAME_HAPPENING: Final = (frozenset({Cause.FALL, Cause.FALL_CONFIRMED}),)
+
+
+async def _find_open_of_kind(conn: Conn, *, resident_id: int, cause: Cause) -> Incident | None:
+    """The resident's open incident of this cause, or of a cause that names the same happening."""
+    kin = next((group for group in SAME_HAPPENING if cause in group), frozenset({cause}))
+    for candidate in sorted(kin, key=lambda c: c is not cause):  # its own cause first
+        existing = await repo.find_open(conn, resident_id=resident_id, cause=candidate.value)
+        if existing is not None:
+            return existing
+    return None
+
+
+async def _open(
+    conn: Conn, *, signal: Signal, now: datetime, escalation: Escalation, actor: str, detail: dict[str, Any]
+) -> int:
+    policy = escalation.policies.for_priority(int(signal.priority))
+    window = signal.recovery_window_s if signal.kind is SignalKind.PRE_ALARM else None
+    pre_alarm = window is not None and window > 0
+    deadline = now + timedelta(seconds=window) if pre_alarm and window is not None else None
+    incident_id = await repo.insert_incident(
+        conn, resident_id=signal.resident_id, cause=signal.cause.value, priority=int(signal.priority),
+        status=(Status.PRE_ALARM if pre_alarm else Status.OPEN).value, explanation_en=signal.explanation_en,
+        explanation_zh=signal.explanation_zh, opened_at=now, alarm_at=None if pre_alarm else now,
+        recovery_deadline=deadline, last_seen_at=now, device_id=signal.device_id, event_id=signal.event_id,
+        policy=policy.name,
+    )
+    incident = await repo.get_incident(conn, incident_id=incident_id)
+    assert incident is not None
+    await repo.insert_transition(
+        conn, incident_id=incident_id, at=now, from_status=None, to_status=incident.status.value, actor=actor,
+        reason=signal.explanation_en, detail={"change": "opened", "policy": policy.name, **detail},
+    )
+    await repo.append_change(conn, incident_id=incident_id, at=now, change="opened")
+    if deadline is not None:
+        await repo.add_timer(conn, incident_id=incident_id, kind="recovery", due_at=deadline, now=now)
+    else:
+        await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
+        await tell_family_if_policy_says(conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM,
+                                         now=now, reason=signal.explanation_en)
+    return incident_id
+
+
+async def raise_alarm(conn: Conn, *, incident: Incident, now: datetime, escalation: Escalation) -> None:
+    """The recovery window ran out without "I'm OK": the pre-alarm becomes an alarm (timer's transaction)."""
+    await record(conn, incident=incident, now=now, actor=SYSTEM, change="alarm", to=Status.OPEN,
+                 reason="no \"I'm OK\" within the recovery window", alarm_at=now)
+    await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
+    await tell_family_if_policy_says(conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM,
+                                     now=now, reason=incident.explanation_en)
+
+
+async def reprioritise(
+    conn: Conn, *, incident_id: int, priority: int, now: datetime, actor: str, reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Change the priority (a model confirmed or rejected a fall), keeping the incident in front of people."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status in CLOSED:
+            return
+        await record(conn, incident=incident, now=now, actor=actor, change="reprioritised", reason=reason,
+                     detail=detail, priority=priority)
+
+
+# --- operator actions ----------------------------------------------------------------------------
+
+
+def _refuse(incident: Incident, action: str, allowed: frozenset[Status]) -> InvalidTransition:
+    return InvalidTransition(
+        f"cannot {action} incident {incident.id}: it is {incident.status.value}; "
+        f"allowed from {', '.join(sorted(s.value for s in allowed))}"
+    )
+
+
+async def acknowledge(conn: Conn, *, incident_id: int, actor: str, now: datetime, note: str | None = None) -> Incident:
+    """An operator takes the incident: the acknowledge clock stops (as does a running recovery countdown)."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status not in _ACKNOWLEDGEABLE:
+            raise _refuse(incident, "acknowledge", _ACKNOWLEDGEABLE)
+        await repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge", "recovery"], now=now)
+        await record(conn, incident=incident, now=now, actor=actor, change="acknowledged", to=Status.ACKNOWLEDGED,
+                     reason=note, acknowledged_at=now, acknowledged_by=actor,
+                     alarm_at=incident.alarm_at or now)
+    return await _get(conn, incident_id)
+
+
+async def start_call(conn: Conn, *, incident_id: int, actor: str, now: datetime, note: str | None = None) -> Incident:
+    """The operator calls the home (acknowledging it, if nobody has)."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status not in _CALLABLE:
+            raise _refuse(incident, "start a call on", _CALLABLE)
+        fields: dict[str, Any] = {}
+        if incident.acknowledged_at is None:
+            await repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge"], now=now)
+            fields = {"acknowledged_at": now, "acknowledged_by": actor}
+        await record(conn, incident=incident, now=now, actor=actor, change="in_call", to=Status.IN_CALL,
+                     reason=note, **fields)
+    return await _get(conn, incident_id)
+
+
+async def add_note(conn: Conn, *, incident_id: int, actor: str, note: str, now: datetime) -> Incident:
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        await record(conn, incident=incident, now=now, actor=actor, change="noted", reason=note)
+    return await _get(conn, incident_id)
+
+
+async def resolve(
+    conn: Conn, *, incident_id: int, actor: str, outcome: Outcome, now: datetime, escalation: Escalation,
+    note: str | None = None,
+) -> Incident:
+    """Close the incident with its outcome; open station work is closed (offers withdrawn)."""
+    if outcome is Outcome.CANCELLED_BY_RESIDENT:
+        raise InvalidTransition("use cancel for an incident the resident called off")
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status in CLOSED:
+            raise InvalidTransition(f"incident {incident_id} is already {incident.status.value}")
+        await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
+        await record(conn, incident=incident, now=now, actor=actor, change="resolved", to=Status.RESOLVED,
+                     reason=note, detail={"outcome": outcome.value}, closed_at=now, outcome=outcome.value)
+        closed = await _get(conn, incident_id)
+        await tell_family_if_policy_says(conn, escalation=escalation, incident=closed, step=FamilyStep.RESOLVED,
+                                         now=now, reason=f"closed: {outcome.value}")
+    return await _get(conn, incident_id)
+
+
+async def cancel(
+    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation, note: str | None = None
+) -> Incident:
+    """Record that the resident called it off (told the operator, say); recorded as the operator's action."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status not in _CANCELLABLE:
+            raise _refuse(incident, "cancel", _CANCELLABLE)
+        await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
+        await record(conn, incident=incident, now=now, actor=actor, change="cancelled", to=Status.CANCELLED,
+                     reason=note or "cancelled by the resident", closed_at=now,
+                     outcome=Outcome.CANCELLED_BY_RESIDENT.value)
+        closed = await _get(conn, incident_id)
+        await tell_family_if_policy_says(conn, escalation=escalation, incident=closed, step=FamilyStep.CANCELLED,
+                                         now=now, reason="cancelled by the resident")
+    return await _get(conn, incident_id)
+
+
+# Which notification reason code names each stage, when the operator tells the family without words of their own.
+_STAGE_REASON: Final = {
+    Status.OPEN: "alarm", Status.ACKNOWLEDGED: "acknowledged", Status.IN_CALL: "acknowledged",
+    Status.DISPATCHED: "dispatched", Status.ON_SCENE: "on_scene", Status.RESOLVED: "resolved",
+    Status.CANCELLED: "cancelled",
+}
+
+
+async def tell_family_now(
+    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation, note: str | None = None,
+) -> Incident:
+    """The operator tells the family now, whatever the policy says; recorded on the audit trail (with whether
+    the messages could be queued). Refused during a pre-alarm: the resident may still call it off."""
+    async with conn.transaction():
+        incident = await load_for_update(conn, incident_id=incident_id)
+        if incident.status is Status.PRE_ALARM:
+            raise InvalidTransition(f"cannot tell the family about incident {incident_id}: it is still a pre-alarm")
+        reason = note.strip() if note and note.strip() else _STAGE_REASON[incident.status]
+        sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
+        await record(conn, incident=incident, now=now, actor=actor, change="family_notified",
+                     reason=f"family told: {reason}", detail={"audience": "family", "enqueued": sent})
+    return await _get(conn, incident_id)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def _get(conn: Conn, incident_id: int) -> Incident:
+    incident = await repo.get_incident(conn, incident_id=incident_id)
+    if incident is None:
+        raise IncidentNotFound(incident_id)
+    return incident
+
+
+async def get_incident(conn: Conn, *, incident_id: int) -> Incident:
+    return await _get(conn, incident_id)
+
+
+async def incident_detail(conn: Conn, *, incident_id: int, actor: Actor) -> IncidentDetail:
+    """The incident with its audit trail, tasks and trigger; opening it is an opening of the resident's record."""
+    async with conn.transaction():
+        incident = await _get(conn, incident_id)
+        await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="incident.detail",
+                            detail={"incident_id": incident_id})
+        transitions = await repo.transitions_of(conn, incident_id=incident_id)
+        tasks = await repo.tasks_of(conn, incident_id=incident_id)
+        trigger = await repo.trigger_of(conn, incident_id=incident_id)
+    return IncidentDetail(incident=incident, transitions=transitions, tasks=tasks, trigger=trigger)
+
+
+async def open_queue(conn: Conn, *, limit: int = 200, include_pre_alarms: bool = True) -> list[Incident]:
+    """The operators' queue: open incidents by priority, then age."""
+    return await repo.queue(conn, limit=limit, include_pre_alarms=include_pre_alarms)
+
+
+async def changes_after(conn: Conn, *, after: int, limit: int = 500) -> list[Change]:
+    return await repo.changes_after(conn, after=after, limit=limit)
+
+
+async def last_change_id(conn: Conn) -> int:
+    return await repo.last_change_id(conn)

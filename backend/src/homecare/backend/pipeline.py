@@ -1,0 +1,448 @@
+"""The alarm pipeline worker: stored events and IMU bursts → signals → incidents; escalation timers.
+
+One loop per backend process, woken by NOTIFY (``homecare_events``, ``homecare_imu_bursts``) and by a
+short poll for timers. Downlink commands it queues in ``device_commands`` are sent by the gateway.
+Everything it does is keyed in the database (``pipeline_processed``, ``pipeline_cursors``,
+``incident_timers``), so
+a restart resumes where it stopped, and several backends may run it at once (row locks and the
+incident-writes lock serialise them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+
+from homecare.backend.detection.config import DetectionSettings, SettingsBook, load_settings
+from homecare.backend.detection.fall_confirmation import review_burst
+from homecare.backend.detection.periodic import run_periodic_detectors
+from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
+from homecare.backend.incidents import repository as incidents_repo
+from homecare.backend.incidents import service as incidents
+from homecare.backend.incidents.escalation import fire_due_timers
+from homecare.backend.incidents.models import CLOSED, Incident
+from homecare.backend.incidents.policy import Escalation, find_notifier, load_policies
+from homecare.backend.incidents.settings import AlarmSettings
+from homecare.backend.settings import Settings
+from homecare.contracts.messages import Priority
+from homecare.storage.connections import Conn
+
+log = logging.getLogger(__name__)
+
+CHANNELS: Final = ("homecare_events", "homecare_imu_bursts")
+# Event ids are allocated before commit, so with several gateways a smaller id can commit after a larger
+# one was processed; the pipeline re-checks this many ids below its cursor against pipeline_processed.
+LOOKBACK_IDS: Final = 5000
+
+
+class Clock(Protocol):
+    """Where the pipeline and the incident actions read the time; tests drive a manual one."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told: escalation tests advance it instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    poll_s: float = 0.2  # how often due timers are checked (by the pipeline's clock)
+    periodic_every_s: float = 30.0  # run_periodic_detectors cadence (by the pipeline's clock)
+    batch: int = 200
+
+
+# --- events → signals ------------------------------------------------------------------------------
+
+
+def recovery_window(settings: DetectionSettings | None, *, column: int | None, policy_default: int) -> int:
+    """How long a device-detected fall waits for "I'm OK": the resident's detection settings when an administrator
+    set it there, else the per-resident column of the enrolment, else the escalation policy's default."""
+    if settings is not None and "recovery_window_s" in settings.falls.model_fields_set:
+        return settings.falls.recovery_window_s
+    return column if column is not None else policy_default
+
+
+def signal_for_event(
+    row: dict[str, Any], *, recovery_window_s: int, priority: Callable[[Cause], Priority] | None = None
+) -> Signal | None:
+    """The signal a stored device event raises on its own (``im_ok`` is resolved by the pipeline);
+    ``priority`` gives the resident's own priority of a cause (default: the shipped defaults)."""
+    kind, device_kind, room = row["kind"], row["device_kind"], row["room"]
+    where_en = f" in the {room}" if room else ""
+    where_zh = f"（{room}）" if room else ""
+    common = {"resident_id": row["resident_id"], "detected_at": row["ts"], "device_id": row["device_id"],
+              "event_id": row["id"]}
+
+    def make(cause: Cause, en: str, zh: str, kind: SignalKind = SignalKind.ALARM, **extra: Any) -> Signal:
+        chosen = priority(cause) if priority is not None else DEFAULT_PRIORITY[cause]
+        return Signal(cause=cause, kind=kind, priority=chosen, explanation_en=en,
+                      explanation_zh=zh, **common, **extra)
+
+    if kind == "sos":
+        return make(Cause.SOS, f"SOS button pressed ({device_kind}{where_en}).", f"按下了紧急呼叫按钮{where_zh}。")
+    if kind == "fall_detected" and device_kind == "fall_sensor":
+        return make(Cause.FALL_CONFIRMED, f"Fall detected by the fall sensor{where_en}.",
+                    f"跌倒传感器检测到跌倒{where_zh}。")
+    if kind == "fall_detected":
+        confidence = "" if row["confidence"] is None else f", device confidence {row['confidence']:.2f}"
+        if recovery_window_s == 0:  # this resident cannot be expected to press "I'm OK": an alarm at once
+            return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}.", "设备检测到跌倒。")
+        return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}; waiting {recovery_window_s} s "
+                    "for \"I'm OK\".", f"设备检测到跌倒，等待 {recovery_window_s} 秒内按“我没事”。",
+                    kind=SignalKind.PRE_ALARM, recovery_window_s=recovery_window_s)
+    if kind == "smoke":
+        return make(Cause.SMOKE, f"Smoke alarm{where_en}.", f"烟雾报警{where_zh}。")
+    if kind == "water_leak":
+        return make(Cause.WATER_LEAK, f"Water leak{where_en}.", f"漏水报警{where_zh}。")
+    if kind == "wearable_removed":
+        return make(Cause.WEARABLE_REMOVED, "The wristband was taken off: falls are not detected.",
+                    "手环已摘下：无法检测跌倒。")
+    if kind == "wearable_worn":
+        return make(Cause.WEARABLE_REMOVED, "The wristband is worn again.", "手环已重新佩戴。",
+                    kind=SignalKind.CLEAR)
+    return None  # door, bed, motion: the analytic detectors read these from the events table
+
+
+_EVENTS_SQL: Final = """
+SELECT e.id, e.device_id, e.resident_id, e.seq, e.ts, e.received_at, e.kind, e.room, e.confidence, e.cancels_seq,
+       d.kind AS device_kind, r.fall_recovery_window_s
+FROM events e JOIN devices d ON d.id = e.device_id LEFT JOIN residents r ON r.id = e.resident_id
+WHERE e.id > %(from)s
+  AND NOT EXISTS (SELECT 1 FROM pipeline_processed p WHERE p.source = 'event' AND p.item_id = e.id)
+ORDER BY e.id LIMIT %(limit)s
+"""
+
+_BURSTS_SQL: Final = """
+SELECT b.id, b.device_id, b.event_seq, e.id AS event_id, p.incident_id, (p.item_id IS NOT NULL) AS event_done,
+       b.received_at < now() - interval '2 minutes' AS stale
+FROM imu_bursts b
+LEFT JOIN events e ON e.device_id = b.device_id AND e.seq = b.event_seq
+LEFT JOIN pipeline_processed p ON p.source = 'event' AND p.item_id = e.id
+WHERE b.id > %(from)s
+  AND NOT EXISTS (SELECT 1 FROM pipeline_processed q WHERE q.source = 'imu_burst' AND q.item_id = b.id)
+ORDER BY b.id LIMIT %(limit)s
+"""
+
+
+@dataclass
+class AlarmPipeline:
+    """The worker. ``run`` until ``stop`` is set; the ``*_once`` steps are public for tests and tools."""
+
+    dsn: str
+    escalation: Escalation
+    clock: Clock
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+    review_burst: Callable[..., Awaitable[Signal | None]] | None = None
+    resident_settings: Callable[[Conn], Awaitable[SettingsBook]] | None = None  # per-resident priorities, windows
+    periodic: Callable[..., Awaitable[list[Signal]]] | None = None
+    _last_periodic: datetime | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until stopped: the event loop and, beside it, the periodic detectors (which may be slow
+        and must never delay a device alarm), each on its own connection, each restarted on failure."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._supervised("events", self._serve, stop))
+            if self.periodic is not None:
+                group.create_task(self._supervised("periodic detectors", self._periodic_loop, stop))
+
+    async def _supervised(
+        self, name: str, body: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await body(stop)
+            except (psycopg.OperationalError, OSError) as err:
+                log.warning("alarm pipeline (%s) lost its database connection (%s); retrying", name, err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def _periodic_loop(self, stop: asyncio.Event) -> None:
+        """The detectors in a thread with an event loop of its own: their Python work (numpy, model fits)
+        would otherwise hold the alarm path's loop for hundreds of milliseconds, whereas a thread yields
+        the interpreter every few milliseconds."""
+        stopped = threading.Event()
+        relay = asyncio.create_task(_relay_stop(stop, stopped))
+        try:
+            await asyncio.to_thread(asyncio.run, self._periodic_in_thread(stopped))
+        finally:
+            relay.cancel()
+
+    async def _periodic_in_thread(self, stopped: threading.Event) -> None:
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            while not stopped.is_set():
+                try:
+                    await self.run_periodic_if_due(conn, now=self.clock.now())
+                except (psycopg.OperationalError, OSError):
+                    raise
+                except Exception:
+                    log.exception("periodic detectors failed; they run again at the next interval")
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        await conn.rollback()
+                await asyncio.to_thread(stopped.wait, min(1.0, self.config.poll_s * 5))
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listen, \
+                await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as work:
+            for channel in CHANNELS:
+                await listen.execute(f"LISTEN {channel}")
+            while not stop.is_set():
+                await self.pass_once(work)
+                # Wake on the first notification or after poll_s, whichever is sooner; drain the rest.
+                async for _ in listen.notifies(timeout=self.config.poll_s, stop_after=1):
+                    pass
+
+    async def pass_once(self, conn: Conn) -> None:
+        """One pass: new events, new bursts, due timers.
+
+        Each stage is isolated: a failing stage must not hold back the others.
+        """
+        stages: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("events", lambda: self.process_all_events(conn, now=self.clock.now())),
+            ("bursts", lambda: self.process_bursts_once(conn, now=self.clock.now())),
+            ("timers", lambda: fire_due_timers(conn, now=self.clock.now(), escalation=self.escalation)),
+        ]
+        for name, stage in stages:
+            try:
+                await stage()
+            except (psycopg.OperationalError, OSError):
+                raise
+            except Exception:
+                log.exception("alarm pipeline stage %s failed; it is retried on the next pass", name)
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    await conn.rollback()
+
+    async def process_all_events(self, conn: Conn, *, now: datetime) -> int:
+        total = 0
+        while (count := await self.process_events_once(conn, now=now)) > 0:
+            total += count
+            if count < self.config.batch:
+                break
+        return total
+
+    # --- events ----------------------------------------------------------------------------------
+
+    async def process_events_once(self, conn: Conn, *, now: datetime) -> int:
+        """Apply the next batch of unprocessed events in one transaction; how many."""
+        async with conn.transaction():
+            cursor = await _cursor(conn, "events")
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_EVENTS_SQL, {"from": max(0, cursor - LOOKBACK_IDS), "limit": self.config.batch})
+                rows = await cur.fetchall()
+            book = await self.resident_settings(conn) if rows and self.resident_settings else None
+            for row in rows:
+                try:
+                    # The platform's clocks start when the gateway stored the event, not when it is
+                    # processed: after a restart the recovery window and the acknowledge clock are
+                    # not extended by the time the backend was down.
+                    at = min(now, row["received_at"])
+                    async with conn.transaction():
+                        incident_id, outcome = await self._apply_event(conn, row, now=at, book=book)
+                except Exception as err:  # one bad event must not stall every alarm behind it
+                    log.exception("event %d could not be applied", row["id"])
+                    incident_id, outcome = None, f"failed: {type(err).__name__}: {err}"[:300]
+                await conn.execute(
+                    "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
+                    "VALUES ('event', %s, %s, %s, %s)", (row["id"], incident_id, outcome, now))
+            if rows:
+                await _advance(conn, "events", max(row["id"] for row in rows))
+        return len(rows)
+
+    async def _apply_event(
+        self, conn: Conn, row: dict[str, Any], *, now: datetime, book: Any = None
+    ) -> tuple[int | None, str]:
+        if row["resident_id"] is None:
+            return None, "unassigned device"
+        if row["kind"] == "im_ok":
+            return await self._apply_im_ok(conn, row, now=now)
+        settings = None if book is None else book.for_resident(row["resident_id"])
+        window = recovery_window(settings, column=row["fall_recovery_window_s"],
+                                 policy_default=self.escalation.policies.fall_recovery_window_s)
+        priority = None if settings is None else settings.priority
+        signal = signal_for_event(row, recovery_window_s=window, priority=priority)
+        if signal is None:
+            return None, "informational"
+        applied = await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
+        return applied.incident_id, applied.change
+
+    async def _apply_im_ok(self, conn: Conn, row: dict[str, Any], *, now: datetime) -> tuple[int | None, str]:
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT p.incident_id FROM events e JOIN pipeline_processed p ON p.source = 'event' "
+                "AND p.item_id = e.id WHERE e.device_id = %s AND e.seq = %s",
+                (row["device_id"], row["cancels_seq"]))
+            named = await cur.fetchone()
+        if named is None or named["incident_id"] is None:
+            return None, "im_ok names no incident"
+        incident = await incidents_repo.get_incident(conn, incident_id=named["incident_id"])
+        if incident is None or incident.status in CLOSED:
+            return named["incident_id"], "im_ok after close"
+        signal = Signal(
+            resident_id=row["resident_id"], cause=Cause(incident.cause), kind=SignalKind.CANCEL,
+            priority=DEFAULT_PRIORITY[Cause(incident.cause)], explanation_en=f"\"I'm OK\" pressed (seq {row['seq']}).",
+            explanation_zh="按下了“我没事”。", detected_at=row["ts"], device_id=row["device_id"], event_id=row["id"],
+        )
+        applied = await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
+        return applied.incident_id, applied.change
+
+    # --- IMU bursts ------------------------------------------------------------------------------
+
+    async def process_bursts_once(self, conn: Conn, *, now: datetime) -> int:
+        """Have the model review bursts of pending falls; a burst whose event is not applied yet waits."""
+        async with conn.transaction():
+            cursor = await _cursor(conn, "imu_bursts")
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_BURSTS_SQL, {"from": max(0, cursor - LOOKBACK_IDS), "limit": self.config.batch})
+                rows = await cur.fetchall()
+            done = []
+            for row in rows:
+                if not row["event_done"] and (row["event_id"] is not None or not row["stale"]):
+                    continue  # its event is not stored or not applied yet (topics race): next pass
+                try:
+                    async with conn.transaction():
+                        outcome = await self._review(conn, row, now=now)
+                except Exception as err:
+                    log.exception("IMU burst %d could not be reviewed", row["id"])
+                    outcome = f"failed: {type(err).__name__}: {err}"[:300]
+                await conn.execute(
+                    "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
+                    "VALUES ('imu_burst', %s, %s, %s, %s)", (row["id"], row["incident_id"], outcome, now))
+                done.append(row["id"])
+            if done:
+                await _advance(conn, "imu_bursts", max(done))
+        return len(done)
+
+    async def _review(self, conn: Conn, row: dict[str, Any], *, now: datetime) -> str:
+        if row["incident_id"] is None:
+            return "no incident for its event"
+        incident = await incidents_repo.get_incident(conn, incident_id=row["incident_id"])
+        if incident is None or incident.status in CLOSED:
+            return "incident closed"
+        if self.review_burst is None:
+            return "no fall model in this build"
+        verdict: Signal | None = await self.review_burst(conn, burst_id=row["id"], now=now)
+        if verdict is None:
+            return "model gave no verdict"
+        await self._apply_verdict(conn, incident=incident, verdict=verdict, burst_id=row["id"], now=now)
+        return "confirmed" if verdict.cause is Cause.FALL_CONFIRMED else "doubted"
+
+    async def _apply_verdict(
+        self, conn: Conn, *, incident: Incident, verdict: Signal, burst_id: int, now: datetime
+    ) -> None:
+        """Confirm → at least as urgent as the model says; reject → downgraded, never dropped: a human
+        still sees it, at the model's lower priority, with its reason."""
+        detail = {"burst_id": burst_id, "model_priority": int(verdict.priority), "model_cause": verdict.cause.value}
+        if verdict.cause is Cause.FALL_CONFIRMED or verdict.priority <= incident.priority:
+            priority = min(incident.priority, int(verdict.priority))
+            reason = f"fall model confirms: {verdict.explanation_en}"
+        else:
+            priority = int(verdict.priority)
+            reason = f"fall model doubts the fall (kept, at lower priority): {verdict.explanation_en}"
+        await incidents.reprioritise(conn, incident_id=incident.id, priority=priority, now=now, actor="fall-model",
+                                     reason=reason, detail=detail)
+
+    # --- periodic detectors and commands --------------------------------------------------------
+
+    async def run_periodic_if_due(self, conn: Conn, *, now: datetime) -> int:
+        if self.periodic is None:
+            return 0
+        last = self._last_periodic
+        if last is not None and (now - last).total_seconds() < self.config.periodic_every_s:
+            return 0
+        self._last_periodic = now
+        # The detectors' state and the incidents they change commit together: a crash in between would
+        # otherwise lose a signal (a "cleared" above all, which the detectors report only once).
+        async with conn.transaction():
+            signals: list[Signal] = await self.periodic(conn, now=now)
+            for signal in signals:
+                try:
+                    async with conn.transaction():  # a savepoint: one bad signal must not undo the others
+                        await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
+                except Exception:
+                    log.exception("periodic signal could not be applied: %s", signal)
+        return len(signals)
+
+
+async def _cursor(conn: Conn, name: str) -> int:
+    row = await (await conn.execute("SELECT last_id FROM pipeline_cursors WHERE name = %s FOR UPDATE",
+                                    (name,))).fetchone()
+    assert row is not None, f"pipeline cursor {name} missing: is migration 0006 applied?"
+    return int(row[0])
+
+
+async def _advance(conn: Conn, name: str, last_id: int) -> None:
+    await conn.execute("UPDATE pipeline_cursors SET last_id = greatest(last_id, %s) WHERE name = %s", (last_id, name))
+
+
+@dataclass
+class RunningPipeline:
+    """A started pipeline: what the API's routers need (escalation, clock) and how to stop it."""
+
+    pipeline: AlarmPipeline
+    task: asyncio.Task[None]
+    stop_event: asyncio.Event
+
+    @property
+    def escalation(self) -> Escalation:
+        return self.pipeline.escalation
+
+    @property
+    def clock(self) -> Clock:
+        return self.pipeline.clock
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await self.task
+
+
+async def start_pipeline(
+    *, settings: Settings, dsn: str, clock: Clock | None = None, alarm_settings: AlarmSettings | None = None,
+) -> RunningPipeline:
+    """Build the pipeline for these settings and start it as a task of the running loop (the API lifespan)."""
+    alarm = alarm_settings or AlarmSettings()
+    escalation = Escalation(policies=load_policies(alarm.policy_file), notify=find_notifier())
+    pipeline = AlarmPipeline(
+        dsn=dsn, escalation=escalation, clock=clock or SystemClock(),
+        config=PipelineConfig(poll_s=alarm.poll_s, periodic_every_s=alarm.periodic_every_s),
+        review_burst=review_burst,
+        resident_settings=load_settings,
+        periodic=run_periodic_detectors,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")
+    return RunningPipeline(pipeline, task, stop)
+
+
+async def _relay_stop(stop: asyncio.Event, stopped: threading.Event) -> None:
+    """Pass the pipeline's stop to a thread that cannot await it."""
+    try:
+        await stop.wait()
+    finally:
+        stopped.set()

@@ -1,0 +1,116 @@
+"""SQL reads behind the reports: alarms in a period, residents' device coverage, welfare visits in a month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg.rows import class_row
+
+from homecare.storage.connections import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    """An incident that reached the operators as an alarm, with the times response figures are made of."""
+
+    incident_id: int
+    resident_id: int
+    resident_name: str
+    cause: str
+    priority: int
+    status: str
+    alarm_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    on_scene_at: datetime | None
+    closed_at: datetime | None
+    station_id: int | None
+    station_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """One enrolled resident and how many of their active devices were seen since a time."""
+
+    resident_id: int
+    resident_name: str
+    station_id: int | None
+    station_name: str | None
+    devices: int
+    devices_online: int
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerableRow:
+    """A resident flagged vulnerable, with their visits in a month and their latest visit before its end."""
+
+    resident_id: int
+    resident_name: str
+    station_id: int | None
+    station_name: str | None
+    visits: int
+    last_visit_at: datetime | None
+
+
+async def alarms_between(conn: Conn, *, start: datetime, end: datetime) -> list[AlarmRow]:
+    """Incidents whose alarm time lies in [start, end), oldest first; the station is the one dispatched,
+    or else the home's own station."""
+    async with conn.cursor(row_factory=class_row(AlarmRow)) as cur:
+        await cur.execute(
+            """
+            SELECT i.id AS incident_id, i.resident_id, r.display_name AS resident_name, i.cause, i.priority,
+                   i.status, i.alarm_at, i.acknowledged_at, i.acknowledged_by, i.on_scene_at, i.closed_at,
+                   s.id AS station_id, s.name AS station_name
+            FROM incidents i
+            JOIN residents r ON r.id = i.resident_id
+            LEFT JOIN stations s ON s.id = coalesce(i.station_id, r.station_id)
+            WHERE i.alarm_at >= %(start)s AND i.alarm_at < %(end)s
+            ORDER BY i.alarm_at, i.id
+            """,
+            {"start": start, "end": end},
+        )
+        return await cur.fetchall()
+
+
+async def coverage(conn: Conn, *, since: datetime) -> list[CoverageRow]:
+    """Every resident with at least one active (not revoked) device, and how many were seen since ``since``."""
+    async with conn.cursor(row_factory=class_row(CoverageRow)) as cur:
+        await cur.execute(
+            """
+            SELECT r.id AS resident_id, r.display_name AS resident_name, s.id AS station_id,
+                   s.name AS station_name, count(*)::int AS devices,
+                   count(*) FILTER (WHERE ds.last_seen_at >= %(since)s)::int AS devices_online,
+                   max(ds.last_seen_at) AS last_seen_at
+            FROM residents r
+            JOIN devices d ON d.resident_id = r.id AND d.revoked_at IS NULL
+            LEFT JOIN device_state ds ON ds.device_id = d.id
+            LEFT JOIN stations s ON s.id = r.station_id
+            GROUP BY r.id, s.id
+            ORDER BY r.id
+            """,
+            {"since": since},
+        )
+        return await cur.fetchall()
+
+
+async def vulnerable_visits(conn: Conn, *, start: datetime, end: datetime) -> list[VulnerableRow]:
+    """Residents flagged vulnerable who were on the books before ``end``, with their visits in [start, end)."""
+    async with conn.cursor(row_factory=class_row(VulnerableRow)) as cur:
+        await cur.execute(
+            """
+            SELECT r.id AS resident_id, r.display_name AS resident_name, s.id AS station_id,
+                   s.name AS station_name,
+                   count(v.id) FILTER (WHERE v.visited_at >= %(start)s)::int AS visits,
+                   max(v.visited_at) AS last_visit_at
+            FROM residents r
+            LEFT JOIN stations s ON s.id = r.station_id
+            LEFT JOIN welfare_visits v ON v.resident_id = r.id AND v.visited_at < %(end)s
+            WHERE r.vulnerable AND r.created_at < %(end)s
+            GROUP BY r.id, s.id
+            ORDER BY r.id
+            """,
+            {"start": start, "end": end},
+        )
+        return await cur.fetchall()

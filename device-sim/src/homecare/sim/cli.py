@@ -1,0 +1,252 @@
+"""The `sim` command line: a neighbourhood, a scenario file, or a load fleet against a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+from homecare.sim.clock import SimClock
+from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
+from homecare.sim.mqtt_url import parse_mqtt_url
+from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus, VoiceOptions
+from homecare.sim.scenarios import (
+    ScenarioError,
+    load_scenario,
+    parse_duration,
+    scenario_run,
+    shipped_scenarios,
+)
+
+app = typer.Typer(help="Simulated homes, scenarios and a load fleet for homecare.", no_args_is_help=True)
+console = Console(stderr=True)
+
+MqttUrl = Annotated[str, typer.Option("--mqtt-url", help="Broker, mqtt://host:port.")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning.")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(parse_duration(text).total_seconds())
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+
+
+def _status_line(s: RunStatus, tz: Any) -> str:
+    sent = " ".join(f"{k} {v}" for k, v in s.sent.items() if v)
+    alarm = f" | last alarm: {s.alarms[-1]}" if s.alarms else ""
+    when = datetime.fromtimestamp(s.sim_time, tz).strftime("%Y-%m-%d %H:%M:%S") if s.sim_time else "…"
+    online = f"online {s.connected}/{s.devices}"
+    return f"[bold]{when}[/] | {online} | sent {sent or '-'} | unacked events {s.unacked}{alarm}"
+
+
+def _play(run: NeighbourhoodRun, until: float | None) -> None:
+    """Run with a live status line until `until` or Ctrl-C (devices then say offline and disconnect)."""
+    tz = run.hood.tz
+    with (
+        Live("starting…", console=console, refresh_per_second=4) as live,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
+        asyncio.run(run.run(until=until, on_tick=lambda status: live.update(_status_line(status, tz))))
+
+
+ApiUrl = Annotated[str | None, typer.Option(
+    envvar="HOMECARE_SIM_API_URL",
+    help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.")]
+CallKey = Annotated[Path | None, typer.Option(
+    help="Instead of asking the API: a file holding the call-signing public key (base64url).")]
+DataDir = Annotated[Path, typer.Option(
+    envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")]
+
+
+def _voice(api_url: str | None, call_key: Path | None, data_dir: Path) -> VoiceOptions | None:
+    """Voices for the home units when the platform's key can be had; otherwise they stay mute (said once)."""
+    if api_url is None and call_key is None:
+        logging.getLogger(__name__).warning("voice off: no --api-url or --call-key; home units will not answer calls")
+        return None
+    return VoiceOptions(data_dir / "sim-speech", api_url=api_url, key_file=call_key)
+
+
+@app.command()
+def neighbourhood(
+    residents: Annotated[int, typer.Option(help="How many residents (numbered from 1).")] = 50,
+    seed: Annotated[int, typer.Option(help="Everything about the people and their days follows from it.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second (60: an hour a minute).")] = 1.0,
+    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
+    only: Annotated[str | None, typer.Option(help="Run only these residents, e.g. 1,2,7.")] = None,
+    start: Annotated[datetime | None, typer.Option(help="Simulated start (default: now).")] = None,
+    duration: Annotated[str | None, typer.Option(help="Simulated time to run, e.g. 2h (default: forever).")] = None,
+    telemetry_interval: Annotated[float, typer.Option(help="Seconds of simulated time.")] = 60.0,
+    heartbeat_interval: Annotated[float, typer.Option(help="Seconds of simulated time.")] = 300.0,
+    background: Annotated[bool, typer.Option(help="Random falls, false alarms, presses at real-world rates.")] = True,
+    secrets: Annotated[bool, typer.Option(help="Log in with each device's secret as password.")] = True,
+    state: Annotated[Path | None, typer.Option(help="JSON file keeping each device's seq across runs.")] = None,
+    api_url: ApiUrl = None,
+    call_key: CallKey = None,
+    data_dir: DataDir = Path("var"),
+    log_level: LogLevel = "info",
+) -> None:
+    """Run a neighbourhood's devices (7 per resident) against a broker; with --api-url or --call-key each home
+    unit answers the platform's calls and speaks."""
+    _logging(log_level)
+    hood = build_neighbourhood(residents, seed=seed, background_incidents=background)
+    clock = SimClock(start.timestamp() if start else None, speed)
+    chosen = [int(x) for x in only.split(",")] if only else None
+    options = RunOptions(telemetry_interval, heartbeat_interval, seq_state=state)
+    run = NeighbourhoodRun(hood, parse_mqtt_url(mqtt_url), clock, residents=chosen, options=options, secrets=secrets,
+                           voice=_voice(api_url, call_key, data_dir))
+    until = clock.now() + _seconds(duration) if duration else None
+    _play(run, until)
+
+
+@app.command()
+def enrolment(
+    residents: Annotated[int, typer.Option(help="Neighbourhood size.")] = 50,
+    seed: Annotated[int, typer.Option()] = 1,
+    fleet: Annotated[int, typer.Option(help="Instead: this many load-test devices.")] = 0,
+    prefix: Annotated[str, typer.Option(help="Load-test device uid prefix.")] = "fleet",
+    output: Annotated[Path | None, typer.Option(help="Write JSON here (default: stdout).")] = None,
+) -> None:
+    """Print the enrolment data (stations, residents, homes, devices with secrets) as JSON."""
+    data: Any
+    if fleet:
+        data = [dataclasses.asdict(d) for d in fleet_devices(fleet, prefix=prefix, seed=seed)]
+    else:
+        data = dataclasses.asdict(build_neighbourhood(residents, seed=seed).enrolment)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped scenario files (each is validated)."""
+    table = Table("file", "description")
+    for path in shipped_scenarios():
+        try:
+            table.add_row(path.name, " ".join(load_scenario(path).description.split()))
+        except ScenarioError as err:
+            table.add_row(path.name, Text(str(err), style="red"))
+    Console().print(table)
+
+
+@app.command()
+def scenario(
+    file: Annotated[Path, typer.Argument(help="A scenario YAML file, or the name of a shipped one.")],
+    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
+    speed: Annotated[float | None, typer.Option(help="Override the scenario's speed.")] = None,
+    check: Annotated[bool, typer.Option(help="Only validate the file.")] = False,
+    api_url: ApiUrl = None,
+    call_key: CallKey = None,
+    data_dir: DataDir = Path("var"),
+    log_level: LogLevel = "info",
+) -> None:
+    """Run a scenario file ("resident 7 falls at 10:00 and does not respond"); with --api-url or --call-key the
+    home units answer the platform's calls."""
+    _logging(log_level)
+    if not file.exists():
+        shipped = {p.stem: p for p in shipped_scenarios()} | {p.name: p for p in shipped_scenarios()}
+        file = shipped.get(str(file), file)
+    try:
+        loaded = load_scenario(file)
+    except ScenarioError as err:
+        console.print(str(err), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+    if check:
+        console.print(f"{file}: ok ({len(loaded.steps)} steps, {loaded.begins} for {loaded.duration})")
+        return
+    run = scenario_run(loaded, parse_mqtt_url(mqtt_url), speed=speed, voice=_voice(api_url, call_key, data_dir))
+    _play(run, loaded.ends.timestamp())
+
+
+@app.command()
+def fleet(
+    devices: Annotated[int, typer.Option(help="Simulated wristbands, one connection each.")] = 2000,
+    rate: Annotated[float, typer.Option(help="Messages per second, all devices together.")] = 20_000.0,
+    duration: Annotated[float, typer.Option(help="Seconds of publishing (after all have connected).")] = 60.0,
+    qos: Annotated[int, typer.Option(min=0, max=1)] = 0,
+    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
+    processes: Annotated[int, typer.Option(help="Split the devices over this many processes.")] = 1,
+    burst: Annotated[int, typer.Option(min=1, help="Messages per device per write (fewer syscalls).")] = 1,
+    prefix: Annotated[str, typer.Option(help="Device uids are PREFIX-000001….")] = "fleet",
+    first_index: Annotated[int, typer.Option(help="Number of the first device.")] = 1,
+    seed: Annotated[int, typer.Option(help="Readings and secrets follow from it.")] = 1,
+    secrets: Annotated[bool, typer.Option(help="Log in with each device's secret as password.")] = False,
+    inflight: Annotated[int, typer.Option(help="QoS 1 window per connection.")] = 64,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report with each device's last seq.")] = None,
+) -> None:
+    """Load: thousands of devices publishing telemetry (3 data points each) at a target rate."""
+    config = FleetConfig(
+        broker=parse_mqtt_url(mqtt_url),
+        devices=devices,
+        rate=rate,
+        duration_s=duration,
+        qos=1 if qos else 0,
+        processes=processes,
+        burst=burst,
+        prefix=prefix,
+        first_index=first_index,
+        seed=seed,
+        with_secrets=secrets,
+        inflight=inflight,
+    )
+    window: list[tuple[float, int]] = []
+
+    def line(p: FleetProgress) -> str:
+        window.append((p.elapsed_s, p.sent))
+        del window[:-9]
+        dt = window[-1][0] - window[0][0]
+        now_rate = (window[-1][1] - window[0][1]) / dt if dt > 0 else 0.0
+        return (
+            f"[bold]{p.phase}[/] {p.elapsed_s:6.1f} s | connected {p.connected}/{p.devices} | "
+            f"sent {p.sent:,} ({now_rate:,.0f}/s) | acked {p.acked:,} | errors {p.errors}"
+        )
+
+    try:
+        with Live("connecting…", console=console, refresh_per_second=4) as live:
+            result = run_fleet(config, lambda p: live.update(line(p)))
+    except (OSError, RuntimeError) as err:
+        console.print(f"fleet: {err}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    summary: dict[str, Any] = {
+        "devices": devices,
+        "connected": result.connected,
+        "qos": qos,
+        "target_rate": rate,
+        "sent": result.sent,
+        "acked": result.acked,
+        "rate": round(result.rate, 1),
+        "elapsed_s": round(result.elapsed_s, 3),
+        "cpu_s": round(result.cpu_s, 3),
+        "us_per_message": round(result.us_per_message, 2),
+        "errors": result.errors,
+    }
+    console.print(" | ".join(f"{k} {v}" for k, v in summary.items()))
+    if report:
+        summary["per_device"] = {
+            d.uid: {"first_seq": d.first_seq, "last_seq": d.last_seq, "sent": d.sent, "acked": d.acked}
+            for d in result.devices
+        }
+        report.write_text(json.dumps(summary, indent=1) + "\n")
+        console.print(f"report: {report}")
