@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
+from homecare.backend.alarms.pipeline import AlarmPipeline, ManualClock
 from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.incidents.policy import Escalation, load_policies
-from homecare.backend.pipeline import AlarmPipeline, ManualClock
 from homecare.contracts.messages import Metric
 from homecare.storage.migrate import StorageMode, read_storage_mode
 from tests.support.world import Login, World

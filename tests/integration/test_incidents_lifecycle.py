@@ -8,10 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from homecare.backend.alarms.escalation import fire_due_timers
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.incidents import InvalidTransition
 from homecare.backend.incidents import service as incidents
-from homecare.backend.incidents.escalation import fire_due_timers
 from homecare.backend.incidents.models import Outcome, Status
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.contracts.messages import Priority

@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.app import create_app
+from homecare.backend.http import install as install_error_handler
 from homecare.backend.notifications import IncidentNotFound, InvalidSignature
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
@@ -637,6 +638,7 @@ async def test_the_api_lists_messages_and_retries_a_failed_one(
 
     app = FastAPI()
     app.include_router(notifications_router, prefix="/api")
+    install_error_handler(app)
     app.state.runtime = Runtime(
         settings=Settings(_env_file=None, database_url=database_url, api_token=TOKEN), pool=pool
     )

@@ -16,7 +16,7 @@ import psycopg.types.json
 import pytest
 from websockets.asyncio.client import connect
 
-from homecare.backend.pipeline import ManualClock
+from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.codec import decode_command
 from homecare.gateway.service import Gateway
 from tests.support.backend import AUTH, TOKEN, Backend, start_backend

@@ -1,13 +1,17 @@
 """Figures on hand-made incidents, devices and visits: response times with the 60 s / 180 s shares and every
-breach, per operator and station; coverage; monthly welfare visits; JSON and CSV (BOM, parses back)."""
+breach, per operator and station, against the escalation policy's answer targets (which the console is given
+too); coverage; monthly welfare visits; JSON and CSV (BOM, parses back)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +21,9 @@ import pytest
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
+from homecare.backend.http import install as install_error_handler
+from homecare.backend.incidents.policy import DEFAULT_POLICY_FILE, Escalation, PolicySet, load_policies
+from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.reports.router import router
 from homecare.backend.reports.service import percentile
 from homecare.backend.runtime import Runtime
@@ -31,12 +38,28 @@ LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+def policies(request: pytest.FixtureRequest, tmp_path: Path) -> PolicySet:
+    """The escalation policy in force: the shipped one, or (parametrised) the shipped one with other answer targets."""
+    targets = getattr(request, "param", None)
+    if targets is None:
+        return load_policies()
+    path = tmp_path / "policy.yaml"
+    shipped = DEFAULT_POLICY_FILE.read_text()
+    path.write_text(re.sub(r"^answer_targets:.*?^policies:", f"answer_targets: {targets}\npolicies:", shipped,
+                           flags=re.S | re.M))
+    return load_policies(path)
+
+
+@pytest.fixture
+async def client(database_url: str, policies: PolicySet) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(_env_file=None, database_url=database_url, api_token=TOKEN)
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         app = FastAPI()
         app.include_router(router, prefix="/api")
+        app.include_router(incidents_router, prefix="/api")
+        install_error_handler(app)
         app.state.runtime = Runtime(settings=settings, pool=pool)
+        app.state.alarm_pipeline = SimpleNamespace(escalation=Escalation(policies=policies))  # its policy is read
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://homecare.test") as http:
             yield http
@@ -168,6 +191,7 @@ async def test_response_times_for_october_in_shanghai(client: httpx.AsyncClient,
     assert ack["share_within_60s"] == pytest.approx(6 / 11)
     assert ack["share_within_180s"] == pytest.approx(8 / 11)
     assert (ack["target_within_60s"], ack["target_within_180s"]) == (0.975, 0.99)
+    assert (ack["answer_target_s"], ack["answer_limit_s"]) == (60, 180)
     assert ack["meets_60s_target"] is False
     assert ack["meets_180s_target"] is False
 
@@ -223,6 +247,35 @@ async def test_response_times_for_october_in_shanghai(client: httpx.AsyncClient,
     assert await cursor.fetchall() == [
         ("service", "reports.response_times", {"start": "2026-10-01", "end": "2026-10-31", "tz": "Asia/Shanghai"})
     ]
+
+
+@pytest.mark.parametrize(
+    "policies", ["{target: {within_s: 20, share: 0.25}, limit: {within_s: 61, share: 0.8}}"], indirect=True
+)
+async def test_the_figures_and_the_console_follow_the_policy_s_answer_targets(
+    client: httpx.AsyncClient, world: World, policies: PolicySet
+) -> None:
+    response = await client.get("/api/reports/response-times", params=OCTOBER, headers=AUTH)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    ack = report["acknowledge"]
+    # Acknowledged waits: 5, 10, 20, 30, 45, 60, 61, 180, 181; alarm 8, closed after exactly 20 s, is withdrawn.
+    assert (ack["counted"], ack["withdrawn"]) == (11, 1)
+    assert (ack["within_60s"], ack["within_180s"]) == (3, 7)  # within the 20 s target and the 61 s limit
+    assert (ack["answer_target_s"], ack["answer_limit_s"]) == (20, 61)
+    assert (ack["target_within_60s"], ack["target_within_180s"]) == (0.25, 0.8)
+    assert (ack["meets_60s_target"], ack["meets_180s_target"]) == (True, False)  # 3/11 ≥ 25 %, 7/11 < 80 %
+    ids = world.incidents
+    missed = {b["incident_id"]: b["missed_180s"] for b in report["breaches"]}
+    assert missed == {ids[2]: False, ids[3]: False, ids[4]: False, ids[5]: True, ids[6]: True, ids[7]: False,
+                      ids[9]: True, ids[14]: True}
+    li = {g["key"]: g for g in report["by_operator"]}["op-li"]  # waits 20, 45, 180, 10
+    assert (li["share_within_60s"], li["share_within_180s"]) == (0.5, 0.75)
+
+    response = await client.get("/api/incidents/escalation/targets", headers=AUTH)  # what the console's timers use
+    assert response.status_code == 200, response.text
+    assert response.json() == {"target": {"within_s": 20, "share": 0.25}, "limit": {"within_s": 61, "share": 0.8}}
+    assert response.json() == policies.answer_targets.model_dump()
 
 
 async def test_the_days_follow_the_requested_zone(client: httpx.AsyncClient, world: World) -> None:

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from homecare.backend.pipeline import ManualClock
+from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.messages import Metric
 from tests.support.backend import AUTH, Backend, start_backend
 from tests.support.waiting import eventually

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
+from homecare.backend.http import install as install_error_handler
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
 from homecare.backend.telemetry.router import router
@@ -35,6 +36,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False) as pool:
         app = FastAPI()
         app.include_router(router)
+        install_error_handler(app)
         app.state.runtime = Runtime(settings=settings, pool=pool)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://homecare.test") as http:

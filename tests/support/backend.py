@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import uvicorn
 
 from homecare.backend.accounts.models import SERVICE_NAME, Actor, Role
+from homecare.backend.alarms.pipeline import ManualClock
 from homecare.backend.app import create_app
-from homecare.backend.pipeline import ManualClock
 from homecare.backend.settings import Settings
 from tests.support.brokers import free_port
 from tests.support.waiting import eventually

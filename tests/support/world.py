@@ -12,7 +12,8 @@ import psycopg
 
 from homecare.backend.accounts.demo import DemoLogin, demo_logins
 from homecare.launcher.runner import enrol_neighbourhood
-from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
+from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.sim.records import Enrolment
 from tests.support.backend import Backend
 
 

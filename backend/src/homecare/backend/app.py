@@ -13,16 +13,17 @@ from fastapi.middleware.gzip import GZipMiddleware
 from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.accounts.router import router as accounts_router
+from homecare.backend.alarms.pipeline import start_pipeline
 from homecare.backend.calls.router import router as calls_router
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
 from homecare.backend.enrolment.router import router as enrolment_router
 from homecare.backend.family.router import router as family_router
+from homecare.backend.http import install as install_error_handler
 from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
 from homecare.backend.notifications.settings import NotificationSettings
-from homecare.backend.pipeline import start_pipeline
 from homecare.backend.reports.router import router as reports_router
 from homecare.backend.residents.router import router as residents_router
 from homecare.backend.runtime import Runtime
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     # The console's first load is mostly the queue's JSON: compressed, 500 incidents fit in a few dozen KiB.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    install_error_handler(app)  # every domain exception → its HTTP status; routers do not translate
     app.include_router(accounts_router, prefix="/api")
     app.include_router(vitals_router, prefix="/api")
     app.include_router(incidents_router, prefix="/api")

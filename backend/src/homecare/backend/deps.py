@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
-from homecare.backend.accounts import NotAuthenticated
+from homecare.backend.accounts import Forbidden, NotAuthenticated
 from homecare.backend.accounts import service as accounts
 from homecare.backend.accounts.models import SERVICE_NAME, STAFF_ROLES, Actor, Role
 from homecare.backend.runtime import Runtime
@@ -102,16 +102,11 @@ async def get_actor(
 ) -> Actor:
     """Who is calling; 401 without a valid session cookie or bearer token. The session is read on the request's
     connection (the one its route gets too), so a request takes one pooled connection, not two."""
-    try:
-        return await authenticate(
-            runtime, bearer=None if credentials is None else credentials.credentials,
-            cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
-            host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS, conn=conn,
-        )
-    except NotAuthenticated as err:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED, detail=str(err), headers={"WWW-Authenticate": "Bearer"}
-        ) from err
+    return await authenticate(
+        runtime, bearer=None if credentials is None else credentials.credentials,
+        cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
+        host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS, conn=conn,
+    )
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
@@ -123,7 +118,7 @@ def require_role(*roles: Role) -> Callable[[Actor], Actor]:
 
     def check(actor: CurrentActor) -> Actor:
         if actor.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{actor.role.value} may not do this")
+            raise Forbidden(f"{actor.role.value} may not do this")
         return actor
 
     return check

@@ -7,18 +7,16 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.sim.battery import Battery
 from homecare.sim.imu import ImuSignal, fall_signal, knock_signal
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, Incident, SosPress
+from homecare.sim.records import DeviceRecord, ResidentRecord
 from homecare.sim.resident import ResidentModel
 from homecare.sim.routine import ASLEEP, Activity, Doing, Room, local_day
 from homecare.sim.seeds import Stream, rng_for
-
-if TYPE_CHECKING:
-    from homecare.sim.neighbourhood import DeviceRecord, ResidentRecord
 
 MOTION_ROOMS: Final = frozenset({Room.LIVING_ROOM, Room.HALLWAY, Room.KITCHEN})
 _PIR_REPEAT_S: Final = 600.0  # a PIR sensor re-reports continued presence every ~10 min

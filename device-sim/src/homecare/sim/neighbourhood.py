@@ -15,6 +15,7 @@ from homecare.sim.battery import SPECS, Battery, ChargingHabit
 from homecare.sim.equipment import FIRMWARE, HOUSEHOLD_KINDS, device_uid
 from homecare.sim.household import Household
 from homecare.sim.profiles import ResidentProfile, draw_profile, wanderer
+from homecare.sim.records import Contact, DeviceRecord, Enrolment, ResidentRecord, Station
 from homecare.sim.resident import ResidentModel
 from homecare.sim.routine import Room
 from homecare.sim.seeds import Stream, rng_for
@@ -41,68 +42,6 @@ _STREETS: Final = (
     "长风新村",
 )
 _RELATIONS: Final = ("daughter", "son", "daughter-in-law", "nephew", "niece", "neighbour")
-
-
-@dataclass(frozen=True, slots=True)
-class Station:
-    """A community elderly-care service station (社区居家养老服务站) that sends responders."""
-
-    code: str
-    name: str
-    lat: float
-    lon: float
-    address: str
-    phone: str
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    name: str
-    relation: str
-    phone: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """What enrolment needs about a device; `secret` is its MQTT password."""
-
-    uid: str
-    kind: DeviceKind
-    resident: int
-    secret: str
-    firmware: str
-    room: str | None  # where a fixed sensor is installed
-
-
-@dataclass(frozen=True, slots=True)
-class ResidentRecord:
-    index: int
-    name: str
-    sex: str
-    birth_year: int
-    frailty: float
-    conditions: tuple[str, ...]
-    wanders_at_night: bool
-    lat: float
-    lon: float
-    address: str
-    station: str  # Station.code of the nearest station
-    phone: str
-    contacts: tuple[Contact, ...]
-    devices: tuple[DeviceRecord, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    """Everything the platform must know before the devices connect, as plain data."""
-
-    seed: int
-    stations: tuple[Station, ...]
-    residents: tuple[ResidentRecord, ...]
-
-    @property
-    def devices(self) -> tuple[DeviceRecord, ...]:
-        return tuple(d for r in self.residents for d in r.devices)
 
 
 @dataclass(slots=True)

@@ -28,7 +28,8 @@ from homecare.backend.residents.repository import replace_contacts, set_home, up
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
 from homecare.launcher.settings import SystemSettings
-from homecare.sim.neighbourhood import Enrolment, build_neighbourhood
+from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.sim.records import Enrolment
 from homecare.storage.connections import Conn
 from homecare.storage.embedded import EmbeddedPostgres
 from homecare.storage.maintenance import prepare_storage

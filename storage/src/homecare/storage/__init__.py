@@ -1,14 +1,16 @@
 """Storage foundation: the embedded server, schema migrations, partitions and periodic maintenance.
 
-Exceptions::
+Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``; all keep its HTTP 500)::
 
     DatabaseError                base of this package
     ├── EmbeddedServerError      the embedded server could not be initialised, started or stopped
     └── MigrationError           a migration failed, was edited after it ran, or the storage mode conflicts
 """
 
+from homecare.storage.errors import HomecareError
 
-class DatabaseError(Exception):
+
+class DatabaseError(HomecareError):
     """Base of the storage package's exceptions."""
 
 

@@ -9,12 +9,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 
 from homecare.backend.accounts import (
     AccountsError,
-    Forbidden,
-    InvalidAccount,
-    LoginRefused,
-    NotAuthenticated,
-    TooManyAttempts,
-    UserNotFound,
     service,
 )
 from homecare.backend.accounts import repository as repo
@@ -31,28 +25,12 @@ from homecare.backend.accounts.models import (
     UserPatch,
 )
 from homecare.backend.deps import SESSION_COOKIE, AdminActor, ConnDep, CurrentActor, SettingsDep
-from homecare.backend.residents import ResidentNotFound
+from homecare.backend.residents import access
 
 router = APIRouter(tags=["accounts"])
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The user's id.")]
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
-
-
-def http_error(err: AccountsError | ResidentNotFound) -> HTTPException:
-    """The one place account errors become HTTP statuses."""
-    if isinstance(err, TooManyAttempts):
-        return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=str(err),
-                             headers={"Retry-After": str(err.retry_after_s)})
-    if isinstance(err, NotAuthenticated | LoginRefused):
-        return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(err))
-    if isinstance(err, Forbidden):
-        return HTTPException(status.HTTP_403_FORBIDDEN, detail=str(err))
-    if isinstance(err, UserNotFound | ResidentNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, InvalidAccount):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
 
 
 def _me(actor: CurrentActor) -> Me:
@@ -69,9 +47,9 @@ async def login(request: Request, response: Response, conn: ConnDep, settings: S
             user_agent=request.headers.get("user-agent"), now=datetime.now(UTC),
         )
         actor = await service.session_actor(conn, settings=settings, token=token, now=datetime.now(UTC))
-    except AccountsError as err:
+    except AccountsError:
         await conn.commit()  # keep the failed attempt: it counts toward the limit
-        raise http_error(err) from err
+        raise
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.session_max_hours * 3600, httponly=True,
         secure=settings.cookie_secure, samesite="strict", path="/",
@@ -96,21 +74,15 @@ async def get_me(actor: CurrentActor) -> Me:
 
 @router.patch("/auth/me", summary="Change one's language or time zone")
 async def patch_me(actor: CurrentActor, conn: ConnDep, body: MePatch) -> Me:
-    try:
-        await service.update_me(conn, actor=actor, language=body.language, timezone=body.timezone)
-    except AccountsError as err:
-        raise http_error(err) from err
+    await service.update_me(conn, actor=actor, language=body.language, timezone=body.timezone)
     return _me(actor).model_copy(update=body.model_dump(exclude_none=True))
 
 
 @router.post("/auth/password", summary="Change one's password (other sessions end)",
              status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(request: Request, actor: CurrentActor, conn: ConnDep, body: PasswordChange) -> None:
-    try:
-        await service.change_password(conn, actor=actor, current=body.current_password, new=body.new_password,
-                                      keep_token=request.cookies.get(SESSION_COOKIE), now=datetime.now(UTC))
-    except AccountsError as err:
-        raise http_error(err) from err
+    await service.change_password(conn, actor=actor, current=body.current_password, new=body.new_password,
+                                  keep_token=request.cookies.get(SESSION_COOKIE), now=datetime.now(UTC))
 
 
 @router.get("/users", summary="Accounts (administrators)")
@@ -121,18 +93,12 @@ async def list_users(_: AdminActor, conn: ConnDep, role: Annotated[Role | None, 
 
 @router.post("/users", summary="Add an account (administrators)", status_code=status.HTTP_201_CREATED)
 async def create_user(_: AdminActor, conn: ConnDep, body: NewUser) -> User:
-    try:
-        return await service.create_user(conn, new=body)
-    except AccountsError as err:
-        raise http_error(err) from err
+    return await service.create_user(conn, new=body)
 
 
 @router.patch("/users/{user_id}", summary="Change, disable or reset an account (administrators)")
 async def patch_user(actor: AdminActor, conn: ConnDep, user_id: UserId, body: UserPatch) -> User:
-    try:
-        return await service.update_user(conn, actor=actor, user_id=user_id, patch=body, now=datetime.now(UTC))
-    except AccountsError as err:
-        raise http_error(err) from err
+    return await service.update_user(conn, actor=actor, user_id=user_id, patch=body, now=datetime.now(UTC))
 
 
 @router.get("/residents/{resident_id}/family", summary="Family members following a resident (administrators)")
@@ -142,10 +108,7 @@ async def list_family(_: AdminActor, conn: ConnDep, resident_id: ResidentId) -> 
 
 @router.put("/residents/{resident_id}/family", summary="Link a family member with the resident's consent")
 async def put_family(actor: AdminActor, conn: ConnDep, resident_id: ResidentId, body: NewFamilyLink) -> FamilyLink:
-    try:
-        return await service.link_family(conn, actor=actor, resident_id=resident_id, link=body, now=datetime.now(UTC))
-    except (AccountsError, ResidentNotFound) as err:
-        raise http_error(err) from err
+    return await access.link_family(conn, actor=actor, resident_id=resident_id, link=body, now=datetime.now(UTC))
 
 
 @router.delete("/residents/{resident_id}/family/{user_id}", summary="Unlink a family member",

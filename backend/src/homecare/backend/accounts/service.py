@@ -1,11 +1,10 @@
-"""Sign-in and sessions, account administration, family links, and the one check of who may open which resident."""
+"""Sign-in and sessions, and account administration (who may open which resident: ``residents.access``)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Literal
 
 import psycopg
 
@@ -20,27 +19,19 @@ from homecare.backend.accounts import (
 from homecare.backend.accounts import repository as repo
 from homecare.backend.accounts.models import (
     Actor,
-    FamilyLink,
     Language,
-    NewFamilyLink,
     NewUser,
     Role,
-    Sharing,
     User,
     UserPatch,
 )
 from homecare.backend.accounts.passwords import hash_password, needs_rehash, verify_password
-from homecare.backend.residents import ResidentNotFound
-from homecare.backend.residents.repository import get_resident, record_access
 from homecare.backend.settings import Settings
 from homecare.backend.zones import find_zone
 from homecare.storage.connections import Conn
 
 SESSION_TOUCH_EVERY = timedelta(minutes=1)
 """A session's last_seen_at is written at most this often, not on every request."""
-
-Share = Literal["status", "vitals", "activity", "incidents", "location"]
-"""What a family member may be shown; location is never shared with family."""
 
 
 def token_hash(token: str) -> bytes:
@@ -174,35 +165,3 @@ async def update_user(conn: Conn, *, actor: Actor, user_id: int, patch: UserPatc
     except psycopg.errors.ForeignKeyViolation as err:
         raise InvalidAccount(f"station {patch.station_id} does not exist") from err
     return updated
-
-
-async def link_family(conn: Conn, *, actor: Actor, resident_id: int, link: NewFamilyLink, now: datetime) -> FamilyLink:
-    """Let a family account follow a resident, sharing what the resident agreed to."""
-    user = await repo.get_user(conn, user_id=link.user_id)
-    if user is None or user.role is not Role.FAMILY:
-        raise InvalidAccount(f"user {link.user_id} is not a family account")
-    if await get_resident(conn, resident_id=resident_id) is None:
-        raise ResidentNotFound(resident_id)
-    return await repo.upsert_family_link(
-        conn, user_id=link.user_id, resident_id=resident_id, relation=link.relation,
-        sharing=Sharing(**link.model_dump(exclude={"user_id", "relation"})), recorded_by=actor.name, now=now,
-    )
-
-
-async def open_resident(conn: Conn, *, actor: Actor, resident_id: int, action: str, share: Share | None = None,
-                        detail: dict[str, object] | None = None) -> None:
-    """The one check before any resident's data is read: in scope, or ResidentNotFound (so a family member cannot
-    even learn that someone else's relative exists). Family see only what the resident shares (``share``);
-    staff openings go to the access log, in the caller's transaction."""
-    if actor.role is Role.FAMILY:
-        links = await repo.family_links(conn, user_id=actor.user_id, resident_id=resident_id)
-        if not links or (share is not None and not getattr(links[0], f"share_{share}", False)):
-            raise ResidentNotFound(resident_id)
-    elif actor.role is Role.RESPONDER:
-        if actor.station_id is None or not await repo.responder_sees(
-            conn, station_id=actor.station_id, resident_id=resident_id
-        ):
-            raise ResidentNotFound(resident_id)
-    elif await get_resident(conn, resident_id=resident_id) is None:
-        raise ResidentNotFound(resident_id)
-    await record_access(conn, actor=actor.name, resident_id=resident_id, action=action, detail=detail)

@@ -1,22 +1,27 @@
 """Calls: voice (and consented video) between an operator's browser and a resident's home unit over WebRTC.
 
-Exceptions::
+Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``, whose ``http_status`` each
+class sets; HTTP 500 where none is given)::
 
     CallsError                       base of this package
     ├── CallNotFound                 no call has that id, or the caller may not see it (HTTP 404)
     ├── NotCallable                  the incident is closed or the home has no home unit (HTTP 409)
     ├── CallOver                     the call has already ended (HTTP 409)
     ├── LineBusy                     this backend already carries its maximum of calls (HTTP 503)
-    ├── CallerRefused                the signalling socket's caller may not join this call (WebSocket 1008)
+    ├── CallerRefused                the signalling socket's caller may not join (WebSocket 1008; HTTP 403)
     └── RecordingNotFound            the call was not recorded, or its recording has been purged (HTTP 404)
 """
 
+from homecare.storage.errors import HomecareError
 
-class CallsError(Exception):
+
+class CallsError(HomecareError):
     """Base of the calls package's exceptions."""
 
 
 class CallNotFound(CallsError):
+    http_status = 404
+
     def __init__(self, call_id: str) -> None:
         super().__init__(f"call {call_id} does not exist")
         self.call_id = call_id
@@ -25,20 +30,30 @@ class CallNotFound(CallsError):
 class NotCallable(CallsError):
     """The incident cannot be called now; the message says why."""
 
+    http_status = 409
+
 
 class CallOver(CallsError):
     """The call has already ended."""
+
+    http_status = 409
 
 
 class LineBusy(CallsError):
     """This backend carries as many calls as it is set to; another would break the audio of all."""
 
+    http_status = 503
+
 
 class CallerRefused(CallsError):
     """The signalling socket's caller (a user or a device token) may not join the call; the message says why."""
 
+    http_status = 403
+
 
 class RecordingNotFound(CallsError):
+    http_status = 404
+
     def __init__(self, call_id: str) -> None:
         super().__init__(f"call {call_id} has no recording")
         self.call_id = call_id

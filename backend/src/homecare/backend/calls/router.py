@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, cast
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, WebSocket, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, WebSocket, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -21,9 +21,6 @@ from homecare.backend.calls import (
     CallNotFound,
     CallOver,
     CallsError,
-    LineBusy,
-    NotCallable,
-    RecordingNotFound,
     service,
 )
 from homecare.backend.calls.bridge import Bridge, CallHub, Leg
@@ -40,7 +37,7 @@ from homecare.backend.calls.models import (
 from homecare.backend.calls.settings import CallSettings
 from homecare.backend.calls.tokens import signing_key
 from homecare.backend.deps import SESSION_COOKIE, ConnDep, SettingsDep, StaffActor, authenticate
-from homecare.backend.incidents import IncidentNotFound, IncidentsError
+from homecare.backend.incidents import IncidentsError
 from homecare.backend.incidents.models import Incident
 from homecare.backend.runtime import Runtime
 from homecare.contracts.calltoken import TokenRefused, public_key_text, verify
@@ -87,19 +84,6 @@ def get_hub(request: Request) -> CallHub:
 HubDep = Annotated[CallHub, Depends(get_hub)]
 
 
-def http_error(err: CallsError | IncidentsError) -> HTTPException:
-    """The one place call errors become HTTP statuses."""
-    if isinstance(err, (CallNotFound, RecordingNotFound, IncidentNotFound)):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, (NotCallable, CallOver)):
-        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
-    if isinstance(err, LineBusy):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err))
-    if isinstance(err, CallerRefused):
-        return HTTPException(status.HTTP_403_FORBIDDEN, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
-
-
 class SigningKey(BaseModel):
     alg: Literal["Ed25519"] = "Ed25519"
     public_key: str
@@ -112,11 +96,8 @@ async def get_signing_key(hub: HubDep) -> SigningKey:
 
 @router.get("/incidents/{incident_id}/call-setup", summary="What the call panel needs: home unit, consent, contacts")
 async def get_call_setup(actor: StaffActor, conn: ConnDep, hub: HubDep, incident_id: IncidentId) -> CallSetup:
-    try:
-        return await service.call_setup(conn, actor=actor, incident_id=incident_id, settings=hub.settings,
-                                        now=datetime.now(UTC))
-    except (CallsError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.call_setup(conn, actor=actor, incident_id=incident_id, settings=hub.settings,
+                                    now=datetime.now(UTC))
 
 
 def _signal_base(request: Request, settings: CallSettings) -> str:
@@ -129,18 +110,12 @@ def _signal_base(request: Request, settings: CallSettings) -> str:
 async def place_call(request: Request, actor: StaffActor, conn: ConnDep, hub: HubDep, incident_id: IncidentId,
                      body: StartCallBody | None = None) -> PlacedCall:
     body = body or StartCallBody()
-    try:
-        bridge = hub.open()
-    except LineBusy as err:
-        raise http_error(err) from err
+    bridge = hub.open()
     try:
         call = await service.place_call(
             conn, actor=actor, incident_id=incident_id, call_id=bridge.call_id, video=body.video,
             auto_answer=body.auto_answer, key=hub.key, settings=hub.settings,
             signal_base=_signal_base(request, hub.settings), now=datetime.now(UTC))
-    except (CallsError, IncidentsError) as err:
-        hub.discard(bridge)
-        raise http_error(err) from err
     except BaseException:
         hub.discard(bridge)
         raise
@@ -151,60 +126,45 @@ async def place_call(request: Request, actor: StaffActor, conn: ConnDep, hub: Hu
 
 @router.get("/incidents/{incident_id}/calls", summary="The incident's calls: who, when, how long, how they ended")
 async def get_calls(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> list[Call]:
-    try:
-        return await service.calls_of_incident(conn, actor=actor, incident_id=incident_id)
-    except (CallsError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.calls_of_incident(conn, actor=actor, incident_id=incident_id)
 
 
 @router.post("/incidents/{incident_id}/family-callbacks",
              summary="Record that a family contact was rung back, and whether they were reached")
 async def family_callback(actor: StaffActor, conn: ConnDep, incident_id: IncidentId,
                           body: FamilyCallbackBody) -> Incident:
-    try:
-        return await service.family_callback(conn, actor=actor, incident_id=incident_id, body=body,
-                                             now=datetime.now(UTC))
-    except (CallsError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.family_callback(conn, actor=actor, incident_id=incident_id, body=body,
+                                         now=datetime.now(UTC))
 
 
 @router.get("/calls/{call_id}", summary="One call's record")
 async def get_call(actor: StaffActor, conn: ConnDep, call_id: CallId) -> Call:
-    try:
-        return await service.get_call(conn, call_id=call_id)
-    except CallsError as err:
-        raise http_error(err) from err
+    return await service.get_call(conn, call_id=call_id)
 
 
 @router.post("/calls/{call_id}/hangup", summary="Hang up (the operator's side)")
 async def hangup(actor: StaffActor, conn: ConnDep, hub: HubDep, call_id: CallId,
                  body: HangupBody | None = None) -> Call:
     body = body or HangupBody()
-    try:
-        call = await service.get_call(conn, call_id=call_id)
-        if call.state is CallState.ENDED:
-            raise CallOver(f"call {call_id} has already ended")
-        outcome = CallOutcome.COMPLETED if call.state is CallState.CONNECTED else CallOutcome.NO_ANSWER
-        bridge = hub.bridges.get(call_id)
-        if bridge is not None:
-            await bridge.end(outcome, actor.name, body.reason)
-            return await service.get_call(conn, call_id=call_id)
-        # Not carried here (the backend restarted mid-call): close the record all the same.
-        return await service.end(conn, call_id=call_id, outcome=outcome, ended_by=actor.name, reason=body.reason,
-                                 now=datetime.now(UTC))
-    except CallsError as err:
-        raise http_error(err) from err
+    call = await service.get_call(conn, call_id=call_id)
+    if call.state is CallState.ENDED:
+        raise CallOver(f"call {call_id} has already ended")
+    outcome = CallOutcome.COMPLETED if call.state is CallState.CONNECTED else CallOutcome.NO_ANSWER
+    bridge = hub.bridges.get(call_id)
+    if bridge is not None:
+        await bridge.end(outcome, actor.name, body.reason)
+        return await service.get_call(conn, call_id=call_id)
+    # Not carried here (the backend restarted mid-call): close the record all the same.
+    return await service.end(conn, call_id=call_id, outcome=outcome, ended_by=actor.name, reason=body.reason,
+                             now=datetime.now(UTC))
 
 
 @router.get("/calls/{call_id}/recording/{side}", summary="Play or download one side of a recorded call (logged)",
             response_class=FileResponse)
 async def get_recording(actor: StaffActor, conn: ConnDep, settings: SettingsDep, call_id: CallId,
                         side: Literal["operator", "home"]) -> FileResponse:
-    try:
-        path = await service.recording_file(conn, actor=actor, call_id=call_id, side=side,
-                                            data_dir=settings.data_dir)
-    except CallsError as err:
-        raise http_error(err) from err
+    path = await service.recording_file(conn, actor=actor, call_id=call_id, side=side,
+                                        data_dir=settings.data_dir)
     return FileResponse(path, media_type="audio/ogg", filename=f"call-{call_id}-{side}.ogg")
 
 

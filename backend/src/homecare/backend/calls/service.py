@@ -14,7 +14,6 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.accounts.service import open_resident
 from homecare.backend.calls import CallNotFound, CallOver, NotCallable, RecordingNotFound
 from homecare.backend.calls import repository as repo
 from homecare.backend.calls.models import Call, CallOutcome, CallSetup, CallState, FamilyCallbackBody
@@ -22,6 +21,7 @@ from homecare.backend.calls.settings import CallSettings, IceServer
 from homecare.backend.calls.tokens import issue
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.models import CLOSED, Incident, Status
+from homecare.backend.residents.access import open_resident
 from homecare.contracts.messages import StartCall
 from homecare.storage.connections import Conn
 

@@ -36,7 +36,10 @@ class TaskBody(_Model):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class Station(_Model):
+class StationStatus(_Model):
+    """A station and its state now: on duty, its active tasks, whether it can take one more (the dispatch view;
+    the station as administrators keep it is ``homecare.backend.enrolment.models.Station``)."""
+
     id: int
     code: str
     name: str

@@ -5,32 +5,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
 from homecare.backend.deps import ConnDep, StaffActor, require_role
 from homecare.backend.dispatch import (
-    AlreadyDispatched,
-    DispatchError,
-    InvalidTaskTransition,
-    NoStationAvailable,
-    StationNotFound,
-    TaskNotFound,
     service,
 )
 from homecare.backend.dispatch.models import (
     CoverageReport,
     DispatchBody,
     MapView,
-    Station,
+    StationStatus,
     StationSuggestion,
     TaskBody,
 )
 from homecare.backend.dispatch.routing import COVERAGE_MINUTES
-from homecare.backend.incidents import IncidentsError
 from homecare.backend.incidents.models import ActBody, Incident, StationTask
 from homecare.backend.incidents.router import AlarmsDep
-from homecare.backend.incidents.router import http_error as incident_http_error
 
 router = APIRouter(tags=["dispatch"])
 
@@ -38,58 +30,35 @@ IncidentId = Annotated[int, Path(ge=1, le=2**62)]
 TaskId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-def http_error(err: DispatchError | IncidentsError) -> HTTPException:
-    """The one place dispatch errors become HTTP statuses."""
-    if isinstance(err, IncidentsError):
-        return incident_http_error(err)
-    if isinstance(err, TaskNotFound | StationNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, InvalidTaskTransition | AlreadyDispatched | NoStationAvailable):
-        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
-
-
 @router.get("/incidents/{incident_id}/stations", summary="Stations for this incident, best first, with travel time")
 async def suggest(
     actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId
 ) -> list[StationSuggestion]:
-    try:
-        return await service.suggest_stations(conn, incident_id=incident_id, now=alarms.clock.now())
-    except (DispatchError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.suggest_stations(conn, incident_id=incident_id, now=alarms.clock.now())
 
 
 @router.post("/incidents/{incident_id}/dispatch", status_code=status.HTTP_201_CREATED,
              summary="Offer the incident to a station (default: the first suggested) and tell the home")
 async def dispatch(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                    body: DispatchBody) -> StationTask:
-    try:
-        return await service.dispatch(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                      now=alarms.clock.now(),
-                                      escalation=alarms.escalation, station_id=body.station_id, note=body.note)
-    except (DispatchError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.dispatch(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                  now=alarms.clock.now(),
+                                  escalation=alarms.escalation, station_id=body.station_id, note=body.note)
 
 
 @router.post("/incidents/{incident_id}/help-coming", summary="Tell the home unit again that help is coming")
 async def help_coming(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                       body: ActBody) -> Incident:
-    try:
-        return await service.help_coming_again(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                               now=alarms.clock.now())
-    except (DispatchError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.help_coming_again(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                           now=alarms.clock.now())
 
 
 @router.post("/incidents/{incident_id}/unreachable",
              summary="The resident cannot be reached: record the 120 call and send the station")
 async def unreachable(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                       body: ActBody) -> Incident:
-    try:
-        return await service.resident_unreachable(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                                  now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
-    except (DispatchError, IncidentsError) as err:
-        raise http_error(err) from err
+    return await service.resident_unreachable(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                              now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
 
 
 # Path of each station-task action → the task status it moves to, and its summary.
@@ -108,14 +77,11 @@ TaskActor = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))
 
 def _task_route(to: str) -> Callable[..., Awaitable[StationTask]]:
     async def route(actor: TaskActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
-        try:
-            return await service.move_task(
-                conn, task_id=task_id, to=to, actor=actor.acting_as(body.actor), now=alarms.clock.now(),
-                escalation=alarms.escalation, note=body.note,
-                station_id=actor.station_id if actor.role is Role.RESPONDER else None,
-            )
-        except (DispatchError, IncidentsError) as err:
-            raise http_error(err) from err
+        return await service.move_task(
+            conn, task_id=task_id, to=to, actor=actor.acting_as(body.actor), now=alarms.clock.now(),
+            escalation=alarms.escalation, note=body.note,
+            station_id=actor.station_id if actor.role is Role.RESPONDER else None,
+        )
 
     return route
 
@@ -126,7 +92,7 @@ for _name, (_to, _summary) in _ACTIONS.items():
 
 
 @router.get("/stations", summary="Stations with their hours, capacity, active tasks and availability now")
-async def stations(_: StaffActor, conn: ConnDep, alarms: AlarmsDep) -> list[Station]:
+async def stations(_: StaffActor, conn: ConnDep, alarms: AlarmsDep) -> list[StationStatus]:
     return await service.list_stations(conn, now=alarms.clock.now())
 
 

@@ -21,7 +21,7 @@ from homecare.backend.dispatch.models import (
     MapIncident,
     MapStation,
     MapView,
-    Station,
+    StationStatus,
     StationSuggestion,
 )
 from homecare.backend.dispatch.routing import (
@@ -274,13 +274,13 @@ async def _task(conn: Conn, task_id: int) -> StationTask:
     return next(t for t in tasks if t.id == task_id)
 
 
-async def list_stations(conn: Conn, *, now: datetime) -> list[Station]:
+async def list_stations(conn: Conn, *, now: datetime) -> list[StationStatus]:
     states = {s.id: s for s in await repo.station_states(conn)}
     result = []
     for row in await repo.stations(conn):
         s = states[row["id"]]
         available = s.on_duty and within_hours(s.opens, s.closes, s.timezone, now) and s.active_tasks < s.capacity
-        result.append(Station(**row, active_tasks=s.active_tasks, available_now=available))
+        result.append(StationStatus(**row, active_tasks=s.active_tasks, available_now=available))
     return result
 
 

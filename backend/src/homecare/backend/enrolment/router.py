@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from homecare.backend.deps import AdminActor, ConnDep, ManagerActor
 from homecare.backend.detection.config import DetectionSettings
 from homecare.backend.enrolment import (
-    AlreadyEnrolled,
-    BrokerAccountsFailed,
-    DeviceNotFound,
-    DeviceRevoked,
-    EnrolmentError,
-    ImportRejected,
-    InvalidEnrolment,
-    StationNotFound,
     service,
 )
 from homecare.backend.enrolment.models import (
@@ -34,7 +26,6 @@ from homecare.backend.enrolment.models import (
 )
 from homecare.backend.enrolment.mosquitto_passwords import BrokerAccountSettings, PasswordFile
 from homecare.backend.reports.export import to_csv
-from homecare.backend.residents import ResidentNotFound
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 
@@ -63,23 +54,6 @@ def get_broker() -> PasswordFile | None:
 BrokerDep = Annotated[PasswordFile | None, Depends(get_broker)]
 
 
-def http_error(err: EnrolmentError | ResidentNotFound) -> HTTPException:
-    """The one place enrolment errors become HTTP statuses; 422s have the shape of FastAPI's validation errors."""
-    if isinstance(err, ResidentNotFound | DeviceNotFound | StationNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, ImportRejected):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail={
-            "message": str(err), "errors": [{"line": e.line, "reason": e.reason} for e in err.errors]})
-    if isinstance(err, InvalidEnrolment):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
-            {"loc": ["body"] + ([err.field] if err.field else []), "msg": str(err), "type": "value_error"}])
-    if isinstance(err, AlreadyEnrolled | DeviceRevoked):
-        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
-    if isinstance(err, BrokerAccountsFailed):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
-
-
 async def _csv_body(request: Request) -> bytes:
     """The uploaded file, read no further than one byte past the limit (the service refuses it then)."""
     body = bytearray()
@@ -106,35 +80,23 @@ async def list_residents(actor: ManagerActor, conn: ConnDep, q: Search = None,
 @router.post("/residents", summary="Enrol a resident with their home, card and contacts",
              status_code=status.HTTP_201_CREATED)
 async def create_resident(actor: AdminActor, conn: ConnDep, body: ResidentIn) -> Resident:
-    try:
-        return await service.create_resident(conn, actor=actor, new=body)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.create_resident(conn, actor=actor, new=body)
 
 
 @router.get("/residents/{resident_id}", summary="A resident's full record (logged)")
 async def get_resident(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> Resident:
-    try:
-        return await service.get_resident(conn, actor=actor, resident_id=resident_id)
-    except ResidentNotFound as err:
-        raise http_error(err) from err
+    return await service.get_resident(conn, actor=actor, resident_id=resident_id)
 
 
 @router.put("/residents/{resident_id}", summary="Change a resident's record (contacts are replaced, in order)")
 async def put_resident(actor: AdminActor, conn: ConnDep, resident_id: ResidentId, body: ResidentIn) -> Resident:
-    try:
-        return await service.update_resident(conn, actor=actor, resident_id=resident_id, new=body)
-    except (EnrolmentError, ResidentNotFound) as err:
-        raise http_error(err) from err
+    return await service.update_resident(conn, actor=actor, resident_id=resident_id, new=body)
 
 
 @router.get("/residents/{resident_id}/devices", summary="A resident's devices, revoked ones included")
 async def resident_devices(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> list[Device]:
-    try:
-        page = await service.list_devices(conn, actor=actor, query=None, resident_id=resident_id,
-                                          include_revoked=True, offset=0, limit=500)
-    except ResidentNotFound as err:
-        raise http_error(err) from err
+    page = await service.list_devices(conn, actor=actor, query=None, resident_id=resident_id,
+                                      include_revoked=True, offset=0, limit=500)
     return page.items
 
 
@@ -143,19 +105,13 @@ async def resident_devices(actor: ManagerActor, conn: ConnDep, resident_id: Resi
 async def enrol_device(actor: AdminActor, conn: ConnDep, broker: BrokerDep, resident_id: ResidentId,
                        body: DeviceIn, response: Response) -> IssuedCredentials:
     response.headers.update(NO_STORE)
-    try:
-        return await service.enrol_device(conn, actor=actor, resident_id=resident_id, new=body, broker=broker)
-    except (EnrolmentError, ResidentNotFound) as err:
-        raise http_error(err) from err
+    return await service.enrol_device(conn, actor=actor, resident_id=resident_id, new=body, broker=broker)
 
 
 @router.get("/residents/{resident_id}/detection",
             summary="A resident's detector settings: effective, their overrides and the defaults (logged)")
 async def get_detection(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> DetectionView:
-    try:
-        return await service.get_detection(conn, actor=actor, resident_id=resident_id)
-    except ResidentNotFound as err:
-        raise http_error(err) from err
+    return await service.get_detection(conn, actor=actor, resident_id=resident_id)
 
 
 @router.put("/residents/{resident_id}/detection",
@@ -165,10 +121,7 @@ async def put_detection(
     body: Annotated[DetectionSettings, Body(description="Only what differs from the defaults, e.g. NEWS2 SpO2 "
                                             'scale 2: {"vitals": {"spo2_low": 83, "spo2_moderate": 85}}.')],
 ) -> DetectionView:
-    try:
-        return await service.set_detection(conn, actor=actor, resident_id=resident_id, settings=body)
-    except ResidentNotFound as err:
-        raise http_error(err) from err
+    return await service.set_detection(conn, actor=actor, resident_id=resident_id, settings=body)
 
 
 @router.get("/devices", summary="Devices by uid or holder's name; active ones first")
@@ -183,18 +136,12 @@ async def list_devices(actor: ManagerActor, conn: ConnDep, q: Search = None, inc
 async def reissue(actor: AdminActor, conn: ConnDep, broker: BrokerDep, device_id: DeviceId,
                   response: Response) -> IssuedCredentials:
     response.headers.update(NO_STORE)
-    try:
-        return await service.reissue_credentials(conn, actor=actor, device_id=device_id, broker=broker)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.reissue_credentials(conn, actor=actor, device_id=device_id, broker=broker)
 
 
 @router.post("/devices/{device_id}/revoke", summary="Revoke a device: the broker and gateways refuse it")
 async def revoke(actor: AdminActor, conn: ConnDep, broker: BrokerDep, device_id: DeviceId) -> Device:
-    try:
-        return await service.revoke_device(conn, actor=actor, device_id=device_id, broker=broker)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.revoke_device(conn, actor=actor, device_id=device_id, broker=broker)
 
 
 @router.get("/stations", summary="Stations with their hours, capacity and number of homes")
@@ -204,18 +151,12 @@ async def list_stations(_: ManagerActor, conn: ConnDep) -> list[Station]:
 
 @router.post("/stations", summary="Add a station", status_code=status.HTTP_201_CREATED)
 async def create_station(_: AdminActor, conn: ConnDep, body: StationIn) -> Station:
-    try:
-        return await service.save_station(conn, station_id=None, new=body)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.save_station(conn, station_id=None, new=body)
 
 
 @router.put("/stations/{station_id}", summary="Change a station")
 async def put_station(_: AdminActor, conn: ConnDep, station_id: StationId, body: StationIn) -> Station:
-    try:
-        return await service.save_station(conn, station_id=station_id, new=body)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.save_station(conn, station_id=station_id, new=body)
 
 
 @router.get("/import/residents.csv", summary="An empty residents file with the expected header",
@@ -232,10 +173,7 @@ async def devices_template(_: ManagerActor) -> Response:
 @router.post("/import/residents", summary="Import residents from CSV: every row valid, or nothing is imported",
              openapi_extra=CSV_BODY)
 async def import_residents(actor: AdminActor, conn: ConnDep, request: Request) -> ImportResult:
-    try:
-        return await service.import_residents(conn, actor=actor, data=await _csv_body(request))
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    return await service.import_residents(conn, actor=actor, data=await _csv_body(request))
 
 
 @router.post(
@@ -246,11 +184,8 @@ async def import_residents(actor: AdminActor, conn: ConnDep, request: Request) -
                      "the X-Added and X-Updated headers count them."}},
 )
 async def import_devices(actor: AdminActor, conn: ConnDep, broker: BrokerDep, request: Request) -> Response:
-    try:
-        result, issued = await service.import_devices(conn, actor=actor, data=await _csv_body(request),
-                                                      broker=broker)
-    except EnrolmentError as err:
-        raise http_error(err) from err
+    result, issued = await service.import_devices(conn, actor=actor, data=await _csv_body(request),
+                                                  broker=broker)
     body = to_csv(service.CREDENTIAL_COLUMNS, [
         (row.uid, row.kind, row.resident_ref, row.uid, row.secret, "added" if row.added else "updated")
         for row in issued])

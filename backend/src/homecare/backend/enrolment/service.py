@@ -15,10 +15,10 @@ import psycopg
 from pydantic import ValidationError
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.accounts.service import open_resident
 from homecare.backend.detection.config import DEFAULTS, DetectionSettings, get_settings, set_overrides
 from homecare.backend.devices.repository import enrol_device as store_device
 from homecare.backend.devices.repository import hash_secret
+from homecare.backend.dispatch import StationNotFound
 from homecare.backend.enrolment import (
     AlreadyEnrolled,
     DeviceNotFound,
@@ -26,7 +26,6 @@ from homecare.backend.enrolment import (
     ImportRejected,
     InvalidEnrolment,
     RowError,
-    StationNotFound,
 )
 from homecare.backend.enrolment import repository as repo
 from homecare.backend.enrolment.models import (
@@ -44,6 +43,7 @@ from homecare.backend.enrolment.models import (
 )
 from homecare.backend.enrolment.mosquitto_passwords import PasswordFile
 from homecare.backend.residents import ResidentNotFound
+from homecare.backend.residents.access import open_resident
 from homecare.backend.residents.repository import record_access, replace_contacts, set_home, upsert_resident
 from homecare.backend.zones import find_zone
 from homecare.storage.connections import Conn

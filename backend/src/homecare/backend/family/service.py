@@ -9,7 +9,6 @@ from typing import Final, cast
 from zoneinfo import ZoneInfo
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.accounts.service import Share, open_resident
 from homecare.backend.devices.repository import device_status
 from homecare.backend.family import InvalidRange
 from homecare.backend.family import repository as repo
@@ -27,6 +26,7 @@ from homecare.backend.family.models import (
     TodayVsUsual,
 )
 from homecare.backend.residents import ResidentNotFound
+from homecare.backend.residents.access import Share, open_resident
 from homecare.contracts.messages import Metric
 from homecare.storage.connections import Conn
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import importlib
-import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from homecare.backend.incidents import PolicyError
 from homecare.storage.connections import Conn
-
-log = logging.getLogger(__name__)
 
 DEFAULT_POLICY_FILE: Final = Path(__file__).with_name("escalation_policy.yaml")
 
@@ -65,10 +61,29 @@ class Policy(_Strict):
     family_at: list[FamilyStep] = Field(default_factory=list)
 
 
+class AnswerTarget(_Strict):
+    within_s: int = Field(ge=5, le=3600, description="Seconds from the alarm to an operator's acknowledgement.")
+    share: float = Field(gt=0, le=1, description="The share of alarms to be acknowledged within that time.")
+
+
+class AnswerTargets(_Strict):
+    """The telecare answer targets: the reports measure against them, the console's timers turn amber and red."""
+
+    target: AnswerTarget = Field(description="Most alarms are answered within this (the timer turns amber).")
+    limit: AnswerTarget = Field(description="The outer limit: nearly every alarm within this (the timer turns red).")
+
+    @model_validator(mode="after")
+    def _limit_after_target(self) -> AnswerTargets:
+        if self.limit.within_s <= self.target.within_s:
+            raise ValueError("answer_targets: limit.within_s must be longer than target.within_s")
+        return self
+
+
 class PolicySet(_Strict):
-    """The whole file: a default recovery window and policies chosen by priority (first match)."""
+    """The whole file: a default recovery window, the answer targets, and policies chosen by priority (first match)."""
 
     fall_recovery_window_s: int = Field(default=45, ge=30, le=60)
+    answer_targets: AnswerTargets
     policies: list[Policy] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -94,26 +109,20 @@ def load_policies(path: Path | None = None) -> PolicySet:
     """Read and validate a policy file (the shipped default when ``path`` is None)."""
     path = path or DEFAULT_POLICY_FILE
     try:
-        return PolicySet.model_validate(yaml.safe_load(path.read_text()))
+        data = yaml.safe_load(path.read_text())
+        if isinstance(data, dict) and "answer_targets" not in data and path != DEFAULT_POLICY_FILE:
+            # A file written before the targets were part of the policy keeps the shipped ones.
+            data["answer_targets"] = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())["answer_targets"]
+        return PolicySet.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as err:
         raise PolicyError(f"escalation policy {path}: {err}") from err
 
 
 class Notify(Protocol):
-    """``homecare.backend.notifications.service.notify_incident``: enqueues in the caller's transaction."""
+    """``homecare.backend.notifications.service.notify_incident``, passed in by the alarms layer
+    (``homecare.backend.alarms.pipeline.start_pipeline``): enqueues in the caller's transaction."""
 
     def __call__(self, conn: Conn, *, incident_id: int, audience: Audience, reason: str) -> Awaitable[None]: ...
-
-
-def find_notifier() -> Notify | None:
-    """The notifications package's entry point, when it is installed in this build."""
-    try:
-        module = importlib.import_module("homecare.backend.notifications.service")
-    except ImportError:
-        log.warning("homecare.backend.notifications is not available: notifications are recorded, not sent")
-        return None
-    notify: Notify | None = getattr(module, "notify_incident", None)
-    return notify
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
+from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from homecare.backend.accounts import NotAuthenticated
+from homecare.backend.alarms.pipeline import RunningPipeline
 from homecare.backend.deps import SESSION_COOKIE, ConnDep, StaffActor, authenticate
-from homecare.backend.incidents import IncidentNotFound, IncidentsError, InvalidTransition, service
+from homecare.backend.incidents import service
 from homecare.backend.incidents.feed import follow_changes
 from homecare.backend.incidents.models import (
     ActBody,
@@ -23,8 +24,7 @@ from homecare.backend.incidents.models import (
     NotifyFamilyBody,
     ResolveBody,
 )
-from homecare.backend.incidents.policy import PolicySet
-from homecare.backend.pipeline import RunningPipeline
+from homecare.backend.incidents.policy import AnswerTargets, PolicySet
 from homecare.backend.runtime import Runtime
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -40,13 +40,13 @@ def get_alarms(request: Request) -> RunningPipeline:
 AlarmsDep = Annotated[RunningPipeline, Depends(get_alarms)]
 
 
-def http_error(err: IncidentsError) -> HTTPException:
-    """The one place incident errors become HTTP statuses."""
-    if isinstance(err, IncidentNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, InvalidTransition):
-        return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
+def get_answer_targets(alarms: AlarmsDep) -> AnswerTargets:
+    """The answer targets of the escalation policy in force: the reports measure against them, the console's
+    timers turn amber and red at them."""
+    return alarms.escalation.policies.answer_targets
+
+
+AnswerTargetsDep = Annotated[AnswerTargets, Depends(get_answer_targets)]
 
 
 @router.get("", summary="The queue: open incidents (pre-alarms included), most urgent first, then oldest")
@@ -75,76 +75,61 @@ async def get_last_change(actor: StaffActor, conn: ConnDep) -> ChangeCursor:
 async def get_policy(actor: StaffActor, alarms: AlarmsDep) -> PolicySet:
     return alarms.escalation.policies
 
+
+@router.get("/escalation/targets",
+            summary="The answer targets in force (within 60 s / 180 s): the console's timers turn amber, then red")
+async def get_answer_targets_in_force(actor: StaffActor, targets: AnswerTargetsDep) -> AnswerTargets:
+    return targets
+
 @router.get("/{incident_id}", summary="One incident with its audit trail and station tasks")
 async def get_incident(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
-    try:
-        return await service.incident_detail(conn, incident_id=incident_id, actor=actor)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.incident_detail(conn, incident_id=incident_id, actor=actor)
 
 
 @router.post("/{incident_id}/acknowledge", summary="An operator takes the incident (stops escalation)")
 async def acknowledge(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                       body: ActBody) -> Incident:
-    try:
-        return await service.acknowledge(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                    now=alarms.clock.now(),
-                                         note=body.note)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.acknowledge(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                now=alarms.clock.now(),
+                                     note=body.note)
 
 
 @router.post("/{incident_id}/call", summary="The operator is calling the home")
 async def start_call(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                      body: ActBody) -> Incident:
-    try:
-        return await service.start_call(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                    now=alarms.clock.now(),
-                                        note=body.note)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.start_call(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                now=alarms.clock.now(),
+                                    note=body.note)
 
 
 @router.post("/{incident_id}/notes", summary="Add a note to the audit trail")
 async def add_note(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                    body: NoteBody) -> Incident:
-    try:
-        return await service.add_note(conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note,
-                                      now=alarms.clock.now())
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.add_note(conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note,
+                                  now=alarms.clock.now())
 
 
 @router.post("/{incident_id}/notify-family", summary="Tell the family now (e-mail to the contacts who get alarms)")
 async def notify_family(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                         body: NotifyFamilyBody) -> Incident:
-    try:
-        return await service.tell_family_now(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                             now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.tell_family_now(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                         now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
 
 
 @router.post("/{incident_id}/resolve", summary="Close the incident with its outcome")
 async def resolve(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                   body: ResolveBody) -> Incident:
-    try:
-        return await service.resolve(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                     outcome=body.outcome,
-                                     now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.resolve(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                 outcome=body.outcome,
+                                 now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
 
 
 @router.post("/{incident_id}/cancel", summary="The resident called it off (outcome cancelled_by_resident)")
 async def cancel(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
                  body: ActBody) -> Incident:
-    try:
-        return await service.cancel(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                    now=alarms.clock.now(),
-                                    escalation=alarms.escalation, note=body.note)
-    except IncidentsError as err:
-        raise http_error(err) from err
+    return await service.cancel(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
+                                now=alarms.clock.now(),
+                                escalation=alarms.escalation, note=body.note)
 
 
 @router.websocket("/feed")

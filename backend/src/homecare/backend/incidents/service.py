@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.accounts.service import open_resident
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.incidents import IncidentNotFound, InvalidTransition
 from homecare.backend.incidents import repository as repo
@@ -21,6 +20,7 @@ from homecare.backend.incidents.models import (
     Status,
 )
 from homecare.backend.incidents.policy import Audience, Escalation, FamilyStep
+from homecare.backend.residents.access import open_resident
 from homecare.storage.connections import Conn
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
 """Notifications: family, staff and supervisors told of incidents by e-mail and signed webhooks, via an outbox.
 
-Exceptions::
+Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``, whose ``http_status`` each
+class sets; HTTP 500 where none is given)::
 
     NotificationsError           base of this package
-    ├── IncidentNotFound         notify_incident was given an incident that does not exist
+    ├── IncidentNotFound         notify_incident was given an incident that does not exist (HTTP 404)
     ├── NotificationNotFound     no outbox message has that id (HTTP 404)
     ├── NotRetryable             only a failed message can be sent again (HTTP 409)
     ├── DeliveryError            one attempt to deliver a message failed (raised by channels)
@@ -12,13 +13,17 @@ Exceptions::
     └── InvalidSignature         a webhook's signature or timestamp does not verify (receivers' side)
 """
 
+from homecare.storage.errors import HomecareError
 
-class NotificationsError(Exception):
+
+class NotificationsError(HomecareError):
     """Base of the notifications package's exceptions."""
 
 
 class IncidentNotFound(NotificationsError):
     """No incident has that id."""
+
+    http_status = 404
 
     def __init__(self, incident_id: int) -> None:
         super().__init__(f"incident {incident_id} does not exist")
@@ -28,6 +33,8 @@ class IncidentNotFound(NotificationsError):
 class NotificationNotFound(NotificationsError):
     """No outbox message has that id."""
 
+    http_status = 404
+
     def __init__(self, notification_id: int) -> None:
         super().__init__(f"notification {notification_id} does not exist")
         self.notification_id = notification_id
@@ -35,6 +42,8 @@ class NotificationNotFound(NotificationsError):
 
 class NotRetryable(NotificationsError):
     """The message is not in the failed state (pending ones are still being tried, sent ones are done)."""
+
+    http_status = 409
 
 
 class DeliveryError(NotificationsError):

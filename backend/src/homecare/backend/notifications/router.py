@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from homecare.backend.deps import ConnDep, StaffActor
-from homecare.backend.notifications import IncidentNotFound, NotificationNotFound, NotRetryable, service
+from homecare.backend.notifications import service
 from homecare.backend.notifications.models import Notification
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -23,10 +23,7 @@ async def list_notifications(
     conn: ConnDep,
     incident_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="The incident's id.")],
 ) -> list[Notification]:
-    try:
-        return await service.incident_notifications(conn, actor=actor.name, incident_id=incident_id)
-    except IncidentNotFound as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    return await service.incident_notifications(conn, actor=actor.name, incident_id=incident_id)
 
 
 @router.post(
@@ -40,9 +37,4 @@ async def retry_notification(
     conn: ConnDep,
     notification_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The message's (delivery) id.")],
 ) -> None:
-    try:
-        await service.retry_notification(conn, actor=actor.name, notification_id=notification_id)
-    except NotificationNotFound as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
-    except NotRetryable as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    await service.retry_notification(conn, actor=actor.name, notification_id=notification_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
 from homecare.backend.deps import ConnDep, ManagerActor, SettingsDep
-from homecare.backend.reports import InvalidReportQuery, export, service
+from homecare.backend.incidents.policy import AnswerTargets
+from homecare.backend.incidents.router import AnswerTargetsDep
+from homecare.backend.reports import export, service
 from homecare.backend.reports.models import Coverage, ResponseTimes, WelfareVisits
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -38,15 +40,10 @@ def _csv(body: bytes, filename: str) -> Response:
     )
 
 
-def _invalid(err: InvalidReportQuery) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
-
-
-async def _response_times(actor: str, conn: ConnDep, start: date | None, end: date | None, tz: str) -> ResponseTimes:
-    try:
-        return await service.response_times(conn, actor=actor, start=start, end=end, timezone=tz)
-    except InvalidReportQuery as err:
-        raise _invalid(err) from err
+async def _response_times(
+    actor: str, conn: ConnDep, start: date | None, end: date | None, tz: str, targets: AnswerTargets
+) -> ResponseTimes:
+    return await service.response_times(conn, actor=actor, start=start, end=end, timezone=tz, targets=targets)
 
 
 @router.get(
@@ -57,11 +54,12 @@ async def get_response_times(
     actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
+    targets: AnswerTargetsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> ResponseTimes:
-    return await _response_times(actor.name, conn, start, end, tz or settings.timezone)
+    return await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
 
 
 def _span(report: ResponseTimes) -> str:
@@ -78,11 +76,12 @@ async def get_breaches_csv(
     actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
+    targets: AnswerTargetsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
     return _csv(export.breaches_csv(report), f"acknowledge-breaches_{_span(report)}.csv")
 
 
@@ -96,11 +95,12 @@ async def get_operators_csv(
     actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
+    targets: AnswerTargetsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
     return _csv(
         export.groups_csv(report.by_operator, key="operator"), f"response-times-by-operator_{_span(report)}.csv"
     )
@@ -116,19 +116,17 @@ async def get_stations_csv(
     actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
+    targets: AnswerTargetsDep,
     start: StartDate = None,
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone)
+    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
     return _csv(export.groups_csv(report.by_station, key="station"), f"response-times-by-station_{_span(report)}.csv")
 
 
 async def _coverage(actor: str, conn: ConnDep, tz: str) -> Coverage:
-    try:
-        return await service.coverage(conn, actor=actor, timezone=tz)
-    except InvalidReportQuery as err:
-        raise _invalid(err) from err
+    return await service.coverage(conn, actor=actor, timezone=tz)
 
 
 @router.get("/coverage", summary="Share of enrolled residents whose devices were online in the last 24 h")
@@ -148,10 +146,7 @@ async def get_coverage_csv(actor: ManagerActor, conn: ConnDep, settings: Setting
 
 
 async def _welfare(actor: str, conn: ConnDep, month: str | None, tz: str) -> WelfareVisits:
-    try:
-        return await service.welfare_visits(conn, actor=actor, month=month, timezone=tz)
-    except InvalidReportQuery as err:
-        raise _invalid(err) from err
+    return await service.welfare_visits(conn, actor=actor, month=month, timezone=tz)
 
 
 @router.get("/welfare-visits", summary="Monthly welfare-visit rate of vulnerable residents, and who was not visited")

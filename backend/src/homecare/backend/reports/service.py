@@ -10,11 +10,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from homecare.backend.incidents.policy import AnswerTargets
 from homecare.backend.reports import InvalidReportQuery
 from homecare.backend.reports import repository as repo
 from homecare.backend.reports.models import (
-    TARGET_WITHIN_60S,
-    TARGET_WITHIN_180S,
     WELFARE_TARGET,
     AcknowledgeFigures,
     Breach,
@@ -32,8 +31,6 @@ from homecare.backend.residents.repository import record_access
 from homecare.backend.zones import find_zone
 from homecare.storage.connections import Conn
 
-ANSWER_TARGET_S: Final = 60.0
-ANSWER_LIMIT_S: Final = 180.0
 MAX_PERIOD_DAYS: Final = 366
 DEFAULT_PERIOD_DAYS: Final = 30
 COVERAGE_WINDOW: Final = timedelta(hours=24)
@@ -92,16 +89,16 @@ def ack_wait(alarm: AlarmRow, now: datetime) -> float:
     return _seconds(alarm.closed_at or now, alarm.alarm_at)
 
 
-def is_counted(alarm: AlarmRow, now: datetime) -> bool:
-    """Counted in the shares: acknowledged, or left unacknowledged for longer than the 60 s target."""
-    return alarm.acknowledged_at is not None or ack_wait(alarm, now) > ANSWER_TARGET_S
+def is_counted(alarm: AlarmRow, now: datetime, targets: AnswerTargets) -> bool:
+    """Counted in the shares: acknowledged, or left unacknowledged for longer than the answer target (60 s)."""
+    return alarm.acknowledged_at is not None or ack_wait(alarm, now) > targets.target.within_s
 
 
-def _acknowledge_figures(alarms: Sequence[AlarmRow], now: datetime) -> AcknowledgeFigures:
-    counted = [a for a in alarms if is_counted(a, now)]
+def _acknowledge_figures(alarms: Sequence[AlarmRow], now: datetime, targets: AnswerTargets) -> AcknowledgeFigures:
+    counted = [a for a in alarms if is_counted(a, now, targets)]
     waits = [ack_wait(a, now) for a in counted if a.acknowledged_at is not None]
-    within_60 = sum(1 for w in waits if w <= ANSWER_TARGET_S)
-    within_180 = sum(1 for w in waits if w <= ANSWER_LIMIT_S)
+    within_60 = sum(1 for w in waits if w <= targets.target.within_s)
+    within_180 = sum(1 for w in waits if w <= targets.limit.within_s)
     share_60, share_180 = _share(within_60, len(counted)), _share(within_180, len(counted))
     return AcknowledgeFigures(
         alarms=len(alarms),
@@ -115,8 +112,12 @@ def _acknowledge_figures(alarms: Sequence[AlarmRow], now: datetime) -> Acknowled
         within_180s=within_180,
         share_within_60s=share_60,
         share_within_180s=share_180,
-        meets_60s_target=None if share_60 is None else share_60 >= TARGET_WITHIN_60S,
-        meets_180s_target=None if share_180 is None else share_180 >= TARGET_WITHIN_180S,
+        target_within_60s=targets.target.share,
+        target_within_180s=targets.limit.share,
+        answer_target_s=targets.target.within_s,
+        answer_limit_s=targets.limit.within_s,
+        meets_60s_target=None if share_60 is None else share_60 >= targets.target.share,
+        meets_180s_target=None if share_180 is None else share_180 >= targets.limit.share,
     )
 
 
@@ -124,7 +125,9 @@ def _on_scene_waits(alarms: Sequence[AlarmRow]) -> list[float]:
     return [_seconds(a.on_scene_at, a.alarm_at) for a in alarms if a.on_scene_at is not None]
 
 
-def _group(alarms: Sequence[AlarmRow], key: Callable[[AlarmRow], tuple[str, int | None] | None]) -> list[GroupFigures]:
+def _group(
+    alarms: Sequence[AlarmRow], key: Callable[[AlarmRow], tuple[str, int | None] | None], targets: AnswerTargets
+) -> list[GroupFigures]:
     groups: dict[tuple[str, int | None], list[AlarmRow]] = defaultdict(list)
     for alarm in alarms:
         k = key(alarm)
@@ -142,8 +145,8 @@ def _group(alarms: Sequence[AlarmRow], key: Callable[[AlarmRow], tuple[str, int 
                 acknowledged=len(waits),
                 median_ack_s=percentile(waits, 0.5),
                 p90_ack_s=percentile(waits, 0.9),
-                share_within_60s=_share(sum(1 for w in waits if w <= ANSWER_TARGET_S), len(waits)),
-                share_within_180s=_share(sum(1 for w in waits if w <= ANSWER_LIMIT_S), len(waits)),
+                share_within_60s=_share(sum(1 for w in waits if w <= targets.target.within_s), len(waits)),
+                share_within_180s=_share(sum(1 for w in waits if w <= targets.limit.within_s), len(waits)),
                 on_scene=len(scene),
                 median_on_scene_s=percentile(scene, 0.5),
                 p90_on_scene_s=percentile(scene, 0.9),
@@ -152,8 +155,11 @@ def _group(alarms: Sequence[AlarmRow], key: Callable[[AlarmRow], tuple[str, int 
     return figures
 
 
-def compute_response_times(alarms: Sequence[AlarmRow], *, period: Period, now: datetime) -> ResponseTimes:
-    """The response-times report over these alarms (pure: the tests check it against hand-made rows)."""
+def compute_response_times(
+    alarms: Sequence[AlarmRow], *, period: Period, now: datetime, targets: AnswerTargets
+) -> ResponseTimes:
+    """The response-times report over these alarms against the policy's answer targets (pure: the tests check
+    it against hand-made rows)."""
     tz = ZoneInfo(period.timezone)
 
     def local(moment: datetime | None) -> datetime | None:
@@ -171,22 +177,25 @@ def compute_response_times(alarms: Sequence[AlarmRow], *, period: Period, now: d
             acknowledged_at=local(a.acknowledged_at),
             acknowledged_by=a.acknowledged_by,
             wait_s=ack_wait(a, now),
-            missed_180s=a.acknowledged_at is None or ack_wait(a, now) > ANSWER_LIMIT_S,
+            missed_180s=a.acknowledged_at is None or ack_wait(a, now) > targets.limit.within_s,
             station_id=a.station_id,
             station_name=a.station_name,
         )
         for a in alarms
-        if is_counted(a, now) and (a.acknowledged_at is None or ack_wait(a, now) > ANSWER_TARGET_S)
+        if is_counted(a, now, targets) and (a.acknowledged_at is None or ack_wait(a, now) > targets.target.within_s)
     ]
     scene = _on_scene_waits(alarms)
     return ResponseTimes(
         period=period,
-        acknowledge=_acknowledge_figures(alarms, now),
+        acknowledge=_acknowledge_figures(alarms, now, targets),
         on_scene=OnSceneFigures(count=len(scene), median_s=percentile(scene, 0.5), p90_s=percentile(scene, 0.9)),
-        by_operator=_group(alarms, lambda a: None if a.acknowledged_by is None else (a.acknowledged_by, None)),
+        by_operator=_group(
+            alarms, lambda a: None if a.acknowledged_by is None else (a.acknowledged_by, None), targets
+        ),
         by_station=_group(
             alarms,
             lambda a: ("(no station)", None) if a.station_id is None else (a.station_name or "", a.station_id),
+            targets,
         ),
         breaches=breaches,
     )
@@ -199,9 +208,11 @@ async def response_times(
     start: date | None,
     end: date | None,
     timezone: str,
+    targets: AnswerTargets,
     now: datetime | None = None,
 ) -> ResponseTimes:
-    """Time to acknowledge (median, p90, shares within 60 s and 180 s, every breach) and to on-scene."""
+    """Time to acknowledge (median, p90, shares within the answer targets of 60 s and 180 s, every breach) and
+    to on-scene."""
     now = now or datetime.now(UTC)
     span = period(start=start, end=end, timezone=timezone, now=now)
     async with conn.transaction():
@@ -213,7 +224,7 @@ async def response_times(
             action="reports.response_times",
             detail={"start": span.start_date.isoformat(), "end": span.end_date.isoformat(), "tz": span.timezone},
         )
-    return compute_response_times(alarms, period=span, now=now)
+    return compute_response_times(alarms, period=span, now=now, targets=targets)
 
 
 async def coverage(conn: Conn, *, actor: str, timezone: str, now: datetime | None = None) -> Coverage:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path
 
 from homecare.backend.deps import ConnDep, StaffActor
-from homecare.backend.residents import ResidentNotFound, ResidentsError, service
+from homecare.backend.residents import service
 from homecare.backend.residents.models import ResidentCard
 
 router = APIRouter(prefix="/residents", tags=["residents"])
@@ -16,17 +16,7 @@ router = APIRouter(prefix="/residents", tags=["residents"])
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
 
 
-def http_error(err: ResidentsError) -> HTTPException:
-    """The one place resident errors become HTTP statuses."""
-    if isinstance(err, ResidentNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
-
-
 @router.get("/{resident_id}", summary="The resident card: person, home and access, health, contacts, devices, "
             "past incidents (each opening is logged)")
 async def get_resident_card(actor: StaffActor, conn: ConnDep, resident_id: ResidentId) -> ResidentCard:
-    try:
-        return await service.resident_card(conn, actor=actor, resident_id=resident_id, now=datetime.now(UTC))
-    except ResidentsError as err:
-        raise http_error(err) from err
+    return await service.resident_card(conn, actor=actor, resident_id=resident_id, now=datetime.now(UTC))

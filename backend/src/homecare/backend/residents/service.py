@@ -7,10 +7,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.accounts.service import open_resident
 from homecare.backend.devices.repository import device_status
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents import repository as repo
+from homecare.backend.residents.access import open_resident
 from homecare.backend.residents.models import Contact, HomeStation, PastIncident, ResidentCard
 from homecare.storage.connections import Conn
 

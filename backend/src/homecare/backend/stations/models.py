@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from homecare.backend.dispatch.models import Station
+from homecare.backend.dispatch.models import StationStatus
 from homecare.backend.incidents.models import UtcDatetime
 
 
@@ -56,7 +56,7 @@ class RosterMember(_Model):
 class StationView(_Model):
     """What a station's responders see: the station now, its tasks (active first, then today's closed ones)."""
 
-    station: Station
+    station: StationStatus
     tasks: list[StationTaskItem]
     roster: list[RosterMember]
     on_duty_count: int

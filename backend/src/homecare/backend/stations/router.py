@@ -4,29 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from homecare.backend.accounts.models import Actor, Role
 from homecare.backend.deps import ConnDep, require_role
 from homecare.backend.incidents.router import AlarmsDep
-from homecare.backend.stations import NotYourStation, StationNotFound, StationRequired, StationsError, service
+from homecare.backend.stations import service
 from homecare.backend.stations.models import DutyBody, StationView
 
 router = APIRouter(prefix="/station", tags=["stations"])
 
 StationActor = Annotated[Actor, Depends(require_role(Role.RESPONDER, Role.ADMIN, Role.SUPERVISOR))]
 """Responders see their own station; administrators and supervisors may look at any."""
-
-
-def http_error(err: StationsError) -> HTTPException:
-    """The one place station errors become HTTP statuses."""
-    if isinstance(err, StationNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    if isinstance(err, NotYourStation):
-        return HTTPException(status.HTTP_403_FORBIDDEN, detail=str(err))
-    if isinstance(err, StationRequired):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
-    return HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=str(err))
 
 
 @router.get("", summary="My station now: its tasks (active first, then today's closed ones) and its roster",
@@ -39,15 +28,12 @@ async def get_station(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> StationView | Response:
     now = alarms.clock.now()
-    try:
-        chosen = service.station_of(actor, asked=station_id)
-        version = await service.view_version(conn, station_id=chosen, now=now)
-        etag = f'"{version}"'
-        if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
-            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        view = await service.station_view(conn, actor=actor, station_id=chosen, now=now)
-    except StationsError as err:
-        raise http_error(err) from err
+    chosen = service.station_of(actor, asked=station_id)
+    version = await service.view_version(conn, station_id=chosen, now=now)
+    etag = f'"{version}"'
+    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    view = await service.station_view(conn, actor=actor, station_id=chosen, now=now)
     response.headers["ETag"] = f'"{view.version}"'
     response.headers["Cache-Control"] = "no-cache"
     return view
@@ -56,7 +42,4 @@ async def get_station(
 @router.post("/duty", summary="Put myself on or off my station's on-duty roster",
              status_code=status.HTTP_204_NO_CONTENT)
 async def set_duty(actor: StationActor, conn: ConnDep, body: DutyBody) -> None:
-    try:
-        await service.set_duty(conn, actor=actor, on_duty=body.on_duty)
-    except StationsError as err:
-        raise http_error(err) from err
+    await service.set_duty(conn, actor=actor, on_duty=body.on_duty)

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from homecare.backend.accounts import repository as accounts_repo
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.accounts.service import open_resident
+from homecare.backend.dispatch import StationNotFound
 from homecare.backend.dispatch import service as dispatch
 from homecare.backend.dispatch.routing import within_hours
-from homecare.backend.stations import NotYourStation, StationNotFound, StationRequired
+from homecare.backend.residents.access import open_resident
+from homecare.backend.stations import NotYourStation, StationRequired
 from homecare.backend.stations import repository as repo
 from homecare.backend.stations.models import RosterMember, StationTaskItem, StationView, TaskResident
 from homecare.storage.connections import Conn

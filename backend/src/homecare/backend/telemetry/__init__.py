@@ -1,6 +1,7 @@
 """Telemetry: vital signs and activity over time — rollups and the vitals read API.
 
-Exceptions::
+Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``, whose ``http_status`` each
+class sets; HTTP 500 where none is given)::
 
     TelemetryError               base of this package
     └── InvalidVitalsQuery       a read asks for something that cannot be answered (HTTP 422)
@@ -8,13 +9,17 @@ Exceptions::
         └── InvalidTimeRange     end before start, or a range too long for the resolution
 """
 
+from homecare.storage.errors import HomecareError
 
-class TelemetryError(Exception):
+
+class TelemetryError(HomecareError):
     """Base of the telemetry package's exceptions."""
 
 
 class InvalidVitalsQuery(TelemetryError):
     """A vitals read that cannot be answered as asked; the message says why."""
+
+    http_status = 422
 
 
 class UnknownMetric(InvalidVitalsQuery):

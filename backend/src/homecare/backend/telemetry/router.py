@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime
 
 from homecare.backend.deps import ConnDep, CurrentActor
-from homecare.backend.residents import ResidentNotFound
-from homecare.backend.telemetry import InvalidVitalsQuery, service
+from homecare.backend.telemetry import service
 from homecare.backend.telemetry.models import METRIC_NAMES, RecentVitals, Resolution, Rollups
 
 router = APIRouter(prefix="/residents/{resident_id}/vitals", tags=["vitals"])
 
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
 MetricName = Annotated[str, Query(description=f"One of: {', '.join(METRIC_NAMES)}.", examples=["heart_rate"])]
-
-
-def _http_error(err: ResidentNotFound | InvalidVitalsQuery) -> HTTPException:
-    if isinstance(err, ResidentNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
 
 
 @router.get("/recent", summary="Latest value per metric and raw points since a time")
@@ -34,12 +27,9 @@ async def get_recent_vitals(
     ] = None,
     metric: Annotated[str | None, Query(description=f"Only this metric: {', '.join(METRIC_NAMES)}.")] = None,
 ) -> RecentVitals:
-    try:
-        return await service.recent_vitals(
-            conn, actor=actor, resident_id=resident_id, since=since, metric=metric
-        )
-    except (ResidentNotFound, InvalidVitalsQuery) as err:
-        raise _http_error(err) from err
+    return await service.recent_vitals(
+        conn, actor=actor, resident_id=resident_id, since=since, metric=metric
+    )
 
 
 @router.get("/rollups", summary="Per-minute or per-hour avg/min/max/n of one metric over a range")
@@ -54,15 +44,12 @@ async def get_vitals_rollups(
         Resolution, Query(description="1m (up to 7 days) or 1h (up to 400 days).")
     ] = Resolution.HOUR,
 ) -> Rollups:
-    try:
-        return await service.vitals_rollups(
-            conn,
-            actor=actor,
-            resident_id=resident_id,
-            metric=metric,
-            start=start,
-            end=end,
-            resolution=resolution,
-        )
-    except (ResidentNotFound, InvalidVitalsQuery) as err:
-        raise _http_error(err) from err
+    return await service.vitals_rollups(
+        conn,
+        actor=actor,
+        resident_id=resident_id,
+        metric=metric,
+        start=start,
+        end=end,
+        resolution=resolution,
+    )

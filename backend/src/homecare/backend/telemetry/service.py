@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.accounts.service import Share, open_resident
 from homecare.backend.devices.repository import device_ids_for_resident
+from homecare.backend.residents.access import Share, open_resident
 from homecare.backend.telemetry import InvalidTimeRange, UnknownMetric
 from homecare.backend.telemetry import repository as repo
 from homecare.backend.telemetry.models import (

@@ -1,7 +1,7 @@
 // The operator console: the live queue on the left, the incident or the map on the right, driven by the keyboard.
 import { api, el, follow, startPage, t, toast } from "./common.js";
 import { IncidentScreen } from "./console/incident.js";
-import { Queue, WAITING } from "./console/queue.js";
+import { Queue, WAITING, useAnswerTargets } from "./console/queue.js";
 import { chime } from "./chime.js";
 import "./console/strings.js";
 
@@ -95,7 +95,9 @@ startPage("console", async (main) => {
   }
 
   // The newest change id first, then the queue: a change in between is replayed and applied again, harmlessly.
-  cursor = (await api("incidents/changes/last")).id;
+  const [last, targets] = await Promise.all([api("incidents/changes/last"), api("incidents/escalation/targets")]);
+  cursor = last.id;
+  useAnswerTargets(targets);
   queue.load(await api("incidents?limit=1000"));
   summary();
   performance.mark("console:queue"); // first load measured to here (bench/console.py)

@@ -2,12 +2,12 @@
 import { ago, api, el, formatTime, lang, startPage, t, toast } from "./common.js";
 import { label } from "./labels.js";
 import { dayStart, localDate, timeChart } from "./family/charts.js";
+import { svg } from "./svg.js";
 import "./family/strings.js";
 
 const REFRESH_MS = 10000; // the status is cheap to ask for; a family waiting for news sees it within seconds
 const HOUR = 3600e3;
 const RANGES = { "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR };
-const SVG = "http://www.w3.org/2000/svg";
 // The status icons: a tick, an exclamation mark, a medical cross; drawn in currentColor on the panel.
 const ICONS = {
   all_well: "M12 24l8 8 16-17",
@@ -16,16 +16,8 @@ const ICONS = {
 };
 
 function icon(state) {
-  const node = document.createElementNS(SVG, "svg");
-  node.setAttribute("viewBox", "0 0 48 48");
-  node.setAttribute("class", "status-icon");
-  node.setAttribute("aria-hidden", "true");
-  const circle = document.createElementNS(SVG, "circle");
-  Object.entries({ cx: 24, cy: 24, r: 21 }).forEach(([k, v]) => circle.setAttribute(k, v));
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", ICONS[state]);
-  node.append(circle, path);
-  return node;
+  return svg("svg", { viewBox: "0 0 48 48", class: "status-icon", "aria-hidden": "true" },
+    svg("circle", { cx: 24, cy: 24, r: 21 }), svg("path", { d: ICONS[state] }));
 }
 
 const number = (value, digits = 0) => new Intl.NumberFormat(lang() === "zh" ? "zh-CN" : "en-GB",

@@ -1,12 +1,5 @@
 // Hand-drawn SVG charts for the dashboard: horizontal bars with target marks, and lines over months.
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
+import { svg } from "../svg.js";
 
 function text(x, y, content, attrs = {}) {
   return svg("text", { x, y, ...attrs }, String(content));

@@ -2,18 +2,11 @@
 import { ago, api, el, formatTime, lang, t, toast } from "../common.js";
 import { CLOSED, timerOf } from "./queue.js";
 import { OUTCOMES, label } from "../labels.js";
+import { svg } from "../svg.js";
 import "./strings.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const ACTIVE_TASKS = new Set(["offered", "accepted", "en_route", "on_scene"]);
 const VITALS_HOURS = 6;
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
 
 /** A photo placeholder: the name's initials (the last two characters of a Chinese name) on a calm disc. */
 function avatar(name = "?") {

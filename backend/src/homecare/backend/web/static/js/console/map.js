@@ -2,16 +2,9 @@
 // (equirectangular projection around the centre, in metres; no tiles).
 import { el, t } from "../common.js";
 import { label } from "../labels.js";
+import { svg } from "../svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const M_PER_DEG = 111_320;
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) if (value !== undefined) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
 
 /** Draw the map of `view` (GET /api/map) into container; onIncident(id) when an incident is clicked. */
 export function drawMap(container, view, { onIncident }) {

@@ -4,7 +4,15 @@ import { label } from "../labels.js";
 
 export const CLOSED = new Set(["resolved", "cancelled"]);
 export const WAITING = new Set(["pre_alarm", "open"]); // not yet taken by an operator
-const AMBER_S = 60, RED_S = 180; // telecare targets: answered within 60 s, at the latest 180 s
+// The answer targets of the escalation policy in force (GET /api/incidents/escalation/targets): a waiting alarm's
+// timer turns amber at the target and red at the limit. Set once by the console before the queue is loaded.
+const answer = { amberS: Infinity, redS: Infinity };
+
+/** Use these answer targets ({ target: { within_s }, limit: { within_s } }) for every timer from now on. */
+export function useAnswerTargets(targets) {
+  answer.amberS = targets.target.within_s;
+  answer.redS = targets.limit.within_s;
+}
 
 function order(a, b) {
   return a.incident.priority - b.incident.priority || a.openedMs - b.openedMs || a.incident.id - b.incident.id;
@@ -19,7 +27,7 @@ export function timerOf(incident, now = Date.now()) {
   const since = Date.parse(incident.alarm_at || incident.opened_at);
   const elapsed = (now - since) / 1000;
   if (incident.status === "open") {
-    return { text: clock(elapsed), tone: elapsed >= RED_S ? "red" : elapsed >= AMBER_S ? "amber" : "ok" };
+    return { text: clock(elapsed), tone: elapsed >= answer.redS ? "red" : elapsed >= answer.amberS ? "amber" : "ok" };
   }
   return { text: clock((now - Date.parse(incident.opened_at)) / 1000), tone: "quiet" };
 }

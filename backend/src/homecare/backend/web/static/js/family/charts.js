@@ -1,17 +1,10 @@
 // Hand-drawn SVG time charts for the family page: a line with its min–max band, and bars; axis labels in the
 // reader's zone; a <title> and a <desc> that say what the chart shows for screen readers.
 import { lang, zone } from "../common.js";
+import { svg } from "../svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const W = 360, H = 210, LEFT = 44, RIGHT = 10, TOP = 12, BOTTOM = 30;
 const HOUR = 3600e3;
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
 
 function localParts(ms) {
   const parts = new Intl.DateTimeFormat("en-GB", { timeZone: zone(), hour: "2-digit", hourCycle: "h23", day: "numeric" })

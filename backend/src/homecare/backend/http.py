@@ -1,0 +1,35 @@
+"""The one place the project's exceptions become HTTP answers.
+
+Services raise their domain exceptions (every one under ``homecare.storage.errors.HomecareError``) and routers let
+them pass; the handler here answers with the class's ``http_status``, its ``headers()`` and, as FastAPI's
+``HTTPException`` does, ``{"detail": …}`` holding its ``detail()`` (the message, or a structured detail where a
+class gives one). A class with no status of its own (500) is logged with its traceback: no request should end in
+one. On a WebSocket the exception goes on as before (the server closes the socket): routes there refuse callers
+themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from homecare.storage.errors import HomecareError
+
+log = logging.getLogger(__name__)
+
+
+async def homecare_error(request: Request, err: Exception) -> Response:
+    """The answer to a request that ended in one of the project's exceptions."""
+    if request.scope["type"] != "http" or not isinstance(err, HomecareError):
+        raise err
+    if err.http_status == 500:
+        log.error("%s %s ended in %s, which has no HTTP status of its own", request.method, request.url.path,
+                  type(err).__name__, exc_info=err)
+    return JSONResponse({"detail": err.detail()}, status_code=err.http_status, headers=err.headers())
+
+
+def install(app: FastAPI) -> None:
+    """Answer every ``HomecareError`` a route raises with its class's status, headers and detail."""
+    app.add_exception_handler(HomecareError, homecare_error)
