@@ -22,9 +22,9 @@ import websockets
 from rich.console import Console
 
 from bench.services import start_homecare, wait_for_api, with_services, write_results
-from homecare.backend.settings import Settings
 from homecare.sim.fleet import fleet_devices
 from homecare.storage.maintenance import prepare_storage
+from homecare.storage.settings import StorageSettings
 from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 
@@ -68,7 +68,7 @@ def main() -> None:
 
 
 async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespace) -> tuple[list[float], int]:
-    settings = Settings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
+    settings = StorageSettings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
     await prepare_storage(dsn, settings)
     fleet = fleet_devices(args.fleet_devices, prefix="bench")
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:

@@ -30,12 +30,12 @@ from rich.console import Console
 
 from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.calls.bridge import speed_up_audio_level
-from homecare.backend.settings import Settings
 from homecare.contracts.calltoken import load_public_key
 from homecare.contracts.codec import decode_command
 from homecare.contracts.messages import StartCall
 from homecare.sim.voice import ConsolePeer, HomeUnitVoice, Line, tone_wav
 from homecare.storage.maintenance import prepare_storage
+from homecare.storage.settings import StorageSettings
 from tests.support.brokers import free_port
 from tests.support.mqtt import TestClient
 from tests.support.network import own_address
@@ -93,7 +93,7 @@ class CpuClock:
 async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespace) -> dict[str, Any]:
     residents = args.latency_calls + args.max_calls
     speed_up_audio_level()  # the load generator's peers too, or it saturates long before the backend does
-    await prepare_storage(dsn, Settings(_env_file=None, database_url=dsn))  # type: ignore[call-arg]
+    await prepare_storage(dsn, StorageSettings(_env_file=None, database_url=dsn))  # type: ignore[call-arg]
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         await conn.execute("INSERT INTO residents (display_name) SELECT 'resident ' || g FROM generate_series(1, %s) g",
                            (residents,))

@@ -27,8 +27,8 @@ from homecare.backend.deps import SESSION_COOKIE
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.policy import Escalation, load_policies
-from homecare.backend.settings import Settings
 from homecare.storage.maintenance import prepare_database
+from homecare.storage.settings import StorageSettings
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.brokers import free_port
 from tests.support.world import build_world
@@ -96,7 +96,7 @@ def main() -> None:
 
 async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespace) -> dict[str, Any]:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        await prepare_database(conn, settings=Settings(_env_file=None))
+        await prepare_database(conn, settings=StorageSettings(_env_file=None))
     residents = -(-args.incidents // len(CAUSES))
     world = await build_world(dsn, work / "data", residents=residents)
     ids = await _open_incidents(dsn, world.resident_ids, args.incidents)

@@ -25,11 +25,11 @@ import httpx
 import psycopg
 from rich.console import Console
 
-from homecare.backend.settings import Settings
 from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
 from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.storage.embedded import EmbeddedPostgres
 from homecare.storage.maintenance import prepare_storage
+from homecare.storage.settings import StorageSettings
 from tests.support.brokers import free_port, mosquitto_broker
 from tests.support.mqtt import TestClient
 
@@ -109,7 +109,7 @@ def run_once(*, qos: int, rate: float, duration: float, devices: int, gateways: 
 
 def _measure(work: Path, dsn: str, broker_url: str, *, qos: int, rate: float, duration: float, devices: int,
              gateways: int) -> RunFigures:
-    settings = Settings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
+    settings = StorageSettings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
     asyncio.run(prepare_storage(dsn, settings))
     fleet = fleet_devices(devices, prefix="bench")
     with psycopg.connect(dsn, autocommit=True) as conn:
