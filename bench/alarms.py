@@ -62,8 +62,10 @@ def main() -> None:
         "telemetry_points_stored_meanwhile": stored_points,
     }
     write_results(args.output, result)
-    console.print(f"[bold]alarm → operator screen[/]: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms "
-                  f"over {len(ordered)} alarms, with {args.fleet_rate:,.0f} telemetry messages/s offered")
+    console.print(
+        f"[bold]alarm → operator screen[/]: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms "
+        f"over {len(ordered)} alarms, with {args.fleet_rate:,.0f} telemetry messages/s offered"
+    )
     console.print(f"written to {args.output}")
 
 
@@ -72,20 +74,35 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
     await prepare_storage(dsn, settings)
     fleet = fleet_devices(args.fleet_devices, prefix="bench")
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await conn.execute("INSERT INTO residents (display_name) SELECT 'resident ' || g FROM generate_series(1, %s) g",
-                           (args.alarms + len(fleet),))
+        await conn.execute(
+            "INSERT INTO residents (display_name) SELECT 'resident ' || g FROM generate_series(1, %s) g",
+            (args.alarms + len(fleet),),
+        )
         async with conn.cursor() as cur:
-            await cur.executemany("INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'sos_pendant', %s)",
-                                  [(f"pendant-{i:05d}", i) for i in range(1, args.alarms + 1)])
-            await cur.executemany("INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'wristband', %s)",
-                                  [(d.uid, args.alarms + i + 1) for i, d in enumerate(fleet)])
+            await cur.executemany(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'sos_pendant', %s)",
+                [(f"pendant-{i:05d}", i) for i in range(1, args.alarms + 1)],
+            )
+            await cur.executemany(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'wristband', %s)",
+                [(d.uid, args.alarms + i + 1) for i, d in enumerate(fleet)],
+            )
     api_port = free_port()
-    env = {**os.environ, "HOMECARE_DATABASE_URL": dsn, "HOMECARE_MQTT_URL": broker_url, "HOMECARE_API_TOKEN": TOKEN,
-           "HOMECARE_API_PORT": str(api_port)}
+    env = {
+        **os.environ,
+        "HOMECARE_DATABASE_URL": dsn,
+        "HOMECARE_MQTT_URL": broker_url,
+        "HOMECARE_API_TOKEN": TOKEN,
+        "HOMECARE_API_PORT": str(api_port),
+    }
     # As deployed under load: one gateway process for telemetry, one for alarms and the rest.
     processes = [
-        start_homecare(work, f"gateway-{channels}", ["gateway"],
-               {**env, "HOMECARE_GATEWAY_CHANNELS": channels, "HOMECARE_GATEWAY_CLIENT_ID": f"bench-{channels}"})
+        start_homecare(
+            work,
+            f"gateway-{channels}",
+            ["gateway"],
+            {**env, "HOMECARE_GATEWAY_CHANNELS": channels, "HOMECARE_GATEWAY_CLIENT_ID": f"bench-{channels}"},
+        )
         for channels in ("telemetry", "alarms")
     ]
     processes.append(start_homecare(work, "api", ["api"], env))
@@ -93,9 +110,29 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
         await wait_for_api(f"http://127.0.0.1:{api_port}")
         if args.fleet_rate > 0:
             duration = args.alarms * args.interval + 30
-            processes.append(start_homecare(work, "fleet", [
-                "sim", "fleet", "--devices", str(args.fleet_devices), "--rate", str(args.fleet_rate),
-                "--duration", f"{duration:.0f}", "--mqtt-url", broker_url, "--prefix", "bench", "--burst", "4"], env))
+            processes.append(
+                start_homecare(
+                    work,
+                    "fleet",
+                    [
+                        "sim",
+                        "fleet",
+                        "--devices",
+                        str(args.fleet_devices),
+                        "--rate",
+                        str(args.fleet_rate),
+                        "--duration",
+                        f"{duration:.0f}",
+                        "--mqtt-url",
+                        broker_url,
+                        "--prefix",
+                        "bench",
+                        "--burst",
+                        "4",
+                    ],
+                    env,
+                )
+            )
             await asyncio.sleep(8)  # the fleet connects and reaches its rate
         latencies = await _alarms(broker_url, api_port, args)
         async with await psycopg.AsyncConnection.connect(dsn) as conn:

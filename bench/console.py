@@ -83,14 +83,20 @@ def main() -> None:
     )
     write_results(args.output, result)
     load, burst, keys = result["first_load"], result["burst"], result["keypress"]
-    console.print(f"[bold]console first load[/] ({args.incidents} open incidents, {args.loads} cold loads): "
-                  f"median {load['median_ms']:.0f} ms, max {load['max_ms']:.0f} ms, "
-                  f"{load['bytes'] / 1024:.0f} KiB transferred ({load['static_bytes'] / 1024:.0f} KiB static, "
-                  f"{load['api_bytes'] / 1024:.0f} KiB API) in {load['requests']} requests")
-    console.print(f"[bold]burst of {args.burst} live changes[/]: all rows updated {burst['commit_to_last_ms']:.0f} ms "
-                  f"after the commit; applied within {burst['first_to_last_ms']:.0f} ms of each other")
-    console.print(f"[bold]keypress → incident screen[/]: median {keys['median_ms']:.0f} ms, "
-                  f"max {keys['max_ms']:.0f} ms over {keys['presses']} presses")
+    console.print(
+        f"[bold]console first load[/] ({args.incidents} open incidents, {args.loads} cold loads): "
+        f"median {load['median_ms']:.0f} ms, max {load['max_ms']:.0f} ms, "
+        f"{load['bytes'] / 1024:.0f} KiB transferred ({load['static_bytes'] / 1024:.0f} KiB static, "
+        f"{load['api_bytes'] / 1024:.0f} KiB API) in {load['requests']} requests"
+    )
+    console.print(
+        f"[bold]burst of {args.burst} live changes[/]: all rows updated {burst['commit_to_last_ms']:.0f} ms "
+        f"after the commit; applied within {burst['first_to_last_ms']:.0f} ms of each other"
+    )
+    console.print(
+        f"[bold]keypress → incident screen[/]: median {keys['median_ms']:.0f} ms, "
+        f"max {keys['max_ms']:.0f} ms over {keys['presses']} presses"
+    )
     console.print(f"written to {args.output}")
 
 
@@ -101,15 +107,22 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
     world = await build_world(dsn, work / "data", residents=residents)
     ids = await _open_incidents(dsn, world.resident_ids, args.incidents)
     port = free_port()
-    env = {**os.environ, "HOMECARE_DATABASE_URL": dsn, "HOMECARE_MQTT_URL": broker_url, "HOMECARE_API_TOKEN": TOKEN,
-           "HOMECARE_API_PORT": str(port), "HOMECARE_EMBEDDED_BROKER": "false"}
+    env = {
+        **os.environ,
+        "HOMECARE_DATABASE_URL": dsn,
+        "HOMECARE_MQTT_URL": broker_url,
+        "HOMECARE_API_TOKEN": TOKEN,
+        "HOMECARE_API_PORT": str(port),
+        "HOMECARE_EMBEDDED_BROKER": "false",
+    }
     api = start_homecare(work, "api", ["api"], env)
     try:
         await wait_for_api(f"http://127.0.0.1:{port}")
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base) as client:
-            response = await client.post("/api/auth/login",
-                                         json={"username": "operator", "password": world.password("operator")})
+            response = await client.post(
+                "/api/auth/login", json={"username": "operator", "password": world.password("operator")}
+            )
             response.raise_for_status()
             cookie = response.cookies[SESSION_COOKIE]
         async with async_playwright() as playwright:
@@ -121,7 +134,7 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
                 await page.wait_for_function("performance.getEntriesByName('console:queue').length > 0")
                 await page.evaluate(PROBES)
                 keys = await _keypresses(page, args.keys)
-                burst = await _burst(page, dsn, ids[-args.burst:])
+                burst = await _burst(page, dsn, ids[-args.burst :])
             finally:
                 await browser.close()
     finally:
@@ -130,12 +143,21 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
     times = [load["ms"] for load in loads]
     return {
         "open_incidents": args.incidents,
-        "first_load": {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
-                       "loads": len(times), "bytes": loads[-1]["bytes"], "static_bytes": loads[-1]["static_bytes"],
-                       "api_bytes": loads[-1]["api_bytes"], "requests": loads[-1]["requests"]},
+        "first_load": {
+            "median_ms": round(statistics.median(times), 1),
+            "max_ms": round(max(times), 1),
+            "loads": len(times),
+            "bytes": loads[-1]["bytes"],
+            "static_bytes": loads[-1]["static_bytes"],
+            "api_bytes": loads[-1]["api_bytes"],
+            "requests": loads[-1]["requests"],
+        },
         "burst": burst,
-        "keypress": {"median_ms": round(statistics.median(keys), 1), "max_ms": round(max(keys), 1),
-                     "presses": len(keys)},
+        "keypress": {
+            "median_ms": round(statistics.median(keys), 1),
+            "max_ms": round(max(keys), 1),
+            "presses": len(keys),
+        },
     }
 
 
@@ -152,10 +174,16 @@ async def _open_incidents(dsn: str, resident_ids: list[int], count: int) -> list
             resident = resident_ids[n // len(CAUSES)]
             pre_alarm = cause is Cause.FALL and n % 2 == 0
             at = now - timedelta(seconds=(count - n) * 600 / count)
-            signal = Signal(resident_id=resident, cause=cause, priority=DEFAULT_PRIORITY[cause],
-                            kind=SignalKind.PRE_ALARM if pre_alarm else SignalKind.ALARM,
-                            recovery_window_s=45 if pre_alarm else None, detected_at=at,
-                            explanation_en=f"bench {cause.value}", explanation_zh=f"基准测试 {cause.value}")
+            signal = Signal(
+                resident_id=resident,
+                cause=cause,
+                priority=DEFAULT_PRIORITY[cause],
+                kind=SignalKind.PRE_ALARM if pre_alarm else SignalKind.ALARM,
+                recovery_window_s=45 if pre_alarm else None,
+                detected_at=at,
+                explanation_en=f"bench {cause.value}",
+                explanation_zh=f"基准测试 {cause.value}",
+            )
             applied = await incidents.apply_signal(conn, signal=signal, now=at, escalation=escalation)
             assert applied.incident_id is not None
             ids.append(applied.incident_id)
@@ -164,9 +192,13 @@ async def _open_incidents(dsn: str, resident_ids: list[int], count: int) -> list
 
 
 async def _page(browser: Browser, base: str, cookie: str) -> Page:
-    context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 900},
-                                        timezone_id="Asia/Shanghai", locale="zh-CN",
-                                        bypass_csp=True)  # the page's CSP forbids the probes' string eval
+    context = await browser.new_context(
+        base_url=base,
+        viewport={"width": 1440, "height": 900},
+        timezone_id="Asia/Shanghai",
+        locale="zh-CN",
+        bypass_csp=True,
+    )  # the page's CSP forbids the probes' string eval
     await context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": base}])
     return await context.new_page()
 
@@ -201,11 +233,15 @@ async def _burst(page: Page, dsn: str, ids: list[int]) -> dict[str, float]:
         committed = time.time() * 1000
     await page.wait_for_function(
         f"[{','.join(map(str, ids))}].every((id) => "
-        "document.querySelector(`#queue [data-id='${id}']`)?.dataset.status === 'acknowledged')")
+        "document.querySelector(`#queue [data-id='${id}']`)?.dataset.status === 'acknowledged')"
+    )
     changed: dict[str, float] = await page.evaluate("Object.fromEntries(window.__changed)")
     stamps = [changed[str(i)] for i in ids]
-    return {"changes": len(ids), "commit_to_last_ms": round(max(stamps) - committed, 1),
-            "first_to_last_ms": round(max(stamps) - min(stamps), 1)}
+    return {
+        "changes": len(ids),
+        "commit_to_last_ms": round(max(stamps) - committed, 1),
+        "first_to_last_ms": round(max(stamps) - min(stamps), 1),
+    }
 
 
 if __name__ == "__main__":

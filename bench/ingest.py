@@ -101,33 +101,46 @@ def run_once(*, qos: int, rate: float, duration: float, devices: int, gateways: 
         dsn = database.start()
         try:
             with mosquitto_broker(work) as broker_url:
-                return _measure(work, dsn, broker_url, qos=qos, rate=rate, duration=duration, devices=devices,
-                                gateways=gateways)
+                return _measure(
+                    work, dsn, broker_url, qos=qos, rate=rate, duration=duration, devices=devices, gateways=gateways
+                )
         finally:
             database.stop()
 
 
-def _measure(work: Path, dsn: str, broker_url: str, *, qos: int, rate: float, duration: float, devices: int,
-             gateways: int) -> RunFigures:
+def _measure(
+    work: Path, dsn: str, broker_url: str, *, qos: int, rate: float, duration: float, devices: int, gateways: int
+) -> RunFigures:
     settings = StorageSettings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
     asyncio.run(prepare_storage(dsn, settings))
     fleet = fleet_devices(devices, prefix="bench")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO residents (display_name) SELECT 'bench ' || g FROM generate_series(1, %s) g",
-                     (devices,))
+        conn.execute(
+            "INSERT INTO residents (display_name) SELECT 'bench ' || g FROM generate_series(1, %s) g", (devices,)
+        )
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'wristband', %s)",
-                            [(d.uid, i + 1) for i, d in enumerate(fleet)])
+            cur.executemany(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'wristband', %s)",
+                [(d.uid, i + 1) for i, d in enumerate(fleet)],
+            )
 
     dropped = _BrokerDropCounter(broker_url)
     metrics_ports = [free_port() for _ in range(gateways)]
-    processes = [_start_gateway(work, dsn, broker_url, port, index, gateways) for index, port in
-                 enumerate(metrics_ports)]
+    processes = [
+        _start_gateway(work, dsn, broker_url, port, index, gateways) for index, port in enumerate(metrics_ports)
+    ]
     try:
         for port in metrics_ports:
             _wait_for_metrics(port)
-        config = FleetConfig(parse_mqtt_url(broker_url), devices=devices, rate=rate, duration_s=duration, qos=qos,
-                             prefix="bench", burst=4)
+        config = FleetConfig(
+            parse_mqtt_url(broker_url),
+            devices=devices,
+            rate=rate,
+            duration_s=duration,
+            qos=qos,
+            prefix="bench",
+            burst=4,
+        )
         console.print(f"QoS {qos}: {devices} devices, {rate:,.0f} messages/s for {duration:.0f} s…")
         publishing_since: list[float] = []
 
@@ -169,8 +182,9 @@ def _measure(work: Path, dsn: str, broker_url: str, *, qos: int, rate: float, du
     )
 
 
-def _start_gateway(work: Path, dsn: str, broker_url: str, metrics_port: int, index: int,
-                   gateways: int) -> subprocess.Popen[bytes]:
+def _start_gateway(
+    work: Path, dsn: str, broker_url: str, metrics_port: int, index: int, gateways: int
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HOMECARE_DATABASE_URL": dsn,
@@ -181,8 +195,9 @@ def _start_gateway(work: Path, dsn: str, broker_url: str, metrics_port: int, ind
     if gateways > 1:
         env["HOMECARE_MQTT_SHARE_GROUP"] = "homecare-gateways"
     log = (work / f"gateway-{index}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", "gateway"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "homecare.launcher.cli", "gateway"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _wait_for_metrics(port: int, timeout: float = 60.0) -> None:
@@ -198,8 +213,10 @@ def _wait_for_metrics(port: int, timeout: float = 60.0) -> None:
 
 
 def _progress_line(p: FleetProgress) -> str:
-    return (f"{p.phase}: {p.connected}/{p.devices} connected, {p.sent:,} sent, {p.acked:,} acked, "
-            f"{p.errors} errors, {p.elapsed_s:.0f} s")
+    return (
+        f"{p.phase}: {p.connected}/{p.devices} connected, {p.sent:,} sent, {p.acked:,} acked, "
+        f"{p.errors} errors, {p.elapsed_s:.0f} s"
+    )
 
 
 def _wait_until_stored(dsn: str, expected_msgs: int, status: Any, idle_s: float = 10.0) -> tuple[int, float]:

@@ -39,8 +39,9 @@ def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "m
 def start_homecare(work: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``homecare <args>`` as a child process, its output in ``work/<name>.log``."""
     log = (work / f"{name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "homecare.launcher.cli", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def wait_for_api(base_url: str, timeout: float = 60.0) -> None:
@@ -57,7 +58,10 @@ async def wait_for_api(base_url: str, timeout: float = 60.0) -> None:
 
 def write_results(path: Path, result: dict[str, Any]) -> None:
     """The figures as JSON, with the machine and the time they were measured on."""
-    result = {**result, "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result = {
+        **result,
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -98,8 +98,7 @@ async def template_database(pg_server: PgServer) -> AsyncIterator[str]:
         # A template must have no sessions; this also keeps TimescaleDB's job scheduler out of it.
         await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
         await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
         )
     try:

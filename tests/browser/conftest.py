@@ -20,10 +20,16 @@ from tests.support.world import World
 CHROMIUM = os.environ.get("HOMECARE_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 
@@ -72,10 +78,17 @@ async def sign_in(browser: Browser, backend: Backend, world: World) -> AsyncIter
     user's home page. Options: lang ("zh" default, as a new user sees it), viewport (a phone for family)."""
     contexts: list[BrowserContext] = []
 
-    async def open_as(username: str, *, lang: str | None = None, viewport: dict[str, int] | None = None,
-                      timezone_id: str = "Asia/Shanghai") -> Page:
+    async def open_as(
+        username: str,
+        *,
+        lang: str | None = None,
+        viewport: dict[str, int] | None = None,
+        timezone_id: str = "Asia/Shanghai",
+    ) -> Page:
         context = await browser.new_context(
-            base_url=backend.url, viewport=viewport or {"width": 1440, "height": 900}, timezone_id=timezone_id,
+            base_url=backend.url,
+            viewport=viewport or {"width": 1440, "height": 900},
+            timezone_id=timezone_id,
             locale="zh-CN",
         )
         contexts.append(context)

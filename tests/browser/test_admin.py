@@ -31,16 +31,27 @@ async def seed_figures(database_url: str, world: World) -> None:
                 "opened_at, alarm_at, acknowledged_at, acknowledged_by, on_scene_at, closed_at, outcome, last_seen_at) "
                 "VALUES (%s, 'sos', 1, 'resolved', 'SOS button pressed.', '按下了紧急呼叫按钮。', %s, %s, %s, "
                 "'operator', %s, %s, 'no_injury', %s)",
-                (resident, alarm_at, alarm_at, ack, ack + timedelta(minutes=8 + n % 9), ack + timedelta(minutes=40),
-                 alarm_at))
-        vulnerable = [r[0] for r in await (await conn.execute(
-            "SELECT id FROM residents WHERE vulnerable")).fetchall()] or world.resident_ids[:2]
+                (
+                    resident,
+                    alarm_at,
+                    alarm_at,
+                    ack,
+                    ack + timedelta(minutes=8 + n % 9),
+                    ack + timedelta(minutes=40),
+                    alarm_at,
+                ),
+            )
+        vulnerable = [
+            r[0] for r in await (await conn.execute("SELECT id FROM residents WHERE vulnerable")).fetchall()
+        ] or world.resident_ids[:2]
         await conn.execute("UPDATE residents SET vulnerable = true WHERE id = ANY(%s)", (vulnerable,))
         for months_ago in range(6):
             for resident in vulnerable[: len(vulnerable) - months_ago % 2]:
                 await conn.execute(
                     "INSERT INTO welfare_visits (resident_id, visited_at, visitor, note) VALUES (%s, %s, 'responder', "
-                    "'all well')", (resident, now - timedelta(days=30 * months_ago + 1)))
+                    "'all well')",
+                    (resident, now - timedelta(days=30 * months_ago + 1)),
+                )
 
 
 async def open_tab(page: Page, name: str) -> None:
@@ -74,8 +85,14 @@ async def test_an_administrator_enrols_a_neighbourhood_and_reads_the_figures(
     # A station, refused first for a latitude out of range (the API's message beside the field).
     await open_tab(page, "stations")
     await page.click("#st-new")
-    for selector, value in {"#f-code": "XH-77", "#f-name": "枫林街道服务站", "#f-address": "枫林路 77 号",
-                            "#f-lat": "95", "#f-lon": "121.45", "#f-capacity": "4"}.items():
+    for selector, value in {
+        "#f-code": "XH-77",
+        "#f-name": "枫林街道服务站",
+        "#f-address": "枫林路 77 号",
+        "#f-lat": "95",
+        "#f-lon": "121.45",
+        "#f-capacity": "4",
+    }.items():
         await page.fill(selector, value)
     await page.fill("#f-opens", "07:30")
     await page.click("#station-form-submit")
@@ -152,24 +169,37 @@ async def test_an_administrator_enrols_a_neighbourhood_and_reads_the_figures(
 
     # Imports: a residents file from Excel (BOM), then a devices file refused whole for one bad line.
     await open_tab(page, "import")
-    residents = ("\ufeffexternal_ref,display_name,address,lat,lon,station_code,vulnerable,contacts\r\n"
-                 "SH-XH-07702,吴秀珍,枫林路 77 弄 5 号,31.1935,121.4520,XH-77,是,吴强|儿子|13900007702\r\n"
-                 "SH-XH-07703,Xu Guoqiang,Fenglin Rd 79,31.1940,121.4530,XH-77,no,\r\n")
-    await page.set_input_files("#imp-residents-file", files=[{
-        "name": "residents.csv", "mimeType": "text/csv", "buffer": residents.encode()}])
+    residents = (
+        "\ufeffexternal_ref,display_name,address,lat,lon,station_code,vulnerable,contacts\r\n"
+        "SH-XH-07702,吴秀珍,枫林路 77 弄 5 号,31.1935,121.4520,XH-77,是,吴强|儿子|13900007702\r\n"
+        "SH-XH-07703,Xu Guoqiang,Fenglin Rd 79,31.1940,121.4530,XH-77,no,\r\n"
+    )
+    await page.set_input_files(
+        "#imp-residents-file", files=[{"name": "residents.csv", "mimeType": "text/csv", "buffer": residents.encode()}]
+    )
     await page.click("#imp-residents-submit")
     await expect(page.locator("#imp-residents-done")).to_have_text("导入完成：新增 2 条，更新 0 条")
-    devices = ("uid,kind,resident_ref\r\nsos-browser-0002,sos_pendant,SH-XH-07702\r\n"
-               "bed-browser-0003,mattress,SH-XH-07703\r\n")
-    await page.set_input_files("#imp-devices-file", files=[{
-        "name": "devices.csv", "mimeType": "text/csv", "buffer": devices.encode()}])
+    devices = (
+        "uid,kind,resident_ref\r\nsos-browser-0002,sos_pendant,SH-XH-07702\r\nbed-browser-0003,mattress,SH-XH-07703\r\n"
+    )
+    await page.set_input_files(
+        "#imp-devices-file", files=[{"name": "devices.csv", "mimeType": "text/csv", "buffer": devices.encode()}]
+    )
     await page.click("#imp-devices-submit")
     await expect(page.locator("#imp-devices-errors")).to_contain_text("kind")
     await expect(page.locator("#imp-devices-errors tbody td").first).to_have_text("3")
     await page.click("#imp-devices-columns >> xpath=ancestor::details/summary")
     await screenshot(page, "admin-import")
-    await page.set_input_files("#imp-devices-file", files=[{
-        "name": "devices.csv", "mimeType": "text/csv", "buffer": devices.replace("mattress", "bed_sensor").encode()}])
+    await page.set_input_files(
+        "#imp-devices-file",
+        files=[
+            {
+                "name": "devices.csv",
+                "mimeType": "text/csv",
+                "buffer": devices.replace("mattress", "bed_sensor").encode(),
+            }
+        ],
+    )
     await page.click("#imp-devices-submit")
     await expect(page.locator("#imp-devices-done")).to_have_text("导入完成：新增 2 条，更新 0 条")
     async with page.expect_download() as downloading:
@@ -200,8 +230,15 @@ async def test_a_supervisor_sees_the_dashboard_only(sign_in: SignIn, world: Worl
 async def test_every_tab_speaks_english_and_staff_and_devices_are_managed(sign_in: SignIn, world: World) -> None:
     page = await sign_in("admin", lang="en")
     page.on("dialog", lambda dialog: dialog.accept())  # the "are you sure?" of revoking
-    headings = {"dashboard": "Dashboard", "residents": "Residents", "devices": "Devices", "stations": "Stations",
-                "staff": "Staff", "family": "Family & consent", "import": "Import"}
+    headings = {
+        "dashboard": "Dashboard",
+        "residents": "Residents",
+        "devices": "Devices",
+        "stations": "Stations",
+        "staff": "Staff",
+        "family": "Family & consent",
+        "import": "Import",
+    }
     for tab, heading in headings.items():
         await open_tab(page, tab)
         await expect(page.locator(f"#panel-{tab} h1")).to_have_text(heading)

@@ -30,7 +30,8 @@ async def test_an_administrator_puts_a_copd_resident_on_spo2_scale_2_and_back(si
     await recovery.fill("900")
     await page.click("#detection-form-submit")
     await expect(page.locator("#detection-form [data-field='falls.recovery_window_s'] .field-error")).to_have_text(
-        "不能大于 300")
+        "不能大于 300"
+    )
 
     await page.click("#det-scale2")
     await expect(spo2_low).to_have_value("83")

@@ -24,8 +24,9 @@ from tests.support.world import World
 
 
 @pytest.fixture
-async def backend(database_url: str, broker_url: str, world: World, gateway: Gateway,
-                  tmp_path: Path) -> AsyncIterator[Backend]:
+async def backend(
+    database_url: str, broker_url: str, world: World, gateway: Gateway, tmp_path: Path
+) -> AsyncIterator[Backend]:
     """Listening on every interface: the page is opened at 127.0.0.1 (a secure context, so the microphone may be
     used), while the media of the call runs over the machine's own address (Chromium and aioice skip loopback)."""
     running = await start_backend(database_url, host="0.0.0.0", data_dir=tmp_path / "backend")
@@ -38,15 +39,20 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
 
 
 @pytest.fixture
-async def home_unit(world: World, backend: Backend, broker_url: str, bridge: PahoBridge,
-                    tmp_path: Path) -> AsyncIterator[tuple[str, HomeUnitVoice]]:
+async def home_unit(
+    world: World, backend: Backend, broker_url: str, bridge: PahoBridge, tmp_path: Path
+) -> AsyncIterator[tuple[str, HomeUnitVoice]]:
     """Resident 0's home unit online with its voice."""
     async with homes.home_unit(world, backend.url, broker_url, bridge, tmp_path) as (device, voice):
         yield device.uid, voice
 
 
 async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other(
-    sign_in: SignIn, backend: Backend, home_unit: tuple[str, HomeUnitVoice], database_url: str, broker_url: str,
+    sign_in: SignIn,
+    backend: Backend,
+    home_unit: tuple[str, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
     world: World,
 ) -> None:
     uid, voice = home_unit
@@ -67,7 +73,9 @@ async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other
     await eventually(lambda: home.ear.loud_frames > 5, timeout=20)
     await page.wait_for_function(
         "() => Number(document.querySelector('#call-level').dataset.peak) > 0.01"
-        " && Number(document.querySelector('#call-level').dataset.bytes) > 1000", timeout=20_000)
+        " && Number(document.querySelector('#call-level').dataset.bytes) > 1000",
+        timeout=20_000,
+    )
     await expect(panel.locator("#call-timer")).not_to_have_text("0:00")
     await screenshot(page, "console-call")
 
@@ -90,19 +98,30 @@ async def test_the_operator_calls_the_home_after_a_fall_and_both_hear_each_other
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
         calls = (await client.get(f"/api/incidents/{incident_id}/calls")).json()
     assert [(c["id"], c["device_uid"], c["outcome"], c["ended_by"], c["started_by"]) for c in calls] == [
-        (call_id, uid, "completed", "operator", "operator")]
+        (call_id, uid, "completed", "operator", "operator")
+    ]
     assert calls[0]["duration_s"] > 0
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        trail = [row[0] for row in await (await conn.execute(
-            "SELECT detail->>'change' FROM incident_transitions WHERE incident_id = %s ORDER BY id",
-            (incident_id,))).fetchall()]
+        trail = [
+            row[0]
+            for row in await (
+                await conn.execute(
+                    "SELECT detail->>'change' FROM incident_transitions WHERE incident_id = %s ORDER BY id",
+                    (incident_id,),
+                )
+            ).fetchall()
+        ]
     assert trail.count("in_call") == 1  # one "call" press, one line on the audit trail
     assert "call_placed" not in trail
     assert page.errors == []  # type: ignore[attr-defined]
 
 
 async def test_a_call_that_drops_is_shown_and_can_be_retried(
-    sign_in: SignIn, backend: Backend, home_unit: tuple[str, HomeUnitVoice], database_url: str, broker_url: str,
+    sign_in: SignIn,
+    backend: Backend,
+    home_unit: tuple[str, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
     world: World,
 ) -> None:
     _, voice = home_unit

@@ -26,19 +26,29 @@ async def prepared(database_url: str, world: World) -> World:
         await conn.execute(
             "UPDATE residents SET allergies = '{青霉素}', conditions = '{高血压,糖尿病}', medications = '{二甲双胍}', "
             "mobility = '使用助行器', language = '上海话', access_notes = '钥匙在 302 室王阿姨家，门禁 1234#' "
-            "WHERE id = %s", (world.resident_ids[0],))
+            "WHERE id = %s",
+            (world.resident_ids[0],),
+        )
         # Six hours of her wristband's minutes (heart rate, SpO2, activity), and its latest raw values.
         rid = world.resident_ids[0]
-        wristband = (await (await conn.execute(
-            "SELECT id FROM devices WHERE resident_id = %s AND kind = 'wristband'", (rid,))).fetchone() or [0])[0]
+        wristband = (
+            await (
+                await conn.execute("SELECT id FROM devices WHERE resident_id = %s AND kind = 'wristband'", (rid,))
+            ).fetchone()
+            or [0]
+        )[0]
         await conn.execute(
             "INSERT INTO telemetry_1m (bucket, resident_id, metric, n, sum, min, max) "
             "SELECT date_trunc('minute', now()) - m * interval '1 minute', %s, metric, 1, v, v, v "
             "FROM generate_series(1, 360) m, LATERAL (VALUES (1, 72 + 8 * sin(m / 40.0)), (2, 96 + sin(m / 25.0)), "
-            "(6, greatest(0, 30 * sin(m / 60.0)))) AS x(metric, v)", (rid,))
+            "(6, greatest(0, 30 * sin(m / 60.0)))) AS x(metric, v)",
+            (rid,),
+        )
         await conn.execute(
             "INSERT INTO telemetry (ts, device_id, resident_id, metric, value, seq) "
-            "VALUES (now(), %s, %s, 1, 74, 1), (now(), %s, %s, 2, 97, 1)", (wristband, rid, wristband, rid))
+            "VALUES (now(), %s, %s, 1, 74, 1), (now(), %s, %s, 2, 97, 1)",
+            (wristband, rid, wristband, rid),
+        )
     return world
 
 

@@ -56,28 +56,40 @@ async def a_month_of_data(database_url: str, world: World) -> None:
     today = now.astimezone(SHANGHAI).date()
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         async with conn.cursor() as cur:
-            await cur.executemany("INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
-                                  "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
-        devices = dict(await (await conn.execute("SELECT kind, id FROM devices WHERE resident_id = %s",
-                                                  (resident,))).fetchall())
+            await cur.executemany(
+                "INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+        devices = dict(
+            await (await conn.execute("SELECT kind, id FROM devices WHERE resident_id = %s", (resident,))).fetchall()
+        )
         for n, (_, device_id) in enumerate(sorted(devices.items())):
-            await conn.execute("INSERT INTO device_state (device_id, online, last_seen_at, battery, charging) "
-                               "VALUES (%s, true, %s, %s, false)", (device_id, now, 95 - 7 * n))
+            await conn.execute(
+                "INSERT INTO device_state (device_id, online, last_seen_at, battery, charging) "
+                "VALUES (%s, true, %s, %s, false)",
+                (device_id, now, 95 - 7 * n),
+            )
         seq = 0
         for back in range(30, 0, -1):
             evening = today - timedelta(days=back)
-            for kind, day, at in (("bed_return", evening, time(21, 20 + back % 30)),
-                                  ("bed_exit", evening + timedelta(days=1), time(2, 5)),
-                                  ("bed_return", evening + timedelta(days=1), time(2, 15)),
-                                  ("bed_exit", evening + timedelta(days=1), time(6, back % 40))):
+            for kind, day, at in (
+                ("bed_return", evening, time(21, 20 + back % 30)),
+                ("bed_exit", evening + timedelta(days=1), time(2, 5)),
+                ("bed_return", evening + timedelta(days=1), time(2, 15)),
+                ("bed_exit", evening + timedelta(days=1), time(6, back % 40)),
+            ):
                 seq += 1
                 await conn.execute(
                     "INSERT INTO events (device_id, resident_id, seq, ts, kind, priority) "
                     "VALUES (%s, %s, %s, %s, %s, 5)",
-                    (devices["bed_sensor"], resident, seq, datetime.combine(day, at, SHANGHAI), kind))
-        await conn.execute("INSERT INTO events (device_id, resident_id, seq, ts, kind, priority, room) "
-                           "VALUES (%s, %s, 1, %s, 'motion', 5, 'kitchen')",
-                           (devices["motion_sensor"], resident, now - timedelta(minutes=12)))
+                    (devices["bed_sensor"], resident, seq, datetime.combine(day, at, SHANGHAI), kind),
+                )
+        await conn.execute(
+            "INSERT INTO events (device_id, resident_id, seq, ts, kind, priority, room) "
+            "VALUES (%s, %s, 1, %s, 'motion', 5, 'kitchen')",
+            (devices["motion_sensor"], resident, now - timedelta(minutes=12)),
+        )
 
 
 async def axis_labels(page: Page, chart: str) -> list[str]:
@@ -144,14 +156,26 @@ async def test_the_page_speaks_english_and_shows_only_the_followed_residents(
 ) -> None:
     await a_month_of_data(database_url, world)
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
-        linked = await service.put(f"/api/residents/{world.resident_ids[2]}/family", json={
-            "user_id": world.user_ids["family"], "relation": "son", "share_status": True, "share_vitals": False,
-            "share_activity": False, "share_incidents": True})
+        linked = await service.put(
+            f"/api/residents/{world.resident_ids[2]}/family",
+            json={
+                "user_id": world.user_ids["family"],
+                "relation": "son",
+                "share_status": True,
+                "share_vitals": False,
+                "share_activity": False,
+                "share_incidents": True,
+            },
+        )
         assert linked.status_code == 200, linked.text
     page = await sign_in("family", lang="en", viewport=PHONE)
     picker = page.locator("#resident-pick button")
-    await expect(picker).to_have_text([world.enrolment.residents[i].name for i in sorted(
-        (0, 2), key=lambda i: (world.enrolment.residents[i].name, world.resident_ids[i]))])
+    await expect(picker).to_have_text(
+        [
+            world.enrolment.residents[i].name
+            for i in sorted((0, 2), key=lambda i: (world.enrolment.residents[i].name, world.resident_ids[i]))
+        ]
+    )
     await page.locator(f"#resident-pick button[data-resident-id='{world.resident_ids[0]}']").click()
     await expect(page.locator("#status-headline")).to_have_text("All is well")
     await expect(page.locator("#range-7d")).to_have_text("7 days")

@@ -34,8 +34,15 @@ async def home(broker_url: str, world: World, gateway: Gateway) -> AsyncIterator
     bridge = PahoBridge(asyncio.get_running_loop())
     loop = asyncio.create_task(bridge.run(0.05))
     devices = {
-        record.kind: SimDevice(record.uid, broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=bridge,
-                               firmware="journey-1", secret=record.secret, backoff_s=(0.1, 0.5))
+        record.kind: SimDevice(
+            record.uid,
+            broker=parse_mqtt_url(broker_url),
+            clock=SimClock(),
+            bridge=bridge,
+            firmware="journey-1",
+            secret=record.secret,
+            backoff_s=(0.1, 0.5),
+        )
         for record in world.enrolment.residents[0].devices
         if record.kind in (DeviceKind.FALL_SENSOR, DeviceKind.HOME_UNIT)
     }

@@ -35,10 +35,10 @@ async def test_a_responder_takes_a_dispatched_alarm_to_done_and_the_family_sees_
     await expect(station.locator("#capacity")).to_have_text("0 / 3 在用")
     await expect(station.locator("#duty-switch")).to_have_attribute("aria-checked", "true")
 
-    incident_id = await homes.device_alarm(database_url, broker_url, world, kind=DeviceKind.SOS_PENDANT,
-                                             event="sos")
-    await as_call_centre(backend, f"/incidents/{incident_id}/dispatch",
-                         {"actor": "operator", "station_id": world.station_ids[0]}, 201)
+    incident_id = await homes.device_alarm(database_url, broker_url, world, kind=DeviceKind.SOS_PENDANT, event="sos")
+    await as_call_centre(
+        backend, f"/incidents/{incident_id}/dispatch", {"actor": "operator", "station_id": world.station_ids[0]}, 201
+    )
 
     task = station.locator(".task[data-status]").first
     await expect(task).to_have_attribute("data-status", "offered", timeout=10_000)
@@ -84,7 +84,8 @@ async def test_a_responder_takes_a_dispatched_alarm_to_done_and_the_family_sees_
     await expect(stranger.locator("#no-incidents")).to_be_visible()
     await expect(stranger.locator("body")).not_to_contain_text(world.enrolment.residents[0].name)
     answer = await stranger.evaluate(
-        "async (id) => (await fetch(`/api/family/residents/${id}/incidents`)).status", world.resident_ids[0])
+        "async (id) => (await fetch(`/api/family/residents/${id}/incidents`)).status", world.resident_ids[0]
+    )
     assert answer == 404
     for page in (station, family, stranger):
         assert page.errors == []  # type: ignore[attr-defined]

@@ -64,8 +64,9 @@ async def test_wrong_passwords_are_refused_then_paused(
         unknown = await http.post("/api/auth/login", json={"username": "nobody", "password": "wrong-password"})
         assert unknown.status_code == 401
         assert unknown.json()["detail"] == "wrong user name or password"
-    rows = await (await db.execute(
-        "SELECT count(*) FILTER (WHERE NOT succeeded) FROM login_attempts WHERE username = 'operator'")).fetchone()
+    rows = await (
+        await db.execute("SELECT count(*) FILTER (WHERE NOT succeeded) FROM login_attempts WHERE username = 'operator'")
+    ).fetchone()
     assert rows == (3,)
 
 
@@ -85,8 +86,9 @@ async def test_disabling_a_user_ends_their_sessions_and_sign_in(backend: Backend
         assert response.status_code == 200
         assert response.json()["disabled"] is True
         assert (await operator.get("/api/incidents")).status_code == 401
-        again = await operator.post("/api/auth/login",
-                                    json={"username": "operator", "password": world.password("operator")})
+        again = await operator.post(
+            "/api/auth/login", json={"username": "operator", "password": world.password("operator")}
+        )
         assert again.status_code == 401
         # The last administrator cannot lock everyone out.
         own = await admin.patch(f"/api/users/{world.user_ids['admin']}", json={"disabled": True})
@@ -127,34 +129,45 @@ async def test_every_opening_of_a_record_is_logged_with_the_user(
 ) -> None:
     async with signed_in(backend, world, "operator") as http:
         assert (await http.get(f"/api/residents/{world.resident_ids[2]}/vitals/recent")).status_code == 200
-    row = await (await db.execute(
-        "SELECT actor, user_id, action FROM access_log WHERE resident_id = %s ORDER BY id DESC LIMIT 1",
-        (world.resident_ids[2],))).fetchone()
+    row = await (
+        await db.execute(
+            "SELECT actor, user_id, action FROM access_log WHERE resident_id = %s ORDER BY id DESC LIMIT 1",
+            (world.resident_ids[2],),
+        )
+    ).fetchone()
     assert row == ("operator", world.user_ids["operator"], "vitals.recent")
 
 
 async def test_a_cross_site_request_with_the_cookie_is_refused(backend: Backend, world: World) -> None:
     async with signed_in(backend, world, "operator") as http:
-        forged = await http.post("/api/incidents/1/notes", json={"note": "x"},
-                                 headers={"Origin": "https://evil.example"})
+        forged = await http.post(
+            "/api/incidents/1/notes", json={"note": "x"}, headers={"Origin": "https://evil.example"}
+        )
         assert forged.status_code == 401
         assert "cross-site" in forged.json()["detail"]
 
 
 async def test_admin_creates_users_with_validation(backend: Backend, world: World) -> None:
     async with signed_in(backend, world, "admin") as http:
-        created = await http.post("/api/users", json={
-            "username": "li.na", "display_name": "李娜", "role": "operator", "password": "long enough pw"})
+        created = await http.post(
+            "/api/users",
+            json={"username": "li.na", "display_name": "李娜", "role": "operator", "password": "long enough pw"},
+        )
         assert created.status_code == 201
-        taken = await http.post("/api/users", json={
-            "username": "li.na", "display_name": "x", "role": "operator", "password": "long enough pw"})
+        taken = await http.post(
+            "/api/users",
+            json={"username": "li.na", "display_name": "x", "role": "operator", "password": "long enough pw"},
+        )
         assert taken.status_code == 422
         assert "taken" in taken.json()["detail"]
-        short = await http.post("/api/users", json={
-            "username": "wang", "display_name": "x", "role": "operator", "password": "short"})
+        short = await http.post(
+            "/api/users", json={"username": "wang", "display_name": "x", "role": "operator", "password": "short"}
+        )
         assert short.status_code == 422
-        stationless = await http.post("/api/users", json={
-            "username": "resp2", "display_name": "x", "role": "responder", "password": "long enough pw"})
+        stationless = await http.post(
+            "/api/users",
+            json={"username": "resp2", "display_name": "x", "role": "responder", "password": "long enough pw"},
+        )
         assert stationless.status_code == 422
         assert "station" in stationless.json()["detail"]
     async with httpx.AsyncClient(base_url=backend.url) as http:
@@ -174,9 +187,23 @@ async def test_the_service_token_acts_as_administrator(backend: Backend) -> None
 def test_create_admin_from_the_command_line(database_url: str) -> None:
     env = {"HOMECARE_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "homecare.launcher.cli", "users", "create-admin", "root.admin", "--name", "Root",
-         "--password", "a good long password"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "homecare.launcher.cli",
+            "users",
+            "create-admin",
+            "root.admin",
+            "--name",
+            "Root",
+            "--password",
+            "a good long password",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     with psycopg.connect(database_url) as conn:
@@ -186,7 +213,11 @@ def test_create_admin_from_the_command_line(database_url: str) -> None:
     assert verify_password(row[1], "a good long password")
     weak = subprocess.run(
         [sys.executable, "-m", "homecare.launcher.cli", "users", "create-admin", "weak", "--password", "short"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert weak.returncode != 0
     assert "10" in weak.stderr
@@ -201,7 +232,8 @@ async def test_expired_rows_are_removed_by_maintenance(database_url: str, world:
         await conn.execute("INSERT INTO login_attempts (at, username, succeeded) VALUES (%s, 'x', false)", (old,))
         await conn.execute(
             "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('\\x00', %s, %s)",
-            (world.user_ids["operator"], old))
+            (world.user_ids["operator"], old),
+        )
         report = await maintain_once(conn, settings=Settings(_env_file=None, raw_retention_days=30))  # type: ignore[call-arg]
     assert report is not None
     assert report.rows_deleted["login_attempts"] == 1

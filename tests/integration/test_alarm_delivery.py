@@ -34,8 +34,15 @@ async def test_an_alarm_is_resent_until_acknowledged_across_a_gateway_restart(
 ) -> None:
     await enrol(database_url, {"r0001-sos": "sos_pendant"})
     settings = gateway_settings(database_url, broker_url)  # one client id: the gateway's session persists
-    device = SimDevice("r0001-sos", broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=bridge,
-                       firmware="sos-1.0", resend_after_s=0.3, backoff_s=(0.1, 0.5))
+    device = SimDevice(
+        "r0001-sos",
+        broker=parse_mqtt_url(broker_url),
+        clock=SimClock(),
+        bridge=bridge,
+        firmware="sos-1.0",
+        resend_after_s=0.3,
+        backoff_s=(0.1, 0.5),
+    )
     device.go_online()
     await eventually(lambda: device.connected)
     resending = asyncio.create_task(_keep_resending(device))

@@ -46,8 +46,9 @@ async def test_a_device_cannot_publish_on_another_devices_topic(
     gateway_url = f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{port}"
     gateway = Gateway(gateway_settings(database_url, gateway_url), database_url)
     gateway.start()
-    pendant = TestClient(secured_broker, client_id="sos-golden-01", username="sos-golden-01",
-                         password=DEVICE_PASSWORDS["sos-golden-01"])
+    pendant = TestClient(
+        secured_broker, client_id="sos-golden-01", username="sos-golden-01", password=DEVICE_PASSWORDS["sos-golden-01"]
+    )
     try:
         now = int(time.time() * 1000)
         # Pretending to be the wristband, on the wristband's topic: the broker drops it.

@@ -39,8 +39,9 @@ pytestmark = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
 
 
 @pytest.fixture
-async def backend(database_url: str, broker_url: str, world: World, gateway: Gateway, tmp_path: Path,
-                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Backend]:
+async def backend(
+    database_url: str, broker_url: str, world: World, gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Backend]:
     # world before gateway: the gateway loads the enrolled devices when it starts.
     monkeypatch.setenv("HOMECARE_CALL_RECORD", "true")
     monkeypatch.setenv("HOMECARE_CALL_RING_TIMEOUT_S", "8")
@@ -53,15 +54,20 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
 
 
 @pytest.fixture
-async def home_unit(world: World, backend: Backend, broker_url: str, bridge: PahoBridge,
-                    tmp_path: Path) -> AsyncIterator[tuple[SimDevice, HomeUnitVoice]]:
+async def home_unit(
+    world: World, backend: Backend, broker_url: str, bridge: PahoBridge, tmp_path: Path
+) -> AsyncIterator[tuple[SimDevice, HomeUnitVoice]]:
     """Resident 0's home unit online, recording what it hears."""
     async with homes.home_unit(world, backend.url, broker_url, bridge, tmp_path, record_dir=tmp_path / "heard") as unit:
         yield unit
 
 
 async def test_the_operator_talks_to_the_home_unit_and_the_call_is_on_the_incident(
-    backend: Backend, home_unit: tuple[SimDevice, HomeUnitVoice], database_url: str, broker_url: str, world: World,
+    backend: Backend,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
+    world: World,
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
@@ -70,8 +76,9 @@ async def test_the_operator_talks_to_the_home_unit_and_the_call_is_on_the_incide
         placed = (await client.post(f"/api/incidents/{incident_id}/calls", json={})).json()
         call_id = placed["call"]["id"]
         assert placed["call"]["state"] == "calling"
-        console = ConsolePeer(backend.ws_url + placed["signal_path"], headers=AUTH,
-                              speech=tone_wav(tmp_path / "operator.wav"))
+        console = ConsolePeer(
+            backend.ws_url + placed["signal_path"], headers=AUTH, speech=tone_wav(tmp_path / "operator.wav")
+        )
         talking = asyncio.create_task(console.run())
 
         # The unit got a start_call over MQTT, checked its token and answered; both sides hear the other.
@@ -99,13 +106,18 @@ async def test_the_operator_talks_to_the_home_unit_and_the_call_is_on_the_incide
         recording = await client.get(f"/api/calls/{call_id}/recording/home")
         assert recording.content[:4] == b"OggS"
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        logged = await (await conn.execute(
-            "SELECT count(*) FROM access_log WHERE action = 'call_recording'")).fetchone()
+        logged = await (
+            await conn.execute("SELECT count(*) FROM access_log WHERE action = 'call_recording'")
+        ).fetchone()
         assert logged == (1,)
         # Past the retention period the recording goes; the call stays on the record.
         later = datetime.now(UTC) + timedelta(days=CallSettings().recording_retention_days + 1)
-        assert await calls_service.purge_recordings(conn, data_dir=backend_data(backend), now=later,
-                                                    retention_days=CallSettings().recording_retention_days) == 1
+        assert (
+            await calls_service.purge_recordings(
+                conn, data_dir=backend_data(backend), now=later, retention_days=CallSettings().recording_retention_days
+            )
+            == 1
+        )
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
         assert (await client.get(f"/api/calls/{call_id}/recording/home")).status_code == 404
         assert (await client.get(f"/api/calls/{call_id}")).json()["recorded"] is False
@@ -118,7 +130,10 @@ def _command(call_id: str, token: str, url: str, cmd_id: int) -> bytes:
 
 
 async def test_the_home_unit_refuses_forged_expired_and_foreign_call_tokens(
-    backend: Backend, home_unit: tuple[SimDevice, HomeUnitVoice], broker_url: str, world: World,
+    backend: Backend,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
+    broker_url: str,
+    world: World,
 ) -> None:
     device, voice = home_unit
     other_uid, _ = homes.device_of(world, 1, DeviceKind.HOME_UNIT)
@@ -138,13 +153,18 @@ async def test_the_home_unit_refuses_forged_expired_and_foreign_call_tokens(
     platform = TestClient(broker_url)
     try:
         for n, (call_id, token) in enumerate(attempts.items(), start=900_001):
-            platform.publish(f"homecare/v1/dev/{device.uid}/cmd",
-                             _command(call_id, token, f"{backend.ws_url}/api/calls/{call_id}/signal", n))
+            platform.publish(
+                f"homecare/v1/dev/{device.uid}/cmd",
+                _command(call_id, token, f"{backend.ws_url}/api/calls/{call_id}/signal", n),
+            )
         await eventually(lambda: len(voice.refused) == 3, timeout=20)
     finally:
         platform.close()
-    assert dict(voice.refused) == {"forged-call-1": "bad signature", "expired-call-1": "token expired",
-                                   "foreign-call-1": f"token is for device {other_uid}"}
+    assert dict(voice.refused) == {
+        "forged-call-1": "bad signature",
+        "expired-call-1": "token expired",
+        "foreign-call-1": f"token is for device {other_uid}",
+    }
     assert voice.calls == {}  # it never opened a line for any of them
 
 
@@ -155,14 +175,19 @@ def backend_data(backend: Backend) -> Path:
 
 async def _login(backend: Backend, world: World, username: str) -> str:
     async with httpx.AsyncClient(base_url=backend.url) as client:
-        response = await client.post("/api/auth/login", json={"username": username,
-                                                             "password": world.password(username)})
+        response = await client.post(
+            "/api/auth/login", json={"username": username, "password": world.password(username)}
+        )
         response.raise_for_status()
         return response.headers["set-cookie"].split(";")[0]
 
 
 async def test_the_signalling_socket_turns_away_family_responders_and_bad_tokens(
-    backend: Backend, database_url: str, broker_url: str, world: World, home_unit: tuple[SimDevice, HomeUnitVoice],
+    backend: Backend,
+    database_url: str,
+    broker_url: str,
+    world: World,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
 ) -> None:
     # The unit is online so it takes this call's start_call now: left at the broker, a later test's unit would get
     # it (and the outbox ids of a fresh database start again at 1, so the unit would drop that test's as a repeat).
@@ -178,9 +203,16 @@ async def test_the_signalling_socket_turns_away_family_responders_and_bad_tokens
         assert refused.value.response.status_code == 403
 
     # A device that presents a token the platform did not sign for this call is turned away after its hello.
-    forged = sign(Ed25519PrivateKey.generate(), CallClaims(call=placed["call"]["id"], dev=placed["call"]["device_uid"],
-                                                          inc=incident_id, iat=int(time.time()),
-                                                          exp=int(time.time()) + 60))
+    forged = sign(
+        Ed25519PrivateKey.generate(),
+        CallClaims(
+            call=placed["call"]["id"],
+            dev=placed["call"]["device_uid"],
+            inc=incident_id,
+            iat=int(time.time()),
+            exp=int(time.time()) + 60,
+        ),
+    )
     async with connect(url) as socket:
         await socket.send(json.dumps({"type": "hello", "token": forged}))
         reply = json.loads(await socket.recv())
@@ -192,7 +224,11 @@ async def test_the_signalling_socket_turns_away_family_responders_and_bad_tokens
 
 
 async def test_the_camera_goes_on_only_with_the_residents_consent(
-    backend: Backend, home_unit: tuple[SimDevice, HomeUnitVoice], database_url: str, broker_url: str, world: World,
+    backend: Backend,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
+    world: World,
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
@@ -201,8 +237,9 @@ async def test_the_camera_goes_on_only_with_the_residents_consent(
 
     async def call_with_video(consent: bool) -> tuple[dict[str, Any], ConsolePeer]:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-            await conn.execute("UPDATE residents SET consent_video = %s WHERE id = %s",
-                               (consent, world.resident_ids[0]))
+            await conn.execute(
+                "UPDATE residents SET consent_video = %s WHERE id = %s", (consent, world.resident_ids[0])
+            )
         placed = (await client.post(f"/api/incidents/{incident_id}/calls", json={"video": True})).json()
         console = ConsolePeer(backend.ws_url + placed["signal_path"], headers=AUTH, speech=speech)
         calls.append(asyncio.create_task(console.run()))
@@ -229,7 +266,11 @@ async def test_the_camera_goes_on_only_with_the_residents_consent(
 
 
 async def test_without_auto_answer_the_unit_rings_until_picked_up_declined_or_timed_out(
-    backend: Backend, home_unit: tuple[SimDevice, HomeUnitVoice], database_url: str, broker_url: str, world: World,
+    backend: Backend,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
+    world: World,
     tmp_path: Path,
 ) -> None:
     _, voice = home_unit
@@ -242,8 +283,9 @@ async def test_without_auto_answer_the_unit_rings_until_picked_up_declined_or_ti
             call_id = placed["call"]["id"]
             console = ConsolePeer(backend.ws_url + placed["signal_path"], headers=AUTH, speech=speech)
             talking = asyncio.create_task(console.run())
-            await eventually(lambda call_id=call_id: call_id in voice.calls
-                             and voice.calls[call_id].state == "ringing", timeout=20)
+            await eventually(
+                lambda call_id=call_id: call_id in voice.calls and voice.calls[call_id].state == "ringing", timeout=20
+            )
             if resident_does == "declines":
                 await voice.calls[call_id].send({"type": "refuse"})
             elif resident_does == "picks up":
@@ -256,4 +298,7 @@ async def test_without_auto_answer_the_unit_rings_until_picked_up_declined_or_ti
         assert outcomes == [("no_answer", "no_answer"), ("refused", "refused"), ("completed", "completed")]
         calls = (await client.get(f"/api/incidents/{incident_id}/calls")).json()
     assert [(c["outcome"], c["ended_by"], c["answered_at"] is not None) for c in calls] == [
-        ("no_answer", "system", False), ("refused", "home_unit", False), ("completed", "service", True)]
+        ("no_answer", "system", False),
+        ("refused", "home_unit", False),
+        ("completed", "service", True),
+    ]

@@ -53,8 +53,9 @@ async def test_an_admin_reads_the_defaults_puts_a_resident_on_scale_2_and_resets
     assert read["effective"]["vitals"]["pulse_high"] == read["defaults"]["vitals"]["pulse_high"] == 131
     assert read["effective"]["falls"]["recovery_window_s"] == 90
     assert read["defaults"]["vitals"]["spo2_low"] == 91
-    row = await (await db.execute("SELECT overrides, updated_by FROM detection_settings WHERE resident_id = %s",
-                                  (rid,))).fetchone()
+    row = await (
+        await db.execute("SELECT overrides, updated_by FROM detection_settings WHERE resident_id = %s", (rid,))
+    ).fetchone()
     assert row == (body, "admin")
 
     reset = (await admin.put(path(world), json={})).json()
@@ -62,11 +63,19 @@ async def test_an_admin_reads_the_defaults_puts_a_resident_on_scale_2_and_resets
     assert reset["effective"] == reset["defaults"]
     assert reset["updated_by"] == "admin"
 
-    logged = await (await db.execute(
-        "SELECT action, detail FROM access_log WHERE resident_id = %s AND actor = 'admin' "
-        "AND action LIKE 'admin.detection.%%' ORDER BY id", (rid,))).fetchall()
-    assert [action for action, _ in logged] == ["admin.detection.read", "admin.detection.update",
-                                                "admin.detection.read", "admin.detection.update"]
+    logged = await (
+        await db.execute(
+            "SELECT action, detail FROM access_log WHERE resident_id = %s AND actor = 'admin' "
+            "AND action LIKE 'admin.detection.%%' ORDER BY id",
+            (rid,),
+        )
+    ).fetchall()
+    assert [action for action, _ in logged] == [
+        "admin.detection.read",
+        "admin.detection.update",
+        "admin.detection.read",
+        "admin.detection.update",
+    ]
     assert logged[1][1] == {"overrides": body}
 
 
@@ -77,19 +86,25 @@ async def test_bad_overrides_are_refused_with_the_field_at_fault_and_nothing_is_
     assert (await admin.put(path(world), json=SCALE_2)).status_code == 200
 
     assert problems(await admin.put(path(world), json={"falls": {"recovery_window_s": 900}})) == {
-        "body.falls.recovery_window_s": "Input should be less than or equal to 300"}
+        "body.falls.recovery_window_s": "Input should be less than or equal to 300"
+    }
     assert "body.vitals.spo2_lowest" in problems(
-        await admin.put(path(world), json={"vitals": {"spo2_low": 80, "spo2_lowest": 75}}))
+        await admin.put(path(world), json={"vitals": {"spo2_low": 80, "spo2_lowest": 75}})
+    )
     assert "body.vitals.spo2_low" in problems(await admin.put(path(world), json={"vitals": {"spo2_low": "low"}}))
     assert "body.alarms" in problems(await admin.put(path(world), json={"alarms": {}}))
     assert problems(await admin.put(path(world), json={"vitals": {"spo2_low": 500}})) == {
-        "body.vitals.spo2_low": "Input should be less than or equal to 100"}
+        "body.vitals.spo2_low": "Input should be less than or equal to 100"
+    }
     assert problems(await admin.put(path(world), json={"vitals": {"pulse_low": 120}})) == {
-        "body.vitals": "Value error, pulse_low (120) must not be above pulse_raised (111)"}
+        "body.vitals": "Value error, pulse_low (120) must not be above pulse_raised (111)"
+    }
     assert "body.priorities.sneezing.[key]" in problems(
-        await admin.put(path(world), json={"priorities": {"sneezing": 2}}))
+        await admin.put(path(world), json={"priorities": {"sneezing": 2}})
+    )
     assert problems(await admin.put(path(world), json={"baseline": {"history_days": 10, "min_days": 14}})) == {
-        "body": "Value error, baseline.min_days exceeds baseline.history_days"}
+        "body": "Value error, baseline.min_days exceeds baseline.history_days"
+    }
 
     assert (await admin.get(path(world))).json()["overrides"] == SCALE_2
 
@@ -113,8 +128,13 @@ async def test_only_admins_change_settings_managers_read_them_and_nobody_else_se
 
 
 async def _wristband(db: Db, rid: int) -> int:
-    row = await (await db.execute("SELECT id FROM devices WHERE resident_id = %s AND kind = 'wristband' "
-                                  "AND revoked_at IS NULL ORDER BY id LIMIT 1", (rid,))).fetchone()
+    row = await (
+        await db.execute(
+            "SELECT id FROM devices WHERE resident_id = %s AND kind = 'wristband' "
+            "AND revoked_at IS NULL ORDER BY id LIMIT 1",
+            (rid,),
+        )
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -123,19 +143,24 @@ async def _spo2(db: Db, rid: int, start: datetime, values: Sequence[float]) -> N
     """One SpO2 reading every 30 s from ``start`` from the resident's wristband (a day partition made if needed)."""
     if await read_storage_mode(db) is StorageMode.PLAIN:
         day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        await db.execute(f"CREATE TABLE IF NOT EXISTS telemetry_p{day:%Y%m%d} PARTITION OF telemetry "
-                         f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')")
+        await db.execute(
+            f"CREATE TABLE IF NOT EXISTS telemetry_p{day:%Y%m%d} PARTITION OF telemetry "
+            f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+        )
     device = await _wristband(db, rid)
     async with db.cursor() as cur:
         await cur.executemany(
             "INSERT INTO telemetry (ts, device_id, resident_id, metric, value, seq) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(start + timedelta(seconds=30 * i), device, rid, int(Metric.SPO2), v, int(start.timestamp()) + i)
-             for i, v in enumerate(values)])
+            [
+                (start + timedelta(seconds=30 * i), device, rid, int(Metric.SPO2), v, int(start.timestamp()) + i)
+                for i, v in enumerate(values)
+            ],
+        )
 
 
 async def _spo2_incidents(db: Db) -> set[int]:
     cursor = await db.execute("SELECT resident_id FROM incidents WHERE cause = 'vitals_spo2' AND status = 'open'")
-    return {rid for rid, in await cursor.fetchall()}
+    return {rid for (rid,) in await cursor.fetchall()}
 
 
 async def test_scale_2_set_through_the_api_keeps_88_percent_from_raising_an_incident_from_the_next_run_on(
@@ -143,8 +168,12 @@ async def test_scale_2_set_through_the_api_keeps_88_percent_from_raising_an_inci
 ) -> None:
     admin = await login("admin")
     usual, copd = world.resident_ids[2], world.resident_ids[3]
-    pipeline = AlarmPipeline(dsn=database_url, escalation=Escalation(policies=load_policies()),
-                             clock=ManualClock(T0), periodic=run_periodic_detectors)
+    pipeline = AlarmPipeline(
+        dsn=database_url,
+        escalation=Escalation(policies=load_policies()),
+        clock=ManualClock(T0),
+        periodic=run_periodic_detectors,
+    )
     config = pipeline.config
     # One pipeline for the whole test, as a running backend has: settings changed in between are still seen.
     assert (await admin.put(path(world, 3), json=SCALE_2)).status_code == 200

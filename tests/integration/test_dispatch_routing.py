@@ -22,24 +22,36 @@ NIGHT_SHANGHAI = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)  # 23:00 in Asia/Shangh
 async def station(db: Db, code: str, lat: float, lon: float, **extra: Any) -> int:
     columns = ["code", "name", "address", "lat", "lon", *extra]
     values = [code, f"Station {code}", "addr", lat, lon, *extra.values()]
-    row = await (await db.execute(
-        f"INSERT INTO stations ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
-        values)).fetchone()
+    row = await (
+        await db.execute(
+            f"INSERT INTO stations ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
+            values,
+        )
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
 async def resident(db: Db, name: str, lat: float, lon: float, station_id: int | None) -> int:
-    row = await (await db.execute(
-        "INSERT INTO residents (display_name, lat, lon, station_id) VALUES (%s, %s, %s, %s) RETURNING id",
-        (name, lat, lon, station_id))).fetchone()
+    row = await (
+        await db.execute(
+            "INSERT INTO residents (display_name, lat, lon, station_id) VALUES (%s, %s, %s, %s) RETURNING id",
+            (name, lat, lon, station_id),
+        )
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
 async def sos(db: Db, resident_id: int, now: datetime, escalation: Escalation) -> int:
-    signal = Signal(resident_id=resident_id, cause=Cause.SOS, priority=Priority.CRITICAL, explanation_en="SOS",
-                    explanation_zh="SOS", detected_at=now)
+    signal = Signal(
+        resident_id=resident_id,
+        cause=Cause.SOS,
+        priority=Priority.CRITICAL,
+        explanation_en="SOS",
+        explanation_zh="SOS",
+        detected_at=now,
+    )
     applied = await incidents.apply_signal(db, signal=signal, now=now, escalation=escalation)
     assert applied.incident_id is not None
     return applied.incident_id
@@ -55,15 +67,19 @@ async def test_home_station_when_on_duty_with_capacity_else_the_nearest(db: Db) 
     first = await resident(db, "Zhang", 31.2300, 121.4700, home_station)
     second = await resident(db, "Li", 31.2300, 121.4701, home_station)
 
-    task = await dispatch.dispatch(db, incident_id=await sos(db, first, NOON_SHANGHAI, escalation),
-                                   actor="op", now=NOON_SHANGHAI, escalation=escalation)
+    task = await dispatch.dispatch(
+        db,
+        incident_id=await sos(db, first, NOON_SHANGHAI, escalation),
+        actor="op",
+        now=NOON_SHANGHAI,
+        escalation=escalation,
+    )
     assert task.station_id == home_station  # on duty with capacity: the home's own station, although farther
 
     # H now has one active task = its capacity: the next incident goes to the nearest available, N1.
     incident = await sos(db, second, NOON_SHANGHAI, escalation)
     suggestions = await dispatch.suggest_stations(db, incident_id=incident, now=NOON_SHANGHAI)
-    assert [(s.code, s.available) for s in suggestions] == [
-        ("N1", True), ("N2", True), ("H", False), ("OFF", False)]
+    assert [(s.code, s.available) for s in suggestions] == [("N1", True), ("N2", True), ("H", False), ("OFF", False)]
     assert "capacity" in suggestions[2].reason
     task = await dispatch.dispatch(db, incident_id=incident, actor="op", now=NOON_SHANGHAI, escalation=escalation)
     assert task.station_id == near
@@ -93,7 +109,9 @@ async def test_coverage_report_lists_homes_beyond_fifteen_minutes(db: Db) -> Non
     report = await dispatch.coverage_report(db)
     assert (report.residents_located, report.residents_unlocated, report.covered) == (3, 1, 1)
     assert [(h.display_name, h.nearest_station_id) for h in report.outside] == [
-        ("outside", centre), ("far away", centre)]
+        ("outside", centre),
+        ("far away", centre),
+    ]
     assert report.outside[0].travel_min == 15.9
     assert report.share_covered == round(1 / 3, 4)
 
@@ -104,8 +122,9 @@ async def test_unreachable_resident_records_the_120_call_and_sends_the_station(d
     home = await resident(db, "Zhou", 31.2300, 121.4700, home_station)
     incident = await sos(db, home, NOON_SHANGHAI, escalation)
     await incidents.start_call(db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI)
-    after = await dispatch.resident_unreachable(db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI,
-                                                escalation=escalation, note="no answer twice")
+    after = await dispatch.resident_unreachable(
+        db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI, escalation=escalation, note="no answer twice"
+    )
     assert after.status.value == "dispatched"
     assert after.station_id == home_station
     detail = await incidents.incident_detail(db, incident_id=incident, actor=SERVICE)
@@ -116,6 +135,7 @@ async def test_unreachable_resident_records_the_120_call_and_sends_the_station(d
     assert emergency[0].detail["emergency_number"] == "120"
     assert [t.status for t in detail.tasks] == ["offered"]
     # Unreachable again later: the 120 call is recorded again, but no second station is sent.
-    await dispatch.resident_unreachable(db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI,
-                                        escalation=escalation)
+    await dispatch.resident_unreachable(
+        db, incident_id=incident, actor="operator Li", now=NOON_SHANGHAI, escalation=escalation
+    )
     assert len((await incidents.incident_detail(db, incident_id=incident, actor=SERVICE)).tasks) == 1

@@ -12,8 +12,7 @@ from tests.support.mqtt import TestClient
 
 
 def _persistent_client(url_port: int, client_id: str, received: list[str], subscribed: threading.Event) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                         clean_session=False)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=False)
     client.username_pw_set(client_id)
     client.on_connect = lambda c, *_: c.subscribe(f"homecare/v1/dev/{client_id}/cmd", 1)
     client.on_subscribe = lambda *_: subscribed.set()
@@ -34,8 +33,7 @@ def test_a_reconnecting_device_gets_only_what_it_subscribed_to(amqtt_url: str) -
     gateway = TestClient(amqtt_url)
     gateway.subscribe("homecare/v1/dev/+/presence")  # a wildcard subscriber elsewhere, like the gateway
     other = TestClient(amqtt_url)
-    other.publish("homecare/v1/dev/other-01/presence", b'{"v":1,"device_id":"other-01","online":true}',
-                  retain=True)
+    other.publish("homecare/v1/dev/other-01/presence", b'{"v":1,"device_id":"other-01","online":true}', retain=True)
     received: list[str] = []
     for _ in range(2):  # the second connect resumes the persistent session
         subscribed = threading.Event()
@@ -53,8 +51,7 @@ def test_hundreds_of_devices_connect_and_subscribe_at_once(amqtt_url: str) -> No
     port = int(amqtt_url.rsplit(":", 1)[1])
     gateway = TestClient(amqtt_url)
     gateway.subscribe("homecare/v1/dev/+/presence")
-    gateway.publish("homecare/v1/dev/crowd-xxx/presence", b'{"v":1,"device_id":"crowd-xxx","online":true}',
-                    retain=True)
+    gateway.publish("homecare/v1/dev/crowd-xxx/presence", b'{"v":1,"device_id":"crowd-xxx","online":true}', retain=True)
     clients, events = [], []
     for i in range(300):
         subscribed = threading.Event()

@@ -18,22 +18,35 @@ async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_u
     await _enrol(database_url, enrolment, logins)
     await _enrol(database_url, enrolment, demo_logins(tmp_path))  # `make run` again: nothing is duplicated
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        counts = await (await conn.execute(
-            "SELECT (SELECT count(*) FROM residents), (SELECT count(*) FROM devices),"
-            " (SELECT count(*) FROM stations), (SELECT count(*) FROM resident_contacts),"
-            " (SELECT count(*) FROM residents WHERE lat IS NULL OR station_id IS NULL),"
-            " (SELECT count(*) FROM users), (SELECT count(*) FROM family_links)")).fetchone()
+        counts = await (
+            await conn.execute(
+                "SELECT (SELECT count(*) FROM residents), (SELECT count(*) FROM devices),"
+                " (SELECT count(*) FROM stations), (SELECT count(*) FROM resident_contacts),"
+                " (SELECT count(*) FROM residents WHERE lat IS NULL OR station_id IS NULL),"
+                " (SELECT count(*) FROM users), (SELECT count(*) FROM family_links)"
+            )
+        ).fetchone()
         kinds = {row[0] for row in await (await conn.execute("SELECT DISTINCT kind FROM devices")).fetchall()}
-    assert counts == (12, len(enrolment.devices), len(enrolment.stations),
-                      sum(len(r.contacts) for r in enrolment.residents), 0, len(logins), 2)
+    assert counts == (
+        12,
+        len(enrolment.devices),
+        len(enrolment.stations),
+        sum(len(r.contacts) for r in enrolment.residents),
+        0,
+        len(logins),
+        2,
+    )
     assert kinds <= {kind.value for kind in DeviceKind}
 
 
 async def test_the_database_accepts_exactly_the_contracts_device_kinds(database_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        row = await (await conn.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'devices'::regclass "
-            "AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%%kind%%'")).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'devices'::regclass "
+                "AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%%kind%%'"
+            )
+        ).fetchone()
     assert row is not None
     allowed = {part.split("'")[1] for part in row[0].split("::text")[:-1] if "'" in part}
     assert allowed == {kind.value for kind in DeviceKind}

@@ -43,13 +43,27 @@ async def scalar(db: Db, query: str, *params: object) -> Any:
 
 def resident_body(world: World, **changes: object) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "external_ref": "SH-XH-00017", "display_name": "张桂英", "birth_year": 1938, "sex": "female",
-        "phone": "021-5555 0101", "address": "徐汇区天钥桥路 100 弄 5 号 302 室", "lat": 31.19, "lon": 121.44,
-        "station_id": world.station_ids[0], "vulnerable": True, "access_notes": "钥匙在邻居 301 室",
-        "conditions": ["高血压", "糖尿病"], "medications": ["二甲双胍 500mg"], "allergies": ["青霉素"],
-        "mobility": "助行器", "language": "上海话", "consent_video": False,
-        "contacts": [{"name": "李明", "relation": "儿子", "phone": "13800000001"},
-                     {"name": "李红", "relation": "女儿", "email": "li.hong@example.com"}],
+        "external_ref": "SH-XH-00017",
+        "display_name": "张桂英",
+        "birth_year": 1938,
+        "sex": "female",
+        "phone": "021-5555 0101",
+        "address": "徐汇区天钥桥路 100 弄 5 号 302 室",
+        "lat": 31.19,
+        "lon": 121.44,
+        "station_id": world.station_ids[0],
+        "vulnerable": True,
+        "access_notes": "钥匙在邻居 301 室",
+        "conditions": ["高血压", "糖尿病"],
+        "medications": ["二甲双胍 500mg"],
+        "allergies": ["青霉素"],
+        "mobility": "助行器",
+        "language": "上海话",
+        "consent_video": False,
+        "contacts": [
+            {"name": "李明", "relation": "儿子", "phone": "13800000001"},
+            {"name": "李红", "relation": "女儿", "email": "li.hong@example.com"},
+        ],
     }
     return {**body, **changes}
 
@@ -72,9 +86,16 @@ async def test_admin_enrols_a_resident_with_home_card_and_contacts_and_every_rea
     assert resident["conditions"] == ["高血压", "糖尿病"]
     assert [c["name"] for c in resident["contacts"]] == ["李明", "李红"]
 
-    changed = await admin.put(f"/api/admin/residents/{resident['id']}", json=resident_body(
-        world, display_name="张桂英 (Zhang Guiying)", lat=31.2, consent_video=True,
-        contacts=[{"name": "李红", "relation": "女儿", "phone": "13800000002"}]))
+    changed = await admin.put(
+        f"/api/admin/residents/{resident['id']}",
+        json=resident_body(
+            world,
+            display_name="张桂英 (Zhang Guiying)",
+            lat=31.2,
+            consent_video=True,
+            contacts=[{"name": "李红", "relation": "女儿", "phone": "13800000002"}],
+        ),
+    )
     assert changed.status_code == 200, changed.text
     read = (await admin.get(f"/api/admin/residents/{resident['id']}")).json()
     assert read["display_name"] == "张桂英 (Zhang Guiying)"
@@ -82,11 +103,16 @@ async def test_admin_enrols_a_resident_with_home_card_and_contacts_and_every_rea
     assert read["consent_video"]
     assert [c["name"] for c in read["contacts"]] == ["李红"]
 
-    actions = [row[0] for row in await (await db.execute(
-        "SELECT action FROM access_log WHERE resident_id = %s AND actor = 'admin' ORDER BY id",
-        (resident["id"],))).fetchall()]
-    assert actions == ["admin.resident.create", "admin.resident.open", "admin.resident.update",
-                       "admin.resident.read"]
+    actions = [
+        row[0]
+        for row in await (
+            await db.execute(
+                "SELECT action FROM access_log WHERE resident_id = %s AND actor = 'admin' ORDER BY id",
+                (resident["id"],),
+            )
+        ).fetchall()
+    ]
+    assert actions == ["admin.resident.create", "admin.resident.open", "admin.resident.update", "admin.resident.read"]
 
     kept = await admin.put(f"/api/admin/residents/{resident['id']}", json=resident_body(world, external_ref=None))
     assert kept.json()["external_ref"] == "SH-XH-00017"  # a change without a reference keeps theirs
@@ -94,12 +120,19 @@ async def test_admin_enrols_a_resident_with_home_card_and_contacts_and_every_rea
 
 async def test_refused_values_come_back_with_the_field_and_the_reason(admin: httpx.AsyncClient, world: World) -> None:
     assert set(locations(await admin.post("/api/admin/residents", json=resident_body(world, lat=95)))) == {"lat"}
-    assert "less than or equal to 180" in locations(
-        await admin.post("/api/admin/residents", json=resident_body(world, lon=181)))["lon"]
+    assert (
+        "less than or equal to 180"
+        in locations(await admin.post("/api/admin/residents", json=resident_body(world, lon=181)))["lon"]
+    )
     assert locations(await admin.post("/api/admin/residents", json=resident_body(world, station_id=9999))) == {
-        "station_id": "station 9999 does not exist"}
-    assert "unknown time zone" in locations(
-        await admin.post("/api/admin/residents", json=resident_body(world, timezone="Mars/Olympus")))["timezone"]
+        "station_id": "station 9999 does not exist"
+    }
+    assert (
+        "unknown time zone"
+        in locations(await admin.post("/api/admin/residents", json=resident_body(world, timezone="Mars/Olympus")))[
+            "timezone"
+        ]
+    )
     no_phone = await admin.post("/api/admin/residents", json=resident_body(world, contacts=[{"name": "王"}]))
     assert "phone number or an e-mail" in str(no_phone.json()["detail"])
 
@@ -134,13 +167,23 @@ async def test_operators_and_family_cannot_reach_administration_and_supervisors_
     backend: Backend, world: World
 ) -> None:
     resident = world.resident_ids[0]
-    writes = [("POST", "/api/admin/residents", resident_body(world)),
-              ("PUT", f"/api/admin/residents/{resident}", resident_body(world)),
-              ("POST", f"/api/admin/residents/{resident}/devices", {"uid": "wr-test-0001", "kind": "wristband"}),
-              ("POST", "/api/admin/devices/1/credentials", None), ("POST", "/api/admin/devices/1/revoke", None),
-              ("POST", "/api/admin/stations", {}), ("POST", "/api/admin/import/residents", None)]
-    reads = ["/api/admin/residents", f"/api/admin/residents/{resident}", f"/api/admin/residents/{resident}/devices",
-             "/api/admin/devices", "/api/admin/stations", "/api/admin/import/residents.csv"]
+    writes = [
+        ("POST", "/api/admin/residents", resident_body(world)),
+        ("PUT", f"/api/admin/residents/{resident}", resident_body(world)),
+        ("POST", f"/api/admin/residents/{resident}/devices", {"uid": "wr-test-0001", "kind": "wristband"}),
+        ("POST", "/api/admin/devices/1/credentials", None),
+        ("POST", "/api/admin/devices/1/revoke", None),
+        ("POST", "/api/admin/stations", {}),
+        ("POST", "/api/admin/import/residents", None),
+    ]
+    reads = [
+        "/api/admin/residents",
+        f"/api/admin/residents/{resident}",
+        f"/api/admin/residents/{resident}/devices",
+        "/api/admin/devices",
+        "/api/admin/stations",
+        "/api/admin/import/residents.csv",
+    ]
     for username in ("operator", "responder", "family"):
         async with signed_in(backend, world, username) as client:
             for path in reads:
@@ -160,8 +203,9 @@ async def test_a_device_secret_is_shown_once_and_only_its_hash_is_kept(
     admin: httpx.AsyncClient, world: World, db: Db
 ) -> None:
     resident = world.resident_ids[0]
-    enrolled = await admin.post(f"/api/admin/residents/{resident}/devices", json={"uid": "sos-new-0001",
-                                                                                  "kind": "sos_pendant"})
+    enrolled = await admin.post(
+        f"/api/admin/residents/{resident}/devices", json={"uid": "sos-new-0001", "kind": "sos_pendant"}
+    )
     assert enrolled.status_code == 201, enrolled.text
     assert enrolled.headers["cache-control"] == "no-store"
     issued = enrolled.json()
@@ -177,8 +221,9 @@ async def test_a_device_secret_is_shown_once_and_only_its_hash_is_kept(
     assert secret not in listed + everything
     assert "secret" not in listed + everything
 
-    again = await admin.post(f"/api/admin/residents/{resident}/devices", json={"uid": "sos-new-0001",
-                                                                               "kind": "sos_pendant"})
+    again = await admin.post(
+        f"/api/admin/residents/{resident}/devices", json={"uid": "sos-new-0001", "kind": "sos_pendant"}
+    )
     assert again.status_code == 409
     bad = await admin.post(f"/api/admin/residents/{resident}/devices", json={"uid": "Bad UID", "kind": "toaster"})
     assert set(locations(bad)) == {"uid", "kind"}
@@ -186,14 +231,18 @@ async def test_a_device_secret_is_shown_once_and_only_its_hash_is_kept(
     renewed = (await admin.post(f"/api/admin/devices/{device['id']}/credentials")).json()
     assert renewed["secret"] != secret
     assert await scalar(db, "SELECT secret_hash FROM devices WHERE uid = 'sos-new-0001'") == hash_secret(
-        renewed["secret"])
+        renewed["secret"]
+    )
     revoked = (await admin.post(f"/api/admin/devices/{device['id']}/revoke")).json()
     assert revoked["revoked_at"] is not None
     assert await scalar(db, "SELECT secret_hash FROM devices WHERE uid = 'sos-new-0001'") is None
     assert (await admin.post(f"/api/admin/devices/{device['id']}/credentials")).status_code == 409
-    assert [row[0] for row in await (await db.execute(
-        "SELECT action FROM access_log WHERE detail->>'uid' = 'sos-new-0001' ORDER BY id")).fetchall()] == [
-        "admin.device.enrol", "admin.device.reissue", "admin.device.revoke"]
+    assert [
+        row[0]
+        for row in await (
+            await db.execute("SELECT action FROM access_log WHERE detail->>'uid' = 'sos-new-0001' ORDER BY id")
+        ).fetchall()
+    ] == ["admin.device.enrol", "admin.device.reissue", "admin.device.revoke"]
 
 
 def _connects(url: str, uid: str, secret: str) -> bool:
@@ -209,8 +258,9 @@ async def test_mosquitto_follows_enrolment_reissue_and_revocation(
 ) -> None:
     passwd, pid_file, acl = tmp_path / "homecare.passwd", tmp_path / "mosquitto.pid", tmp_path / "homecare.acl"
     passwd.touch()
-    await asyncio.to_thread(subprocess.run, ["mosquitto_passwd", "-b", str(passwd), "homecare-gateway",
-                                             "gateway-secret"], check=True)
+    await asyncio.to_thread(
+        subprocess.run, ["mosquitto_passwd", "-b", str(passwd), "homecare-gateway", "gateway-secret"], check=True
+    )
     passwd.chmod(0o644)
     acl.write_text((REPO / "deploy" / "mosquitto" / "homecare.acl").read_text())
     monkeypatch.setenv("HOMECARE_MOSQUITTO_PASSWD_FILE", str(passwd))
@@ -218,8 +268,12 @@ async def test_mosquitto_follows_enrolment_reissue_and_revocation(
     extra = f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\npid_file {pid_file}\n"
     with mosquitto_broker(tmp_path, extra=extra) as url:
         await eventually(pid_file.exists)
-        issued = (await admin.post(f"/api/admin/residents/{world.resident_ids[1]}/devices",
-                                   json={"uid": "wr-new-0002", "kind": "wristband"})).json()
+        issued = (
+            await admin.post(
+                f"/api/admin/residents/{world.resident_ids[1]}/devices",
+                json={"uid": "wr-new-0002", "kind": "wristband"},
+            )
+        ).json()
         assert await eventually(lambda: asyncio.to_thread(_connects, url, "wr-new-0002", issued["secret"]))
 
         renewed = (await admin.post(f"/api/admin/devices/{issued['device']['id']}/credentials")).json()
@@ -227,8 +281,7 @@ async def test_mosquitto_follows_enrolment_reissue_and_revocation(
         assert not await asyncio.to_thread(_connects, url, "wr-new-0002", issued["secret"])
 
         await admin.post(f"/api/admin/devices/{issued['device']['id']}/revoke")
-        await eventually(lambda: asyncio.to_thread(
-            lambda: not _connects(url, "wr-new-0002", renewed["secret"])))
+        await eventually(lambda: asyncio.to_thread(lambda: not _connects(url, "wr-new-0002", renewed["secret"])))
         assert await asyncio.to_thread(_connects, url, "homecare-gateway", "gateway-secret")  # service lines kept
     assert "wr-new-0002" not in passwd.read_text()
     assert passwd.read_text().startswith("homecare-gateway:$7$")
@@ -237,16 +290,26 @@ async def test_mosquitto_follows_enrolment_reissue_and_revocation(
 async def test_the_gateway_refuses_a_revoked_device(
     admin: httpx.AsyncClient, world: World, database_url: str, amqtt_url: str, db: Db
 ) -> None:
-    issued = (await admin.post(f"/api/admin/residents/{world.resident_ids[2]}/devices",
-                               json={"uid": "door-new-0003", "kind": "door_sensor"})).json()
+    issued = (
+        await admin.post(
+            f"/api/admin/residents/{world.resident_ids[2]}/devices",
+            json={"uid": "door-new-0003", "kind": "door_sensor"},
+        )
+    ).json()
     gateway = Gateway(gateway_settings(database_url, amqtt_url), database_url)
     gateway.start()
     door = await asyncio.to_thread(TestClient, amqtt_url, client_id="door-new-0003")
     seq = iter(range(1, 1000))
 
     def publish() -> None:
-        message = {"v": 1, "device_id": "door-new-0003", "seq": next(seq), "ts": int(time.time() * 1000),
-                   "kind": "door_open", "room": "entrance"}
+        message = {
+            "v": 1,
+            "device_id": "door-new-0003",
+            "seq": next(seq),
+            "ts": int(time.time() * 1000),
+            "kind": "door_open",
+            "room": "entrance",
+        }
         door.publish("homecare/v1/dev/door-new-0003/event", json.dumps(message))
 
     async def count(query: str) -> int:
@@ -259,8 +322,13 @@ async def test_the_gateway_refuses_a_revoked_device(
 
         async def refused() -> bool:
             await asyncio.to_thread(publish)  # the registry reloads on the devices trigger, shortly after
-            return bool(await scalar(db, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%%revoked%%' "
-                                         "AND topic LIKE '%%door-new-0003%%'"))
+            return bool(
+                await scalar(
+                    db,
+                    "SELECT count(*) FROM dead_letters WHERE reason LIKE '%%revoked%%' "
+                    "AND topic LIKE '%%door-new-0003%%'",
+                )
+            )
 
         await eventually(refused, interval=0.2)
         assert await count("SELECT count(*) FROM events WHERE device_id = %s") >= 1
@@ -270,31 +338,56 @@ async def test_the_gateway_refuses_a_revoked_device(
 
 
 async def test_stations_are_added_and_changed_with_hours_and_capacity(admin: httpx.AsyncClient) -> None:
-    body = {"code": "XH-09", "name": "徐汇区枫林街道服务站", "address": "枫林路 1 号", "phone": "021-6400 0000",
-            "lat": 31.2, "lon": 121.45, "opens": "07:30", "closes": "21:00", "timezone": "Asia/Shanghai",
-            "capacity": 4, "on_duty": True}
+    body = {
+        "code": "XH-09",
+        "name": "徐汇区枫林街道服务站",
+        "address": "枫林路 1 号",
+        "phone": "021-6400 0000",
+        "lat": 31.2,
+        "lon": 121.45,
+        "opens": "07:30",
+        "closes": "21:00",
+        "timezone": "Asia/Shanghai",
+        "capacity": 4,
+        "on_duty": True,
+    }
     created = await admin.post("/api/admin/stations", json=body)
     assert created.status_code == 201, created.text
     station = created.json()
     assert station["opens"] == "07:30:00"
     assert station["capacity"] == 4
     assert station["residents"] == 0
-    changed = (await admin.put(f"/api/admin/stations/{station['id']}",
-                               json={**body, "capacity": 6, "on_duty": False, "closes": "22:00"})).json()
+    changed = (
+        await admin.put(
+            f"/api/admin/stations/{station['id']}", json={**body, "capacity": 6, "on_duty": False, "closes": "22:00"}
+        )
+    ).json()
     assert (changed["capacity"], changed["on_duty"], changed["closes"]) == (6, False, "22:00:00")
     assert "XH-09" in {s["code"] for s in (await admin.get("/api/admin/stations")).json()}
     assert (await admin.post("/api/admin/stations", json=body)).status_code == 409
-    assert set(locations(await admin.post("/api/admin/stations", json={**body, "code": "X 1", "lat": -91,
-                                                                       "capacity": -1}))) == {"code", "lat",
-                                                                                              "capacity"}
+    assert set(
+        locations(await admin.post("/api/admin/stations", json={**body, "code": "X 1", "lat": -91, "capacity": -1}))
+    ) == {"code", "lat", "capacity"}
     assert (await admin.put("/api/admin/stations/99999", json=body)).status_code == 404
 
 
 def residents_csv(world: World, rows: list[list[str]], *, bom: bool = True, encoding: str = "utf-8") -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["external_ref", "display_name", "address", "lat", "lon", "station_code", "vulnerable",
-                     "conditions", "allergies", "contacts"])
+    writer.writerow(
+        [
+            "external_ref",
+            "display_name",
+            "address",
+            "lat",
+            "lon",
+            "station_code",
+            "vulnerable",
+            "conditions",
+            "allergies",
+            "contacts",
+        ]
+    )
     writer.writerows(rows)
     return (("\ufeff" if bom else "") + buffer.getvalue()).encode(encoding)
 
@@ -303,18 +396,33 @@ async def station_code(db: Db, world: World) -> str:
     return str(await scalar(db, "SELECT code FROM stations WHERE id = %s", world.station_ids[0]))
 
 
-async def test_a_residents_file_is_imported_whole_or_not_at_all(admin: httpx.AsyncClient, world: World,
-                                                                db: Db) -> None:
+async def test_a_residents_file_is_imported_whole_or_not_at_all(admin: httpx.AsyncClient, world: World, db: Db) -> None:
     code = await station_code(db, world)
-    good = [["IMP-001", "王秀英", "长宁区 1 号", "31.21", "121.42", code, "是", "高血压;冠心病;", "",
-             "王强|儿子|13900000001; 王丽|女儿|13900000002"],
-            ["IMP-002", "Chen Jianguo", "Changning 2", "31.22", "121.41", "", "no", "", "peanuts", ""]]
-    bad = [*good, ["IMP-003", "刘芳", "长宁区 3 号", "200", "121.4", code, "yes", "", "", ""],
-           ["IMP-001", "重复", "长宁区 4 号", "31.2", "121.4", "", "", "", "", ""],
-           ["IMP-005", "赵敏", "长宁区 5 号", "31.2", "121.4", "NOPE", "maybe", "", "", "只有名字"]]
+    good = [
+        [
+            "IMP-001",
+            "王秀英",
+            "长宁区 1 号",
+            "31.21",
+            "121.42",
+            code,
+            "是",
+            "高血压;冠心病;",
+            "",
+            "王强|儿子|13900000001; 王丽|女儿|13900000002",
+        ],
+        ["IMP-002", "Chen Jianguo", "Changning 2", "31.22", "121.41", "", "no", "", "peanuts", ""],
+    ]
+    bad = [
+        *good,
+        ["IMP-003", "刘芳", "长宁区 3 号", "200", "121.4", code, "yes", "", "", ""],
+        ["IMP-001", "重复", "长宁区 4 号", "31.2", "121.4", "", "", "", "", ""],
+        ["IMP-005", "赵敏", "长宁区 5 号", "31.2", "121.4", "NOPE", "maybe", "", "", "只有名字"],
+    ]
     before = await scalar(db, "SELECT count(*) FROM residents")
-    refused = await admin.post("/api/admin/import/residents", content=residents_csv(world, bad),
-                               headers={"Content-Type": "text/csv"})
+    refused = await admin.post(
+        "/api/admin/import/residents", content=residents_csv(world, bad), headers={"Content-Type": "text/csv"}
+    )
     assert refused.status_code == 422
     errors = refused.json()["detail"]["errors"]
     assert [e["line"] for e in errors] == [4, 5, 6]  # the header is line 1; every bad line is listed
@@ -325,20 +433,31 @@ async def test_a_residents_file_is_imported_whole_or_not_at_all(admin: httpx.Asy
     assert "'maybe'" in errors[2]["reason"]
     assert await scalar(db, "SELECT count(*) FROM residents") == before  # nothing of the good rows either
 
-    imported = await admin.post("/api/admin/import/residents", content=residents_csv(world, good),
-                                headers={"Content-Type": "text/csv"})
+    imported = await admin.post(
+        "/api/admin/import/residents", content=residents_csv(world, good), headers={"Content-Type": "text/csv"}
+    )
     assert imported.json() == {"added": 2, "updated": 0}
-    wang = await (await db.execute(
-        "SELECT display_name, vulnerable, conditions, station_id, id FROM residents WHERE external_ref = 'IMP-001'"
-    )).fetchone()
+    wang = await (
+        await db.execute(
+            "SELECT display_name, vulnerable, conditions, station_id, id FROM residents WHERE external_ref = 'IMP-001'"
+        )
+    ).fetchone()
     assert wang is not None
     assert wang[:4] == ("王秀英", True, ["高血压", "冠心病"], world.station_ids[0])
-    assert [r[0] for r in await (await db.execute(
-        "SELECT name FROM resident_contacts WHERE resident_id = %s ORDER BY call_order", (wang[4],))).fetchall()] == [
-        "王强", "王丽"]
+    assert [
+        r[0]
+        for r in await (
+            await db.execute(
+                "SELECT name FROM resident_contacts WHERE resident_id = %s ORDER BY call_order", (wang[4],)
+            )
+        ).fetchall()
+    ] == ["王强", "王丽"]
 
-    again = await admin.post("/api/admin/import/residents", content=residents_csv(world, good, bom=False),
-                             headers={"Content-Type": "text/csv"})
+    again = await admin.post(
+        "/api/admin/import/residents",
+        content=residents_csv(world, good, bom=False),
+        headers={"Content-Type": "text/csv"},
+    )
     assert again.json() == {"added": 0, "updated": 2}  # the same file without Excel's BOM: matched by reference
     assert await scalar(db, "SELECT count(*) FROM access_log WHERE action = 'admin.import.residents'") == 2
 
@@ -349,40 +468,53 @@ async def test_an_unreadable_file_says_why(admin: httpx.AsyncClient, world: Worl
         assert response.status_code == 422
         return list(response.json()["detail"]["errors"])
 
-    gbk = residents_csv(world, [["IMP-9", "王秀英", "长宁区", "31.2", "121.4", "", "", "", "", ""]], bom=False,
-                        encoding="gbk")
+    gbk = residents_csv(
+        world, [["IMP-9", "王秀英", "长宁区", "31.2", "121.4", "", "", "", "", ""]], bom=False, encoding="gbk"
+    )
     assert (await errors(gbk)) == [{"line": 2, "reason": "not UTF-8 text: save the file as “CSV UTF-8”"}]
     missing = await errors(b"external_ref,display_name,address\r\nA,b,c\r\n")
     assert "missing column(s) lat, lon" in missing[0]["reason"]
-    assert "unknown column(s) colour" in (await errors(b"\xef\xbb\xbfexternal_ref,display_name,address,lat,lon,colour"
-                                                       b"\r\n"))[0]["reason"]
+    assert (
+        "unknown column(s) colour"
+        in (await errors(b"\xef\xbb\xbfexternal_ref,display_name,address,lat,lon,colour\r\n"))[0]["reason"]
+    )
     assert (await errors(b""))[0]["line"] == 1
 
 
-async def test_a_devices_file_gives_each_device_a_secret_once(admin: httpx.AsyncClient, world: World,
-                                                              db: Db) -> None:
+async def test_a_devices_file_gives_each_device_a_secret_once(admin: httpx.AsyncClient, world: World, db: Db) -> None:
     ref = str(await scalar(db, "SELECT external_ref FROM residents WHERE id = %s", world.resident_ids[0]))
-    known = str(await scalar(db, "SELECT uid FROM devices WHERE resident_id = %s ORDER BY id LIMIT 1",
-                             world.resident_ids[0]))
-    bad = f"\ufeffuid,kind,resident_ref\r\nwr-imp-0001,wristband,{ref}\r\nwr-imp-0002,toaster,{ref}\r\n" \
-          f"bed-imp-0003,bed_sensor,NOBODY\r\n"
+    known = str(
+        await scalar(db, "SELECT uid FROM devices WHERE resident_id = %s ORDER BY id LIMIT 1", world.resident_ids[0])
+    )
+    bad = (
+        f"\ufeffuid,kind,resident_ref\r\nwr-imp-0001,wristband,{ref}\r\nwr-imp-0002,toaster,{ref}\r\n"
+        f"bed-imp-0003,bed_sensor,NOBODY\r\n"
+    )
     refused = await admin.post("/api/admin/import/devices", content=bad.encode(), headers={"Content-Type": "text/csv"})
     assert refused.status_code == 422
-    assert [(e["line"], "kind" in e["reason"] or "NOBODY" in e["reason"]) for e in refused.json()["detail"]["errors"]] \
-        == [(3, True), (4, True)]
+    assert [
+        (e["line"], "kind" in e["reason"] or "NOBODY" in e["reason"]) for e in refused.json()["detail"]["errors"]
+    ] == [(3, True), (4, True)]
     assert await scalar(db, "SELECT count(*) FROM devices WHERE uid LIKE '%%-imp-%%'") == 0
 
-    good = f"\ufeffuid,kind,resident_ref\r\nwr-imp-0001,wristband,{ref}\r\nmotion-imp-0002,motion_sensor,\r\n" \
-           f"{known},sos_pendant,{ref}\r\n"
-    imported = await admin.post("/api/admin/import/devices", content=good.encode(),
-                                headers={"Content-Type": "text/csv"})
+    good = (
+        f"\ufeffuid,kind,resident_ref\r\nwr-imp-0001,wristband,{ref}\r\nmotion-imp-0002,motion_sensor,\r\n"
+        f"{known},sos_pendant,{ref}\r\n"
+    )
+    imported = await admin.post(
+        "/api/admin/import/devices", content=good.encode(), headers={"Content-Type": "text/csv"}
+    )
     assert imported.status_code == 200, imported.text
     assert (imported.headers["x-added"], imported.headers["x-updated"]) == ("2", "1")
     assert imported.headers["content-disposition"] == 'attachment; filename="device-credentials.csv"'
     rows = list(csv.DictReader(io.StringIO(imported.content.decode("utf-8-sig"))))
-    assert [(r["uid"], r["action"]) for r in rows] == [("wr-imp-0001", "added"), ("motion-imp-0002", "added"),
-                                                       (known, "updated")]
+    assert [(r["uid"], r["action"]) for r in rows] == [
+        ("wr-imp-0001", "added"),
+        ("motion-imp-0002", "added"),
+        (known, "updated"),
+    ]
     for row in rows:
         assert await scalar(db, "SELECT secret_hash FROM devices WHERE uid = %s", row["uid"]) == hash_secret(
-            row["secret"])
+            row["secret"]
+        )
     assert await scalar(db, "SELECT resident_id FROM devices WHERE uid = 'motion-imp-0002'") is None

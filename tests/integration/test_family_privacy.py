@@ -28,7 +28,6 @@ def broker_url(amqtt_url: str) -> str:
     return amqtt_url
 
 
-
 def example(schema: dict[str, Any], components: dict[str, Any]) -> Any:
     """A smallest valid value for a JSON Schema of the app's OpenAPI document (required fields only)."""
     if "$ref" in schema:
@@ -70,8 +69,11 @@ def requests_with_ids(app: FastAPI, ids: dict[str, int]) -> list[tuple[str, str,
             continue
         for method in sorted(route.methods):
             operation = spec["paths"][path][method.lower()]
-            query = {p["name"]: QUERY_VALUES.get(p["name"], example(p["schema"], components))
-                     for p in operation.get("parameters", []) if p["in"] == "query" and p.get("required")}
+            query = {
+                p["name"]: QUERY_VALUES.get(p["name"], example(p["schema"], components))
+                for p in operation.get("parameters", [])
+                if p["in"] == "query" and p.get("required")
+            }
             body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
             body = example(body_schema["schema"], components) if body_schema else None
             url = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: str(ids.get(m.group(1), 1)), path)
@@ -79,13 +81,19 @@ def requests_with_ids(app: FastAPI, ids: dict[str, int]) -> list[tuple[str, str,
     return found
 
 
-async def an_incident_with_a_task(db: psycopg.AsyncConnection[Any], backend: Backend, resident_id: int,
-                                  station_id: int) -> tuple[int, int]:
+async def an_incident_with_a_task(
+    db: psycopg.AsyncConnection[Any], backend: Backend, resident_id: int, station_id: int
+) -> tuple[int, int]:
     """An SOS of the resident, through the alarm pipeline, dispatched to a station."""
-    pendant = (await (await db.execute("SELECT id FROM devices WHERE resident_id = %s AND kind = 'sos_pendant'",
-                                       (resident_id,))).fetchone())[0]
-    await db.execute("INSERT INTO events (device_id, resident_id, seq, ts, kind, priority) "
-                     "VALUES (%s, %s, 1, now(), 'sos', 1)", (pendant, resident_id))
+    pendant = (
+        await (
+            await db.execute("SELECT id FROM devices WHERE resident_id = %s AND kind = 'sos_pendant'", (resident_id,))
+        ).fetchone()
+    )[0]
+    await db.execute(
+        "INSERT INTO events (device_id, resident_id, seq, ts, kind, priority) VALUES (%s, %s, 1, now(), 'sos', 1)",
+        (pendant, resident_id),
+    )
 
     async def opened() -> int | None:
         row = await (await db.execute("SELECT id FROM incidents WHERE resident_id = %s", (resident_id,))).fetchone()
@@ -103,14 +111,17 @@ async def test_another_family_cannot_reach_the_resident_through_any_endpoint(
 ) -> None:
     relative = world.resident_ids[0]
     incident_id, task_id = await an_incident_with_a_task(db, backend, relative, world.station_ids[0])
-    ids = {"resident_id": relative, "incident_id": incident_id, "task_id": task_id,
-           "user_id": world.user_ids["family"]}
+    ids = {"resident_id": relative, "incident_id": incident_id, "task_id": task_id, "user_id": world.user_ids["family"]}
     requests = requests_with_ids(backend.server.config.app, ids)
     urls = {url for _, url, _, _ in requests}
     # The enumeration finds the endpoints it must (and, by construction, any added later).
-    assert {f"/api/family/residents/{relative}/status", f"/api/family/residents/{relative}/incidents",
-            f"/api/residents/{relative}/vitals/rollups", f"/api/incidents/{incident_id}",
-            f"/api/tasks/{task_id}/accept"} <= urls
+    assert {
+        f"/api/family/residents/{relative}/status",
+        f"/api/family/residents/{relative}/incidents",
+        f"/api/residents/{relative}/vitals/rollups",
+        f"/api/incidents/{incident_id}",
+        f"/api/tasks/{task_id}/accept",
+    } <= urls
 
     stranger = await login("family2")
     answers = []
@@ -134,8 +145,12 @@ async def test_family_reads_their_own_and_only_what_is_shared(
     await an_incident_with_a_task(db, backend, relative, world.station_ids[0])
     family = await login("family")
     rollups = f"/api/residents/{relative}/vitals/rollups"
-    readable = [f"/api/family/residents/{relative}/status", f"/api/family/residents/{relative}/incidents",
-                f"/api/family/residents/{relative}/sleep", f"/api/residents/{relative}/vitals/recent"]
+    readable = [
+        f"/api/family/residents/{relative}/status",
+        f"/api/family/residents/{relative}/incidents",
+        f"/api/family/residents/{relative}/sleep",
+        f"/api/residents/{relative}/vitals/recent",
+    ]
     for url in readable:
         assert (await family.get(url)).status_code == 200, url
     assert (await family.get(rollups, params=QUERY_VALUES)).status_code == 200
@@ -143,9 +158,17 @@ async def test_family_reads_their_own_and_only_what_is_shared(
     assert len((await family.get(f"/api/family/residents/{relative}/incidents")).json()) == 1
 
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
-        response = await service.put(f"/api/residents/{relative}/family", json={
-            "user_id": world.user_ids["family"], "relation": "女儿", "share_status": True, "share_vitals": False,
-            "share_activity": False, "share_incidents": False})
+        response = await service.put(
+            f"/api/residents/{relative}/family",
+            json={
+                "user_id": world.user_ids["family"],
+                "relation": "女儿",
+                "share_status": True,
+                "share_vitals": False,
+                "share_activity": False,
+                "share_incidents": False,
+            },
+        )
         assert response.status_code == 200, response.text
     shared = (await family.get("/api/family/residents")).json()[0]
     assert (shared["share_status"], shared["share_vitals"], shared["share_incidents"]) == (True, False, False)
@@ -158,6 +181,8 @@ async def test_family_reads_their_own_and_only_what_is_shared(
     assert status.json()["today"] is None  # steps are activity, no longer shared
 
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
-        await service.put(f"/api/residents/{relative}/family", json={
-            "user_id": world.user_ids["family"], "share_status": False, "share_incidents": False})
+        await service.put(
+            f"/api/residents/{relative}/family",
+            json={"user_id": world.user_ids["family"], "share_status": False, "share_incidents": False},
+        )
     assert (await family.get(readable[0])).status_code == 404

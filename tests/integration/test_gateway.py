@@ -79,8 +79,9 @@ async def test_every_golden_example_reaches_the_database(
     for example in examples:
         device.publish(example["topic"], json.dumps(rebased(example["payload"], now_ms)))
 
-    points = sum(len(Telemetry.model_validate(e["payload"]).points())
-                 for e in examples if e["topic"].endswith("/telemetry"))
+    points = sum(
+        len(Telemetry.model_validate(e["payload"]).points()) for e in examples if e["topic"].endswith("/telemetry")
+    )
     events = [e for e in examples if e["topic"].endswith("/event")]
     await eventually(lambda: _count(database_url, "telemetry", points))
     await eventually(lambda: _count(database_url, "events", len(events)))
@@ -91,10 +92,15 @@ async def test_every_golden_example_reaches_the_database(
     kinds = await _column(database_url, "SELECT kind FROM events ORDER BY kind")
     assert kinds == sorted(e["payload"]["kind"] for e in events)
     heart_rates = await _column(
-        database_url, "SELECT value FROM telemetry WHERE metric = 1 AND device_id = %s ORDER BY ts", wristband)
+        database_url, "SELECT value FROM telemetry WHERE metric = 1 AND device_id = %s ORDER BY ts", wristband
+    )
     assert heart_rates == [72.0, 88.0]
-    assert await scalar(database_url, "SELECT count(*) FROM telemetry WHERE resident_id = %s",
-                        golden_household.resident_id) == points
+    assert (
+        await scalar(
+            database_url, "SELECT count(*) FROM telemetry WHERE resident_id = %s", golden_household.resident_id
+        )
+        == points
+    )
 
     imu = next(e["payload"] for e in examples if e["topic"].endswith("/imu"))
     acc = await scalar(database_url, "SELECT acc FROM imu_bursts")
@@ -102,8 +108,11 @@ async def test_every_golden_example_reaches_the_database(
 
     # Presence: online, then the last will (published last): the state ends offline.
     # Heartbeat: the battery level is on the device's state.
-    await eventually(lambda: scalar(
-        database_url, "SELECT online IS FALSE AND battery = 64 FROM device_state WHERE device_id = %s", wristband))
+    await eventually(
+        lambda: scalar(
+            database_url, "SELECT online IS FALSE AND battery = 64 FROM device_state WHERE device_id = %s", wristband
+        )
+    )
     assert await scalar(database_url, "SELECT count(*) FROM dead_letters") == 0
 
 
@@ -162,8 +171,15 @@ async def test_a_device_publishing_under_another_id_is_refused(
 async def test_duplicate_telemetry_is_dropped(
     golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
 ) -> None:
-    message = {"v": 1, "device_id": "wr-golden-01", "seq": 40, "ts": int(time.time() * 1000), "heart_rate": 70,
-               "spo2": 98, "skin_temp": 33.0}
+    message = {
+        "v": 1,
+        "device_id": "wr-golden-01",
+        "seq": 40,
+        "ts": int(time.time() * 1000),
+        "heart_rate": 70,
+        "spo2": 98,
+        "skin_temp": 33.0,
+    }
     for _ in range(3):
         device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(message))
     following = {**message, "seq": 41, "heart_rate": 71}
@@ -246,8 +262,13 @@ async def test_an_invalid_alarm_is_refused_so_the_device_stops_resending(
 async def test_telemetry_from_a_clock_far_in_the_future_is_refused(
     golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
 ) -> None:
-    future = {"v": 1, "device_id": "wr-golden-01", "seq": 3, "ts": int(time.time() * 1000) + 3_600_000,
-              "heart_rate": 70}
+    future = {
+        "v": 1,
+        "device_id": "wr-golden-01",
+        "seq": 3,
+        "ts": int(time.time() * 1000) + 3_600_000,
+        "heart_rate": 70,
+    }
     device.publish("homecare/v1/dev/wr-golden-01/telemetry", json.dumps(future))
     await eventually(lambda: _count(database_url, "dead_letters", 1))
     assert (await scalar(database_url, "SELECT reason FROM dead_letters")).startswith("clock: device time is +3600 s")
@@ -262,8 +283,10 @@ async def test_telemetry_from_a_clock_far_in_the_future_is_refused(
 async def test_two_gateways_share_the_load_on_a_shared_subscription(
     golden_household: Household, database_url: str, mosquitto_url: str
 ) -> None:
-    gateways = [Gateway(gateway_settings(database_url, mosquitto_url, mqtt_share_group="homecare-gateways"),
-                        database_url) for _ in range(2)]
+    gateways = [
+        Gateway(gateway_settings(database_url, mosquitto_url, mqtt_share_group="homecare-gateways"), database_url)
+        for _ in range(2)
+    ]
     for gateway in gateways:
         gateway.start()
     device = TestClient(mosquitto_url)
@@ -277,8 +300,10 @@ async def test_two_gateways_share_the_load_on_a_shared_subscription(
         device.close()
         for gateway in gateways:
             gateway.stop()
-    shares = [gateway.metrics.registry.get_sample_value("homecare_gateway_messages_received_total",
-                                                        {"channel": "telemetry"}) for gateway in gateways]
+    shares = [
+        gateway.metrics.registry.get_sample_value("homecare_gateway_messages_received_total", {"channel": "telemetry"})
+        for gateway in gateways
+    ]
     assert sum(shares) == 200
     assert min(shares) > 0, f"one gateway did all the work: {shares}"
 
@@ -286,8 +311,10 @@ async def test_two_gateways_share_the_load_on_a_shared_subscription(
 async def test_telemetry_and_alarm_gateways_split_the_work(
     golden_household: Household, database_url: str, broker_url: str, commands: TestClient
 ) -> None:
-    gateways = {channels: Gateway(gateway_settings(database_url, broker_url, gateway_channels=channels), database_url)
-                for channels in ("telemetry", "alarms")}
+    gateways = {
+        channels: Gateway(gateway_settings(database_url, broker_url, gateway_channels=channels), database_url)
+        for channels in ("telemetry", "alarms")
+    }
     for gateway in gateways.values():
         gateway.start()
     device = TestClient(broker_url)
@@ -306,7 +333,8 @@ async def test_telemetry_and_alarm_gateways_split_the_work(
 
     def received(channels: str, channel: str) -> float:
         value = gateways[channels].metrics.registry.get_sample_value(
-            "homecare_gateway_messages_received_total", {"channel": channel})
+            "homecare_gateway_messages_received_total", {"channel": channel}
+        )
         return value or 0.0
 
     assert received("telemetry", "telemetry") == 2

@@ -27,8 +27,9 @@ async def test_concurrent_writers_leave_no_gap_for_a_follower(
     escalation = Escalation(policies=load_policies())
     residents = []
     for n in range(WRITERS):
-        row = await (await db.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id",
-                                      (f"r{n}",))).fetchone()
+        row = await (
+            await db.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (f"r{n}",))
+        ).fetchone()
         assert row is not None
         residents.append(row[0])
     seen: list[Change] = []
@@ -43,8 +44,14 @@ async def test_concurrent_writers_leave_no_gap_for_a_follower(
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             for round_ in range(ROUNDS):
                 now = datetime.now(UTC)
-                signal = Signal(resident_id=resident_id, cause=Cause.SOS, priority=Priority.CRITICAL,
-                                explanation_en=f"press {round_}", explanation_zh="按键", detected_at=now)
+                signal = Signal(
+                    resident_id=resident_id,
+                    cause=Cause.SOS,
+                    priority=Priority.CRITICAL,
+                    explanation_en=f"press {round_}",
+                    explanation_zh="按键",
+                    detected_at=now,
+                )
                 applied = await incidents.apply_signal(conn, signal=signal, now=now, escalation=escalation)
                 assert applied.incident_id is not None
                 await incidents.add_note(conn, incident_id=applied.incident_id, actor="op", note="n", now=now)

@@ -28,8 +28,16 @@ async def resident(db: Db, name: str = "Chen") -> int:
 
 
 def fall(resident_id: int, kind: SignalKind = SignalKind.PRE_ALARM, priority: Priority = Priority.CRITICAL) -> Signal:
-    return Signal(resident_id=resident_id, cause=Cause.FALL, kind=kind, priority=priority, explanation_en="fall",
-                  explanation_zh="跌倒", detected_at=T0, recovery_window_s=45)
+    return Signal(
+        resident_id=resident_id,
+        cause=Cause.FALL,
+        kind=kind,
+        priority=priority,
+        explanation_en="fall",
+        explanation_zh="跌倒",
+        detected_at=T0,
+        recovery_window_s=45,
+    )
 
 
 async def test_im_ok_after_the_window_leaves_the_alarm_standing(db: Db) -> None:
@@ -38,8 +46,9 @@ async def test_im_ok_after_the_window_leaves_the_alarm_standing(db: Db) -> None:
     opened = await incidents.apply_signal(db, signal=fall(rid), now=T0, escalation=escalation)
     assert opened.incident_id is not None
     # The backend was down: the "I'm OK" arrived 50 s after the fall and is processed before the timer fired.
-    late = await incidents.apply_signal(db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=50),
-                                        escalation=escalation)
+    late = await incidents.apply_signal(
+        db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=50), escalation=escalation
+    )
     assert late.change == "noted"
     incident = await incidents.get_incident(db, incident_id=opened.incident_id)
     assert incident.status is Status.OPEN
@@ -57,8 +66,9 @@ async def test_invalid_steps_are_refused_and_leave_no_trace(db: Db) -> None:
     assert applied.incident_id is not None
     iid = applied.incident_id
     with pytest.raises(InvalidTransition, match="use cancel"):
-        await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.CANCELLED_BY_RESIDENT, now=T0,
-                                escalation=escalation)
+        await incidents.resolve(
+            db, incident_id=iid, actor="op", outcome=Outcome.CANCELLED_BY_RESIDENT, now=T0, escalation=escalation
+        )
     await incidents.resolve(db, incident_id=iid, actor="op", outcome=Outcome.FALSE_ALARM, now=T0, escalation=escalation)
     before = len((await incidents.incident_detail(db, incident_id=iid, actor=SERVICE)).transitions)
     for action in (incidents.acknowledge, incidents.start_call):
@@ -76,21 +86,29 @@ async def test_queue_is_priority_then_age_and_a_more_urgent_repeat_raises_priori
     escalation = Escalation(policies=load_policies())
     a, b, c = await resident(db, "a"), await resident(db, "b"), await resident(db, "c")
     await incidents.apply_signal(db, signal=fall(a, SignalKind.ALARM, Priority.HIGH), now=T0, escalation=escalation)
-    await incidents.apply_signal(db, signal=fall(b, SignalKind.ALARM, Priority.CRITICAL),
-                                 now=T0 + timedelta(seconds=5), escalation=escalation)
-    await incidents.apply_signal(db, signal=fall(c, SignalKind.ALARM, Priority.HIGH),
-                                 now=T0 - timedelta(seconds=5), escalation=escalation)
+    await incidents.apply_signal(
+        db, signal=fall(b, SignalKind.ALARM, Priority.CRITICAL), now=T0 + timedelta(seconds=5), escalation=escalation
+    )
+    await incidents.apply_signal(
+        db, signal=fall(c, SignalKind.ALARM, Priority.HIGH), now=T0 - timedelta(seconds=5), escalation=escalation
+    )
     assert [i.resident_id for i in await incidents.open_queue(db)] == [b, c, a]
-    folded = await incidents.apply_signal(db, signal=fall(a, SignalKind.ALARM, Priority.CRITICAL),
-                                          now=T0 + timedelta(seconds=9), escalation=escalation)
+    folded = await incidents.apply_signal(
+        db, signal=fall(a, SignalKind.ALARM, Priority.CRITICAL), now=T0 + timedelta(seconds=9), escalation=escalation
+    )
     assert folded.change == "folded"
     assert [i.resident_id for i in await incidents.open_queue(db)] == [a, b, c]
 
 
 def radar_fall(resident_id: int) -> Signal:
-    return Signal(resident_id=resident_id, cause=Cause.FALL_CONFIRMED, priority=Priority.CRITICAL,
-                  explanation_en="Fall detected by the fall sensor in the bathroom.",
-                  explanation_zh="跌倒传感器检测到跌倒（bathroom）。", detected_at=T0)
+    return Signal(
+        resident_id=resident_id,
+        cause=Cause.FALL_CONFIRMED,
+        priority=Priority.CRITICAL,
+        explanation_en="Fall detected by the fall sensor in the bathroom.",
+        explanation_zh="跌倒传感器检测到跌倒（bathroom）。",
+        detected_at=T0,
+    )
 
 
 async def test_one_fall_seen_by_the_wristband_and_the_radar_is_one_incident(db: Db) -> None:
@@ -98,8 +116,9 @@ async def test_one_fall_seen_by_the_wristband_and_the_radar_is_one_incident(db: 
     for order in ((fall, radar_fall), (radar_fall, fall)):
         rid = await resident(db, f"Chen {order[0].__name__}")
         first = await incidents.apply_signal(db, signal=order[0](rid), now=T0, escalation=escalation)
-        second = await incidents.apply_signal(db, signal=order[1](rid), now=T0 + timedelta(seconds=2),
-                                              escalation=escalation)
+        second = await incidents.apply_signal(
+            db, signal=order[1](rid), now=T0 + timedelta(seconds=2), escalation=escalation
+        )
         assert second.change == "folded"
         assert second.incident_id == first.incident_id
         rows = await (await db.execute("SELECT repeat_count FROM incidents WHERE resident_id = %s", (rid,))).fetchall()
@@ -111,6 +130,7 @@ async def test_im_ok_reaches_a_wristband_fall_that_the_radar_also_saw(db: Db) ->
     rid = await resident(db)
     opened = await incidents.apply_signal(db, signal=fall(rid), now=T0, escalation=escalation)
     await incidents.apply_signal(db, signal=radar_fall(rid), now=T0 + timedelta(seconds=2), escalation=escalation)
-    ok = await incidents.apply_signal(db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=20),
-                                      escalation=escalation)
+    ok = await incidents.apply_signal(
+        db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=20), escalation=escalation
+    )
     assert (ok.incident_id, ok.change) == (opened.incident_id, "cancelled")

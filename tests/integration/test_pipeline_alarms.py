@@ -24,8 +24,14 @@ from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
 
-DEVICES = {"wr-pipe-01": "wristband", "sos-pipe-01": "sos_pendant", "fs-pipe-01": "fall_sensor",
-           "smoke-pipe-01": "smoke_sensor", "door-pipe-01": "door_sensor", "hu-pipe-01": "home_unit"}
+DEVICES = {
+    "wr-pipe-01": "wristband",
+    "sos-pipe-01": "sos_pendant",
+    "fs-pipe-01": "fall_sensor",
+    "smoke-pipe-01": "smoke_sensor",
+    "door-pipe-01": "door_sensor",
+    "hu-pipe-01": "home_unit",
+}
 amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
 
 
@@ -42,16 +48,21 @@ async def household(database_url: str) -> Household:
         for code, lat, lon in (("A", 31.2300, 121.4700), ("B", 31.2400, 121.4700), ("C", 31.2600, 121.4700)):
             await conn.execute(
                 "INSERT INTO stations (code, name, address, lat, lon, opens, closes) "
-                "VALUES (%s, %s, 'addr', %s, %s, '00:00', '00:00')", (code, f"Station {code}", lat, lon))
+                "VALUES (%s, %s, 'addr', %s, %s, '00:00', '00:00')",
+                (code, f"Station {code}", lat, lon),
+            )
         await conn.execute(
             "UPDATE residents SET lat = 31.2310, lon = 121.4710, station_id = (SELECT id FROM stations "
-            "WHERE code = 'A') WHERE id = %s", (home.resident_id,))
+            "WHERE code = 'A') WHERE id = %s",
+            (home.resident_id,),
+        )
     return home
 
 
 @pytest.fixture
-async def backend(database_url: str, broker_url: str, clock: ManualClock, household: Household,
-                  gateway: Gateway) -> AsyncIterator[Backend]:
+async def backend(
+    database_url: str, broker_url: str, clock: ManualClock, household: Household, gateway: Gateway
+) -> AsyncIterator[Backend]:
     # household before gateway: the gateway loads its device registry at start.
     running = await start_backend(database_url, clock)
     try:
@@ -160,8 +171,10 @@ async def test_a_residents_own_recovery_window_is_used_and_zero_means_an_alarm_a
     backend: Backend, device: TestClient, database_url: str, household: Household
 ) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
-                           (household.resident_id, psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 90}})))
+        await conn.execute(
+            "INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
+            (household.resident_id, psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 90}})),
+        )
     sender = Sender(device)
     sender.event("wr-pipe-01", "fall_detected", confidence=0.9)
     waiting = await eventually(lambda: one_incident(database_url, status="pre_alarm"))
@@ -169,8 +182,10 @@ async def test_a_residents_own_recovery_window_is_used_and_zero_means_an_alarm_a
 
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute("UPDATE incidents SET status = 'cancelled', closed_at = now()")
-        await conn.execute("UPDATE detection_settings SET overrides = %s",
-                           (psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 0}}),))
+        await conn.execute(
+            "UPDATE detection_settings SET overrides = %s",
+            (psycopg.types.json.Jsonb({"falls": {"recovery_window_s": 0}}),),
+        )
     sender.event("wr-pipe-01", "fall_detected", confidence=0.9)
 
     async def second() -> dict[str, Any] | None:
@@ -187,8 +202,10 @@ async def test_every_alarm_kind_maps_to_its_incident(
 ) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         # This resident's own priority for a removed wristband (she forgets it at night; staff want to know).
-        await conn.execute("INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
-                           (household.resident_id, psycopg.types.json.Jsonb({"priorities": {"wearable_removed": 3}})))
+        await conn.execute(
+            "INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
+            (household.resident_id, psycopg.types.json.Jsonb({"priorities": {"wearable_removed": 3}})),
+        )
     sender = Sender(device)
     sender.event("fs-pipe-01", "fall_detected", room="bathroom")
     sender.event("smoke-pipe-01", "smoke", room="kitchen")
@@ -201,8 +218,12 @@ async def test_every_alarm_kind_maps_to_its_incident(
 
     await eventually(five_processed)
     found = {i["cause"]: (i["status"], i["priority"]) for i in await incidents_of(database_url)}
-    assert found == {"fall_confirmed": ("open", 1), "smoke": ("open", 1), "wearable_removed": ("open", 3),
-                     "sos": ("open", 1)}
+    assert found == {
+        "fall_confirmed": ("open", 1),
+        "smoke": ("open", 1),
+        "wearable_removed": ("open", 3),
+        "sos": ("open", 1),
+    }
     queue = await get(backend, "/incidents")
     assert [i["priority"] for i in queue] == [1, 1, 1, 3]
     assert [i["cause"] for i in queue[:3]] == ["fall_confirmed", "smoke", "sos"]  # same priority: oldest first
@@ -273,9 +294,12 @@ async def test_unacknowledged_alarm_escalates_then_station_that_does_not_accept_
     steps = [(t["from_status"], t["to_status"], t["actor"], t["detail"]["change"]) for t in detail["transitions"]]
     statuses = [(f, t, a) for f, t, a, _ in steps if f != t]
     assert statuses == [
-        (None, "pre_alarm", "device"), ("pre_alarm", "open", "system"),
-        ("open", "acknowledged", "operator Li"), ("acknowledged", "in_call", "operator Li"),
-        ("in_call", "dispatched", "operator Li"), ("dispatched", "on_scene", "responder Zhao"),
+        (None, "pre_alarm", "device"),
+        ("pre_alarm", "open", "system"),
+        ("open", "acknowledged", "operator Li"),
+        ("acknowledged", "in_call", "operator Li"),
+        ("in_call", "dispatched", "operator Li"),
+        ("dispatched", "on_scene", "responder Zhao"),
         ("on_scene", "resolved", "operator Li"),
     ]
     changes = [c for *_, c in steps]
@@ -289,15 +313,15 @@ async def test_unacknowledged_alarm_escalates_then_station_that_does_not_accept_
 
 
 async def _tasks(database_url: str, n: int) -> list[tuple[Any, ...]] | None:
-    found = await rows(database_url, "SELECT t.id, s.code, t.status FROM station_tasks t "
-                                     "JOIN stations s ON s.id = t.station_id ORDER BY t.id")
+    found = await rows(
+        database_url,
+        "SELECT t.id, s.code, t.status FROM station_tasks t JOIN stations s ON s.id = t.station_id ORDER BY t.id",
+    )
     return found if len(found) == n and found[-1][2] == "offered" else None
 
 
 @amqtt_only
-async def test_duplicates_never_double_dispatch(
-    backend: Backend, device: TestClient, database_url: str
-) -> None:
+async def test_duplicates_never_double_dispatch(backend: Backend, device: TestClient, database_url: str) -> None:
     sender = Sender(device)
     seq = sender.event("sos-pipe-01", "sos")
     incident = await eventually(lambda: one_incident(database_url, status="open"))
@@ -340,6 +364,7 @@ async def test_a_backend_restart_loses_no_timer_and_misses_no_event(
 
     restarted = await start_backend(database_url, clock)
     try:
+
         async def both() -> bool:
             found = {i["cause"]: i["status"] for i in await incidents_of(database_url)}
             return found == {"fall": "open", "sos": "open"}
@@ -405,8 +430,16 @@ async def test_the_fall_model_downgrades_a_doubtful_fall_but_a_human_still_sees_
     seq = sender.event("wr-pipe-01", "fall_detected", confidence=0.55)
     now_ms = int(time.time() * 1000)
     still = [[0, 0, 1000]] * 200  # four seconds of lying still at 50 Hz: no impact, no fall
-    burst = {"v": 1, "device_id": "wr-pipe-01", "seq": seq + 1, "ts": now_ms, "event_seq": seq,
-             "t0": now_ms - 4000, "fs": 50.0, "acc": still}
+    burst = {
+        "v": 1,
+        "device_id": "wr-pipe-01",
+        "seq": seq + 1,
+        "ts": now_ms,
+        "event_seq": seq,
+        "t0": now_ms - 4000,
+        "fs": 50.0,
+        "acc": still,
+    }
     device.publish("homecare/v1/dev/wr-pipe-01/imu", json.dumps(burst))
 
     async def reviewed() -> list[tuple[Any, ...]]:
@@ -434,7 +467,8 @@ async def test_the_periodic_detectors_raise_an_incident_from_the_running_pipelin
         await conn.execute(
             "INSERT INTO device_state (device_id, online, last_seen_at, last_heartbeat_at, battery) "
             "VALUES (%s, true, %s, %s, 80)",
-            (wristband, clock.now() - timedelta(hours=1), clock.now() - timedelta(hours=1)))
+            (wristband, clock.now() - timedelta(hours=1), clock.now() - timedelta(hours=1)),
+        )
     clock.advance(31)  # the detectors' next turn
 
     async def device_offline() -> bool:

@@ -45,8 +45,9 @@ def policies(request: pytest.FixtureRequest, tmp_path: Path) -> PolicySet:
         return load_policies()
     path = tmp_path / "policy.yaml"
     shipped = DEFAULT_POLICY_FILE.read_text()
-    path.write_text(re.sub(r"^answer_targets:.*?^policies:", f"answer_targets: {targets}\npolicies:", shipped,
-                           flags=re.S | re.M))
+    path.write_text(
+        re.sub(r"^answer_targets:.*?^policies:", f"answer_targets: {targets}\npolicies:", shipped, flags=re.S | re.M)
+    )
     return load_policies(path)
 
 
@@ -267,8 +268,16 @@ async def test_the_figures_and_the_console_follow_the_policy_s_answer_targets(
     assert (ack["meets_60s_target"], ack["meets_180s_target"]) == (True, False)  # 3/11 ≥ 25 %, 7/11 < 80 %
     ids = world.incidents
     missed = {b["incident_id"]: b["missed_180s"] for b in report["breaches"]}
-    assert missed == {ids[2]: False, ids[3]: False, ids[4]: False, ids[5]: True, ids[6]: True, ids[7]: False,
-                      ids[9]: True, ids[14]: True}
+    assert missed == {
+        ids[2]: False,
+        ids[3]: False,
+        ids[4]: False,
+        ids[5]: True,
+        ids[6]: True,
+        ids[7]: False,
+        ids[9]: True,
+        ids[14]: True,
+    }
     li = {g["key"]: g for g in report["by_operator"]}["op-li"]  # waits 20, 45, 180, 10
     assert (li["share_within_60s"], li["share_within_180s"]) == (0.5, 0.75)
 

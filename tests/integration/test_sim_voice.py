@@ -33,8 +33,9 @@ async def world(database_url: str, tmp_path: Path) -> World:
 
 
 @pytest.fixture
-async def backend(database_url: str, broker_url: str, world: World, gateway: Gateway,
-                  tmp_path: Path) -> AsyncIterator[Backend]:
+async def backend(
+    database_url: str, broker_url: str, world: World, gateway: Gateway, tmp_path: Path
+) -> AsyncIterator[Backend]:
     """The API on this machine's own address (ICE skips loopback); ``world`` comes before ``gateway`` in the
     arguments so the gateway starts after enrolment and knows the devices."""
     running = await start_backend(database_url, host=own_address(), data_dir=tmp_path / "backend")
@@ -46,13 +47,17 @@ async def backend(database_url: str, broker_url: str, world: World, gateway: Gat
 
 
 @pytest.fixture
-async def simulator(backend: Backend, broker_url: str, world: World,
-                    tmp_path: Path) -> AsyncIterator[NeighbourhoodRun]:
+async def simulator(backend: Backend, broker_url: str, world: World, tmp_path: Path) -> AsyncIterator[NeighbourhoodRun]:
     """The same neighbourhood as the enrolled world, played as `homecare sim neighbourhood --api-url` plays it."""
     enrolment = world.enrolment
     hood = build_neighbourhood(len(enrolment.residents), seed=enrolment.seed, background_incidents=False)
-    run = NeighbourhoodRun(hood, parse_mqtt_url(broker_url), SimClock(), options=RunOptions(tick_s=0.1),
-                           voice=VoiceOptions(tmp_path / "sim" / "sim-speech", api_url=backend.url))
+    run = NeighbourhoodRun(
+        hood,
+        parse_mqtt_url(broker_url),
+        SimClock(),
+        options=RunOptions(tick_s=0.1),
+        voice=VoiceOptions(tmp_path / "sim" / "sim-speech", api_url=backend.url),
+    )
     playing = asyncio.create_task(run.run())
     try:
         yield run
@@ -62,7 +67,10 @@ async def simulator(backend: Backend, broker_url: str, world: World,
 
 
 async def test_the_operator_calls_a_simulated_home_after_an_sos_and_hears_the_resident(
-    simulator: NeighbourhoodRun, backend: Backend, world: World, tmp_path: Path,
+    simulator: NeighbourhoodRun,
+    backend: Backend,
+    world: World,
+    tmp_path: Path,
 ) -> None:
     unit = simulator.device(RESIDENT, DeviceKind.HOME_UNIT)
     pendant = simulator.device(RESIDENT, DeviceKind.SOS_PENDANT)
@@ -86,10 +94,11 @@ async def test_the_operator_calls_a_simulated_home_after_an_sos_and_hears_the_re
         placed = response.json()
         call_id = placed["call"]["id"]
         assert placed["call"]["device_uid"] == unit.uid
-        console = ConsolePeer(backend.ws_url + placed["signal_path"],
-                              headers={"Cookie": f"{SESSION_COOKIE}={operator.cookies[SESSION_COOKIE]}",
-                                       "Origin": backend.url},
-                              speech=tone_wav(tmp_path / "operator.wav"))
+        console = ConsolePeer(
+            backend.ws_url + placed["signal_path"],
+            headers={"Cookie": f"{SESSION_COOKIE}={operator.cookies[SESSION_COOKIE]}", "Origin": backend.url},
+            speech=tone_wav(tmp_path / "operator.wav"),
+        )
         talking = asyncio.create_task(console.run())
 
         # The simulated unit answered by itself (an alarm call) and both sides hear sound from the other.

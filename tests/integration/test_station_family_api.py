@@ -47,44 +47,49 @@ async def backend(database_url: str, broker_url: str, clock: ManualClock, world:
         await running.stop()
 
 
-
 async def device_ids(db: psycopg.AsyncConnection[Any], resident_id: int) -> dict[str, int]:
     rows = await (await db.execute("SELECT kind, id FROM devices WHERE resident_id = %s", (resident_id,))).fetchall()
     return dict(rows)
 
 
-async def add_event(db: psycopg.AsyncConnection[Any], *, device_id: int, resident_id: int, kind: str,
-                    at: datetime, priority: int = 5) -> None:
+async def add_event(
+    db: psycopg.AsyncConnection[Any], *, device_id: int, resident_id: int, kind: str, at: datetime, priority: int = 5
+) -> None:
     await db.execute(
         "INSERT INTO events (device_id, resident_id, seq, ts, received_at, kind, priority) "
         "VALUES (%s, %s, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE device_id = %s), %s, %s, %s, %s)",
-        (device_id, resident_id, device_id, at, at, kind, priority))
+        (device_id, resident_id, device_id, at, at, kind, priority),
+    )
 
 
 async def _incident_of(db: psycopg.AsyncConnection[Any], resident_id: int, cause: str) -> int | None:
-    row = await (await db.execute("SELECT id FROM incidents WHERE resident_id = %s AND cause = %s",
-                                  (resident_id, cause))).fetchone()
+    row = await (
+        await db.execute("SELECT id FROM incidents WHERE resident_id = %s AND cause = %s", (resident_id, cause))
+    ).fetchone()
     return None if row is None else int(row[0])
 
 
 async def open_sos(db: psycopg.AsyncConnection[Any], world: World, clock: ManualClock) -> int:
     resident = world.resident_ids[0]
     devices = await device_ids(db, resident)
-    await add_event(db, device_id=devices["sos_pendant"], resident_id=resident, kind="sos", at=clock.now(),
-                    priority=1)
+    await add_event(db, device_id=devices["sos_pendant"], resident_id=resident, kind="sos", at=clock.now(), priority=1)
 
     return await eventually(lambda: _incident_of(db, resident, "sos"))
 
 
 async def test_a_responder_works_a_task_from_the_station_view(
-    backend: Backend, world: World, db: psycopg.AsyncConnection[Any], clock: ManualClock,
+    backend: Backend,
+    world: World,
+    db: psycopg.AsyncConnection[Any],
+    clock: ManualClock,
     login: Login,
 ) -> None:
     incident_id = await open_sos(db, world, clock)
     station = world.station_ids[0]
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
-        response = await service.post(f"/api/incidents/{incident_id}/dispatch",
-                                      json={"actor": "operator Li", "station_id": station})
+        response = await service.post(
+            f"/api/incidents/{incident_id}/dispatch", json={"actor": "operator Li", "station_id": station}
+        )
         assert response.status_code == 201, response.text
         task_id = response.json()["id"]
 
@@ -94,7 +99,8 @@ async def test_a_responder_works_a_task_from_the_station_view(
     view = first.json()
     assert view["station"]["id"] == station
     assert [(t["id"], t["status"], t["cause"], t["resident"]["id"]) for t in view["tasks"]] == [
-        (task_id, "offered", "sos", world.resident_ids[0])]
+        (task_id, "offered", "sos", world.resident_ids[0])
+    ]
     task = view["tasks"][0]
     assert all((task["resident"]["name"], task["resident"]["address"], task["travel_min"]))
     assert [(p["display_name"], p["on_duty"], p["me"]) for p in view["roster"]] == [("服务站 王强", True, True)]
@@ -106,8 +112,11 @@ async def test_a_responder_works_a_task_from_the_station_view(
     logged = (await (await db.execute("SELECT count(*) FROM access_log WHERE actor = 'responder'")).fetchone())[0]
     unchanged = await responder.get("/api/station", headers={"If-None-Match": etag})
     assert (unchanged.status_code, unchanged.content) == (304, b"")
-    assert (await (await db.execute("SELECT count(*) FROM access_log WHERE actor = 'responder'")).fetchone())[0] \
-        == logged == 1
+    assert (
+        (await (await db.execute("SELECT count(*) FROM access_log WHERE actor = 'responder'")).fetchone())[0]
+        == logged
+        == 1
+    )
 
     for action in ("accept", "en-route", "on-scene"):
         assert (await responder.post(f"/api/tasks/{task_id}/{action}", json={})).status_code == 200
@@ -125,8 +134,14 @@ async def test_a_responder_works_a_task_from_the_station_view(
     # closed ones (latest first).
     clock.advance(60)
     devices = await device_ids(db, world.resident_ids[0])
-    await add_event(db, device_id=devices["smoke_sensor" if "smoke_sensor" in devices else "home_unit"],
-                    resident_id=world.resident_ids[0], kind="smoke", at=clock.now(), priority=1)
+    await add_event(
+        db,
+        device_id=devices["smoke_sensor" if "smoke_sensor" in devices else "home_unit"],
+        resident_id=world.resident_ids[0],
+        kind="smoke",
+        at=clock.now(),
+        priority=1,
+    )
     smoke = await eventually(lambda: _incident_of(db, world.resident_ids[0], "smoke"))
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
         offered = (await service.post(f"/api/incidents/{smoke}/dispatch", json={"station_id": station})).json()
@@ -134,7 +149,9 @@ async def test_a_responder_works_a_task_from_the_station_view(
     assert declined.status_code == 200, declined.text
     tasks = (await responder.get("/api/station")).json()["tasks"]
     assert [(t["id"], t["status"], t["note"]) for t in tasks] == [
-        (offered["id"], "declined", "两人都在外出任务中"), (task_id, "done", "扶起老人，无受伤")]
+        (offered["id"], "declined", "两人都在外出任务中"),
+        (task_id, "done", "扶起老人，无受伤"),
+    ]
 
     off = await responder.post("/api/station/duty", json={"on_duty": False})
     assert off.status_code == 204
@@ -142,8 +159,14 @@ async def test_a_responder_works_a_task_from_the_station_view(
     assert [(p["on_duty"], p["me"]) for p in roster] == [(False, True)]
 
     # Responders see only their own station; managers pick one; others have no station view.
-    other = (await (await db.execute("INSERT INTO stations (code, name, address, lat, lon) "
-                                      "VALUES ('X', 'Other', 'addr', 31.2, 121.4) RETURNING id")).fetchone())[0]
+    other = (
+        await (
+            await db.execute(
+                "INSERT INTO stations (code, name, address, lat, lon) "
+                "VALUES ('X', 'Other', 'addr', 31.2, 121.4) RETURNING id"
+            )
+        ).fetchone()
+    )[0]
     assert (await responder.get(f"/api/station?station_id={other}")).status_code == 403
     admin = await login("admin")
     assert (await admin.get("/api/station")).status_code == 422
@@ -158,7 +181,10 @@ async def test_a_responder_works_a_task_from_the_station_view(
 
 
 async def test_the_family_status_follows_the_incident_and_the_devices(
-    backend: Backend, world: World, db: psycopg.AsyncConnection[Any], clock: ManualClock,
+    backend: Backend,
+    world: World,
+    db: psycopg.AsyncConnection[Any],
+    clock: ManualClock,
     login: Login,
 ) -> None:
     resident = world.resident_ids[0]
@@ -176,13 +202,17 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
     for kind, device_id in devices.items():
         await db.execute(
             "INSERT INTO device_state (device_id, online, last_seen_at, battery, charging) VALUES (%s, true, %s, %s, "
-            "false)", (device_id, now, 15 if kind == "wristband" else 90))
-    await add_event(db, device_id=devices["motion_sensor"], resident_id=resident, kind="motion",
-                    at=now - timedelta(minutes=12))
+            "false)",
+            (device_id, now, 15 if kind == "wristband" else 90),
+        )
+    await add_event(
+        db, device_id=devices["motion_sensor"], resident_id=resident, kind="motion", at=now - timedelta(minutes=12)
+    )
     status = (await family.get(f"/api/family/residents/{resident}/status")).json()
     assert status["state"] == "needs_attention"
-    assert status["reasons"] == [{"code": "low_battery", "device_kind": "wristband", "battery": 15, "cause": None,
-                                  "since": None}]
+    assert status["reasons"] == [
+        {"code": "low_battery", "device_kind": "wristband", "battery": 15, "cause": None, "since": None}
+    ]
     assert status["last_activity"]["source"] == "motion"
     assert datetime.fromisoformat(status["last_activity"]["at"]) == now - timedelta(minutes=12)
 
@@ -190,8 +220,9 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
     status = (await family.get(f"/api/family/residents/{resident}/status")).json()
     assert (status["state"], status["reasons"][0]["cause"]) == ("needs_attention", "sos")
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
-        task = (await service.post(f"/api/incidents/{incident_id}/dispatch",
-                                   json={"station_id": world.station_ids[0]})).json()
+        task = (
+            await service.post(f"/api/incidents/{incident_id}/dispatch", json={"station_id": world.station_ids[0]})
+        ).json()
         status = (await family.get(f"/api/family/residents/{resident}/status")).json()
         assert (status["state"], status["reasons"][0]["code"]) == ("help_on_the_way", "help_on_the_way")
         for action in ("accept", "on-scene"):
@@ -199,10 +230,12 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
         status = (await family.get(f"/api/family/residents/{resident}/status")).json()
         assert (status["state"], status["reasons"][0]["code"]) == ("help_on_the_way", "responder_on_scene")
         await service.post(f"/api/tasks/{task['id']}/done", json={"actor": "responder", "note": "ok"})
-        await service.post(f"/api/incidents/{incident_id}/notes", json={"actor": "operator Li",
-                                                                         "note": "SECRET operator note"})
-        resolved = await service.post(f"/api/incidents/{incident_id}/resolve",
-                                      json={"actor": "operator Li", "outcome": "no_injury"})
+        await service.post(
+            f"/api/incidents/{incident_id}/notes", json={"actor": "operator Li", "note": "SECRET operator note"}
+        )
+        resolved = await service.post(
+            f"/api/incidents/{incident_id}/resolve", json={"actor": "operator Li", "outcome": "no_injury"}
+        )
         assert resolved.status_code == 200, resolved.text
         await db.execute("UPDATE device_state SET battery = 80 WHERE device_id = %s", (devices["wristband"],))
     status = (await family.get(f"/api/family/residents/{resident}/status")).json()
@@ -217,7 +250,10 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
 
 
 async def test_today_against_a_usual_day_and_nights_in_bed(
-    backend: Backend, world: World, db: psycopg.AsyncConnection[Any], clock: ManualClock,
+    backend: Backend,
+    world: World,
+    db: psycopg.AsyncConnection[Any],
+    clock: ManualClock,
     login: Login,
 ) -> None:
     resident = world.resident_ids[0]
@@ -227,8 +263,11 @@ async def test_today_against_a_usual_day_and_nights_in_bed(
         return datetime.combine(today - timedelta(days=day_back), time(hour, minute), SHANGHAI)
 
     async def steps(at: datetime, total: float) -> None:
-        await db.execute("INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
-                         "VALUES (%s, %s, %s, 1, %s, %s, %s)", (at, resident, int(Metric.STEPS), total, total, total))
+        await db.execute(
+            "INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
+            "VALUES (%s, %s, %s, 1, %s, %s, %s)",
+            (at, resident, int(Metric.STEPS), total, total, total),
+        )
 
     # Five earlier days: a morning walk, and 15:00–16:00 of which half the hour has passed at 15:30; the
     # evening does not count yet. Day 9 has data only after 15:30: it counts as a day with 0 so far, so the
@@ -246,14 +285,22 @@ async def test_today_against_a_usual_day_and_nights_in_bed(
     assert status["last_activity"]["source"] == "steps"
 
     bed = (await device_ids(db, resident))["bed_sensor"]
-    for kind, at in (("bed_return", local(1, 21, 30)), ("bed_exit", local(0, 2)), ("bed_return", local(0, 2, 10)),
-                     ("bed_exit", local(0, 6, 40)), ("bed_return", local(0, 13)), ("bed_exit", local(0, 14))):
+    for kind, at in (
+        ("bed_return", local(1, 21, 30)),
+        ("bed_exit", local(0, 2)),
+        ("bed_return", local(0, 2, 10)),
+        ("bed_exit", local(0, 6, 40)),
+        ("bed_return", local(0, 13)),
+        ("bed_exit", local(0, 14)),
+    ):
         await add_event(db, device_id=bed, resident_id=resident, kind=kind, at=at)
     sleep = await family.get(f"/api/family/residents/{resident}/sleep?nights=2")
     assert sleep.status_code == 200, sleep.text
     nights = sleep.json()["nights"]
     assert [(n["night_of"], n["hours"]) for n in nights] == [
-        ((today - timedelta(days=1)).isoformat(), None), (today.isoformat(), 9.0)]  # the afternoon nap is not sleep
+        ((today - timedelta(days=1)).isoformat(), None),
+        (today.isoformat(), 9.0),
+    ]  # the afternoon nap is not sleep
     assert datetime.fromisoformat(nights[1]["in_bed_at"]) == local(1, 21, 30)
     assert datetime.fromisoformat(nights[1]["up_at"]) == local(0, 6, 40)
     assert (await family.get(f"/api/family/residents/{resident}/sleep?nights=61")).status_code == 422

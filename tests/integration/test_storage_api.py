@@ -55,9 +55,7 @@ class Household:
 
 @pytest.fixture
 async def resident(db: Conn) -> int:
-    row = await (
-        await db.execute("INSERT INTO residents (display_name) VALUES ('Qian Yu') RETURNING id")
-    ).fetchone()
+    row = await (await db.execute("INSERT INTO residents (display_name) VALUES ('Qian Yu') RETURNING id")).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -149,9 +147,7 @@ async def test_bad_rollup_queries_get_a_clear_422(
     assert await access_log(db) == []
 
 
-async def test_a_resident_without_devices_has_no_vitals_yet(
-    client: httpx.AsyncClient, resident: int, db: Conn
-) -> None:
+async def test_a_resident_without_devices_has_no_vitals_yet(client: httpx.AsyncClient, resident: int, db: Conn) -> None:
     response = await client.get(f"/residents/{resident}/vitals/recent", headers=AUTH)
     assert response.status_code == 200, response.text
     assert (response.json()["latest"], response.json()["points"]) == ([], [])
@@ -165,9 +161,7 @@ async def test_recent_since_is_limited_to_a_day(client: httpx.AsyncClient, resid
     assert "at most 24 hours" in response.text
 
 
-def expected_buckets(
-    rows: list[Row], step: timedelta, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
+def expected_buckets(rows: list[Row], step: timedelta, start: datetime, end: datetime) -> list[dict[str, Any]]:
     groups: dict[datetime, list[float]] = defaultdict(list)
     for ts, *_, value, _ in rows:
         bucket = floor_time(ts, step)
@@ -244,9 +238,7 @@ async def test_recent_vitals_give_the_latest_value_and_the_points_since(
     assert body["truncated"] is False
     assert all(p["ts"].endswith("Z") for p in body["points"])
 
-    only = await client.get(
-        f"/residents/{household.resident}/vitals/recent", params={"metric": "spo2"}, headers=AUTH
-    )
+    only = await client.get(f"/residents/{household.resident}/vitals/recent", params={"metric": "spo2"}, headers=AUTH)
     assert {p["metric"] for p in only.json()["points"]} == {"spo2"}
     assert [item["metric"] for item in only.json()["latest"]] == ["spo2"]
 

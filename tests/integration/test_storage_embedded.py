@@ -54,9 +54,7 @@ def crash(server: EmbeddedPostgres) -> None:
 
 def plant_stale_pid_file(server: EmbeddedPostgres) -> None:
     """A pid file naming a live process that is not this cluster's server (here: the test itself)."""
-    (server.pgdata / "postmaster.pid").write_text(
-        f"{os.getpid()}\n{server.pgdata}\n0\n5432\n/tmp\n\n\nready\n"
-    )
+    (server.pgdata / "postmaster.pid").write_text(f"{os.getpid()}\n{server.pgdata}\n0\n5432\n/tmp\n\n\nready\n")
 
 
 def row_of(dsn: str, query: str) -> tuple[Any, ...]:
@@ -86,9 +84,7 @@ def test_a_second_process_adopts_the_running_server(pg_server: Any) -> None:
 
 
 async def test_an_external_database_url_starts_nothing(tmp_path: Path) -> None:
-    settings = Settings(
-        _env_file=None, data_dir=tmp_path, database_url="postgresql://app@db.example/homecare"
-    )
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url="postgresql://app@db.example/homecare")
     async with serve_database(settings) as dsn:
         assert dsn == "postgresql://app@db.example/homecare"
     assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a directory listing in a test

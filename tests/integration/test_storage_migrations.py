@@ -173,9 +173,7 @@ async def test_schema_is_what_the_gateway_writes(db: Conn) -> None:
         "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'telemetry' "
         "AND indexdef LIKE 'CREATE UNIQUE%%'"
     )
-    assert [row[0].split(" USING ")[1] for row in await cursor.fetchall()] == [
-        "btree (device_id, ts, metric, seq)"
-    ]
+    assert [row[0].split(" USING ")[1] for row in await cursor.fetchall()] == ["btree (device_id, ts, metric, seq)"]
 
 
 async def test_an_edited_migration_is_refused(db: Conn) -> None:
@@ -208,9 +206,7 @@ async def test_device_changes_are_announced(db: Conn, database_url: str) -> None
         payloads = []
         async for notify in listener.notifies(timeout=2, stop_after=4):
             payloads.append((notify.channel, notify.payload))
-    assert payloads == [
-        ("homecare_devices", uid) for uid in ("wr-000001", "wr-000001", "wr-000002", "wr-000002")
-    ]
+    assert payloads == [("homecare_devices", uid) for uid in ("wr-000001", "wr-000001", "wr-000002", "wr-000002")]
 
 
 async def test_device_kinds_are_checked(db: Conn) -> None:

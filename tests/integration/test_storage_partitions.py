@@ -84,9 +84,7 @@ async def test_binary_copy_stores_rows_and_the_unique_index_catches_resends(db: 
     now = datetime.now(UTC)
     rows = [(now - timedelta(seconds=i), 7, 3, 1 + i % 4, 60.0 + i, 100 + i) for i in range(1000)]
     await copy_rows(db, rows)
-    count = await (
-        await db.execute("SELECT count(*), sum(value) FROM telemetry WHERE device_id = 7")
-    ).fetchone()
+    count = await (await db.execute("SELECT count(*), sum(value) FROM telemetry WHERE device_id = 7")).fetchone()
     assert count == (1000, sum(r[4] for r in rows))
     with pytest.raises(psycopg.errors.UniqueViolation):
         await copy_rows(db, rows[:1])

@@ -58,18 +58,14 @@ class Fleet:
         self.seq = dict.fromkeys(devices, 0)
         self.rng = random.Random(20240601)
 
-    def rows(
-        self, count: int, start: datetime, end: datetime, metrics: tuple[int, ...] = (1, 2, 3, 5)
-    ) -> list[Row]:
+    def rows(self, count: int, start: datetime, end: datetime, metrics: tuple[int, ...] = (1, 2, 3, 5)) -> list[Row]:
         out = []
         span = (end - start).total_seconds()
         for _ in range(count):
             device = self.rng.choice(list(self.devices))
             self.seq[device] += 1
             ts = start + timedelta(seconds=self.rng.uniform(0, span))
-            value = (
-                round(self.rng.uniform(40, 140), 1) if self.rng.random() < 0.8 else self.rng.uniform(-5, 5)
-            )
+            value = round(self.rng.uniform(40, 140), 1) if self.rng.random() < 0.8 else self.rng.uniform(-5, 5)
             out.append((ts, device, self.devices[device], self.rng.choice(metrics), value, self.seq[device]))
         return out
 
@@ -228,8 +224,7 @@ async def test_housekeeping_deletes_expired_heartbeats_and_dead_letters(db: Conn
             (at, device, seq, at),
         )
         await db.execute(
-            "INSERT INTO dead_letters (received_at, topic, reason, payload) "
-            "VALUES (%s, 'hc/x', 'test', '\\x00')",
+            "INSERT INTO dead_letters (received_at, topic, reason, payload) VALUES (%s, 'hc/x', 'test', '\\x00')",
             (at,),
         )
     report = await maintain_once(db, settings=settings(raw_retention_days=30))

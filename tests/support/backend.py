@@ -35,17 +35,21 @@ class Backend:
         await self.task
 
 
-async def start_backend(database_url: str, clock: ManualClock | None = None,
-                        host: str = "127.0.0.1", **settings: object) -> Backend:
+async def start_backend(
+    database_url: str, clock: ManualClock | None = None, host: str = "127.0.0.1", **settings: object
+) -> Backend:
     """Serve the app until ``stop()``; ``clock`` (a manual one) drives the pipeline's timers when given."""
-    config_settings = Settings(_env_file=None, database_url=database_url, api_token=TOKEN,  # type: ignore[call-arg]
-                               **settings)
+    config_settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        api_token=TOKEN,  # type: ignore[call-arg]
+        **settings,
+    )
     app = create_app(config_settings)
     if clock is not None:
         app.state.clock = clock
     port = free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                            lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
 

@@ -40,16 +40,17 @@ GOLDEN_DEVICES = {
 async def enrol(database_url: str, devices: dict[str, str], name: str = "Wang Xiuying") -> Household:
     """A resident with these devices (uid → kind), as an administrator would enrol them."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        row = await (await conn.execute(
-            "INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))).fetchone()
+        row = await (
+            await conn.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))
+        ).fetchone()
         assert row is not None
         ids = {}
         for uid, kind in devices.items():
-            device = await (await conn.execute(
-                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id",
-                (uid, kind, row[0]))).fetchone()
+            device = await (
+                await conn.execute(
+                    "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id", (uid, kind, row[0])
+                )
+            ).fetchone()
             assert device is not None
             ids[uid] = device[0]
     return Household(row[0], ids)
-
-

@@ -29,9 +29,16 @@ def device_of(world: World, resident: int, kind: DeviceKind) -> tuple[str, str]:
     return device.uid, device.secret
 
 
-async def device_alarm(database_url: str, broker_url: str, world: World, *, resident: int = 0,
-                       kind: DeviceKind = DeviceKind.FALL_SENSOR, event: str = "fall_detected",
-                       **fields: object) -> int:
+async def device_alarm(
+    database_url: str,
+    broker_url: str,
+    world: World,
+    *,
+    resident: int = 0,
+    kind: DeviceKind = DeviceKind.FALL_SENSOR,
+    event: str = "fall_detected",
+    **fields: object,
+) -> int:
     """The device publishes the event as firmware does (its own client id and secret, QoS 1); returns the id of the
     incident the pipeline opens for the resident."""
     uid, secret = device_of(world, resident, kind)
@@ -41,9 +48,12 @@ async def device_alarm(database_url: str, broker_url: str, world: World, *, resi
 
     async def opened() -> int | None:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            row = await (await conn.execute(
-                "SELECT max(id) FROM incidents WHERE resident_id = %s AND closed_at IS NULL",
-                (world.resident_ids[resident],))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT max(id) FROM incidents WHERE resident_id = %s AND closed_at IS NULL",
+                    (world.resident_ids[resident],),
+                )
+            ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     try:
@@ -53,16 +63,17 @@ async def device_alarm(database_url: str, broker_url: str, world: World, *, resi
 
 
 @contextlib.asynccontextmanager
-async def home_unit(world: World, api_url: str, broker_url: str, bridge: PahoBridge, work: Path, *,
-                    resident: int = 0, **voice: object) -> AsyncIterator[tuple[SimDevice, HomeUnitVoice]]:
+async def home_unit(
+    world: World, api_url: str, broker_url: str, bridge: PahoBridge, work: Path, *, resident: int = 0, **voice: object
+) -> AsyncIterator[tuple[SimDevice, HomeUnitVoice]]:
     """The resident's home unit online with its voice, holding the platform's public key as provisioned."""
     uid, secret = device_of(world, resident, DeviceKind.HOME_UNIT)
     async with httpx.AsyncClient(base_url=api_url) as client:
         key = (await client.get("/api/calls/signing-key")).json()["public_key"]
-    device = SimDevice(uid, broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=bridge, firmware="hu-1",
-                       secret=secret)
-    unit = HomeUnitVoice(uid, public_key=load_public_key(key), speech=speech_wav(work / "help.wav"),
-                         **voice)  # type: ignore[arg-type]
+    device = SimDevice(
+        uid, broker=parse_mqtt_url(broker_url), clock=SimClock(), bridge=bridge, firmware="hu-1", secret=secret
+    )
+    unit = HomeUnitVoice(uid, public_key=load_public_key(key), speech=speech_wav(work / "help.wav"), **voice)  # type: ignore[arg-type]
     unit.attach(device)
     device.go_online()
     await eventually(lambda: device.connected)

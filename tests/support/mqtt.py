@@ -16,8 +16,15 @@ class TestClient:
 
     __test__ = False  # not a test class, despite its name
 
-    def __init__(self, url: str, *, client_id: str | None = None, username: str | None = None,
-                 password: str | None = None, on_message: Callable[[mqtt.MQTTMessage], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
+    ) -> None:
         parts = urlsplit(url)
         self.received: list[mqtt.MQTTMessage] = []
         self._on_message = on_message
@@ -36,8 +43,9 @@ class TestClient:
             self.close()
             raise ConnectionRefusedError(f"the broker refused the connection: {self._refusal}")
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
-                    properties: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: object, properties: object
+    ) -> None:
         if getattr(reason, "is_failure", False):
             self._refusal = reason
         self._connected.set()

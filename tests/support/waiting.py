@@ -11,9 +11,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(
-    check: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0, interval: float = 0.05
-) -> T:
+async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0, interval: float = 0.05) -> T:
     """Call (and await, if it is async) `check` until it returns a truthy value; fail with its last value
     after `timeout` seconds."""
     deadline = time.monotonic() + timeout

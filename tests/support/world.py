@@ -39,8 +39,9 @@ async def build_world(database_url: str, data_dir: Path, *, residents: int = 6, 
     logins: list[DemoLogin] = demo_logins(data_dir)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await enrol_neighbourhood(conn, enrolment, logins)
-        resident_ids = [r[0] for r in await (await conn.execute(
-            "SELECT id FROM residents ORDER BY external_ref")).fetchall()]
+        resident_ids = [
+            r[0] for r in await (await conn.execute("SELECT id FROM residents ORDER BY external_ref")).fetchall()
+        ]
         station_ids = [r[0] for r in await (await conn.execute("SELECT id FROM stations ORDER BY id")).fetchall()]
         user_ids = dict(await (await conn.execute("SELECT username, id FROM users")).fetchall())
     return World(enrolment, resident_ids, station_ids, {login.username: login.password for login in logins}, user_ids)
@@ -50,8 +51,9 @@ async def build_world(database_url: str, data_dir: Path, *, residents: int = 6, 
 async def signed_in(backend: Backend, world: World, username: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client holding ``username``'s session cookie and sending our Origin, as the browser would."""
     async with httpx.AsyncClient(base_url=backend.url, headers={"Origin": backend.url}, timeout=10) as client:
-        response = await client.post("/api/auth/login",
-                                     json={"username": username, "password": world.password(username)})
+        response = await client.post(
+            "/api/auth/login", json={"username": username, "password": world.password(username)}
+        )
         assert response.status_code == 200, response.text
         yield client
 

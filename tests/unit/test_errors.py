@@ -26,8 +26,19 @@ from homecare.gateway import GatewayError
 from homecare.storage import DatabaseError
 from homecare.storage.errors import HomecareError
 
-PACKAGES: Final = [accounts, calls, dispatch, enrolment, family, incidents, notifications, reports, residents,
-                   stations, telemetry]
+PACKAGES: Final = [
+    accounts,
+    calls,
+    dispatch,
+    enrolment,
+    family,
+    incidents,
+    notifications,
+    reports,
+    residents,
+    stations,
+    telemetry,
+]
 DRAWN: Final = re.compile(r"^\s*[│ ]*[├└]── (\w+)\s+(.*)$", re.M)
 
 
@@ -52,8 +63,11 @@ def test_each_drawn_class_exists_under_the_root_with_the_status_drawn(package: M
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.__name__.rpartition(".")[2])
 def test_every_exception_a_package_defines_is_drawn(package: ModuleType) -> None:
-    defined = {name for name, obj in inspect.getmembers(package, inspect.isclass)
-               if issubclass(obj, HomecareError) and obj.__module__ == package.__name__}
+    defined = {
+        name
+        for name, obj in inspect.getmembers(package, inspect.isclass)
+        if issubclass(obj, HomecareError) and obj.__module__ == package.__name__
+    }
     bases = {name for name in defined if getattr(package, name).__bases__ == (HomecareError,)}
     assert defined - bases == set(_drawn(package)), package.__name__
 
@@ -68,8 +82,11 @@ def test_headers_and_structured_details() -> None:
     assert accounts.NotAuthenticated("sign in first").headers() == {"WWW-Authenticate": "Bearer"}
     assert accounts.LoginRefused("no").headers() == {}
     assert enrolment.InvalidEnrolment("unknown zone", field="timezone").detail() == [
-        {"loc": ["body", "timezone"], "msg": "unknown zone", "type": "value_error"}]
+        {"loc": ["body", "timezone"], "msg": "unknown zone", "type": "value_error"}
+    ]
     rejected = enrolment.ImportRejected([enrolment.RowError(line=3, reason="no name")])
-    assert rejected.detail() == {"message": "1 line(s) refused; nothing was imported",
-                                 "errors": [{"line": 3, "reason": "no name"}]}
+    assert rejected.detail() == {
+        "message": "1 line(s) refused; nothing was imported",
+        "errors": [{"line": 3, "reason": "no name"}],
+    }
     assert incidents.IncidentNotFound(5).detail() == "incident 5 does not exist"

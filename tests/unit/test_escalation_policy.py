@@ -24,8 +24,12 @@ def test_the_shipped_policy() -> None:
 
 def test_an_override_file_replaces_the_default(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
-    path.write_text(Path(load_policies.__code__.co_filename).with_name("escalation_policy.yaml").read_text()
-                    .replace("within_s: 60 ", "within_s: 30 "))
+    path.write_text(
+        Path(load_policies.__code__.co_filename)
+        .with_name("escalation_policy.yaml")
+        .read_text()
+        .replace("within_s: 60 ", "within_s: 30 ")
+    )
     assert load_policies(path).for_priority(1).acknowledge.within_s == 30
 
 
@@ -33,9 +37,12 @@ def test_an_override_file_replaces_the_default(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("fall_recovery_window_s: 90\npolicies: []", "fall_recovery_window_s"),
-        ("policies:\n  - {name: a, priorities: [1], acknowledge: {within_s: 60, alert: [staff], "
-         "repeat_every_s: 60, max_repeats: 1}, station: {accept_within_s: 60, max_offers: 1}, "
-         "unreachable: {emergency_number: '120'}}", "no policy covers priorities"),
+        (
+            "policies:\n  - {name: a, priorities: [1], acknowledge: {within_s: 60, alert: [staff], "
+            "repeat_every_s: 60, max_repeats: 1}, station: {accept_within_s: 60, max_offers: 1}, "
+            "unreachable: {emergency_number: '120'}}",
+            "no policy covers priorities",
+        ),
         ("policies: [{name: a, typo: 1}]", "typo"),
         (": not yaml : [", "escalation policy"),
     ],

@@ -118,7 +118,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -141,13 +141,19 @@ def test_every_folder_is_a_distribution_whose_path_is_its_import_path() -> None:
 
 
 def test_distributions_import_only_what_lies_below_them_and_declare_it() -> None:
-    wrong = [f"{i.where}: {i.importer} → {i.imported}" for i in IMPORTS
-             if _distribution(i.imported) not in MAY_IMPORT[_distribution(i.importer)]]
+    wrong = [
+        f"{i.where}: {i.importer} → {i.imported}"
+        for i in IMPORTS
+        if _distribution(i.imported) not in MAY_IMPORT[_distribution(i.importer)]
+    ]
     assert wrong == [], "imports that point up or sideways:\n" + "\n".join(wrong)
     for folder, part in FOLDERS.items():
         manifest = tomllib.loads((REPO / folder / "pyproject.toml").read_text())
-        declared = {dep.split("[")[0].split(">")[0].strip().removeprefix("homecare-")
-                    for dep in manifest["project"]["dependencies"] if dep.startswith("homecare-")}
+        declared = {
+            dep.split("[")[0].split(">")[0].strip().removeprefix("homecare-")
+            for dep in manifest["project"]["dependencies"]
+            if dep.startswith("homecare-")
+        }
         used = {_distribution(i.imported) for i in IMPORTS if _distribution(i.importer) == part} - {part}
         assert used <= declared, f"{folder} imports {sorted(used - declared)} without declaring them"
 
@@ -157,7 +163,8 @@ def test_backend_layers_point_down() -> None:
         f"{i.where}: {i.importer} ({LAYER_NAMES[_backend_layer(i.importer)]}) → "
         f"{i.imported} ({LAYER_NAMES[_backend_layer(i.imported)]})"
         for i in IMPORTS
-        if _distribution(i.importer) == "backend" and _distribution(i.imported) == "backend"
+        if _distribution(i.importer) == "backend"
+        and _distribution(i.imported) == "backend"
         and _backend_layer(i.imported) > _backend_layer(i.importer)
     ]
     assert wrong == [], "imports that point up:\n" + "\n".join(wrong)
@@ -166,8 +173,9 @@ def test_backend_layers_point_down() -> None:
 def test_no_cycle_between_backend_domains() -> None:
     graph: dict[str, set[str]] = {}
     for i in IMPORTS:
-        if (_distribution(i.importer), _distribution(i.imported)) == ("backend", "backend") \
-                and _backend_layer(i.importer) == _backend_layer(i.imported) == 1:
+        if (_distribution(i.importer), _distribution(i.imported)) == ("backend", "backend") and _backend_layer(
+            i.importer
+        ) == _backend_layer(i.imported) == 1:
             mine, theirs = i.importer.split(".")[2], i.imported.split(".")[2]
             if mine != theirs:
                 graph.setdefault(mine, set()).add(theirs)
@@ -187,7 +195,10 @@ def test_no_import_that_tools_cannot_see() -> None:
     hidden = []
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr == "import_module":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "import_module"
+            ):
                 hidden.append(f"{path.relative_to(REPO)}:{node.lineno} ({module})")
     assert hidden == [], "importlib hides these imports from every tool:\n" + "\n".join(hidden)

@@ -29,8 +29,12 @@ def test_travel_minutes_is_detoured_distance_at_urban_speed() -> None:
 @pytest.mark.parametrize(
     ("opens", "closes", "local_hour", "expected"),
     [
-        (time(8), time(20), 7, False), (time(8), time(20), 8, True), (time(8), time(20), 20, False),
-        (time(20), time(8), 23, True), (time(20), time(8), 3, True), (time(20), time(8), 12, False),
+        (time(8), time(20), 7, False),
+        (time(8), time(20), 8, True),
+        (time(8), time(20), 20, False),
+        (time(20), time(8), 23, True),
+        (time(20), time(8), 3, True),
+        (time(20), time(8), 12, False),
         (time(0), time(0), 3, True),
     ],
 )
@@ -40,9 +44,19 @@ def test_opening_hours_in_the_station_zone(opens: time, closes: time, local_hour
 
 
 def _station(ident: int, lat: float, **kw: object) -> StationState:
-    base: dict[str, object] = {"id": ident, "code": f"S{ident}", "name": f"S{ident}", "lat": lat, "lon": 121.0,
-                               "capacity": 2, "opens": time(0), "closes": time(0), "timezone": "Asia/Shanghai",
-                               "on_duty": True, "active_tasks": 0}
+    base: dict[str, object] = {
+        "id": ident,
+        "code": f"S{ident}",
+        "name": f"S{ident}",
+        "lat": lat,
+        "lon": 121.0,
+        "capacity": 2,
+        "opens": time(0),
+        "closes": time(0),
+        "timezone": "Asia/Shanghai",
+        "on_duty": True,
+        "active_tasks": 0,
+    }
     base.update(kw)
     return StationState(**base)  # type: ignore[arg-type]
 
@@ -55,5 +69,6 @@ def test_ranking_prefers_the_home_station_then_the_fastest_available() -> None:
     busy = [_station(1, 31.05, active_tasks=2), *stations[1:]]
     ranked = rank_stations(busy, home_station_id=1, lat=31.0, lon=121.0, at=at)
     assert [(c.station_id, c.available) for c in ranked] == [(2, True), (3, True), (1, False), (4, False)]
-    assert [c.station_id for c in rank_stations(busy, home_station_id=1, lat=31.0, lon=121.0, at=at,
-                                                exclude=frozenset({2}))][:1] == [3]
+    assert [
+        c.station_id for c in rank_stations(busy, home_station_id=1, lat=31.0, lon=121.0, at=at, exclude=frozenset({2}))
+    ][:1] == [3]

@@ -62,8 +62,9 @@ def service_actor(settings: Settings, presented: str | None) -> Actor | None:
         return None
     if not secrets.compare_digest(presented.encode(), token.get_secret_value().encode()):
         return None
-    return Actor(name=SERVICE_NAME, role=Role.ADMIN, user_id=None, display_name="Service token",
-                 timezone=settings.timezone)
+    return Actor(
+        name=SERVICE_NAME, role=Role.ADMIN, user_id=None, display_name="Service token", timezone=settings.timezone
+    )
 
 
 def same_origin(origin: str | None, host: str | None) -> bool:
@@ -73,8 +74,16 @@ def same_origin(origin: str | None, host: str | None) -> bool:
     return host is not None and urlsplit(origin).netloc == host
 
 
-async def authenticate(runtime: Runtime, *, bearer: str | None, cookie: str | None, origin: str | None,
-                       host: str | None, unsafe: bool, conn: Conn | None = None) -> Actor:
+async def authenticate(
+    runtime: Runtime,
+    *,
+    bearer: str | None,
+    cookie: str | None,
+    origin: str | None,
+    host: str | None,
+    unsafe: bool,
+    conn: Conn | None = None,
+) -> Actor:
     """The caller behind a bearer token or a session cookie; raises NotAuthenticated.
 
     A cookie-authenticated request that changes something must come from our own origin (with the SameSite=Strict
@@ -97,15 +106,21 @@ async def authenticate(runtime: Runtime, *, bearer: str | None, cookie: str | No
 
 
 async def get_actor(
-    request: Request, runtime: RuntimeDep, conn: ConnDep,
+    request: Request,
+    runtime: RuntimeDep,
+    conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """Who is calling; 401 without a valid session cookie or bearer token. The session is read on the request's
     connection (the one its route gets too), so a request takes one pooled connection, not two."""
     return await authenticate(
-        runtime, bearer=None if credentials is None else credentials.credentials,
-        cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
-        host=request.headers.get("host"), unsafe=request.method in UNSAFE_METHODS, conn=conn,
+        runtime,
+        bearer=None if credentials is None else credentials.credentials,
+        cookie=request.cookies.get(SESSION_COOKIE),
+        origin=request.headers.get("origin"),
+        host=request.headers.get("host"),
+        unsafe=request.method in UNSAFE_METHODS,
+        conn=conn,
     )
 
 

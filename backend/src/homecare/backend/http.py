@@ -25,8 +25,13 @@ async def homecare_error(request: Request, err: Exception) -> Response:
     if request.scope["type"] != "http" or not isinstance(err, HomecareError):
         raise err
     if err.http_status == 500:
-        log.error("%s %s ended in %s, which has no HTTP status of its own", request.method, request.url.path,
-                  type(err).__name__, exc_info=err)
+        log.error(
+            "%s %s ended in %s, which has no HTTP status of its own",
+            request.method,
+            request.url.path,
+            type(err).__name__,
+            exc_info=err,
+        )
     return JSONResponse({"detail": err.detail()}, status_code=err.http_status, headers=err.headers())
 
 

@@ -69,13 +69,19 @@ def _play(run: NeighbourhoodRun, until: float | None) -> None:
         asyncio.run(run.run(until=until, on_tick=lambda status: live.update(_status_line(status, tz))))
 
 
-ApiUrl = Annotated[str | None, typer.Option(
-    envvar="HOMECARE_SIM_API_URL",
-    help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.")]
-CallKey = Annotated[Path | None, typer.Option(
-    help="Instead of asking the API: a file holding the call-signing public key (base64url).")]
-DataDir = Annotated[Path, typer.Option(
-    envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")]
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="HOMECARE_SIM_API_URL",
+        help="The platform's API, http://host:port: home units fetch its call-signing key and answer its calls.",
+    ),
+]
+CallKey = Annotated[
+    Path | None, typer.Option(help="Instead of asking the API: a file holding the call-signing public key (base64url).")
+]
+DataDir = Annotated[
+    Path, typer.Option(envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")
+]
 
 
 def _voice(api_url: str | None, call_key: Path | None, data_dir: Path) -> VoiceOptions | None:
@@ -112,8 +118,15 @@ def neighbourhood(
     clock = SimClock(start.timestamp() if start else None, speed)
     chosen = [int(x) for x in only.split(",")] if only else None
     options = RunOptions(telemetry_interval, heartbeat_interval, seq_state=state)
-    run = NeighbourhoodRun(hood, parse_mqtt_url(mqtt_url), clock, residents=chosen, options=options, secrets=secrets,
-                           voice=_voice(api_url, call_key, data_dir))
+    run = NeighbourhoodRun(
+        hood,
+        parse_mqtt_url(mqtt_url),
+        clock,
+        residents=chosen,
+        options=options,
+        secrets=secrets,
+        voice=_voice(api_url, call_key, data_dir),
+    )
     until = clock.now() + _seconds(duration) if duration else None
     _play(run, until)
 

@@ -142,8 +142,9 @@ class HomeVoices:
             try:
                 return load_public_key(o.key_file.read_text().strip())
             except (OSError, ValueError) as err:
-                log.error("voice off: no call-signing key in %s (%s); home units will not answer calls",
-                          o.key_file, err)
+                log.error(
+                    "voice off: no call-signing key in %s (%s); home units will not answer calls", o.key_file, err
+                )
                 return None
         assert o.api_url is not None, "VoiceOptions needs api_url or key_file"
         url = o.api_url.rstrip("/") + SIGNING_KEY_PATH
@@ -162,8 +163,12 @@ class HomeVoices:
                 if loop.time() >= deadline:
                     break
                 await asyncio.sleep(1.0)
-        log.error("voice off: no call-signing key from %s within %.0f s (%s); home units will not answer calls",
-                  url, o.key_wait_s, problem)
+        log.error(
+            "voice off: no call-signing key from %s within %.0f s (%s); home units will not answer calls",
+            url,
+            o.key_wait_s,
+            problem,
+        )
         return None
 
     def _speech_of(self, name: str) -> Callable[[], Awaitable[Path]]:
@@ -241,8 +246,7 @@ class NeighbourhoodRun:
         self._create_devices(bridge)
         misc = asyncio.create_task(bridge.run())
         # The devices do not wait for the API: the units take calls from when their voices have the key.
-        voicing = None if self.voices is None else asyncio.create_task(self.voices.give(self.households,
-                                                                                          self.devices))
+        voicing = None if self.voices is None else asyncio.create_task(self.voices.give(self.households, self.devices))
         pending = list(self.devices.values())
         now = self.clock.now()
         for h in self.households:

@@ -41,8 +41,11 @@ def speech_wav(path: Path, *, lang: str = "zh", text: str | None = None) -> Path
     espeak-ng is not installed."""
     espeak = shutil.which("espeak-ng")
     if espeak is not None:
-        subprocess.run([espeak, "-v", "cmn" if lang == "zh" else "en", "-w", str(path), text or SPEECH[lang]],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [espeak, "-v", "cmn" if lang == "zh" else "en", "-w", str(path), text or SPEECH[lang]],
+            check=True,
+            capture_output=True,
+        )
         return path
     return tone_wav(path)
 
@@ -52,8 +55,12 @@ def tone_wav(path: Path, *, hz: float = 440.0, seconds: float = 2.0, rate: int =
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(b"".join(struct.pack("<h", int(12_000 * math.sin(2 * math.pi * hz * i / rate)))
-                                 for i in range(int(seconds * rate))))
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(12_000 * math.sin(2 * math.pi * hz * i / rate)))
+                for i in range(int(seconds * rate))
+            )
+        )
     return path
 
 
@@ -103,8 +110,9 @@ class Line:
         await self.send({"type": "hangup"})
 
 
-async def talk(socket: ClientConnection, line: Line, *, speech: Path, camera: bool = False,
-               record_to: Path | None = None) -> None:
+async def talk(
+    socket: ClientConnection, line: Line, *, speech: Path, camera: bool = False, record_to: Path | None = None
+) -> None:
     """Answer the platform's offer with a peer that speaks ``speech`` (looped) and listens, until the call ends."""
     line.socket = socket
     pc: RTCPeerConnection | None = None
@@ -142,12 +150,21 @@ async def talk(socket: ClientConnection, line: Line, *, speech: Path, camera: bo
         line.ended.set()
 
 
-async def _answer(line: Line, pc: RTCPeerConnection, player: MediaPlayer, sdp: str,
-                  listening: list[asyncio.Task[None]], *, camera: bool, record_to: Path | None) -> None:
+async def _answer(
+    line: Line,
+    pc: RTCPeerConnection,
+    player: MediaPlayer,
+    sdp: str,
+    listening: list[asyncio.Task[None]],
+    *,
+    camera: bool,
+    record_to: Path | None,
+) -> None:
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        listening.append(asyncio.create_task(
-            _listen(line, track, record_to) if track.kind == "audio" else _watch(line, track)))
+        listening.append(
+            asyncio.create_task(_listen(line, track, record_to) if track.kind == "audio" else _watch(line, track))
+        )
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
     # addTrack takes the transceivers the offer created; a video one stays inactive without a camera track.
@@ -195,8 +212,15 @@ class HomeUnitVoice:
     `speech` is a WAV, or a coroutine function giving one, awaited only for a call the unit takes.
     """
 
-    def __init__(self, uid: str, *, public_key: Ed25519PublicKey, speech: Path | Callable[[], Awaitable[Path]],
-                 record_dir: Path | None = None, camera: bool = True) -> None:
+    def __init__(
+        self,
+        uid: str,
+        *,
+        public_key: Ed25519PublicKey,
+        speech: Path | Callable[[], Awaitable[Path]],
+        record_dir: Path | None = None,
+        camera: bool = True,
+    ) -> None:
         self.uid = uid
         self._key = public_key
         self._speech = speech
@@ -230,23 +254,31 @@ class HomeUnitVoice:
             return
         line = self.calls[command.call_id] = Line()
         record_to = None if self._record_dir is None else self._record_dir / f"{command.call_id}.wav"
-        log.info("%s: joining call %s (%s)", self.uid, command.call_id,
-                 "answering at once" if command.auto_answer else "ringing")
+        log.info(
+            "%s: joining call %s (%s)",
+            self.uid,
+            command.call_id,
+            "answering at once" if command.auto_answer else "ringing",
+        )
         try:
             speech = self._speech if isinstance(self._speech, Path) else await self._speech()
             async with connect(command.signalling_url, open_timeout=10) as socket:
-                await socket.send(json.dumps({"type": "hello", "token": command.token,
-                                              "answer": command.auto_answer}))
-                await talk(socket, line, speech=speech, camera=claims.video and self._camera,
-                           record_to=record_to)
+                await socket.send(json.dumps({"type": "hello", "token": command.token, "answer": command.auto_answer}))
+                await talk(socket, line, speech=speech, camera=claims.video and self._camera, record_to=record_to)
         except (OSError, ConnectionClosed) as err:
             log.warning("%s: call %s lost: %s", self.uid, command.call_id, err)
             line.outcome = line.outcome or "dropped"
         finally:
             line.state = "ended"
             line.ended.set()
-            log.info("%s: call %s ended (%s); heard sound in %d of %d frames", self.uid, command.call_id,
-                     line.outcome, line.ear.loud_frames, line.ear.frames)
+            log.info(
+                "%s: call %s ended (%s); heard sound in %d of %d frames",
+                self.uid,
+                command.call_id,
+                line.outcome,
+                line.ear.loud_frames,
+                line.ear.frames,
+            )
 
     async def pick_up(self, call_id: str) -> None:
         """Answer a call that rings without auto-answer (the resident pressed the button)."""

@@ -113,9 +113,7 @@ class Telemetry(Envelope):
     skin_temp: float | None = Field(default=None, ge=25, le=45, description="skin temperature, °C")
     resp_rate: int | None = Field(default=None, ge=3, le=70, description="breaths/min")
     steps: int | None = Field(default=None, ge=0, le=100_000, description="steps since the previous report")
-    activity: int | None = Field(
-        default=None, ge=0, le=100_000, description="accelerometer activity counts per minute"
-    )
+    activity: int | None = Field(default=None, ge=0, le=100_000, description="accelerometer activity counts per minute")
     location: Location | None = None
 
     @model_validator(mode="after")

@@ -42,30 +42,60 @@ RULES: Final[dict[Channel, TopicRule]] = {
     rule.channel: rule
     for rule in (
         TopicRule(
-            Channel.TELEMETRY, Telemetry, True, 0, False, False,
+            Channel.TELEMETRY,
+            Telemetry,
+            True,
+            0,
+            False,
+            False,
             "Vital signs and activity. QoS 0 by default (a lost reading is replaced by the next); "
             "QoS 1 is accepted. Not acknowledged by the platform.",
         ),
         TopicRule(
-            Channel.IMU, ImuBurst, True, 1, False, False,
+            Channel.IMU,
+            ImuBurst,
+            True,
+            1,
+            False,
+            False,
             "Raw IMU burst around a suspected fall, sent right after its fall_detected event.",
         ),
         TopicRule(
-            Channel.EVENT, Event, True, 1, False, True,
+            Channel.EVENT,
+            Event,
+            True,
+            1,
+            False,
+            True,
             "Alarms and home events. The device keeps every event until the platform's `ack` "
             "command names its seq, and resends it (same seq) after every reconnect.",
         ),
         TopicRule(
-            Channel.STATUS, Heartbeat, True, 1, False, False,
+            Channel.STATUS,
+            Heartbeat,
+            True,
+            1,
+            False,
+            False,
             "Heartbeat with battery, signal and firmware, every heartbeat_interval_s.",
         ),
         TopicRule(
-            Channel.PRESENCE, Presence, True, 1, True, False,
+            Channel.PRESENCE,
+            Presence,
+            True,
+            1,
+            True,
+            False,
             "Retained online state: the device publishes online=true after connecting and sets "
             "online=false as its MQTT last will.",
         ),
         TopicRule(
-            Channel.CMD, Command, False, 1, False, False,
+            Channel.CMD,
+            Command,
+            False,
+            1,
+            False,
+            False,
             "Downlink commands to the device (ack, help_coming, start_call, config). The device "
             "subscribes with a persistent session (clean session off) so commands wait while it is away.",
         ),

@@ -37,7 +37,8 @@ def send_pending(conn: psycopg.Connection[dict[str, object]], publish: Publish) 
     with conn.transaction():
         rows = conn.execute(
             "SELECT c.id, c.body, d.uid FROM device_commands c JOIN devices d ON d.id = c.device_id "
-            "WHERE c.sent_at IS NULL ORDER BY c.id LIMIT %s FOR UPDATE OF c SKIP LOCKED", (BATCH,)
+            "WHERE c.sent_at IS NULL ORDER BY c.id LIMIT %s FOR UPDATE OF c SKIP LOCKED",
+            (BATCH,),
         ).fetchall()
         for row in rows:
             # The body is any downlink command (help_coming, start_call): its "kind" picks the model.

@@ -136,16 +136,18 @@ class DurableWriter:
                 replies += self._write_all(conn, [item])
             return replies
 
-    def _refuse(
-        self, conn: psycopg.Connection, item: Item, err: psycopg.Error
-    ) -> list[Reply]:
+    def _refuse(self, conn: psycopg.Connection, item: Item, err: psycopg.Error) -> list[Reply]:
         """Dead-letter a message the database refuses, and tell the device so it stops resending."""
         log.error("durable writer: %s from %s refused: %s", type(item.message).__name__, item.device.uid, err)
         with conn.transaction():
             conn.execute(
                 "INSERT INTO dead_letters (topic, device_uid, reason, payload) VALUES (%s, %s, %s, %s)",
-                (f"(stored {type(item.message).__name__})", item.device.uid,
-                 f"database refused the message: {err}"[:500], item.message.model_dump_json().encode()),
+                (
+                    f"(stored {type(item.message).__name__})",
+                    item.device.uid,
+                    f"database refused the message: {err}"[:500],
+                    item.message.model_dump_json().encode(),
+                ),
             )
         self._metrics.dead_letters.labels("storage").inc()
         if isinstance(item.message, Event):
@@ -162,9 +164,18 @@ class DurableWriter:
                         "INSERT INTO events (device_id, resident_id, seq, ts, received_at, kind, priority, room, "
                         "confidence, cancels_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (device_id, seq) DO NOTHING",
-                        (device.id, device.resident_id, message.seq, _time(message.ts), item.received_at,
-                         message.kind.value, int(DEFAULT_PRIORITY[message.kind]), message.room,
-                         message.confidence, message.cancels_seq),
+                        (
+                            device.id,
+                            device.resident_id,
+                            message.seq,
+                            _time(message.ts),
+                            item.received_at,
+                            message.kind.value,
+                            int(DEFAULT_PRIORITY[message.kind]),
+                            message.room,
+                            message.confidence,
+                            message.cancels_seq,
+                        ),
                     )
                     status = AckStatus.STORED if cur.rowcount == 1 else AckStatus.DUPLICATE
                     if status is AckStatus.DUPLICATE:
@@ -175,18 +186,37 @@ class DurableWriter:
                         "INSERT INTO imu_bursts (device_id, resident_id, seq, event_seq, ts, t0, fs, "
                         "acc_full_scale_mg, acc, gyr, received_at) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id, seq) DO NOTHING",
-                        (device.id, device.resident_id, message.seq, message.event_seq, _time(message.ts),
-                         _time(message.t0), message.fs, message.acc_full_scale_mg, _int16_bytes(message.acc),
-                         None if message.gyr is None else _int16_bytes(message.gyr), item.received_at),
+                        (
+                            device.id,
+                            device.resident_id,
+                            message.seq,
+                            message.event_seq,
+                            _time(message.ts),
+                            _time(message.t0),
+                            message.fs,
+                            message.acc_full_scale_mg,
+                            _int16_bytes(message.acc),
+                            None if message.gyr is None else _int16_bytes(message.gyr),
+                            item.received_at,
+                        ),
                     )
                 elif isinstance(message, Heartbeat):
                     cur.execute(
                         "INSERT INTO heartbeats (ts, device_id, seq, battery, charging, rssi, firmware, uptime_s, "
                         "heartbeat_interval_s, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT DO NOTHING",
-                        (_time(message.ts), device.id, message.seq, message.battery, message.charging,
-                         message.rssi, message.firmware, message.uptime_s, message.heartbeat_interval_s,
-                         item.received_at),
+                        (
+                            _time(message.ts),
+                            device.id,
+                            message.seq,
+                            message.battery,
+                            message.charging,
+                            message.rssi,
+                            message.firmware,
+                            message.uptime_s,
+                            message.heartbeat_interval_s,
+                            item.received_at,
+                        ),
                     )
                     cur.execute(
                         "INSERT INTO device_state (device_id, battery, charging, rssi, firmware, last_heartbeat_at, "
@@ -194,8 +224,15 @@ class DurableWriter:
                         "battery = excluded.battery, charging = excluded.charging, rssi = excluded.rssi, "
                         "firmware = excluded.firmware, last_heartbeat_at = excluded.last_heartbeat_at, "
                         "last_seen_at = GREATEST(device_state.last_seen_at, excluded.last_seen_at)",
-                        (device.id, message.battery, message.charging, message.rssi, message.firmware,
-                         item.received_at, item.received_at),
+                        (
+                            device.id,
+                            message.battery,
+                            message.charging,
+                            message.rssi,
+                            message.firmware,
+                            item.received_at,
+                            item.received_at,
+                        ),
                     )
                 else:
                     cur.execute(

@@ -76,12 +76,15 @@ class Ingest:
             if message.ts > now_ms + self._max_future_ms or message.ts < now_ms - self._max_age_ms:
                 self._window.forget(device.id, message.seq)
                 skew_s = (message.ts - now_ms) / 1000
-                self._dead(topic, uid, "clock", f"device time is {skew_s:+.0f} s from the gateway's clock",
-                           payload, delivery)
+                self._dead(
+                    topic, uid, "clock", f"device time is {skew_s:+.0f} s from the gateway's clock", payload, delivery
+                )
                 return
             ts = datetime.fromtimestamp(message.ts / 1000, UTC)
-            rows = [(ts, device.id, device.resident_id, int(metric), value, message.seq)
-                    for metric, value in message.points()]
+            rows = [
+                (ts, device.id, device.resident_id, int(metric), value, message.seq)
+                for metric, value in message.points()
+            ]
             if not self._telemetry.add(rows, message.ts, delivery):
                 self._window.forget(device.id, message.seq)
             self._telemetry.seen(device.id, now)

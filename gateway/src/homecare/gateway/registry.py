@@ -83,7 +83,5 @@ class DeviceRegistry:
 
 
 def _read_devices(conn: psycopg.Connection) -> dict[str, EnrolledDevice]:
-    rows = conn.execute(
-        "SELECT id, uid, kind, resident_id FROM devices WHERE revoked_at IS NULL"
-    ).fetchall()
+    rows = conn.execute("SELECT id, uid, kind, resident_id FROM devices WHERE revoked_at IS NULL").fetchall()
     return {uid: EnrolledDevice(id, uid, kind, resident_id) for id, uid, kind, resident_id in rows}

@@ -41,9 +41,11 @@ def subscription_filters(channels: GatewayChannels, share_group: str | None) -> 
     if channels == "all":
         patterns = [f"{ROOT}/#"]
     else:
-        wanted = [Channel.TELEMETRY] if channels == "telemetry" else [
-            channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY
-        ]
+        wanted = (
+            [Channel.TELEMETRY]
+            if channels == "telemetry"
+            else [channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY]
+        )
         patterns = [f"{ROOT}/+/{channel.value}" for channel in wanted]
     return [f"$share/{share_group}/{pattern}" if share_group else pattern for pattern in patterns]
 

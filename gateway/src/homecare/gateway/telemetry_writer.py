@@ -168,8 +168,7 @@ class TelemetryWriter:
                 continue
             for letter in batch.dead:
                 if letter.refused_event_seq is not None and letter.device_uid is not None:
-                    self._reply(letter.device_uid, letter.refused_event_seq, AckStatus.REJECTED,
-                                letter.reason[:200])
+                    self._reply(letter.device_uid, letter.refused_event_seq, AckStatus.REJECTED, letter.reason[:200])
             if batch.deliveries:
                 self._acknowledge(batch.deliveries)
             if stopping:
@@ -192,14 +191,12 @@ class TelemetryWriter:
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 raise
             except psycopg.Error as again:
-                log.error("telemetry writer: batch refused twice, dead-lettering %d rows: %s",
-                          len(batch.rows), again)
+                log.error("telemetry writer: batch refused twice, dead-lettering %d rows: %s", len(batch.rows), again)
                 self._dead_letter_rows(conn, batch, str(again))
 
     def _dead_letter_rows(self, conn: psycopg.Connection, batch: _Batch, reason: str) -> None:
         letters = [
-            DeadLetter("(stored telemetry row)", None, f"database refused the row: {reason}"[:500],
-                       repr(row).encode())
+            DeadLetter("(stored telemetry row)", None, f"database refused the row: {reason}"[:500], repr(row).encode())
             for row in batch.rows
         ]
         with conn.transaction():

@@ -58,7 +58,10 @@ class Child:
             # Its own session: Ctrl-C reaches only the runner, which stops the children in order.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "homecare.launcher.cli", *self.args],
-                env={**env, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**env, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -112,19 +115,48 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
             }
             api_url = f"http://{settings.api_host}:{settings.api_port}"
             if settings.embedded_broker:
-                children.append(Child("broker", ["broker", "--host", broker.hostname or "127.0.0.1",
-                                                 "--port", str(broker.port or 1883)], logs / "broker.log"))
+                children.append(
+                    Child(
+                        "broker",
+                        ["broker", "--host", broker.hostname or "127.0.0.1", "--port", str(broker.port or 1883)],
+                        logs / "broker.log",
+                    )
+                )
             children += [
                 # Two gateways, as under load: an alarm never waits behind telemetry (see gateway_channels).
-                Child("gateway", ["gateway"], logs / "gateway-telemetry.log",
-                      {"HOMECARE_GATEWAY_CHANNELS": "telemetry", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-telemetry"}),
-                Child("alarm gateway", ["gateway"], logs / "gateway-alarms.log",
-                      {"HOMECARE_GATEWAY_CHANNELS": "alarms", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-alarms"}),
+                Child(
+                    "gateway",
+                    ["gateway"],
+                    logs / "gateway-telemetry.log",
+                    {"HOMECARE_GATEWAY_CHANNELS": "telemetry", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-telemetry"},
+                ),
+                Child(
+                    "alarm gateway",
+                    ["gateway"],
+                    logs / "gateway-alarms.log",
+                    {"HOMECARE_GATEWAY_CHANNELS": "alarms", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-alarms"},
+                ),
                 Child("api", ["api"], logs / "api.log"),
-                Child("simulator", ["sim", "neighbourhood", "--residents", str(residents), "--seed", str(seed),
-                                    "--speed", str(speed), "--mqtt-url", settings.mqtt_url,
-                                    "--state", str(data_dir / "sim-seq.json"), "--api-url", api_url],
-                      logs / "simulator.log"),
+                Child(
+                    "simulator",
+                    [
+                        "sim",
+                        "neighbourhood",
+                        "--residents",
+                        str(residents),
+                        "--seed",
+                        str(seed),
+                        "--speed",
+                        str(speed),
+                        "--mqtt-url",
+                        settings.mqtt_url,
+                        "--state",
+                        str(data_dir / "sim-seq.json"),
+                        "--api-url",
+                        api_url,
+                    ],
+                    logs / "simulator.log",
+                ),
             ]
             for child in children:
                 if stopping:
@@ -168,8 +200,13 @@ async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[Dem
     async with conn.transaction():
         stations = {
             station.code: await upsert_station(
-                conn, code=station.code, name=station.name, address=station.address, phone=station.phone,
-                lat=station.lat, lon=station.lon,
+                conn,
+                code=station.code,
+                name=station.name,
+                address=station.address,
+                phone=station.phone,
+                lat=station.lat,
+                lon=station.lon,
             )
             for station in enrolment.stations
         }
@@ -179,20 +216,29 @@ async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[Dem
             )
             resident_ids.append(resident_id)
             await set_home(
-                conn, resident_id=resident_id, address=resident.address, lat=resident.lat, lon=resident.lon,
-                station_id=stations[resident.station], birth_year=resident.birth_year,
-                sex={"f": "female", "m": "male"}[resident.sex], phone=resident.phone,
+                conn,
+                resident_id=resident_id,
+                address=resident.address,
+                lat=resident.lat,
+                lon=resident.lon,
+                station_id=stations[resident.station],
+                birth_year=resident.birth_year,
+                sex={"f": "female", "m": "male"}[resident.sex],
+                phone=resident.phone,
                 vulnerable=resident.frailty >= VULNERABLE_FRAILTY,
             )
             await replace_contacts(
-                conn, resident_id=resident_id,
+                conn,
+                resident_id=resident_id,
                 contacts=[(c.name, c.relation, c.phone, None) for c in resident.contacts],
             )
             for device in resident.devices:
-                await enrol_device(conn, uid=device.uid, kind=device.kind,
-                                   resident_id=resident_id, secret=device.secret)
-        await ensure_demo_accounts(conn, logins=logins, station_ids=list(stations.values()),
-                                   resident_ids=resident_ids, now=datetime.now(UTC))
+                await enrol_device(
+                    conn, uid=device.uid, kind=device.kind, resident_id=resident_id, secret=device.secret
+                )
+        await ensure_demo_accounts(
+            conn, logins=logins, station_ids=list(stations.values()), resident_ids=resident_ids, now=datetime.now(UTC)
+        )
 
 
 def _demo_token(data_dir: Path) -> str:
@@ -241,8 +287,16 @@ def _wait_for_http(url: str, child: Child, timeout: float = 60.0) -> None:
     raise StartupError(f"the {child.name} does not answer {url}; see {child.log}")
 
 
-def _show_running(children: list[Child], dsn: str, settings: SystemSettings, api_url: str, token: str, logs: Path,
-                  enrolment: Enrolment, logins: list[DemoLogin]) -> None:
+def _show_running(
+    children: list[Child],
+    dsn: str,
+    settings: SystemSettings,
+    api_url: str,
+    token: str,
+    logs: Path,
+    enrolment: Enrolment,
+    logins: list[DemoLogin],
+) -> None:
     table = Table(title="homecare is running", title_justify="left", show_header=True)
     table.add_column("part")
     table.add_column("where")
@@ -308,5 +362,7 @@ def _live_line(dsn: str) -> str:
         return f"[red]database unavailable: {err}[/]"
     assert row is not None
     points, online, events, dead = row
-    return (f"running · {points} data points in the last minute · {online} devices seen in 10 min · "
-            f"{events} events and {dead} dead letters in the last hour · Ctrl-C stops")
+    return (
+        f"running · {points} data points in the last minute · {online} devices seen in 10 min · "
+        f"{events} events and {dead} dead letters in the last hour · Ctrl-C stops"
+    )

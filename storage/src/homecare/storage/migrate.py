@@ -108,9 +108,7 @@ def load_migrations(mode: StorageMode, directory: Path = MIGRATIONS_DIR) -> list
         else:
             per_mode = variants[version]
             if set(per_mode) != set(StorageMode):
-                raise MigrationError(
-                    f"migration {version:04d} needs both a .plain.sql and a .timescale.sql file"
-                )
+                raise MigrationError(f"migration {version:04d} needs both a .plain.sql and a .timescale.sql file")
             migrations.append(Migration(version, names[version], mode, per_mode[mode].read_text()))
     return migrations
 
@@ -152,9 +150,7 @@ async def _storage_mode(conn: Conn, requested: RequestedMode) -> StorageMode:
     chosen = StorageMode.PLAIN
     if requested != "plain":
         available = await (
-            await conn.execute(
-                "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb')"
-            )
+            await conn.execute("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb')")
         ).fetchone()
         if available is not None and available[0]:
             try:
@@ -164,9 +160,7 @@ async def _storage_mode(conn: Conn, requested: RequestedMode) -> StorageMode:
             except psycopg.Error as err:
                 if requested == "timescale":
                     raise MigrationError(f"TimescaleDB is installed but cannot be enabled: {err}") from err
-                log.warning(
-                    "TimescaleDB is installed but cannot be enabled (%s); using plain partitions", err
-                )
+                log.warning("TimescaleDB is installed but cannot be enabled (%s); using plain partitions", err)
         elif requested == "timescale":
             raise MigrationError("TimescaleDB storage was asked for but the extension is not available")
     await conn.execute("INSERT INTO storage_mode (mode) VALUES (%s)", (chosen.value,))
@@ -189,8 +183,7 @@ async def _apply_pending(conn: Conn, migrations: list[Migration]) -> list[str]:
             async with conn.transaction():
                 await conn.execute(migration.sql.encode())
                 await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, variant, checksum) "
-                    "VALUES (%s, %s, %s, %s)",
+                    "INSERT INTO schema_migrations (version, name, variant, checksum) VALUES (%s, %s, %s, %s)",
                     (migration.version, migration.name, migration.variant, migration.checksum),
                 )
         except psycopg.Error as err:

@@ -72,9 +72,7 @@ async def drop_expired_partitions(
     cutoff = ((now or datetime.now(UTC)) - timedelta(days=raw_retention_days)).astimezone(UTC).date()
     dropped = []
     async with autocommit(conn):
-        await conn.execute(
-            sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_s * 1000)}ms"))
-        )
+        await conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_s * 1000)}ms")))
         try:
             for table in PARTITIONED_TABLES:
                 for name, day, pending in await list_partitions(conn, table):
@@ -83,9 +81,7 @@ async def drop_expired_partitions(
                     detach = "DETACH PARTITION {} FINALIZE" if pending else "DETACH PARTITION {} CONCURRENTLY"
                     try:
                         await conn.execute(
-                            sql.SQL("ALTER TABLE {} " + detach).format(
-                                sql.Identifier(table), sql.Identifier(name)
-                            )
+                            sql.SQL("ALTER TABLE {} " + detach).format(sql.Identifier(table), sql.Identifier(name))
                         )
                         await conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                     except psycopg.errors.LockNotAvailable:

@@ -87,9 +87,7 @@ def _ceil_time(moment: datetime, step: timedelta) -> datetime:
     return floor if floor == moment else floor + step
 
 
-async def refresh_rollups(
-    conn: Conn, *, raw_retention_days: int, now: datetime | None = None
-) -> RefreshReport:
+async def refresh_rollups(conn: Conn, *, raw_retention_days: int, now: datetime | None = None) -> RefreshReport:
     """Bring telemetry_1m and telemetry_1h up to date with the raw rows, late rows included.
 
     Needs a connection outside a transaction; it commits slice by slice, so an interrupted refresh
@@ -112,9 +110,7 @@ async def _refresh_plain(conn: Conn, *, raw_retention_days: int, now: datetime |
     assert now is not None
     current_minute = floor_time(now, _MINUTE)
     end = current_minute + _MINUTE  # the current, still filling minute is recomputed next time too
-    row = await (
-        await conn.execute("SELECT watermark FROM rollup_state WHERE name = %s", (WATERMARK,))
-    ).fetchone()
+    row = await (await conn.execute("SELECT watermark FROM rollup_state WHERE name = %s", (WATERMARK,))).fetchone()
     if row is None:
         start = floor_time(now - timedelta(days=raw_retention_days), _HOUR)
     else:
@@ -191,9 +187,7 @@ async def _refresh_timescale(conn: Conn) -> RefreshReport:
     """Refresh the continuous aggregates over the dirty hours, then clear them."""
     rows = 0
     for _ in range(MAX_DIRTY_BATCHES):
-        cursor = await conn.execute(
-            "SELECT resident_id, hour FROM rollup_dirty ORDER BY hour LIMIT %s", (DIRTY_BATCH,)
-        )
+        cursor = await conn.execute("SELECT resident_id, hour FROM rollup_dirty ORDER BY hour LIMIT %s", (DIRTY_BATCH,))
         claimed = await cursor.fetchall()
         batch_hours = sorted({floor_time(hour, _HOUR) for _, hour in claimed})
         for hour in batch_hours:

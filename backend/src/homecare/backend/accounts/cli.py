@@ -29,8 +29,15 @@ def _dsn() -> str:
 def create_admin(
     username: Annotated[str, typer.Argument(help="Lower-case letters, digits and . _ @ -")],
     name: Annotated[str, typer.Option(help="The name shown to others.")] = "Administrator",
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          help="At least 10 characters; asked for when not given.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 10 characters; asked for when not given.",
+        ),
+    ] = "",
 ) -> None:
     """Create an administrator account (the first one, or another)."""
 
@@ -62,8 +69,9 @@ def set_password(
             if found is None:
                 raise typer.BadParameter(f"no user {username!r}")
             now = datetime.now(UTC)
-            await repo.update_user(conn, user_id=found.id,
-                                   changes={"password_hash": hash_password(password), "password_changed_at": now})
+            await repo.update_user(
+                conn, user_id=found.id, changes={"password_hash": hash_password(password), "password_changed_at": now}
+            )
             await repo.end_user_sessions(conn, user_id=found.id, now=now)
         typer.echo(f"password of {username} set; their sessions ended")
 

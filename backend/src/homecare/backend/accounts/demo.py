@@ -44,35 +44,46 @@ def demo_logins(data_dir: Path) -> list[DemoLogin]:
     path.write_text(json.dumps(stored, indent=1))
     path.chmod(0o600)
     return [
-        DemoLogin(username, stored[username], role, name,
-                  station=station, follows=follows)
+        DemoLogin(username, stored[username], role, name, station=station, follows=follows)
         for username, role, name, station, follows in DEMO_PEOPLE
     ]
 
 
-async def ensure_demo_accounts(conn: Conn, *, logins: list[DemoLogin], station_ids: list[int],
-                               resident_ids: list[int], now: datetime) -> None:
+async def ensure_demo_accounts(
+    conn: Conn, *, logins: list[DemoLogin], station_ids: list[int], resident_ids: list[int], now: datetime
+) -> None:
     """Create the demo accounts if missing (passwords are reset to the kept ones) and link the family members."""
     for login in logins:
         station = None if login.station is None else station_ids[login.station]
         found = await repo.credentials(conn, username=login.username)
         if found is None:
             user = await repo.insert_user(
-                conn, username=login.username, display_name=login.display_name, role=login.role,
-                password_hash=hash_password(login.password), station_id=station, phone=None, email=None,
-                language="zh", timezone="Asia/Shanghai",
+                conn,
+                username=login.username,
+                display_name=login.display_name,
+                role=login.role,
+                password_hash=hash_password(login.password),
+                station_id=station,
+                phone=None,
+                email=None,
+                language="zh",
+                timezone="Asia/Shanghai",
             )
             user_id = user.id
         else:
             user_id = found.id
-            await repo.update_user(conn, user_id=user_id, changes={"password_hash": hash_password(login.password),
-                                                                   "disabled_at": None})
+            await repo.update_user(
+                conn, user_id=user_id, changes={"password_hash": hash_password(login.password), "disabled_at": None}
+            )
         if login.role is Role.RESPONDER:
             await repo.update_user(conn, user_id=user_id, changes={"on_duty": True})
         if login.follows is not None and login.follows < len(resident_ids):
             await repo.upsert_family_link(
-                conn, user_id=user_id, resident_id=resident_ids[login.follows], relation="女儿",
+                conn,
+                user_id=user_id,
+                resident_id=resident_ids[login.follows],
+                relation="女儿",
                 sharing=Sharing(share_status=True, share_vitals=True, share_activity=True, share_incidents=True),
-                recorded_by="demo", now=now,
+                recorded_by="demo",
+                now=now,
             )
-

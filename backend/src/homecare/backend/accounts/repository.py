@@ -49,9 +49,19 @@ async def credentials(conn: Conn, *, username: str) -> Credentials | None:
         return await cur.fetchone()
 
 
-async def insert_user(conn: Conn, *, username: str, display_name: str, role: Role, password_hash: str,
-                      station_id: int | None, phone: str | None, email: str | None, language: str,
-                      timezone: str) -> User:
+async def insert_user(
+    conn: Conn,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    password_hash: str,
+    station_id: int | None,
+    phone: str | None,
+    email: str | None,
+    language: str,
+    timezone: str,
+) -> User:
     async with conn.cursor(row_factory=class_row(User)) as cur:
         await cur.execute(
             "INSERT INTO users (username, display_name, role, password_hash, station_id, phone, email, language, "
@@ -122,8 +132,16 @@ async def recent_failures(
     return int(row[0]), int(row[1]), row[2]
 
 
-async def insert_session(conn: Conn, *, token_hash: bytes, user_id: int, now: datetime, expires_at: datetime,
-                         ip: str | None, user_agent: str | None) -> None:
+async def insert_session(
+    conn: Conn,
+    *,
+    token_hash: bytes,
+    user_id: int,
+    now: datetime,
+    expires_at: datetime,
+    ip: str | None,
+    user_agent: str | None,
+) -> None:
     await conn.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -157,14 +175,21 @@ async def end_session(conn: Conn, *, token_hash: bytes, now: datetime) -> None:
 
 async def end_user_sessions(conn: Conn, *, user_id: int, now: datetime, keep: bytes | None = None) -> None:
     await conn.execute(
-        "UPDATE sessions SET ended_at = %s WHERE user_id = %s AND ended_at IS NULL "
-        "AND token_hash IS DISTINCT FROM %s",
+        "UPDATE sessions SET ended_at = %s WHERE user_id = %s AND ended_at IS NULL AND token_hash IS DISTINCT FROM %s",
         (now, user_id, keep),
     )
 
 
-async def upsert_family_link(conn: Conn, *, user_id: int, resident_id: int, relation: str | None,
-                             sharing: Sharing, recorded_by: str, now: datetime) -> FamilyLink:
+async def upsert_family_link(
+    conn: Conn,
+    *,
+    user_id: int,
+    resident_id: int,
+    relation: str | None,
+    sharing: Sharing,
+    recorded_by: str,
+    now: datetime,
+) -> FamilyLink:
     async with conn.cursor(row_factory=class_row(FamilyLink)) as cur:
         await cur.execute(
             "INSERT INTO family_links (user_id, resident_id, relation, share_status, share_vitals, share_activity, "
@@ -177,8 +202,14 @@ async def upsert_family_link(conn: Conn, *, user_id: int, resident_id: int, rela
             "  consent_recorded_at = excluded.consent_recorded_at, consent_recorded_by = excluded.consent_recorded_by "
             "RETURNING user_id, resident_id, relation, share_status, share_vitals, share_activity, share_incidents, "
             "          consent_recorded_at, consent_recorded_by",
-            {"user": user_id, "resident": resident_id, "relation": relation, "now": now, "by": recorded_by,
-             **sharing.model_dump()},
+            {
+                "user": user_id,
+                "resident": resident_id,
+                "relation": relation,
+                "now": now,
+                "by": recorded_by,
+                **sharing.model_dump(),
+            },
         )
         row = await cur.fetchone()
     assert row is not None
@@ -198,9 +229,7 @@ async def family_links(conn: Conn, *, user_id: int | None = None, resident_id: i
 
 
 async def delete_family_link(conn: Conn, *, user_id: int, resident_id: int) -> bool:
-    cur = await conn.execute(
-        "DELETE FROM family_links WHERE user_id = %s AND resident_id = %s", (user_id, resident_id)
-    )
+    cur = await conn.execute("DELETE FROM family_links WHERE user_id = %s AND resident_id = %s", (user_id, resident_id))
     return cur.rowcount > 0
 
 

@@ -34,25 +34,41 @@ ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's
 
 
 def _me(actor: CurrentActor) -> Me:
-    return Me(id=actor.user_id, username=actor.name, display_name=actor.display_name, role=actor.role,
-              station_id=actor.station_id, language=actor.language, timezone=actor.timezone)
+    return Me(
+        id=actor.user_id,
+        username=actor.name,
+        display_name=actor.display_name,
+        role=actor.role,
+        station_id=actor.station_id,
+        language=actor.language,
+        timezone=actor.timezone,
+    )
 
 
 @router.post("/auth/login", summary="Sign in: sets the session cookie", status_code=status.HTTP_200_OK)
 async def login(request: Request, response: Response, conn: ConnDep, settings: SettingsDep, body: LoginBody) -> Me:
     try:
         token = await service.login(
-            conn, settings=settings, username=body.username, password=body.password,
+            conn,
+            settings=settings,
+            username=body.username,
+            password=body.password,
             ip=None if request.client is None else request.client.host,
-            user_agent=request.headers.get("user-agent"), now=datetime.now(UTC),
+            user_agent=request.headers.get("user-agent"),
+            now=datetime.now(UTC),
         )
         actor = await service.session_actor(conn, settings=settings, token=token, now=datetime.now(UTC))
     except AccountsError:
         await conn.commit()  # keep the failed attempt: it counts toward the limit
         raise
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=settings.session_max_hours * 3600, httponly=True,
-        secure=settings.cookie_secure, samesite="strict", path="/",
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_max_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        path="/",
     )
     return _me(actor)
 
@@ -78,16 +94,27 @@ async def patch_me(actor: CurrentActor, conn: ConnDep, body: MePatch) -> Me:
     return _me(actor).model_copy(update=body.model_dump(exclude_none=True))
 
 
-@router.post("/auth/password", summary="Change one's password (other sessions end)",
-             status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/password", summary="Change one's password (other sessions end)", status_code=status.HTTP_204_NO_CONTENT
+)
 async def change_password(request: Request, actor: CurrentActor, conn: ConnDep, body: PasswordChange) -> None:
-    await service.change_password(conn, actor=actor, current=body.current_password, new=body.new_password,
-                                  keep_token=request.cookies.get(SESSION_COOKIE), now=datetime.now(UTC))
+    await service.change_password(
+        conn,
+        actor=actor,
+        current=body.current_password,
+        new=body.new_password,
+        keep_token=request.cookies.get(SESSION_COOKIE),
+        now=datetime.now(UTC),
+    )
 
 
 @router.get("/users", summary="Accounts (administrators)")
-async def list_users(_: AdminActor, conn: ConnDep, role: Annotated[Role | None, Query()] = None,
-                     station_id: Annotated[int | None, Query(ge=1)] = None) -> list[User]:
+async def list_users(
+    _: AdminActor,
+    conn: ConnDep,
+    role: Annotated[Role | None, Query()] = None,
+    station_id: Annotated[int | None, Query(ge=1)] = None,
+) -> list[User]:
     return await repo.list_users(conn, role=role, station_id=station_id)
 
 
@@ -111,8 +138,11 @@ async def put_family(actor: AdminActor, conn: ConnDep, resident_id: ResidentId, 
     return await access.link_family(conn, actor=actor, resident_id=resident_id, link=body, now=datetime.now(UTC))
 
 
-@router.delete("/residents/{resident_id}/family/{user_id}", summary="Unlink a family member",
-               status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/residents/{resident_id}/family/{user_id}",
+    summary="Unlink a family member",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def delete_family(_: AdminActor, conn: ConnDep, resident_id: ResidentId, user_id: UserId) -> None:
     if not await repo.delete_family_link(conn, user_id=user_id, resident_id=resident_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such family link")

@@ -44,8 +44,16 @@ def _check_timezone(zone: str) -> None:
         raise InvalidAccount(f"unknown time zone {zone!r}")
 
 
-async def login(conn: Conn, *, settings: Settings, username: str, password: str, ip: str | None,
-                user_agent: str | None, now: datetime) -> str:
+async def login(
+    conn: Conn,
+    *,
+    settings: Settings,
+    username: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> str:
     """Check the password and open a session; returns the cookie value. Failures are counted and rate-limited."""
     name = username.strip().lower()
     since = now - timedelta(seconds=settings.login_window_s)
@@ -63,8 +71,12 @@ async def login(conn: Conn, *, settings: Settings, username: str, password: str,
         await repo.update_user(conn, user_id=found.id, changes={"password_hash": hash_password(password)})
     token = secrets.token_urlsafe(32)
     await repo.insert_session(
-        conn, token_hash=token_hash(token), user_id=found.id, now=now,
-        expires_at=now + timedelta(hours=settings.session_max_hours), ip=ip,
+        conn,
+        token_hash=token_hash(token),
+        user_id=found.id,
+        now=now,
+        expires_at=now + timedelta(hours=settings.session_max_hours),
+        ip=ip,
         user_agent=None if user_agent is None else user_agent[:300],
     )
     return token
@@ -85,8 +97,15 @@ async def session_actor(conn: Conn, *, settings: Settings, token: str, now: date
     if now - found.last_seen_at >= SESSION_TOUCH_EVERY:
         await repo.touch_session(conn, token_hash=digest, now=now)
     language: Language = "en" if found.language == "en" else "zh"
-    return Actor(name=found.username, role=Role(found.role), user_id=found.user_id, display_name=found.display_name,
-                 station_id=found.station_id, language=language, timezone=found.timezone)
+    return Actor(
+        name=found.username,
+        role=Role(found.role),
+        user_id=found.user_id,
+        display_name=found.display_name,
+        station_id=found.station_id,
+        language=language,
+        timezone=found.timezone,
+    )
 
 
 async def update_me(conn: Conn, *, actor: Actor, language: Language | None, timezone: str | None) -> None:
@@ -102,18 +121,21 @@ async def update_me(conn: Conn, *, actor: Actor, language: Language | None, time
         await repo.update_user(conn, user_id=actor.user_id, changes=changes)
 
 
-async def change_password(conn: Conn, *, actor: Actor, current: str, new: str, keep_token: str | None,
-                          now: datetime) -> None:
+async def change_password(
+    conn: Conn, *, actor: Actor, current: str, new: str, keep_token: str | None, now: datetime
+) -> None:
     """Change one's own password after checking the current one; other sessions end."""
     if actor.user_id is None:
         raise Forbidden("the service token has no password")
     found = await repo.credentials(conn, username=actor.name)
     if found is None or not verify_password(found.password_hash, current):
         raise LoginRefused("the current password is wrong")
-    await repo.update_user(conn, user_id=actor.user_id,
-                           changes={"password_hash": hash_password(new), "password_changed_at": now})
-    await repo.end_user_sessions(conn, user_id=actor.user_id, now=now,
-                                 keep=None if keep_token is None else token_hash(keep_token))
+    await repo.update_user(
+        conn, user_id=actor.user_id, changes={"password_hash": hash_password(new), "password_changed_at": now}
+    )
+    await repo.end_user_sessions(
+        conn, user_id=actor.user_id, now=now, keep=None if keep_token is None else token_hash(keep_token)
+    )
 
 
 async def create_user(conn: Conn, *, new: NewUser) -> User:
@@ -124,9 +146,16 @@ async def create_user(conn: Conn, *, new: NewUser) -> User:
     try:
         async with conn.transaction():
             return await repo.insert_user(
-                conn, username=new.username, display_name=new.display_name, role=new.role,
-                password_hash=hash_password(new.password), station_id=new.station_id, phone=new.phone,
-                email=new.email, language=new.language, timezone=new.timezone,
+                conn,
+                username=new.username,
+                display_name=new.display_name,
+                role=new.role,
+                password_hash=hash_password(new.password),
+                station_id=new.station_id,
+                phone=new.phone,
+                email=new.email,
+                language=new.language,
+                timezone=new.timezone,
             )
     except psycopg.errors.UniqueViolation as err:
         raise InvalidAccount(f"the user name {new.username!r} is taken") from err

@@ -46,17 +46,34 @@ async def _unacknowledged(conn: Conn, *, incident_id: int, step: int, now: datet
     policy = escalation.policies.named(incident.policy, incident.priority)
     rule = policy.acknowledge
     waited = int((now - (incident.alarm_at or incident.opened_at)).total_seconds())
-    reason = (f"not acknowledged after {waited} s (policy {policy.name}: {rule.within_s} s); "
-              f"alerting {' and '.join('every operator' if a == 'staff' else 'the supervisor' for a in rule.alert)}")
-    enqueued = {a: await service.notify(conn, escalation=escalation, incident=incident, audience=a, reason=reason)
-                for a in rule.alert}
-    await service.record(conn, incident=incident, now=now, actor=service.SYSTEM, change="escalated", reason=reason,
-                         detail={"step": step + 1, "audiences": list(rule.alert), "enqueued": enqueued,
-                                 "policy": policy.name},
-                         escalation_level=incident.escalation_level + 1)
+    reason = (
+        f"not acknowledged after {waited} s (policy {policy.name}: {rule.within_s} s); "
+        f"alerting {' and '.join('every operator' if a == 'staff' else 'the supervisor' for a in rule.alert)}"
+    )
+    enqueued = {
+        a: await service.notify(conn, escalation=escalation, incident=incident, audience=a, reason=reason)
+        for a in rule.alert
+    }
+    await service.record(
+        conn,
+        incident=incident,
+        now=now,
+        actor=service.SYSTEM,
+        change="escalated",
+        reason=reason,
+        detail={"step": step + 1, "audiences": list(rule.alert), "enqueued": enqueued, "policy": policy.name},
+        escalation_level=incident.escalation_level + 1,
+    )
     if step == 0:
-        await service.tell_family_if_policy_says(conn, escalation=escalation, incident=incident,
-                                                 step=FamilyStep.UNACKNOWLEDGED, now=now, reason=reason)
+        await service.tell_family_if_policy_says(
+            conn, escalation=escalation, incident=incident, step=FamilyStep.UNACKNOWLEDGED, now=now, reason=reason
+        )
     if step < rule.max_repeats:
-        await repo.add_timer(conn, incident_id=incident.id, kind="acknowledge", step=step + 1, now=now,
-                             due_at=now + timedelta(seconds=rule.repeat_every_s))
+        await repo.add_timer(
+            conn,
+            incident_id=incident.id,
+            kind="acknowledge",
+            step=step + 1,
+            now=now,
+            due_at=now + timedelta(seconds=rule.repeat_every_s),
+        )

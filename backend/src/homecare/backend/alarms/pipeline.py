@@ -158,8 +158,10 @@ class AlarmPipeline:
                 await asyncio.to_thread(stopped.wait, min(1.0, self.config.poll_s * 5))
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listen, \
-                await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as work:
+        async with (
+            await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listen,
+            await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as work,
+        ):
             for channel in CHANNELS:
                 await listen.execute(f"LISTEN {channel}")
             while not stop.is_set():
@@ -219,7 +221,9 @@ class AlarmPipeline:
                     incident_id, outcome = None, f"failed: {type(err).__name__}: {err}"[:300]
                 await conn.execute(
                     "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
-                    "VALUES ('event', %s, %s, %s, %s)", (row["id"], incident_id, outcome, now))
+                    "VALUES ('event', %s, %s, %s, %s)",
+                    (row["id"], incident_id, outcome, now),
+                )
             if rows:
                 await _advance(conn, "events", max(row["id"] for row in rows))
         return len(rows)
@@ -232,8 +236,11 @@ class AlarmPipeline:
         if row["kind"] == "im_ok":
             return await self._apply_im_ok(conn, row, now=now)
         settings = None if book is None else book.for_resident(row["resident_id"])
-        window = recovery_window(settings, column=row["fall_recovery_window_s"],
-                                 policy_default=self.escalation.policies.fall_recovery_window_s)
+        window = recovery_window(
+            settings,
+            column=row["fall_recovery_window_s"],
+            policy_default=self.escalation.policies.fall_recovery_window_s,
+        )
         priority = None if settings is None else settings.priority
         signal = signal_for_event(row, recovery_window_s=window, priority=priority)
         if signal is None:
@@ -246,7 +253,8 @@ class AlarmPipeline:
             await cur.execute(
                 "SELECT p.incident_id FROM events e JOIN pipeline_processed p ON p.source = 'event' "
                 "AND p.item_id = e.id WHERE e.device_id = %s AND e.seq = %s",
-                (row["device_id"], row["cancels_seq"]))
+                (row["device_id"], row["cancels_seq"]),
+            )
             named = await cur.fetchone()
         if named is None or named["incident_id"] is None:
             return None, "im_ok names no incident"
@@ -254,9 +262,15 @@ class AlarmPipeline:
         if incident is None or incident.status in CLOSED:
             return named["incident_id"], "im_ok after close"
         signal = Signal(
-            resident_id=row["resident_id"], cause=Cause(incident.cause), kind=SignalKind.CANCEL,
-            priority=DEFAULT_PRIORITY[Cause(incident.cause)], explanation_en=f"\"I'm OK\" pressed (seq {row['seq']}).",
-            explanation_zh="按下了“我没事”。", detected_at=row["ts"], device_id=row["device_id"], event_id=row["id"],
+            resident_id=row["resident_id"],
+            cause=Cause(incident.cause),
+            kind=SignalKind.CANCEL,
+            priority=DEFAULT_PRIORITY[Cause(incident.cause)],
+            explanation_en=f'"I\'m OK" pressed (seq {row["seq"]}).',
+            explanation_zh="按下了“我没事”。",
+            detected_at=row["ts"],
+            device_id=row["device_id"],
+            event_id=row["id"],
         )
         applied = await incidents.apply_signal(conn, signal=signal, now=now, escalation=self.escalation)
         return applied.incident_id, applied.change
@@ -282,7 +296,9 @@ class AlarmPipeline:
                     outcome = f"failed: {type(err).__name__}: {err}"[:300]
                 await conn.execute(
                     "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
-                    "VALUES ('imu_burst', %s, %s, %s, %s)", (row["id"], row["incident_id"], outcome, now))
+                    "VALUES ('imu_burst', %s, %s, %s, %s)",
+                    (row["id"], row["incident_id"], outcome, now),
+                )
                 done.append(row["id"])
             if done:
                 await _advance(conn, "imu_bursts", max(done))
@@ -314,8 +330,9 @@ class AlarmPipeline:
         else:
             priority = int(verdict.priority)
             reason = f"fall model doubts the fall (kept, at lower priority): {verdict.explanation_en}"
-        await incidents.reprioritise(conn, incident_id=incident.id, priority=priority, now=now, actor="fall-model",
-                                     reason=reason, detail=detail)
+        await incidents.reprioritise(
+            conn, incident_id=incident.id, priority=priority, now=now, actor="fall-model", reason=reason, detail=detail
+        )
 
     # --- periodic detectors and commands --------------------------------------------------------
 
@@ -340,8 +357,9 @@ class AlarmPipeline:
 
 
 async def _cursor(conn: Conn, name: str) -> int:
-    row = await (await conn.execute("SELECT last_id FROM pipeline_cursors WHERE name = %s FOR UPDATE",
-                                    (name,))).fetchone()
+    row = await (
+        await conn.execute("SELECT last_id FROM pipeline_cursors WHERE name = %s FOR UPDATE", (name,))
+    ).fetchone()
     assert row is not None, f"pipeline cursor {name} missing: is migration 0006 applied?"
     return int(row[0])
 
@@ -372,13 +390,19 @@ class RunningPipeline:
 
 
 async def start_pipeline(
-    *, settings: Settings, dsn: str, clock: Clock | None = None, alarm_settings: AlarmSettings | None = None,
+    *,
+    settings: Settings,
+    dsn: str,
+    clock: Clock | None = None,
+    alarm_settings: AlarmSettings | None = None,
 ) -> RunningPipeline:
     """Build the pipeline for these settings and start it as a task of the running loop (the API lifespan)."""
     alarm = alarm_settings or AlarmSettings()
     escalation = Escalation(policies=load_policies(alarm.policy_file), notify=notify_incident)
     pipeline = AlarmPipeline(
-        dsn=dsn, escalation=escalation, clock=clock or SystemClock(),
+        dsn=dsn,
+        escalation=escalation,
+        clock=clock or SystemClock(),
         config=PipelineConfig(poll_s=alarm.poll_s, periodic_every_s=alarm.periodic_every_s),
         review_burst=review_burst,
         resident_settings=load_settings,

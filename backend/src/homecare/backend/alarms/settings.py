@@ -14,8 +14,9 @@ class AlarmSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOMECARE_ALARM_", env_file=".env", extra="ignore", frozen=True)
 
     policy_file: Path | None = Field(
-        default=None, description="Escalation policy (YAML, the shape of incidents/escalation_policy.yaml); "
-        "default: the shipped policy.")
-    periodic_every_s: float = Field(default=30.0, ge=1, le=3600,
-                                    description="How often the analytic detectors run.")
+        default=None,
+        description="Escalation policy (YAML, the shape of incidents/escalation_policy.yaml); "
+        "default: the shipped policy.",
+    )
+    periodic_every_s: float = Field(default=30.0, ge=1, le=3600, description="How often the analytic detectors run.")
     poll_s: float = Field(default=0.2, ge=0.01, le=10, description="How often due escalation timers are checked.")

@@ -26,34 +26,42 @@ def signal_for_event(
     kind, device_kind, room = row["kind"], row["device_kind"], row["room"]
     where_en = f" in the {room}" if room else ""
     where_zh = f"（{room}）" if room else ""
-    common = {"resident_id": row["resident_id"], "detected_at": row["ts"], "device_id": row["device_id"],
-              "event_id": row["id"]}
+    common = {
+        "resident_id": row["resident_id"],
+        "detected_at": row["ts"],
+        "device_id": row["device_id"],
+        "event_id": row["id"],
+    }
 
     def make(cause: Cause, en: str, zh: str, kind: SignalKind = SignalKind.ALARM, **extra: Any) -> Signal:
         chosen = priority(cause) if priority is not None else DEFAULT_PRIORITY[cause]
-        return Signal(cause=cause, kind=kind, priority=chosen, explanation_en=en,
-                      explanation_zh=zh, **common, **extra)
+        return Signal(cause=cause, kind=kind, priority=chosen, explanation_en=en, explanation_zh=zh, **common, **extra)
 
     if kind == "sos":
         return make(Cause.SOS, f"SOS button pressed ({device_kind}{where_en}).", f"按下了紧急呼叫按钮{where_zh}。")
     if kind == "fall_detected" and device_kind == "fall_sensor":
-        return make(Cause.FALL_CONFIRMED, f"Fall detected by the fall sensor{where_en}.",
-                    f"跌倒传感器检测到跌倒{where_zh}。")
+        return make(
+            Cause.FALL_CONFIRMED, f"Fall detected by the fall sensor{where_en}.", f"跌倒传感器检测到跌倒{where_zh}。"
+        )
     if kind == "fall_detected":
         confidence = "" if row["confidence"] is None else f", device confidence {row['confidence']:.2f}"
         if recovery_window_s == 0:  # this resident cannot be expected to press "I'm OK": an alarm at once
             return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}.", "设备检测到跌倒。")
-        return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}; waiting {recovery_window_s} s "
-                    "for \"I'm OK\".", f"设备检测到跌倒，等待 {recovery_window_s} 秒内按“我没事”。",
-                    kind=SignalKind.PRE_ALARM, recovery_window_s=recovery_window_s)
+        return make(
+            Cause.FALL,
+            f'The {device_kind} detected a fall{confidence}; waiting {recovery_window_s} s for "I\'m OK".',
+            f"设备检测到跌倒，等待 {recovery_window_s} 秒内按“我没事”。",
+            kind=SignalKind.PRE_ALARM,
+            recovery_window_s=recovery_window_s,
+        )
     if kind == "smoke":
         return make(Cause.SMOKE, f"Smoke alarm{where_en}.", f"烟雾报警{where_zh}。")
     if kind == "water_leak":
         return make(Cause.WATER_LEAK, f"Water leak{where_en}.", f"漏水报警{where_zh}。")
     if kind == "wearable_removed":
-        return make(Cause.WEARABLE_REMOVED, "The wristband was taken off: falls are not detected.",
-                    "手环已摘下：无法检测跌倒。")
+        return make(
+            Cause.WEARABLE_REMOVED, "The wristband was taken off: falls are not detected.", "手环已摘下：无法检测跌倒。"
+        )
     if kind == "wearable_worn":
-        return make(Cause.WEARABLE_REMOVED, "The wristband is worn again.", "手环已重新佩戴。",
-                    kind=SignalKind.CLEAR)
+        return make(Cause.WEARABLE_REMOVED, "The wristband is worn again.", "手环已重新佩戴。", kind=SignalKind.CLEAR)
     return None  # door, bed, motion: the analytic detectors read these from the events table

@@ -164,7 +164,8 @@ class Bridge:
         self.home: Leg | None = None
         self._recorders: dict[str, SideRecorder] = {}
         self._ring_timer = asyncio.get_running_loop().call_later(
-            hub.settings.ring_timeout_s, lambda: hub.spawn(self._ring_out()))
+            hub.settings.ring_timeout_s, lambda: hub.spawn(self._ring_out())
+        )
 
     async def _ring_out(self) -> None:
         """The ring time is up: unanswered is no answer; answered with no console on the line is a failure
@@ -182,8 +183,10 @@ class Bridge:
     # -- legs --------------------------------------------------------------------------------
 
     def _leg(self, side: str, *, video_in: bool, video_out: bool) -> Leg:
-        servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                   for s in calls.ice_servers(self.hub.settings, user="homecare-backend", now=datetime.now(UTC))]
+        servers = [
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in calls.ice_servers(self.hub.settings, user="homecare-backend", now=datetime.now(UTC))
+        ]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         leg = Leg(side, pc, AudioFeed(), asyncio.Queue())
         pc.addTransceiver(leg.audio_out, direction="sendrecv")
@@ -203,8 +206,9 @@ class Bridge:
                 await self._answered()
             elif pc.connectionState == "failed":
                 answered = self.state is CallState.CONNECTED
-                await self.end(CallOutcome.DROPPED if answered else CallOutcome.FAILED, "system",
-                               f"{side} connection failed")
+                await self.end(
+                    CallOutcome.DROPPED if answered else CallOutcome.FAILED, "system", f"{side} connection failed"
+                )
 
         return leg
 
@@ -257,8 +261,12 @@ class Bridge:
     # -- state ---------------------------------------------------------------------------------
 
     def _state_message(self) -> dict[str, Any]:
-        return {"type": "state", "call_id": self.call_id, "state": self.state.value,
-                "outcome": None if self.outcome is None else self.outcome.value}
+        return {
+            "type": "state",
+            "call_id": self.call_id,
+            "state": self.state.value,
+            "outcome": None if self.outcome is None else self.outcome.value,
+        }
 
     async def _broadcast(self, message: dict[str, Any]) -> None:
         for leg in (self.operator, self.home):
@@ -307,8 +315,9 @@ class Bridge:
                 if self._recorders:
                     directory = (self.hub.recordings / self.call_id).relative_to(self.hub.data_dir)
                     await calls.recorded(conn, call_id=self.call_id, directory=str(directory))
-                await calls.end(conn, call_id=self.call_id, outcome=outcome, ended_by=ended_by, reason=reason,
-                                now=datetime.now(UTC))
+                await calls.end(
+                    conn, call_id=self.call_id, outcome=outcome, ended_by=ended_by, reason=reason, now=datetime.now(UTC)
+                )
         finally:
             # Told only now, so whoever reads the record on hearing it finds the ending there (and told even
             # when the record could not be written, so no side waits on a call that is over).
@@ -318,8 +327,9 @@ class Bridge:
 class CallHub:
     """Every call this backend carries, held on ``app.state.calls``; built and closed in the router's lifespan."""
 
-    def __init__(self, *, settings: CallSettings, pool: AsyncConnectionPool[Any], key: Ed25519PrivateKey,
-                 data_dir: Path) -> None:
+    def __init__(
+        self, *, settings: CallSettings, pool: AsyncConnectionPool[Any], key: Ed25519PrivateKey, data_dir: Path
+    ) -> None:
         speed_up_audio_level()
         self.settings = settings
         self.pool = pool
@@ -331,6 +341,7 @@ class CallHub:
 
     def spawn(self, work: Awaitable[None]) -> None:
         """Run work from a callback (timers, peer events) and keep a reference until it is done."""
+
         async def run() -> None:
             await work
 

@@ -22,9 +22,13 @@ _CALL = (
 
 async def home_unit_of(conn: Conn, *, resident_id: int) -> tuple[int, str] | None:
     """(devices.id, uid) of the resident's home unit (the first enrolled, when several)."""
-    row = await (await conn.execute(
-        "SELECT id, uid FROM devices WHERE resident_id = %s AND kind = 'home_unit' AND revoked_at IS NULL "
-        "ORDER BY id LIMIT 1", (resident_id,))).fetchone()
+    row = await (
+        await conn.execute(
+            "SELECT id, uid FROM devices WHERE resident_id = %s AND kind = 'home_unit' AND revoked_at IS NULL "
+            "ORDER BY id LIMIT 1",
+            (resident_id,),
+        )
+    ).fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
@@ -35,17 +39,29 @@ async def consent_video(conn: Conn, *, resident_id: int) -> bool:
 
 async def contacts_of(conn: Conn, *, resident_id: int) -> list[Contact]:
     async with conn.cursor(row_factory=class_row(Contact)) as cur:
-        await cur.execute("SELECT id, name, relation, phone FROM resident_contacts WHERE resident_id = %s "
-                          "ORDER BY call_order", (resident_id,))
+        await cur.execute(
+            "SELECT id, name, relation, phone FROM resident_contacts WHERE resident_id = %s ORDER BY call_order",
+            (resident_id,),
+        )
         return await cur.fetchall()
 
 
-async def insert_call(conn: Conn, *, call_id: str, incident_id: int, resident_id: int, device_id: int,
-                      started_by: str, video: bool, now: datetime) -> None:
+async def insert_call(
+    conn: Conn,
+    *,
+    call_id: str,
+    incident_id: int,
+    resident_id: int,
+    device_id: int,
+    started_by: str,
+    video: bool,
+    now: datetime,
+) -> None:
     await conn.execute(
         "INSERT INTO calls (id, incident_id, resident_id, device_id, started_by, video, started_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (call_id, incident_id, resident_id, device_id, started_by, video, now))
+        (call_id, incident_id, resident_id, device_id, started_by, video, now),
+    )
 
 
 async def get_call(conn: Conn, *, call_id: str) -> Call | None:
@@ -62,23 +78,27 @@ async def calls_of(conn: Conn, *, incident_id: int) -> list[Call]:
 
 async def mark_ringing(conn: Conn, *, call_id: str, now: datetime) -> bool:
     cursor = await conn.execute(
-        "UPDATE calls SET state = 'ringing', ringing_at = %s WHERE id = %s AND state = 'calling'", (now, call_id))
+        "UPDATE calls SET state = 'ringing', ringing_at = %s WHERE id = %s AND state = 'calling'", (now, call_id)
+    )
     return cursor.rowcount == 1
 
 
 async def mark_answered(conn: Conn, *, call_id: str, now: datetime) -> bool:
     cursor = await conn.execute(
         "UPDATE calls SET state = 'connected', answered_at = %s, ringing_at = coalesce(ringing_at, %s) "
-        "WHERE id = %s AND state IN ('calling', 'ringing')", (now, now, call_id))
+        "WHERE id = %s AND state IN ('calling', 'ringing')",
+        (now, now, call_id),
+    )
     return cursor.rowcount == 1
 
 
-async def end_call(conn: Conn, *, call_id: str, outcome: str, ended_by: str, reason: str | None,
-                   now: datetime) -> bool:
+async def end_call(conn: Conn, *, call_id: str, outcome: str, ended_by: str, reason: str | None, now: datetime) -> bool:
     """End the call once; False when it had already ended (the first ending is the one on record)."""
     cursor = await conn.execute(
         "UPDATE calls SET state = 'ended', outcome = %s, ended_by = %s, end_reason = %s, ended_at = %s "
-        "WHERE id = %s AND state <> 'ended'", (outcome, ended_by, reason, now, call_id))
+        "WHERE id = %s AND state <> 'ended'",
+        (outcome, ended_by, reason, now, call_id),
+    )
     return cursor.rowcount == 1
 
 
@@ -87,15 +107,19 @@ async def set_recording(conn: Conn, *, call_id: str, directory: str) -> None:
 
 
 async def recording_of(conn: Conn, *, call_id: str) -> str | None:
-    row = await (await conn.execute(
-        "SELECT recording FROM calls WHERE id = %s AND recording_purged_at IS NULL", (call_id,))).fetchone()
+    row = await (
+        await conn.execute("SELECT recording FROM calls WHERE id = %s AND recording_purged_at IS NULL", (call_id,))
+    ).fetchone()
     return None if row is None or row[0] is None else str(row[0])
 
 
 async def recordings_ended_before(conn: Conn, *, before: datetime) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, recording FROM calls WHERE recording IS NOT NULL AND recording_purged_at IS "
-                          "NULL AND ended_at < %s ORDER BY ended_at LIMIT 500", (before,))
+        await cur.execute(
+            "SELECT id, recording FROM calls WHERE recording IS NOT NULL AND recording_purged_at IS "
+            "NULL AND ended_at < %s ORDER BY ended_at LIMIT 500",
+            (before,),
+        )
         return await cur.fetchall()
 
 
@@ -105,8 +129,11 @@ async def mark_purged(conn: Conn, *, call_id: str, now: datetime) -> None:
 
 async def queue_command(conn: Conn, *, device_id: int, incident_id: int, body: dict[str, Any]) -> int:
     """Put a command in the device outbox (the alarm pipeline publishes it after commit); its id is the cmd_id."""
-    row = await (await conn.execute(
-        "INSERT INTO device_commands (device_id, incident_id, body) VALUES (%s, %s, %s) RETURNING id",
-        (device_id, incident_id, Jsonb(body)))).fetchone()
+    row = await (
+        await conn.execute(
+            "INSERT INTO device_commands (device_id, incident_id, body) VALUES (%s, %s, %s) RETURNING id",
+            (device_id, incident_id, Jsonb(body)),
+        )
+    ).fetchone()
     assert row is not None
     return int(row[0])

@@ -49,8 +49,9 @@ PURGE_EVERY_S: Final = 3600.0
 async def _purge_recordings(hub: CallHub) -> None:
     while True:
         async with hub.pool.connection() as conn:
-            await service.purge_recordings(conn, data_dir=hub.data_dir, now=datetime.now(UTC),
-                                           retention_days=hub.settings.recording_retention_days)
+            await service.purge_recordings(
+                conn, data_dir=hub.data_dir, now=datetime.now(UTC), retention_days=hub.settings.recording_retention_days
+            )
         await asyncio.sleep(PURGE_EVERY_S)
 
 
@@ -96,8 +97,9 @@ async def get_signing_key(hub: HubDep) -> SigningKey:
 
 @router.get("/incidents/{incident_id}/call-setup", summary="What the call panel needs: home unit, consent, contacts")
 async def get_call_setup(actor: StaffActor, conn: ConnDep, hub: HubDep, incident_id: IncidentId) -> CallSetup:
-    return await service.call_setup(conn, actor=actor, incident_id=incident_id, settings=hub.settings,
-                                    now=datetime.now(UTC))
+    return await service.call_setup(
+        conn, actor=actor, incident_id=incident_id, settings=hub.settings, now=datetime.now(UTC)
+    )
 
 
 def _signal_base(request: Request, settings: CallSettings) -> str:
@@ -105,23 +107,43 @@ def _signal_base(request: Request, settings: CallSettings) -> str:
     return "ws" + base.removeprefix("http")
 
 
-@router.post("/incidents/{incident_id}/calls", status_code=status.HTTP_201_CREATED,
-             summary="Call the resident's home unit: a signed token goes to the unit over MQTT")
-async def place_call(request: Request, actor: StaffActor, conn: ConnDep, hub: HubDep, incident_id: IncidentId,
-                     body: StartCallBody | None = None) -> PlacedCall:
+@router.post(
+    "/incidents/{incident_id}/calls",
+    status_code=status.HTTP_201_CREATED,
+    summary="Call the resident's home unit: a signed token goes to the unit over MQTT",
+)
+async def place_call(
+    request: Request,
+    actor: StaffActor,
+    conn: ConnDep,
+    hub: HubDep,
+    incident_id: IncidentId,
+    body: StartCallBody | None = None,
+) -> PlacedCall:
     body = body or StartCallBody()
     bridge = hub.open()
     try:
         call = await service.place_call(
-            conn, actor=actor, incident_id=incident_id, call_id=bridge.call_id, video=body.video,
-            auto_answer=body.auto_answer, key=hub.key, settings=hub.settings,
-            signal_base=_signal_base(request, hub.settings), now=datetime.now(UTC))
+            conn,
+            actor=actor,
+            incident_id=incident_id,
+            call_id=bridge.call_id,
+            video=body.video,
+            auto_answer=body.auto_answer,
+            key=hub.key,
+            settings=hub.settings,
+            signal_base=_signal_base(request, hub.settings),
+            now=datetime.now(UTC),
+        )
     except BaseException:
         hub.discard(bridge)
         raise
     bridge.video = call.video
-    return PlacedCall(call=call, signal_path=f"/api/calls/{call.id}/signal",
-                      ice_servers=service.ice_servers(hub.settings, user=actor.name, now=datetime.now(UTC)))
+    return PlacedCall(
+        call=call,
+        signal_path=f"/api/calls/{call.id}/signal",
+        ice_servers=service.ice_servers(hub.settings, user=actor.name, now=datetime.now(UTC)),
+    )
 
 
 @router.get("/incidents/{incident_id}/calls", summary="The incident's calls: who, when, how long, how they ended")
@@ -129,12 +151,14 @@ async def get_calls(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -
     return await service.calls_of_incident(conn, actor=actor, incident_id=incident_id)
 
 
-@router.post("/incidents/{incident_id}/family-callbacks",
-             summary="Record that a family contact was rung back, and whether they were reached")
-async def family_callback(actor: StaffActor, conn: ConnDep, incident_id: IncidentId,
-                          body: FamilyCallbackBody) -> Incident:
-    return await service.family_callback(conn, actor=actor, incident_id=incident_id, body=body,
-                                         now=datetime.now(UTC))
+@router.post(
+    "/incidents/{incident_id}/family-callbacks",
+    summary="Record that a family contact was rung back, and whether they were reached",
+)
+async def family_callback(
+    actor: StaffActor, conn: ConnDep, incident_id: IncidentId, body: FamilyCallbackBody
+) -> Incident:
+    return await service.family_callback(conn, actor=actor, incident_id=incident_id, body=body, now=datetime.now(UTC))
 
 
 @router.get("/calls/{call_id}", summary="One call's record")
@@ -143,8 +167,9 @@ async def get_call(actor: StaffActor, conn: ConnDep, call_id: CallId) -> Call:
 
 
 @router.post("/calls/{call_id}/hangup", summary="Hang up (the operator's side)")
-async def hangup(actor: StaffActor, conn: ConnDep, hub: HubDep, call_id: CallId,
-                 body: HangupBody | None = None) -> Call:
+async def hangup(
+    actor: StaffActor, conn: ConnDep, hub: HubDep, call_id: CallId, body: HangupBody | None = None
+) -> Call:
     body = body or HangupBody()
     call = await service.get_call(conn, call_id=call_id)
     if call.state is CallState.ENDED:
@@ -155,16 +180,20 @@ async def hangup(actor: StaffActor, conn: ConnDep, hub: HubDep, call_id: CallId,
         await bridge.end(outcome, actor.name, body.reason)
         return await service.get_call(conn, call_id=call_id)
     # Not carried here (the backend restarted mid-call): close the record all the same.
-    return await service.end(conn, call_id=call_id, outcome=outcome, ended_by=actor.name, reason=body.reason,
-                             now=datetime.now(UTC))
+    return await service.end(
+        conn, call_id=call_id, outcome=outcome, ended_by=actor.name, reason=body.reason, now=datetime.now(UTC)
+    )
 
 
-@router.get("/calls/{call_id}/recording/{side}", summary="Play or download one side of a recorded call (logged)",
-            response_class=FileResponse)
-async def get_recording(actor: StaffActor, conn: ConnDep, settings: SettingsDep, call_id: CallId,
-                        side: Literal["operator", "home"]) -> FileResponse:
-    path = await service.recording_file(conn, actor=actor, call_id=call_id, side=side,
-                                        data_dir=settings.data_dir)
+@router.get(
+    "/calls/{call_id}/recording/{side}",
+    summary="Play or download one side of a recorded call (logged)",
+    response_class=FileResponse,
+)
+async def get_recording(
+    actor: StaffActor, conn: ConnDep, settings: SettingsDep, call_id: CallId, side: Literal["operator", "home"]
+) -> FileResponse:
+    path = await service.recording_file(conn, actor=actor, call_id=call_id, side=side, data_dir=settings.data_dir)
     return FileResponse(path, media_type="audio/ogg", filename=f"call-{call_id}-{side}.ogg")
 
 
@@ -175,9 +204,13 @@ async def _staff(websocket: WebSocket, runtime: Runtime) -> Actor:
     header = websocket.headers.get("authorization", "")
     try:
         actor = await authenticate(
-            runtime, bearer=header[7:] if header.lower().startswith("bearer ") else None,
-            cookie=websocket.cookies.get(SESSION_COOKIE), origin=websocket.headers.get("origin"),
-            host=websocket.headers.get("host"), unsafe=True)
+            runtime,
+            bearer=header[7:] if header.lower().startswith("bearer ") else None,
+            cookie=websocket.cookies.get(SESSION_COOKIE),
+            origin=websocket.headers.get("origin"),
+            host=websocket.headers.get("host"),
+            unsafe=True,
+        )
     except NotAuthenticated as err:
         raise CallerRefused(str(err)) from err
     if not actor.is_staff:
@@ -190,9 +223,9 @@ async def _home_unit(websocket: WebSocket, hub: CallHub, call_id: str) -> tuple[
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), HELLO_WITHIN_S)
     except (TimeoutError, ValueError, WebSocketDisconnect) as err:
-        raise CallerRefused("a home unit starts with {\"type\": \"hello\", \"token\": …}") from err
+        raise CallerRefused('a home unit starts with {"type": "hello", "token": …}') from err
     if not isinstance(hello, dict) or hello.get("type") != "hello" or not isinstance(hello.get("token"), str):
-        raise CallerRefused("a home unit starts with {\"type\": \"hello\", \"token\": …}")
+        raise CallerRefused('a home unit starts with {"type": "hello", "token": …}')
     async with hub.pool.connection() as conn:
         try:
             call = await service.get_call(conn, call_id=call_id)
@@ -268,8 +301,11 @@ async def _converse(websocket: WebSocket, bridge: Bridge, leg: Leg, who: str) ->
                 await bridge.end(CallOutcome.REFUSED, who, message.get("reason"))
             elif kind == "hangup":
                 answered = bridge.state is CallState.CONNECTED
-                outcome = CallOutcome.COMPLETED if answered else (
-                    CallOutcome.REFUSED if leg is bridge.home else CallOutcome.NO_ANSWER)
+                outcome = (
+                    CallOutcome.COMPLETED
+                    if answered
+                    else (CallOutcome.REFUSED if leg is bridge.home else CallOutcome.NO_ANSWER)
+                )
                 await bridge.end(outcome, who, message.get("reason"))
 
     sending = asyncio.create_task(send())
@@ -278,17 +314,20 @@ async def _converse(websocket: WebSocket, bridge: Bridge, leg: Leg, who: str) ->
         await asyncio.wait({sending, receiving}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         receiving.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, ValidationError,
-                                 ValueError):
+        with contextlib.suppress(
+            asyncio.CancelledError, WebSocketDisconnect, RuntimeError, ValidationError, ValueError
+        ):
             await receiving
         if bridge.state is not CallState.ENDED:
             # The socket went away mid-call: a drop, on the record as such.
             answered = bridge.state is CallState.CONNECTED
-            await bridge.end(CallOutcome.DROPPED if answered else CallOutcome.FAILED, "system",
-                             f"{leg.side} signalling connection lost")
+            await bridge.end(
+                CallOutcome.DROPPED if answered else CallOutcome.FAILED,
+                "system",
+                f"{leg.side} signalling connection lost",
+            )
         sending.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await sending
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
-

@@ -29,8 +29,10 @@ HOME_UNIT: Final = "home_unit"
 SYSTEM: Final = incidents.SYSTEM
 _CALLABLE: Final = frozenset({Status.OPEN, Status.ACKNOWLEDGED})  # the statuses the incidents service calls from
 _SAYS: Final = {
-    CallOutcome.COMPLETED: "call ended", CallOutcome.REFUSED: "the home unit refused the call",
-    CallOutcome.FAILED: "the call could not connect", CallOutcome.DROPPED: "the call dropped",
+    CallOutcome.COMPLETED: "call ended",
+    CallOutcome.REFUSED: "the home unit refused the call",
+    CallOutcome.FAILED: "the call could not connect",
+    CallOutcome.DROPPED: "the call dropped",
     CallOutcome.NO_ANSWER: "no answer from the home unit",
 }
 
@@ -42,11 +44,15 @@ def ice_servers(settings: CallSettings, *, user: str, now: datetime) -> list[Ice
     if secret is None:
         return settings.ice_servers
     username = f"{int(now.timestamp()) + settings.turn_credential_ttl_s}:{user}"
-    password = base64.b64encode(hmac.new(secret.get_secret_value().encode(), username.encode(),
-                                         hashlib.sha1).digest()).decode()
-    return [server if server.username or not any(u.startswith(("turn:", "turns:")) for u in server.urls)
-            else server.model_copy(update={"username": username, "credential": password})
-            for server in settings.ice_servers]
+    password = base64.b64encode(
+        hmac.new(secret.get_secret_value().encode(), username.encode(), hashlib.sha1).digest()
+    ).decode()
+    return [
+        server
+        if server.username or not any(u.startswith(("turn:", "turns:")) for u in server.urls)
+        else server.model_copy(update={"username": username, "credential": password})
+        for server in settings.ice_servers
+    ]
 
 
 async def _open_incident(conn: Conn, *, incident_id: int) -> Incident:
@@ -56,49 +62,87 @@ async def _open_incident(conn: Conn, *, incident_id: int) -> Incident:
     return incident
 
 
-async def call_setup(conn: Conn, *, actor: Actor, incident_id: int, settings: CallSettings,
-                     now: datetime) -> CallSetup:
+async def call_setup(conn: Conn, *, actor: Actor, incident_id: int, settings: CallSettings, now: datetime) -> CallSetup:
     """What the call panel shows before a call: the home unit, video consent, family contacts, ICE servers."""
     incident = await incidents.get_incident(conn, incident_id=incident_id)
-    await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="call_setup",
-                        detail={"incident_id": incident_id})
+    await open_resident(
+        conn, actor=actor, resident_id=incident.resident_id, action="call_setup", detail={"incident_id": incident_id}
+    )
     unit = await repo.home_unit_of(conn, resident_id=incident.resident_id)
-    return CallSetup(ice_servers=ice_servers(settings, user=actor.name, now=now),
-                     home_unit=None if unit is None else unit[1],
-                     video_consented=await repo.consent_video(conn, resident_id=incident.resident_id),
-                     recording=settings.record, contacts=await repo.contacts_of(conn, resident_id=incident.resident_id))
+    return CallSetup(
+        ice_servers=ice_servers(settings, user=actor.name, now=now),
+        home_unit=None if unit is None else unit[1],
+        video_consented=await repo.consent_video(conn, resident_id=incident.resident_id),
+        recording=settings.record,
+        contacts=await repo.contacts_of(conn, resident_id=incident.resident_id),
+    )
 
 
 async def place_call(
-    conn: Conn, *, actor: Actor, incident_id: int, call_id: str, video: bool, auto_answer: bool,
+    conn: Conn,
+    *,
+    actor: Actor,
+    incident_id: int,
+    call_id: str,
+    video: bool,
+    auto_answer: bool,
     key: Ed25519PrivateKey,
-    settings: CallSettings, signal_base: str, now: datetime,
+    settings: CallSettings,
+    signal_base: str,
+    now: datetime,
 ) -> Call:
     """Record a call to the resident's home unit and queue its start_call command with a fresh token; the
     incident moves to in_call (or, past that, notes the call). Video only with the resident's consent."""
     async with conn.transaction():
         incident = await _open_incident(conn, incident_id=incident_id)
-        await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="call",
-                            detail={"incident_id": incident_id})
+        await open_resident(
+            conn, actor=actor, resident_id=incident.resident_id, action="call", detail={"incident_id": incident_id}
+        )
         unit = await repo.home_unit_of(conn, resident_id=incident.resident_id)
         if unit is None:
             raise NotCallable(f"the resident of incident {incident_id} has no home unit")
         device_id, uid = unit
         video = video and await repo.consent_video(conn, resident_id=incident.resident_id)
-        await repo.insert_call(conn, call_id=call_id, incident_id=incident_id, resident_id=incident.resident_id,
-                               device_id=device_id, started_by=actor.name, video=video, now=now)
-        token = issue(key, call_id=call_id, device_uid=uid, incident_id=incident_id, video=video,
-                      ttl_s=settings.token_ttl_s, now=now.timestamp())
-        body = StartCall(call_id=call_id, token=token, signalling_url=f"{signal_base}/api/calls/{call_id}/signal",
-                         auto_answer=auto_answer, video=video)
+        await repo.insert_call(
+            conn,
+            call_id=call_id,
+            incident_id=incident_id,
+            resident_id=incident.resident_id,
+            device_id=device_id,
+            started_by=actor.name,
+            video=video,
+            now=now,
+        )
+        token = issue(
+            key,
+            call_id=call_id,
+            device_uid=uid,
+            incident_id=incident_id,
+            video=video,
+            ttl_s=settings.token_ttl_s,
+            now=now.timestamp(),
+        )
+        body = StartCall(
+            call_id=call_id,
+            token=token,
+            signalling_url=f"{signal_base}/api/calls/{call_id}/signal",
+            auto_answer=auto_answer,
+            video=video,
+        )
         await repo.queue_command(conn, device_id=device_id, incident_id=incident_id, body=body.model_dump(mode="json"))
         note = f"voice call to home unit {uid}" + (" with video" if video else "")
         if incident.status in _CALLABLE:
             await incidents.start_call(conn, incident_id=incident_id, actor=actor.name, now=now, note=note)
         else:
-            await incidents.record(conn, incident=await incidents.load_for_update(conn, incident_id=incident_id),
-                                   now=now, actor=actor.name, change="call_placed", reason=note,
-                                   detail={"call_id": call_id})
+            await incidents.record(
+                conn,
+                incident=await incidents.load_for_update(conn, incident_id=incident_id),
+                now=now,
+                actor=actor.name,
+                change="call_placed",
+                reason=note,
+                detail={"call_id": call_id},
+            )
     return await get_call(conn, call_id=call_id)
 
 
@@ -111,8 +155,9 @@ async def get_call(conn: Conn, *, call_id: str) -> Call:
 
 async def calls_of_incident(conn: Conn, *, actor: Actor, incident_id: int) -> list[Call]:
     incident = await incidents.get_incident(conn, incident_id=incident_id)
-    await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="calls",
-                        detail={"incident_id": incident_id})
+    await open_resident(
+        conn, actor=actor, resident_id=incident.resident_id, action="calls", detail={"incident_id": incident_id}
+    )
     return await repo.calls_of(conn, incident_id=incident_id)
 
 
@@ -134,16 +179,23 @@ async def answered(conn: Conn, *, call_id: str, now: datetime) -> None:
         if await repo.mark_answered(conn, call_id=call_id, now=now):
             call = await get_call(conn, call_id=call_id)
             incident = await incidents.load_for_update(conn, incident_id=call.incident_id)
-            await incidents.record(conn, incident=incident, now=now, actor=HOME_UNIT, change="call_answered",
-                                   reason="the home unit answered", detail={"call_id": call_id})
+            await incidents.record(
+                conn,
+                incident=incident,
+                now=now,
+                actor=HOME_UNIT,
+                change="call_answered",
+                reason="the home unit answered",
+                detail={"call_id": call_id},
+            )
 
 
-async def end(conn: Conn, *, call_id: str, outcome: CallOutcome, ended_by: str, reason: str | None,
-              now: datetime) -> Call:
+async def end(
+    conn: Conn, *, call_id: str, outcome: CallOutcome, ended_by: str, reason: str | None, now: datetime
+) -> Call:
     """End the call on the record and on the incident's audit trail; a second ending changes nothing."""
     async with conn.transaction():
-        if await repo.end_call(conn, call_id=call_id, outcome=outcome.value, ended_by=ended_by, reason=reason,
-                               now=now):
+        if await repo.end_call(conn, call_id=call_id, outcome=outcome.value, ended_by=ended_by, reason=reason, now=now):
             call = await get_call(conn, call_id=call_id)
             says = _SAYS[outcome]
             if call.duration_s is not None:
@@ -152,7 +204,11 @@ async def end(conn: Conn, *, call_id: str, outcome: CallOutcome, ended_by: str, 
                 says += ", hung up by " + ("the home unit" if ended_by == HOME_UNIT else ended_by)
             incident = await incidents.load_for_update(conn, incident_id=call.incident_id)
             await incidents.record(
-                conn, incident=incident, now=now, actor=ended_by, change="call_ended",
+                conn,
+                incident=incident,
+                now=now,
+                actor=ended_by,
+                change="call_ended",
                 reason=says + (f": {reason}" if reason else ""),
                 detail={"call_id": call_id, "outcome": outcome.value, "duration_s": call.duration_s},
             )
@@ -163,21 +219,32 @@ async def recorded(conn: Conn, *, call_id: str, directory: str) -> None:
     await repo.set_recording(conn, call_id=call_id, directory=directory)
 
 
-async def family_callback(conn: Conn, *, actor: Actor, incident_id: int, body: FamilyCallbackBody,
-                          now: datetime) -> Incident:
+async def family_callback(
+    conn: Conn, *, actor: Actor, incident_id: int, body: FamilyCallbackBody, now: datetime
+) -> Incident:
     """Record on the incident that the operator rang a family contact, and whether they were reached."""
     async with conn.transaction():
         incident = await incidents.load_for_update(conn, incident_id=incident_id)
-        await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="family_callback",
-                            detail={"incident_id": incident_id})
-        contact = next((c for c in await repo.contacts_of(conn, resident_id=incident.resident_id)
-                        if c.id == body.contact_id), None)
+        await open_resident(
+            conn,
+            actor=actor,
+            resident_id=incident.resident_id,
+            action="family_callback",
+            detail={"incident_id": incident_id},
+        )
+        contact = next(
+            (c for c in await repo.contacts_of(conn, resident_id=incident.resident_id) if c.id == body.contact_id), None
+        )
         if contact is None:
             raise NotCallable(f"contact {body.contact_id} is not one of this resident's")
         outcome = "reached" if body.outcome == "reached" else "no answer"
         note = f"; {body.note}" if body.note else ""
         await incidents.record(
-            conn, incident=incident, now=now, actor=actor.name, change="family_called",
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor.name,
+            change="family_called",
             reason=f"called {contact.name} ({contact.phone or '—'}): {outcome}{note}",
             detail={"contact_id": contact.id, "outcome": body.outcome},
         )
@@ -191,8 +258,13 @@ async def recording_file(conn: Conn, *, actor: Actor, call_id: str, side: str, d
     path = None if directory is None else data_dir / directory / f"{side}.ogg"
     if path is None or not path.is_file():
         raise RecordingNotFound(call_id)
-    await open_resident(conn, actor=actor, resident_id=call.resident_id, action="call_recording",
-                        detail={"call_id": call_id, "side": side})
+    await open_resident(
+        conn,
+        actor=actor,
+        resident_id=call.resident_id,
+        action="call_recording",
+        detail={"call_id": call_id, "side": side},
+    )
     return path
 
 

@@ -52,7 +52,9 @@ class CallSettings(BaseSettings):
         description="Base URL home units reach the API at (http(s)://host:port); default: the one the operator used.",
     )
     max_calls: int = Field(
-        default=8, ge=1, le=10_000,
+        default=8,
+        ge=1,
+        le=10_000,
         description="Calls this backend relays at once (bench/calls.py: 6–8 on 2 cores, about 0.1 core each).",
     )
     record: bool = Field(default=False, description="Record both sides of every call for audit.")

@@ -33,8 +33,16 @@ def signing_key(settings: CallSettings, data_dir: Path) -> Ed25519PrivateKey:
     return _from_text(path.read_text().strip())
 
 
-def issue(key: Ed25519PrivateKey, *, call_id: str, device_uid: str, incident_id: int, video: bool, ttl_s: int,
-          now: float | None = None) -> str:
+def issue(
+    key: Ed25519PrivateKey,
+    *,
+    call_id: str,
+    device_uid: str,
+    incident_id: int,
+    video: bool,
+    ttl_s: int,
+    now: float | None = None,
+) -> str:
     issued = int(time.time() if now is None else now)
     claims = CallClaims(call=call_id, dev=device_uid, inc=incident_id, video=video, iat=issued, exp=issued + ttl_s)
     return sign(key, claims)

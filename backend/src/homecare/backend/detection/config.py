@@ -57,9 +57,14 @@ class VitalsSettings(_Settings):
     @model_validator(mode="after")
     def _bands_in_order(self) -> Self:
         """A band that contradicts its neighbour would never (or always) fire: refuse it with the reason."""
-        for lower, upper in (("spo2_low", "spo2_moderate"), ("pulse_low", "pulse_raised"),
-                             ("pulse_raised", "pulse_high"), ("respiration_low", "respiration_raised"),
-                             ("respiration_raised", "respiration_high"), ("temperature_low", "temperature_high")):
+        for lower, upper in (
+            ("spo2_low", "spo2_moderate"),
+            ("pulse_low", "pulse_raised"),
+            ("pulse_raised", "pulse_high"),
+            ("respiration_low", "respiration_raised"),
+            ("respiration_raised", "respiration_high"),
+            ("temperature_low", "temperature_high"),
+        ):
             if getattr(self, lower) > getattr(self, upper):
                 low, high = getattr(self, lower), getattr(self, upper)
                 raise ValueError(f"{lower} ({low:g}) must not be above {upper} ({high:g})")

@@ -24,9 +24,7 @@ def hash_secret(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def enrol_device(
-    conn: Conn, *, uid: str, kind: DeviceKind, resident_id: int | None, secret: str | None
-) -> int:
+async def enrol_device(conn: Conn, *, uid: str, kind: DeviceKind, resident_id: int | None, secret: str | None) -> int:
     """Enrol a device (or update the one with this uid, un-revoking it); returns its id."""
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(

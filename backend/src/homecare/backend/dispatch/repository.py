@@ -29,8 +29,10 @@ async def station_states(conn: Conn) -> list[StationState]:
 
 async def stations(conn: Conn) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, code, name, address, phone, lat, lon, capacity, opens, closes, timezone, "
-                          "on_duty FROM stations ORDER BY id")
+        await cur.execute(
+            "SELECT id, code, name, address, phone, lat, lon, capacity, opens, closes, timezone, "
+            "on_duty FROM stations ORDER BY id"
+        )
         return await cur.fetchall()
 
 
@@ -45,8 +47,9 @@ class Home:
 
 async def home_of(conn: Conn, *, resident_id: int) -> Home | None:
     async with conn.cursor(row_factory=class_row(Home)) as cur:
-        await cur.execute("SELECT id AS resident_id, display_name, lat, lon, station_id FROM residents WHERE id = %s",
-                          (resident_id,))
+        await cur.execute(
+            "SELECT id AS resident_id, display_name, lat, lon, station_id FROM residents WHERE id = %s", (resident_id,)
+        )
         return await cur.fetchone()
 
 
@@ -67,8 +70,9 @@ class TaskRow:
 
 async def get_task(conn: Conn, *, task_id: int) -> TaskRow | None:
     async with conn.cursor(row_factory=class_row(TaskRow)) as cur:
-        await cur.execute("SELECT id, incident_id, station_id, status, travel_min FROM station_tasks WHERE id = %s",
-                          (task_id,))
+        await cur.execute(
+            "SELECT id, incident_id, station_id, status, travel_min FROM station_tasks WHERE id = %s", (task_id,)
+        )
         return await cur.fetchone()
 
 
@@ -88,8 +92,7 @@ async def offered_station_ids(conn: Conn, *, incident_id: int) -> list[int]:
         return [int(s) for s in await cur.fetchall()]
 
 
-async def insert_task(conn: Conn, *, incident_id: int, station_id: int, travel_min: float | None,
-                      now: datetime) -> int:
+async def insert_task(conn: Conn, *, incident_id: int, station_id: int, travel_min: float | None, now: datetime) -> int:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
             "INSERT INTO station_tasks (incident_id, station_id, status, travel_min, offered_at) "
@@ -101,8 +104,9 @@ async def insert_task(conn: Conn, *, incident_id: int, station_id: int, travel_m
     return int(task_id)
 
 
-async def update_task(conn: Conn, *, task_id: int, status: str, now: datetime, responder: str | None = None,
-                      note: str | None = None) -> None:
+async def update_task(
+    conn: Conn, *, task_id: int, status: str, now: datetime, responder: str | None = None, note: str | None = None
+) -> None:
     await conn.execute(
         "UPDATE station_tasks SET status = %(status)s, "
         " accepted_at = CASE WHEN %(status)s = 'accepted' THEN %(now)s ELSE accepted_at END, "
@@ -127,6 +131,8 @@ async def queue_home_unit_command(conn: Conn, *, resident_id: int, incident_id: 
 async def open_incidents(conn: Conn) -> list[dict[str, Any]]:
     """Every open (not resolved or cancelled) incident, as the map marks it."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, resident_id, cause, priority, status FROM incidents "
-                          "WHERE status NOT IN ('resolved', 'cancelled') ORDER BY priority, opened_at, id")
+        await cur.execute(
+            "SELECT id, resident_id, cause, priority, status FROM incidents "
+            "WHERE status NOT IN ('resolved', 'cancelled') ORDER BY priority, opened_at, id"
+        )
         return await cur.fetchall()

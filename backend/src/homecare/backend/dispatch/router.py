@@ -37,28 +37,49 @@ async def suggest(
     return await service.suggest_stations(conn, incident_id=incident_id, now=alarms.clock.now())
 
 
-@router.post("/incidents/{incident_id}/dispatch", status_code=status.HTTP_201_CREATED,
-             summary="Offer the incident to a station (default: the first suggested) and tell the home")
-async def dispatch(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                   body: DispatchBody) -> StationTask:
-    return await service.dispatch(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                  now=alarms.clock.now(),
-                                  escalation=alarms.escalation, station_id=body.station_id, note=body.note)
+@router.post(
+    "/incidents/{incident_id}/dispatch",
+    status_code=status.HTTP_201_CREATED,
+    summary="Offer the incident to a station (default: the first suggested) and tell the home",
+)
+async def dispatch(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: DispatchBody
+) -> StationTask:
+    return await service.dispatch(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        station_id=body.station_id,
+        note=body.note,
+    )
 
 
 @router.post("/incidents/{incident_id}/help-coming", summary="Tell the home unit again that help is coming")
-async def help_coming(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                      body: ActBody) -> Incident:
-    return await service.help_coming_again(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                           now=alarms.clock.now())
+async def help_coming(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ActBody
+) -> Incident:
+    return await service.help_coming_again(
+        conn, incident_id=incident_id, actor=actor.acting_as(body.actor), now=alarms.clock.now()
+    )
 
 
-@router.post("/incidents/{incident_id}/unreachable",
-             summary="The resident cannot be reached: record the 120 call and send the station")
-async def unreachable(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                      body: ActBody) -> Incident:
-    return await service.resident_unreachable(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                              now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
+@router.post(
+    "/incidents/{incident_id}/unreachable",
+    summary="The resident cannot be reached: record the 120 call and send the station",
+)
+async def unreachable(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ActBody
+) -> Incident:
+    return await service.resident_unreachable(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        note=body.note,
+    )
 
 
 # Path of each station-task action → the task status it moves to, and its summary.
@@ -78,8 +99,13 @@ TaskActor = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))
 def _task_route(to: str) -> Callable[..., Awaitable[StationTask]]:
     async def route(actor: TaskActor, conn: ConnDep, alarms: AlarmsDep, task_id: TaskId, body: TaskBody) -> StationTask:
         return await service.move_task(
-            conn, task_id=task_id, to=to, actor=actor.acting_as(body.actor), now=alarms.clock.now(),
-            escalation=alarms.escalation, note=body.note,
+            conn,
+            task_id=task_id,
+            to=to,
+            actor=actor.acting_as(body.actor),
+            now=alarms.clock.now(),
+            escalation=alarms.escalation,
+            note=body.note,
             station_id=actor.station_id if actor.role is Role.RESPONDER else None,
         )
 
@@ -87,8 +113,14 @@ def _task_route(to: str) -> Callable[..., Awaitable[StationTask]]:
 
 
 for _name, (_to, _summary) in _ACTIONS.items():
-    router.add_api_route(f"/tasks/{{task_id}}/{_name}", _task_route(_to), methods=["POST"], summary=_summary,
-                         name=f"task_{_name.replace('-', '_')}", response_model=StationTask)
+    router.add_api_route(
+        f"/tasks/{{task_id}}/{_name}",
+        _task_route(_to),
+        methods=["POST"],
+        summary=_summary,
+        name=f"task_{_name.replace('-', '_')}",
+        response_model=StationTask,
+    )
 
 
 @router.get("/stations", summary="Stations with their hours, capacity, active tasks and availability now")
@@ -98,7 +130,8 @@ async def stations(_: StaffActor, conn: ConnDep, alarms: AlarmsDep) -> list[Stat
 
 @router.get("/stations/coverage", summary="Homes outside the 15-minute circle of every station")
 async def coverage(
-    _: StaffActor, conn: ConnDep,
+    _: StaffActor,
+    conn: ConnDep,
     threshold_min: Annotated[float, Query(gt=0, le=120)] = COVERAGE_MINUTES,
 ) -> CoverageReport:
     return await service.coverage_report(conn, threshold_min=threshold_min)

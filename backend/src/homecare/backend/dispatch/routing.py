@@ -76,8 +76,13 @@ class Candidate:
 
 
 def rank_stations(
-    stations: list[StationState], *, home_station_id: int | None, lat: float | None, lon: float | None,
-    at: datetime, exclude: frozenset[int] = frozenset(),
+    stations: list[StationState],
+    *,
+    home_station_id: int | None,
+    lat: float | None,
+    lon: float | None,
+    at: datetime,
+    exclude: frozenset[int] = frozenset(),
 ) -> list[Candidate]:
     """Every station, best first: the home station if available, then available ones by travel time,
     then the unavailable ones by travel time (shown, never chosen automatically)."""
@@ -95,7 +100,16 @@ def rank_stations(
         else:
             available, reason = True, "on duty with capacity"
         home = s.id == home_station_id
-        ranked.append(Candidate(s.id, s.code, s.name, round(minutes, 1) if math.isfinite(minutes) else -1.0,
-                                home, available, ("home station; " if home else "") + reason))
+        ranked.append(
+            Candidate(
+                s.id,
+                s.code,
+                s.name,
+                round(minutes, 1) if math.isfinite(minutes) else -1.0,
+                home,
+                available,
+                ("home station; " if home else "") + reason,
+            )
+        )
     ranked.sort(key=lambda c: (not c.available, not c.home, c.travel_min if c.travel_min >= 0 else math.inf))
     return ranked

@@ -53,25 +53,47 @@ _TASK_MOVES: Final = {
 }
 
 
-async def _candidates(conn: Conn, *, incident: Incident, now: datetime,
-                      exclude: frozenset[int] = frozenset()) -> list[Candidate]:
+async def _candidates(
+    conn: Conn, *, incident: Incident, now: datetime, exclude: frozenset[int] = frozenset()
+) -> list[Candidate]:
     home = await repo.home_of(conn, resident_id=incident.resident_id)
     assert home is not None
-    return rank_stations(await repo.station_states(conn), home_station_id=home.station_id, lat=home.lat,
-                         lon=home.lon, at=now, exclude=exclude)
+    return rank_stations(
+        await repo.station_states(conn),
+        home_station_id=home.station_id,
+        lat=home.lat,
+        lon=home.lon,
+        at=now,
+        exclude=exclude,
+    )
 
 
 async def suggest_stations(conn: Conn, *, incident_id: int, now: datetime) -> list[StationSuggestion]:
     """Every station for this incident, best first (home station if available, then by travel time)."""
     incident = await incidents.get_incident(conn, incident_id=incident_id)
-    return [StationSuggestion(station_id=c.station_id, code=c.code, name=c.name, travel_min=c.travel_min,
-                              home=c.home, available=c.available, reason=c.reason)
-            for c in await _candidates(conn, incident=incident, now=now)]
+    return [
+        StationSuggestion(
+            station_id=c.station_id,
+            code=c.code,
+            name=c.name,
+            travel_min=c.travel_min,
+            home=c.home,
+            available=c.available,
+            reason=c.reason,
+        )
+        for c in await _candidates(conn, incident=incident, now=now)
+    ]
 
 
 async def dispatch(
-    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation,
-    station_id: int | None = None, note: str | None = None,
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    station_id: int | None = None,
+    note: str | None = None,
 ) -> StationTask:
     """Offer the incident to a station (the suggested one unless the operator names another) and tell the
     home help is coming. Refused while a station is already offered or on its way (no double dispatch)."""
@@ -82,7 +104,8 @@ async def dispatch(
         active = await repo.active_tasks(conn, incident_id=incident_id)
         if active:
             raise AlreadyDispatched(
-                f"incident {incident_id} already has station {active[0].station_id} {active[0].status}")
+                f"incident {incident_id} already has station {active[0].station_id} {active[0].status}"
+            )
         candidates = await _candidates(conn, incident=incident, now=now)
         if station_id is None:
             chosen = next((c for c in candidates if c.available), None)
@@ -92,21 +115,35 @@ async def dispatch(
             chosen = next((c for c in candidates if c.station_id == station_id), None)
             if chosen is None:
                 raise StationNotFound(station_id)
-        task_id = await _offer(conn, incident=incident, candidate=chosen, now=now, actor=actor,
-                               escalation=escalation, reason=note)
+        task_id = await _offer(
+            conn, incident=incident, candidate=chosen, now=now, actor=actor, escalation=escalation, reason=note
+        )
     return await _task(conn, task_id)
 
 
 async def _offer(
-    conn: Conn, *, incident: Incident, candidate: Candidate, now: datetime, actor: str, escalation: Escalation,
+    conn: Conn,
+    *,
+    incident: Incident,
+    candidate: Candidate,
+    now: datetime,
+    actor: str,
+    escalation: Escalation,
     reason: str | None,
 ) -> int:
     travel = candidate.travel_min if candidate.travel_min >= 0 else None
-    task_id = await repo.insert_task(conn, incident_id=incident.id, station_id=candidate.station_id,
-                                     travel_min=travel, now=now)
+    task_id = await repo.insert_task(
+        conn, incident_id=incident.id, station_id=candidate.station_id, travel_min=travel, now=now
+    )
     policy = escalation.policies.named(incident.policy, incident.priority)
-    await incidents_repo.add_timer(conn, incident_id=incident.id, kind="station_accept", task_id=task_id, now=now,
-                                   due_at=now + timedelta(seconds=policy.station.accept_within_s))
+    await incidents_repo.add_timer(
+        conn,
+        incident_id=incident.id,
+        kind="station_accept",
+        task_id=task_id,
+        now=now,
+        due_at=now + timedelta(seconds=policy.station.accept_within_s),
+    )
     first = incident.dispatched_at is None
     await incidents_repo.cancel_timers(conn, incident_id=incident.id, kinds=["acknowledge"], now=now)
     fields: dict[str, object] = {"station_id": candidate.station_id}
@@ -114,19 +151,35 @@ async def _offer(
         fields["dispatched_at"] = now
     if incident.acknowledged_at is None:
         fields |= {"acknowledged_at": now, "acknowledged_by": actor}
-    detail = {"task_id": task_id, "station_id": candidate.station_id, "station": candidate.name,
-              "travel_min": travel, "station_reason": candidate.reason}
+    detail = {
+        "task_id": task_id,
+        "station_id": candidate.station_id,
+        "station": candidate.name,
+        "travel_min": travel,
+        "station_reason": candidate.reason,
+    }
     await incidents.record(
-        conn, incident=incident, now=now, actor=actor, change="dispatched" if first else "offered",
-        to=Status.DISPATCHED, reason=reason or f"offered to {candidate.name} ({candidate.reason})",
-        detail=detail, **fields,
+        conn,
+        incident=incident,
+        now=now,
+        actor=actor,
+        change="dispatched" if first else "offered",
+        to=Status.DISPATCHED,
+        reason=reason or f"offered to {candidate.name} ({candidate.reason})",
+        detail=detail,
+        **fields,
     )
     if first:
         await tell_home_help_coming(conn, incident_id=incident.id, travel_min=travel, now=now, actor=SYSTEM)
         updated = await incidents.get_incident(conn, incident_id=incident.id)
-        await incidents.tell_family_if_policy_says(conn, escalation=escalation, incident=updated,
-                                                   step=FamilyStep.DISPATCHED, now=now,
-                                                   reason=f"{candidate.name} is sending help")
+        await incidents.tell_family_if_policy_says(
+            conn,
+            escalation=escalation,
+            incident=updated,
+            step=FamilyStep.DISPATCHED,
+            now=now,
+            reason=f"{candidate.name} is sending help",
+        )
     return task_id
 
 
@@ -137,13 +190,23 @@ async def tell_home_help_coming(
     note it on the audit trail; how many home units were told. The caller holds the incident-writes lock."""
     incident = await incidents.get_incident(conn, incident_id=incident_id)
     eta = None if travel_min is None else min(600, math.ceil(travel_min))
-    body = HelpComing(incident_id=incident.id, eta_min=eta,
-                      message_zh="已通知服务站，工作人员正在赶来。", message_en="Help is on the way.")
-    queued = await repo.queue_home_unit_command(conn, resident_id=incident.resident_id, incident_id=incident.id,
-                                                body=body.model_dump(mode="json"))
+    body = HelpComing(
+        incident_id=incident.id,
+        eta_min=eta,
+        message_zh="已通知服务站，工作人员正在赶来。",
+        message_en="Help is on the way.",
+    )
+    queued = await repo.queue_home_unit_command(
+        conn, resident_id=incident.resident_id, incident_id=incident.id, body=body.model_dump(mode="json")
+    )
     await incidents_repo.insert_transition(
-        conn, incident_id=incident.id, at=now, from_status=incident.status.value, to_status=incident.status.value,
-        actor=actor, reason="home unit told help is coming" if queued else "no home unit to tell",
+        conn,
+        incident_id=incident.id,
+        at=now,
+        from_status=incident.status.value,
+        to_status=incident.status.value,
+        actor=actor,
+        reason="home unit told help is coming" if queued else "no home unit to tell",
         detail={"change": "help_coming", "eta_min": eta, "home_units": queued},
     )
     return queued
@@ -157,8 +220,9 @@ async def help_coming_again(conn: Conn, *, incident_id: int, actor: str, now: da
         if incident.status in CLOSED:
             raise InvalidTransition(f"incident {incident_id} is {incident.status.value}: nobody is coming")
         active = await repo.active_tasks(conn, incident_id=incident_id)
-        await tell_home_help_coming(conn, incident_id=incident_id, now=now, actor=actor,
-                                    travel_min=active[0].travel_min if active else None)
+        await tell_home_help_coming(
+            conn, incident_id=incident_id, now=now, actor=actor, travel_min=active[0].travel_min if active else None
+        )
         await incidents_repo.append_change(conn, incident_id=incident_id, at=now, change="help_coming")
     return await incidents.get_incident(conn, incident_id=incident_id)
 
@@ -172,16 +236,31 @@ async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalatio
     chosen = next((c for c in candidates if c.available), None)
     if chosen is None or len(asked) >= policy.station.max_offers:
         reason = f"{why}; no further station available (asked {len(asked)}): the supervisor is alerted"
-        await incidents.record(conn, incident=incident, now=now, actor=SYSTEM, change="no_station", reason=reason,
-                               detail={"asked": asked})
+        await incidents.record(
+            conn, incident=incident, now=now, actor=SYSTEM, change="no_station", reason=reason, detail={"asked": asked}
+        )
         await incidents.notify(conn, escalation=escalation, incident=incident, audience="supervisor", reason=reason)
         return None
-    return await _offer(conn, incident=incident, candidate=chosen, now=now, actor=SYSTEM, escalation=escalation,
-                        reason=f"{why}; offered to the next station, {chosen.name}")
+    return await _offer(
+        conn,
+        incident=incident,
+        candidate=chosen,
+        now=now,
+        actor=SYSTEM,
+        escalation=escalation,
+        reason=f"{why}; offered to the next station, {chosen.name}",
+    )
 
 
 async def move_task(
-    conn: Conn, *, task_id: int, to: str, actor: str, now: datetime, escalation: Escalation, note: str | None,
+    conn: Conn,
+    *,
+    task_id: int,
+    to: str,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    note: str | None,
     station_id: int | None = None,
 ) -> StationTask:
     """Move a station task on; with ``station_id`` (a responder), only that station's tasks are found."""
@@ -193,29 +272,53 @@ async def move_task(
         if task.status not in _TASK_MOVES[to]:
             raise InvalidTaskTransition(
                 f"cannot mark task {task_id} {to}: it is {task.status}; allowed from "
-                f"{', '.join(sorted(_TASK_MOVES[to]))}")
+                f"{', '.join(sorted(_TASK_MOVES[to]))}"
+            )
         incident = await incidents.load_for_update(conn, incident_id=task.incident_id)
-        await repo.update_task(conn, task_id=task_id, status=to, now=now,
-                               responder=actor if to in ("accepted", "en_route", "on_scene") else None, note=note)
+        await repo.update_task(
+            conn,
+            task_id=task_id,
+            status=to,
+            now=now,
+            responder=actor if to in ("accepted", "en_route", "on_scene") else None,
+            note=note,
+        )
         if to in ("accepted", "declined"):
-            await incidents_repo.cancel_timers(conn, incident_id=incident.id, kinds=["station_accept"], now=now,
-                                               task_id=task_id)
+            await incidents_repo.cancel_timers(
+                conn, incident_id=incident.id, kinds=["station_accept"], now=now, task_id=task_id
+            )
         detail = {"task_id": task_id, "station_id": task.station_id, "task_status": to}
         reason = f"station task {to}" + (f": {note}" if note else "")
         if to == "on_scene" and incident.status is Status.DISPATCHED:
-            await incidents.record(conn, incident=incident, now=now, actor=actor, change="on_scene",
-                                   to=Status.ON_SCENE, reason=reason, detail=detail, on_scene_at=now)
+            await incidents.record(
+                conn,
+                incident=incident,
+                now=now,
+                actor=actor,
+                change="on_scene",
+                to=Status.ON_SCENE,
+                reason=reason,
+                detail=detail,
+                on_scene_at=now,
+            )
             updated = await incidents.get_incident(conn, incident_id=incident.id)
-            await incidents.tell_family_if_policy_says(conn, escalation=escalation, incident=updated,
-                                                       step=FamilyStep.ON_SCENE, now=now,
-                                                       reason="a responder is with them")
+            await incidents.tell_family_if_policy_says(
+                conn,
+                escalation=escalation,
+                incident=updated,
+                step=FamilyStep.ON_SCENE,
+                now=now,
+                reason="a responder is with them",
+            )
         else:
-            await incidents.record(conn, incident=incident, now=now, actor=actor, change=f"task_{to}", reason=reason,
-                                   detail=detail)
+            await incidents.record(
+                conn, incident=incident, now=now, actor=actor, change=f"task_{to}", reason=reason, detail=detail
+            )
         if to == "declined" and incident.status in _DISPATCHABLE:
             refreshed = await incidents.get_incident(conn, incident_id=incident.id)
-            await offer_next(conn, incident=refreshed, now=now, escalation=escalation,
-                             why=f"station {task.station_id} declined")
+            await offer_next(
+                conn, incident=refreshed, now=now, escalation=escalation, why=f"station {task.station_id} declined"
+            )
     return await _task(conn, task_id)
 
 
@@ -228,15 +331,33 @@ async def time_out_task(conn: Conn, *, task_id: int, now: datetime, escalation: 
     await repo.update_task(conn, task_id=task_id, status="timed_out", now=now)
     policy = escalation.policies.named(incident.policy, incident.priority)
     why = f"station {task.station_id} did not accept within {policy.station.accept_within_s} s"
-    await incidents.record(conn, incident=incident, now=now, actor=SYSTEM, change="task_timed_out", reason=why,
-                           detail={"task_id": task_id, "station_id": task.station_id})
+    await incidents.record(
+        conn,
+        incident=incident,
+        now=now,
+        actor=SYSTEM,
+        change="task_timed_out",
+        reason=why,
+        detail={"task_id": task_id, "station_id": task.station_id},
+    )
     if incident.status in _DISPATCHABLE:
-        await offer_next(conn, incident=await incidents.get_incident(conn, incident_id=incident.id), now=now,
-                         escalation=escalation, why=why)
+        await offer_next(
+            conn,
+            incident=await incidents.get_incident(conn, incident_id=incident.id),
+            now=now,
+            escalation=escalation,
+            why=why,
+        )
 
 
 async def resident_unreachable(
-    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation, note: str | None = None,
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    note: str | None = None,
 ) -> Incident:
     """The operator cannot reach the resident: record the call to emergency services (120), tell the family
     if the policy says so, and send the station when none is on its way yet."""
@@ -248,21 +369,37 @@ async def resident_unreachable(
         number = policy.unreachable.emergency_number
         taken: dict[str, Any] = {} if incident.acknowledged_at else {"acknowledged_at": now, "acknowledged_by": actor}
         await incidents.record(
-            conn, incident=incident, now=now, actor=actor, change="emergency_services",
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="emergency_services",
             reason=f"resident unreachable; emergency services called on {number}" + (f": {note}" if note else ""),
             detail={"emergency_number": number, "policy": policy.name},
             **taken,
         )
         incident = await incidents.get_incident(conn, incident_id=incident_id)
-        await incidents.tell_family_if_policy_says(conn, escalation=escalation, incident=incident,
-                                                   step=FamilyStep.EMERGENCY_SERVICES, now=now,
-                                                   reason=f"we could not reach them; {number} has been called")
+        await incidents.tell_family_if_policy_says(
+            conn,
+            escalation=escalation,
+            incident=incident,
+            step=FamilyStep.EMERGENCY_SERVICES,
+            now=now,
+            reason=f"we could not reach them; {number} has been called",
+        )
         if policy.unreachable.dispatch and not await repo.active_tasks(conn, incident_id=incident_id):
             candidates = await _candidates(conn, incident=incident, now=now)
             chosen = next((c for c in candidates if c.available), None)
             if chosen is not None:
-                await _offer(conn, incident=incident, candidate=chosen, now=now, actor=actor, escalation=escalation,
-                             reason="resident unreachable: station sent")
+                await _offer(
+                    conn,
+                    incident=incident,
+                    candidate=chosen,
+                    now=now,
+                    actor=actor,
+                    escalation=escalation,
+                    reason="resident unreachable: station sent",
+                )
     return await incidents.get_incident(conn, incident_id=incident_id)
 
 
@@ -298,14 +435,22 @@ async def coverage_report(conn: Conn, *, threshold_min: float = COVERAGE_MINUTES
         if best is not None and best[0] <= threshold_min:
             covered += 1
         else:
-            outside.append(HomeOutside(resident_id=home.resident_id, display_name=home.display_name,
-                                       nearest_station_id=None if best is None else best[1],
-                                       travel_min=None if best is None else round(best[0], 1)))
+            outside.append(
+                HomeOutside(
+                    resident_id=home.resident_id,
+                    display_name=home.display_name,
+                    nearest_station_id=None if best is None else best[1],
+                    travel_min=None if best is None else round(best[0], 1),
+                )
+            )
     return CoverageReport(
         threshold_min=threshold_min,
         model=f"haversine × {DETOUR_FACTOR} at {URBAN_SPEED_KMH:g} km/h",
-        residents_located=located, residents_unlocated=unlocated, covered=covered,
-        share_covered=round(covered / located, 4) if located else 0.0, outside=outside,
+        residents_located=located,
+        residents_unlocated=unlocated,
+        covered=covered,
+        share_covered=round(covered / located, 4) if located else 0.0,
+        outside=outside,
     )
 
 
@@ -320,11 +465,26 @@ async def map_view(conn: Conn, *, now: datetime) -> MapView:
     homes = await repo.homes(conn)
     located = {h.resident_id for h in homes if h.lat is not None and h.lon is not None}
     return MapView(
-        coverage_min=COVERAGE_MINUTES, radius_m=round(coverage_radius_m(), 1),
+        coverage_min=COVERAGE_MINUTES,
+        radius_m=round(coverage_radius_m(), 1),
         model=f"haversine × {DETOUR_FACTOR} at {URBAN_SPEED_KMH:g} km/h",
-        homes=[MapHome(resident_id=h.resident_id, name=h.display_name, lat=h.lat, lon=h.lon, station_id=h.station_id)
-               for h in homes if h.lat is not None and h.lon is not None],
-        stations=[MapStation(id=s.id, name=s.name, lat=s.lat, lon=s.lon, on_duty=s.on_duty, capacity=s.capacity,
-                             active_tasks=s.active_tasks, available_now=s.available_now) for s in stations],
+        homes=[
+            MapHome(resident_id=h.resident_id, name=h.display_name, lat=h.lat, lon=h.lon, station_id=h.station_id)
+            for h in homes
+            if h.lat is not None and h.lon is not None
+        ],
+        stations=[
+            MapStation(
+                id=s.id,
+                name=s.name,
+                lat=s.lat,
+                lon=s.lon,
+                on_duty=s.on_duty,
+                capacity=s.capacity,
+                active_tasks=s.active_tasks,
+                available_now=s.available_now,
+            )
+            for s in stations
+        ],
         incidents=[MapIncident(**row) for row in await repo.open_incidents(conn) if row["resident_id"] in located],
     )

@@ -20,19 +20,24 @@ async def search_residents(
     conn: Conn, *, query: str | None, station_id: int | None, offset: int, limit: int
 ) -> tuple[int, list[ResidentSummary]]:
     """Residents matching the text (name, address, reference, or the id) and station, by name; and the total."""
-    where = sql.SQL("(%(q)s::text IS NULL OR r.display_name ILIKE %(like)s OR r.address ILIKE %(like)s "
-                    "OR r.external_ref ILIKE %(like)s OR r.id::text = %(q)s) "
-                    "AND (%(station)s::int IS NULL OR r.station_id = %(station)s)")
+    where = sql.SQL(
+        "(%(q)s::text IS NULL OR r.display_name ILIKE %(like)s OR r.address ILIKE %(like)s "
+        "OR r.external_ref ILIKE %(like)s OR r.id::text = %(q)s) "
+        "AND (%(station)s::int IS NULL OR r.station_id = %(station)s)"
+    )
     params = {"q": query, "like": _like(query or ""), "station": station_id, "offset": offset, "limit": limit}
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(sql.SQL("SELECT count(*) FROM residents r WHERE ") + where, params)
         total = int(await cur.fetchone() or 0)
     async with conn.cursor(row_factory=class_row(ResidentSummary)) as cur:
         await cur.execute(
-            sql.SQL("SELECT r.id, r.external_ref, r.display_name, r.address, r.station_id, s.name AS station_name, "
-                    "(SELECT count(*) FROM devices d WHERE d.resident_id = r.id AND d.revoked_at IS NULL) AS devices, "
-                    "r.vulnerable FROM residents r LEFT JOIN stations s ON s.id = r.station_id WHERE ")
-            + where + sql.SQL(" ORDER BY r.display_name, r.id OFFSET %(offset)s LIMIT %(limit)s"),
+            sql.SQL(
+                "SELECT r.id, r.external_ref, r.display_name, r.address, r.station_id, s.name AS station_name, "
+                "(SELECT count(*) FROM devices d WHERE d.resident_id = r.id AND d.revoked_at IS NULL) AS devices, "
+                "r.vulnerable FROM residents r LEFT JOIN stations s ON s.id = r.station_id WHERE "
+            )
+            + where
+            + sql.SQL(" ORDER BY r.display_name, r.id OFFSET %(offset)s LIMIT %(limit)s"),
             params,
         )
         return total, await cur.fetchall()
@@ -76,8 +81,16 @@ async def set_identity(conn: Conn, *, resident_id: int, external_ref: str, displ
 
 
 async def set_card(
-    conn: Conn, *, resident_id: int, access_notes: str | None, conditions: list[str], medications: list[str],
-    allergies: list[str], mobility: str | None, language: str | None, consent_video: bool,
+    conn: Conn,
+    *,
+    resident_id: int,
+    access_notes: str | None,
+    conditions: list[str],
+    medications: list[str],
+    allergies: list[str],
+    mobility: str | None,
+    language: str | None,
+    consent_video: bool,
 ) -> None:
     """The card an operator reads after an alarm (the home's facts are ``set_home``'s)."""
     await conn.execute(
@@ -104,18 +117,28 @@ async def list_devices(
     conn: Conn, *, query: str | None, resident_id: int | None, include_revoked: bool, offset: int, limit: int
 ) -> tuple[int, list[Device]]:
     """Devices matching the uid or holder's name, of one resident or all; active ones first; and the total."""
-    where = ("WHERE (%(q)s::text IS NULL OR d.uid ILIKE %(like)s OR r.display_name ILIKE %(like)s) "
-             "AND (%(resident)s::int IS NULL OR d.resident_id = %(resident)s) "
-             "AND (%(revoked)s OR d.revoked_at IS NULL) ")
-    params = {"q": query, "like": _like(query or ""), "resident": resident_id, "revoked": include_revoked,
-              "offset": offset, "limit": limit}
+    where = (
+        "WHERE (%(q)s::text IS NULL OR d.uid ILIKE %(like)s OR r.display_name ILIKE %(like)s) "
+        "AND (%(resident)s::int IS NULL OR d.resident_id = %(resident)s) "
+        "AND (%(revoked)s OR d.revoked_at IS NULL) "
+    )
+    params = {
+        "q": query,
+        "like": _like(query or ""),
+        "resident": resident_id,
+        "revoked": include_revoked,
+        "offset": offset,
+        "limit": limit,
+    }
     async with conn.cursor(row_factory=scalar_row) as cur:
-        await cur.execute("SELECT count(*) FROM devices d LEFT JOIN residents r ON r.id = d.resident_id " + where,
-                          params)
+        await cur.execute(
+            "SELECT count(*) FROM devices d LEFT JOIN residents r ON r.id = d.resident_id " + where, params
+        )
         total = int(await cur.fetchone() or 0)
     async with conn.cursor(row_factory=class_row(Device)) as cur:
-        await cur.execute(_DEVICE + where + "ORDER BY d.revoked_at IS NOT NULL, d.uid OFFSET %(offset)s "
-                          "LIMIT %(limit)s", params)
+        await cur.execute(
+            _DEVICE + where + "ORDER BY d.revoked_at IS NOT NULL, d.uid OFFSET %(offset)s LIMIT %(limit)s", params
+        )
         return total, await cur.fetchall()
 
 
@@ -162,8 +185,19 @@ async def get_station(conn: Conn, *, station_id: int) -> Station | None:
         return await cur.fetchone()
 
 
-_STATION_COLUMNS = ("code", "name", "address", "phone", "lat", "lon", "opens", "closes", "timezone", "capacity",
-                    "on_duty")
+_STATION_COLUMNS = (
+    "code",
+    "name",
+    "address",
+    "phone",
+    "lat",
+    "lon",
+    "opens",
+    "closes",
+    "timezone",
+    "capacity",
+    "on_duty",
+)
 
 
 async def save_station(conn: Conn, *, station_id: int | None, values: dict[str, Any]) -> int | None:
@@ -172,10 +206,12 @@ async def save_station(conn: Conn, *, station_id: int | None, values: dict[str, 
     params = [values[name] for name in _STATION_COLUMNS]
     if station_id is None:
         statement = sql.SQL("INSERT INTO stations ({}) VALUES ({}) RETURNING id").format(
-            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))
+        )
     else:
         statement = sql.SQL("UPDATE stations SET ({}) = ROW({}) WHERE id = %s RETURNING id").format(
-            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+            sql.SQL(", ").join(columns), sql.SQL(", ").join(sql.Placeholder() * len(columns))
+        )
         params.append(station_id)
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(statement, params)
@@ -186,7 +222,8 @@ async def save_station(conn: Conn, *, station_id: int | None, values: dict[str, 
 async def detection_overrides(conn: Conn, *, resident_id: int) -> dict[str, Any] | None:
     """The resident's stored detector overrides with when and by whom they were set; None if never set."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT overrides, updated_at, updated_by FROM detection_settings WHERE resident_id = %s",
-                          (resident_id,))
+        await cur.execute(
+            "SELECT overrides, updated_at, updated_by FROM detection_settings WHERE resident_id = %s", (resident_id,)
+        )
         row: dict[str, Any] | None = await cur.fetchone()
         return row

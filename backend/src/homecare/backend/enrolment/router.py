@@ -65,20 +65,28 @@ async def _csv_body(request: Request) -> bytes:
 
 
 def _download(body: bytes, filename: str) -> Response:
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE})
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
+    )
 
 
 @router.get("/residents", summary="Residents by name, address or reference, with their station and devices")
-async def list_residents(actor: ManagerActor, conn: ConnDep, q: Search = None,
-                         station_id: Annotated[int | None, Query(ge=1)] = None, offset: Offset = 0,
-                         limit: Limit = 50) -> ResidentPage:
-    return await service.list_residents(conn, actor=actor, query=q, station_id=station_id, offset=offset,
-                                        limit=limit)
+async def list_residents(
+    actor: ManagerActor,
+    conn: ConnDep,
+    q: Search = None,
+    station_id: Annotated[int | None, Query(ge=1)] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> ResidentPage:
+    return await service.list_residents(conn, actor=actor, query=q, station_id=station_id, offset=offset, limit=limit)
 
 
-@router.post("/residents", summary="Enrol a resident with their home, card and contacts",
-             status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/residents", summary="Enrol a resident with their home, card and contacts", status_code=status.HTTP_201_CREATED
+)
 async def create_resident(actor: AdminActor, conn: ConnDep, body: ResidentIn) -> Resident:
     return await service.create_resident(conn, actor=actor, new=body)
 
@@ -95,46 +103,72 @@ async def put_resident(actor: AdminActor, conn: ConnDep, resident_id: ResidentId
 
 @router.get("/residents/{resident_id}/devices", summary="A resident's devices, revoked ones included")
 async def resident_devices(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> list[Device]:
-    page = await service.list_devices(conn, actor=actor, query=None, resident_id=resident_id,
-                                      include_revoked=True, offset=0, limit=500)
+    page = await service.list_devices(
+        conn, actor=actor, query=None, resident_id=resident_id, include_revoked=True, offset=0, limit=500
+    )
     return page.items
 
 
-@router.post("/residents/{resident_id}/devices", status_code=status.HTTP_201_CREATED,
-             summary="Enrol a device for the resident; the answer holds its secret, shown this once")
-async def enrol_device(actor: AdminActor, conn: ConnDep, broker: BrokerDep, resident_id: ResidentId,
-                       body: DeviceIn, response: Response) -> IssuedCredentials:
+@router.post(
+    "/residents/{resident_id}/devices",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enrol a device for the resident; the answer holds its secret, shown this once",
+)
+async def enrol_device(
+    actor: AdminActor, conn: ConnDep, broker: BrokerDep, resident_id: ResidentId, body: DeviceIn, response: Response
+) -> IssuedCredentials:
     response.headers.update(NO_STORE)
     return await service.enrol_device(conn, actor=actor, resident_id=resident_id, new=body, broker=broker)
 
 
-@router.get("/residents/{resident_id}/detection",
-            summary="A resident's detector settings: effective, their overrides and the defaults (logged)")
+@router.get(
+    "/residents/{resident_id}/detection",
+    summary="A resident's detector settings: effective, their overrides and the defaults (logged)",
+)
 async def get_detection(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId) -> DetectionView:
     return await service.get_detection(conn, actor=actor, resident_id=resident_id)
 
 
-@router.put("/residents/{resident_id}/detection",
-            summary="Replace a resident's detector overrides; {} restores the defaults. Used from the next run on")
+@router.put(
+    "/residents/{resident_id}/detection",
+    summary="Replace a resident's detector overrides; {} restores the defaults. Used from the next run on",
+)
 async def put_detection(
-    actor: AdminActor, conn: ConnDep, resident_id: ResidentId,
-    body: Annotated[DetectionSettings, Body(description="Only what differs from the defaults, e.g. NEWS2 SpO2 "
-                                            'scale 2: {"vitals": {"spo2_low": 83, "spo2_moderate": 85}}.')],
+    actor: AdminActor,
+    conn: ConnDep,
+    resident_id: ResidentId,
+    body: Annotated[
+        DetectionSettings,
+        Body(
+            description="Only what differs from the defaults, e.g. NEWS2 SpO2 "
+            'scale 2: {"vitals": {"spo2_low": 83, "spo2_moderate": 85}}.'
+        ),
+    ],
 ) -> DetectionView:
     return await service.set_detection(conn, actor=actor, resident_id=resident_id, settings=body)
 
 
 @router.get("/devices", summary="Devices by uid or holder's name; active ones first")
-async def list_devices(actor: ManagerActor, conn: ConnDep, q: Search = None, include_revoked: bool = True,
-                       offset: Offset = 0, limit: Limit = 50) -> DevicePage:
-    return await service.list_devices(conn, actor=actor, query=q, resident_id=None,
-                                      include_revoked=include_revoked, offset=offset, limit=limit)
+async def list_devices(
+    actor: ManagerActor,
+    conn: ConnDep,
+    q: Search = None,
+    include_revoked: bool = True,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> DevicePage:
+    return await service.list_devices(
+        conn, actor=actor, query=q, resident_id=None, include_revoked=include_revoked, offset=offset, limit=limit
+    )
 
 
-@router.post("/devices/{device_id}/credentials",
-             summary="New credentials for a device: the old secret stops working; the new one is shown this once")
-async def reissue(actor: AdminActor, conn: ConnDep, broker: BrokerDep, device_id: DeviceId,
-                  response: Response) -> IssuedCredentials:
+@router.post(
+    "/devices/{device_id}/credentials",
+    summary="New credentials for a device: the old secret stops working; the new one is shown this once",
+)
+async def reissue(
+    actor: AdminActor, conn: ConnDep, broker: BrokerDep, device_id: DeviceId, response: Response
+) -> IssuedCredentials:
     response.headers.update(NO_STORE)
     return await service.reissue_credentials(conn, actor=actor, device_id=device_id, broker=broker)
 
@@ -159,8 +193,9 @@ async def put_station(_: AdminActor, conn: ConnDep, station_id: StationId, body:
     return await service.save_station(conn, station_id=station_id, new=body)
 
 
-@router.get("/import/residents.csv", summary="An empty residents file with the expected header",
-            response_class=Response)
+@router.get(
+    "/import/residents.csv", summary="An empty residents file with the expected header", response_class=Response
+)
 async def residents_template(_: ManagerActor) -> Response:
     return _download(to_csv(service.RESIDENT_COLUMNS, []), "residents.csv")
 
@@ -170,25 +205,37 @@ async def devices_template(_: ManagerActor) -> Response:
     return _download(to_csv(service.DEVICE_COLUMNS, []), "devices.csv")
 
 
-@router.post("/import/residents", summary="Import residents from CSV: every row valid, or nothing is imported",
-             openapi_extra=CSV_BODY)
+@router.post(
+    "/import/residents",
+    summary="Import residents from CSV: every row valid, or nothing is imported",
+    openapi_extra=CSV_BODY,
+)
 async def import_residents(actor: AdminActor, conn: ConnDep, request: Request) -> ImportResult:
     return await service.import_residents(conn, actor=actor, data=await _csv_body(request))
 
 
 @router.post(
-    "/import/devices", response_class=Response, openapi_extra=CSV_BODY,
+    "/import/devices",
+    response_class=Response,
+    openapi_extra=CSV_BODY,
     summary="Import devices from CSV (all or nothing); the answer is a CSV of their new secrets, shown this once",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                     "description": "uid, kind, resident_ref, username, secret, action (added / updated); "
-                     "the X-Added and X-Updated headers count them."}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "uid, kind, resident_ref, username, secret, action (added / updated); "
+            "the X-Added and X-Updated headers count them.",
+        }
+    },
 )
 async def import_devices(actor: AdminActor, conn: ConnDep, broker: BrokerDep, request: Request) -> Response:
-    result, issued = await service.import_devices(conn, actor=actor, data=await _csv_body(request),
-                                                  broker=broker)
-    body = to_csv(service.CREDENTIAL_COLUMNS, [
-        (row.uid, row.kind, row.resident_ref, row.uid, row.secret, "added" if row.added else "updated")
-        for row in issued])
+    result, issued = await service.import_devices(conn, actor=actor, data=await _csv_body(request), broker=broker)
+    body = to_csv(
+        service.CREDENTIAL_COLUMNS,
+        [
+            (row.uid, row.kind, row.resident_ref, row.uid, row.secret, "added" if row.added else "updated")
+            for row in issued
+        ],
+    )
     response = _download(body, "device-credentials.csv")
     response.headers.update({"X-Added": str(result.added), "X-Updated": str(result.updated)})
     return response

@@ -54,9 +54,25 @@ MAX_IMPORT_BYTES: Final = 5 * 1024 * 1024
 MAX_IMPORT_ROWS: Final = 10_000
 
 RESIDENT_COLUMNS: Final = (
-    "external_ref", "display_name", "address", "lat", "lon", "station_code", "birth_year", "sex", "phone",
-    "vulnerable", "conditions", "medications", "allergies", "mobility", "language", "access_notes", "consent_video",
-    "timezone", "contacts",
+    "external_ref",
+    "display_name",
+    "address",
+    "lat",
+    "lon",
+    "station_code",
+    "birth_year",
+    "sex",
+    "phone",
+    "vulnerable",
+    "conditions",
+    "medications",
+    "allergies",
+    "mobility",
+    "language",
+    "access_notes",
+    "consent_video",
+    "timezone",
+    "contacts",
 )
 """The residents file's columns (any order; the first five are required). Lists are separated by ';', contacts
 are 'name|relation|phone|email' separated by ';', yes/no columns take yes/no, true/false, 1/0 or 是/否."""
@@ -74,8 +90,7 @@ _SEX = {"female": "female", "f": "female", "女": "female", "male": "male", "m":
 
 def _check_timezone(name: str) -> None:
     if find_zone(name) is None:
-        raise InvalidEnrolment(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai",
-                               field="timezone")
+        raise InvalidEnrolment(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai", field="timezone")
 
 
 def new_secret() -> str:
@@ -85,12 +100,18 @@ def new_secret() -> str:
 # Residents
 
 
-async def list_residents(conn: Conn, *, actor: Actor, query: str | None, station_id: int | None, offset: int,
-                         limit: int) -> ResidentPage:
+async def list_residents(
+    conn: Conn, *, actor: Actor, query: str | None, station_id: int | None, offset: int, limit: int
+) -> ResidentPage:
     """A page of residents; the search itself goes to the access log (it shows names and addresses)."""
     total, items = await repo.search_residents(conn, query=query, station_id=station_id, offset=offset, limit=limit)
-    await record_access(conn, actor=actor.name, resident_id=None, action="admin.residents.search",
-                        detail={"query": query, "station_id": station_id, "shown": [item.id for item in items]})
+    await record_access(
+        conn,
+        actor=actor.name,
+        resident_id=None,
+        action="admin.residents.search",
+        detail={"query": query, "station_id": station_id, "shown": [item.id for item in items]},
+    )
     return ResidentPage(total=total, offset=offset, limit=limit, items=items)
 
 
@@ -105,24 +126,45 @@ async def get_resident(conn: Conn, *, actor: Actor, resident_id: int, action: st
 async def _save_resident(conn: Conn, *, resident_id: int | None, new: ResidentIn, external_ref: str) -> int:
     """Write everything about the resident (a new one when ``resident_id`` is None); returns the id."""
     if resident_id is None:
-        resident_id = await upsert_resident(conn, external_ref=external_ref, display_name=new.display_name,
-                                            timezone=new.timezone)
-    elif not await repo.set_identity(conn, resident_id=resident_id, external_ref=external_ref,
-                                     display_name=new.display_name, timezone=new.timezone):
+        resident_id = await upsert_resident(
+            conn, external_ref=external_ref, display_name=new.display_name, timezone=new.timezone
+        )
+    elif not await repo.set_identity(
+        conn, resident_id=resident_id, external_ref=external_ref, display_name=new.display_name, timezone=new.timezone
+    ):
         raise ResidentNotFound(resident_id)
-    await set_home(conn, resident_id=resident_id, address=new.address, lat=new.lat, lon=new.lon,
-                   station_id=new.station_id, birth_year=new.birth_year, sex=new.sex, phone=new.phone,
-                   vulnerable=new.vulnerable)
-    await repo.set_card(conn, resident_id=resident_id, access_notes=new.access_notes, conditions=new.conditions,
-                        medications=new.medications, allergies=new.allergies, mobility=new.mobility,
-                        language=new.language, consent_video=new.consent_video)
-    await replace_contacts(conn, resident_id=resident_id,
-                           contacts=[(c.name, c.relation, c.phone, c.email) for c in new.contacts])
+    await set_home(
+        conn,
+        resident_id=resident_id,
+        address=new.address,
+        lat=new.lat,
+        lon=new.lon,
+        station_id=new.station_id,
+        birth_year=new.birth_year,
+        sex=new.sex,
+        phone=new.phone,
+        vulnerable=new.vulnerable,
+    )
+    await repo.set_card(
+        conn,
+        resident_id=resident_id,
+        access_notes=new.access_notes,
+        conditions=new.conditions,
+        medications=new.medications,
+        allergies=new.allergies,
+        mobility=new.mobility,
+        language=new.language,
+        consent_video=new.consent_video,
+    )
+    await replace_contacts(
+        conn, resident_id=resident_id, contacts=[(c.name, c.relation, c.phone, c.email) for c in new.contacts]
+    )
     return resident_id
 
 
-async def _write_resident(conn: Conn, *, actor: Actor, resident_id: int | None, new: ResidentIn,
-                          external_ref: str) -> Resident:
+async def _write_resident(
+    conn: Conn, *, actor: Actor, resident_id: int | None, new: ResidentIn, external_ref: str
+) -> Resident:
     _check_timezone(new.timezone)
     try:
         async with conn.transaction():
@@ -133,8 +175,12 @@ async def _write_resident(conn: Conn, *, actor: Actor, resident_id: int | None, 
         raise InvalidEnrolment(f"station {new.station_id} does not exist", field="station_id") from err
     except psycopg.errors.UniqueViolation as err:
         raise AlreadyEnrolled(f"the reference {external_ref!r} belongs to another resident") from err
-    return await get_resident(conn, actor=actor, resident_id=saved,
-                              action="admin.resident.create" if resident_id is None else "admin.resident.update")
+    return await get_resident(
+        conn,
+        actor=actor,
+        resident_id=saved,
+        action="admin.resident.create" if resident_id is None else "admin.resident.update",
+    )
 
 
 def _generated_ref() -> str:
@@ -142,15 +188,21 @@ def _generated_ref() -> str:
 
 
 async def create_resident(conn: Conn, *, actor: Actor, new: ResidentIn) -> Resident:
-    return await _write_resident(conn, actor=actor, resident_id=None, new=new,
-                                 external_ref=new.external_ref or _generated_ref())
+    return await _write_resident(
+        conn, actor=actor, resident_id=None, new=new, external_ref=new.external_ref or _generated_ref()
+    )
 
 
 async def update_resident(conn: Conn, *, actor: Actor, resident_id: int, new: ResidentIn) -> Resident:
     """Replace the resident's record; without a reference in ``new`` they keep theirs."""
     current = await get_resident(conn, actor=actor, resident_id=resident_id, action="admin.resident.open")
-    return await _write_resident(conn, actor=actor, resident_id=resident_id, new=new,
-                                 external_ref=new.external_ref or current.external_ref or _generated_ref())
+    return await _write_resident(
+        conn,
+        actor=actor,
+        resident_id=resident_id,
+        new=new,
+        external_ref=new.external_ref or current.external_ref or _generated_ref(),
+    )
 
 
 # Detector settings
@@ -159,9 +211,14 @@ async def update_resident(conn: Conn, *, actor: Actor, resident_id: int, new: Re
 async def _detection_view(conn: Conn, *, resident_id: int) -> DetectionView:
     stored = await repo.detection_overrides(conn, resident_id=resident_id) or {}
     # Effective as the detectors see it: a stored object that no longer validates means the defaults.
-    return DetectionView(resident_id=resident_id, effective=await get_settings(conn, resident_id=resident_id),
-                         overrides=stored.get("overrides", {}), defaults=DEFAULTS,
-                         updated_at=stored.get("updated_at"), updated_by=stored.get("updated_by"))
+    return DetectionView(
+        resident_id=resident_id,
+        effective=await get_settings(conn, resident_id=resident_id),
+        overrides=stored.get("overrides", {}),
+        defaults=DEFAULTS,
+        updated_at=stored.get("updated_at"),
+        updated_by=stored.get("updated_by"),
+    )
 
 
 async def get_detection(conn: Conn, *, actor: Actor, resident_id: int) -> DetectionView:
@@ -177,8 +234,9 @@ async def set_detection(conn: Conn, *, actor: Actor, resident_id: int, settings:
     detectors at each run, so the next run after this commits uses them."""
     overrides = settings.model_dump(mode="json", exclude_unset=True)
     async with conn.transaction():
-        await open_resident(conn, actor=actor, resident_id=resident_id, action="admin.detection.update",
-                            detail={"overrides": overrides})
+        await open_resident(
+            conn, actor=actor, resident_id=resident_id, action="admin.detection.update", detail={"overrides": overrides}
+        )
         await set_overrides(conn, resident_id=resident_id, overrides=overrides, updated_by=actor.name)
     return await _detection_view(conn, resident_id=resident_id)
 
@@ -186,16 +244,30 @@ async def set_detection(conn: Conn, *, actor: Actor, resident_id: int, settings:
 # Devices
 
 
-async def list_devices(conn: Conn, *, actor: Actor, query: str | None, resident_id: int | None,
-                       include_revoked: bool, offset: int, limit: int) -> DevicePage:
+async def list_devices(
+    conn: Conn,
+    *,
+    actor: Actor,
+    query: str | None,
+    resident_id: int | None,
+    include_revoked: bool,
+    offset: int,
+    limit: int,
+) -> DevicePage:
     """Devices of one resident (an opening of their record) or of everyone (a logged search)."""
     if resident_id is not None:
         await open_resident(conn, actor=actor, resident_id=resident_id, action="admin.devices")
-    total, items = await repo.list_devices(conn, query=query, resident_id=resident_id,
-                                           include_revoked=include_revoked, offset=offset, limit=limit)
+    total, items = await repo.list_devices(
+        conn, query=query, resident_id=resident_id, include_revoked=include_revoked, offset=offset, limit=limit
+    )
     if resident_id is None:
-        await record_access(conn, actor=actor.name, resident_id=None, action="admin.devices.search",
-                            detail={"query": query, "shown": [item.id for item in items]})
+        await record_access(
+            conn,
+            actor=actor.name,
+            resident_id=None,
+            action="admin.devices.search",
+            detail={"query": query, "shown": [item.id for item in items]},
+        )
     return DevicePage(total=total, offset=offset, limit=limit, items=items)
 
 
@@ -211,11 +283,13 @@ async def _device(conn: Conn, device_id: int) -> Device:
     return found
 
 
-async def enrol_device(conn: Conn, *, actor: Actor, resident_id: int, new: DeviceIn,
-                       broker: PasswordFile | None) -> IssuedCredentials:
+async def enrol_device(
+    conn: Conn, *, actor: Actor, resident_id: int, new: DeviceIn, broker: PasswordFile | None
+) -> IssuedCredentials:
     """Enrol a device for the resident with a fresh secret, shown only in the answer (a revoked uid may return)."""
-    await open_resident(conn, actor=actor, resident_id=resident_id, action="admin.device.enrol",
-                        detail={"uid": new.uid})
+    await open_resident(
+        conn, actor=actor, resident_id=resident_id, action="admin.device.enrol", detail={"uid": new.uid}
+    )
     secret = new_secret()
     async with conn.transaction():
         existing = await repo.get_device(conn, uid=new.uid)
@@ -227,8 +301,9 @@ async def enrol_device(conn: Conn, *, actor: Actor, resident_id: int, new: Devic
     return IssuedCredentials(device=await _device(conn, device_id), username=new.uid, secret=secret)
 
 
-async def reissue_credentials(conn: Conn, *, actor: Actor, device_id: int,
-                              broker: PasswordFile | None) -> IssuedCredentials:
+async def reissue_credentials(
+    conn: Conn, *, actor: Actor, device_id: int, broker: PasswordFile | None
+) -> IssuedCredentials:
     """A new secret for an active device; the old one stops working."""
     device = await _device(conn, device_id)
     if device.revoked_at is not None:
@@ -236,8 +311,13 @@ async def reissue_credentials(conn: Conn, *, actor: Actor, device_id: int,
     secret = new_secret()
     async with conn.transaction():
         await repo.set_secret_hash(conn, device_id=device_id, secret_hash=hash_secret(secret))
-        await record_access(conn, actor=actor.name, resident_id=device.resident_id, action="admin.device.reissue",
-                            detail={"uid": device.uid})
+        await record_access(
+            conn,
+            actor=actor.name,
+            resident_id=device.resident_id,
+            action="admin.device.reissue",
+            detail={"uid": device.uid},
+        )
         await _update_broker(broker, {device.uid: secret})
     return IssuedCredentials(device=await _device(conn, device_id), username=device.uid, secret=secret)
 
@@ -247,8 +327,13 @@ async def revoke_device(conn: Conn, *, actor: Actor, device_id: int, broker: Pas
     device = await _device(conn, device_id)
     async with conn.transaction():
         await repo.revoke_device(conn, device_id=device_id)
-        await record_access(conn, actor=actor.name, resident_id=device.resident_id, action="admin.device.revoke",
-                            detail={"uid": device.uid})
+        await record_access(
+            conn,
+            actor=actor.name,
+            resident_id=device.resident_id,
+            action="admin.device.revoke",
+            detail={"uid": device.uid},
+        )
         await _update_broker(broker, {device.uid: None})
     return await _device(conn, device_id)
 
@@ -302,18 +387,23 @@ def _read_csv(data: bytes, *, columns: tuple[str, ...], required: tuple[str, ...
     unknown = [name for name in header if name not in columns]
     missing = [name for name in required if name not in header]
     if unknown or missing or len(set(header)) != len(header):
-        reason = "; ".join(filter(None, [
-            f"unknown column(s) {', '.join(unknown)}" if unknown else "",
-            f"missing column(s) {', '.join(missing)}" if missing else "",
-            "a column appears twice" if len(set(header)) != len(header) else "",
-        ]))
+        reason = "; ".join(
+            filter(
+                None,
+                [
+                    f"unknown column(s) {', '.join(unknown)}" if unknown else "",
+                    f"missing column(s) {', '.join(missing)}" if missing else "",
+                    "a column appears twice" if len(set(header)) != len(header) else "",
+                ],
+            )
+        )
         raise ImportRejected([RowError(1, f"{reason}; the columns are {','.join(columns)}")])
     rows: list[_Row] = []
     errors: list[RowError] = []
     line = reader.line_num + 1
     try:
         for record in reader:
-            if any(cell.strip() for cell in record[len(header):]):  # empty trailing cells are what Excel adds
+            if any(cell.strip() for cell in record[len(header) :]):  # empty trailing cells are what Excel adds
                 errors.append(RowError(line, f"{len(record)} cells but the header has {len(header)} columns"))
             elif any(cell.strip() for cell in record):
                 rows.append(_Row(line, {name: cell.strip() for name, cell in zip(header, record, strict=False)}))
@@ -362,8 +452,13 @@ def _sex(value: str) -> str:
 
 
 _RESIDENT_CELLS: dict[str, Callable[[str], Any]] = {
-    "conditions": _items, "medications": _items, "allergies": _items,
-    "vulnerable": _flag("vulnerable"), "consent_video": _flag("consent_video"), "contacts": _contacts, "sex": _sex,
+    "conditions": _items,
+    "medications": _items,
+    "allergies": _items,
+    "vulnerable": _flag("vulnerable"),
+    "consent_video": _flag("consent_video"),
+    "contacts": _contacts,
+    "sex": _sex,
 }
 
 
@@ -376,9 +471,7 @@ def _reasons(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _each_valid(
-    rows: list[_Row], parse: Callable[[_Row], Any], errors: list[RowError]
-) -> Iterator[tuple[_Row, Any]]:
+def _each_valid(rows: list[_Row], parse: Callable[[_Row], Any], errors: list[RowError]) -> Iterator[tuple[_Row, Any]]:
     """Every row parsed, or ImportRejected listing every bad row (not only the first), with ``errors`` found
     before."""
     parsed = []
@@ -440,8 +533,9 @@ async def import_residents(conn: Conn, *, actor: Actor, data: bytes) -> ImportRe
             assert new.external_ref is not None  # a required column
             await _save_resident(conn, resident_id=None, new=new, external_ref=new.external_ref)
         result = ImportResult(added=len(residents) - len(existing), updated=len(existing))
-        await record_access(conn, actor=actor.name, resident_id=None, action="admin.import.residents",
-                            detail=result.model_dump())
+        await record_access(
+            conn, actor=actor.name, resident_id=None, action="admin.import.residents", detail=result.model_dump()
+        )
     return result
 
 
@@ -456,8 +550,9 @@ class IssuedRow:
     added: bool
 
 
-async def import_devices(conn: Conn, *, actor: Actor, data: bytes,
-                         broker: PasswordFile | None) -> tuple[ImportResult, list[IssuedRow]]:
+async def import_devices(
+    conn: Conn, *, actor: Actor, data: bytes, broker: PasswordFile | None
+) -> tuple[ImportResult, list[IssuedRow]]:
     """Enrol every device of the file with a fresh secret (an enrolled uid gets new credentials), or none."""
     rows = _read_csv(data, columns=DEVICE_COLUMNS, required=DEVICE_REQUIRED)
     refs = await repo.resident_ids_by_ref(conn, refs=[row.cells.get("resident_ref", "") for row in rows])
@@ -475,10 +570,16 @@ async def import_devices(conn: Conn, *, actor: Actor, data: bytes,
         for row, (new, resident_id) in devices:
             secret = new_secret()
             await store_device(conn, uid=new.uid, kind=new.kind, resident_id=resident_id, secret=secret)
-            issued.append(IssuedRow(new.uid, new.kind.value, row.cells.get("resident_ref", ""), secret,
-                                    new.uid not in known))
+            issued.append(
+                IssuedRow(new.uid, new.kind.value, row.cells.get("resident_ref", ""), secret, new.uid not in known)
+            )
         result = ImportResult(added=sum(row.added for row in issued), updated=sum(not row.added for row in issued))
-        await record_access(conn, actor=actor.name, resident_id=None, action="admin.import.devices",
-                            detail={**result.model_dump(), "uids": [row.uid for row in issued]})
+        await record_access(
+            conn,
+            actor=actor.name,
+            resident_id=None,
+            action="admin.import.devices",
+            detail={**result.model_dump(), "uids": [row.uid for row in issued]},
+        )
         await _update_broker(broker, {row.uid: row.secret for row in issued})
     return result, issued

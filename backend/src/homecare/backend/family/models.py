@@ -28,8 +28,9 @@ class FollowedResident(_Model):
 
 
 State = Literal["help_on_the_way", "needs_attention", "all_well"]
-ReasonCode = Literal["help_on_the_way", "responder_on_scene", "incident", "device_offline", "low_battery",
-                     "no_activity"]
+ReasonCode = Literal[
+    "help_on_the_way", "responder_on_scene", "incident", "device_offline", "low_battery", "no_activity"
+]
 ActivitySource = Literal["motion", "door", "bed", "steps", "activity"]
 
 
@@ -53,8 +54,9 @@ class TodayVsUsual(_Model):
 
     metric: Literal["steps"] = "steps"
     today: float
-    usual: float | None = Field(description="Median over the days with data among the last 14; null with fewer "
-                                            "than 3 such days.")
+    usual: float | None = Field(
+        description="Median over the days with data among the last 14; null with fewer than 3 such days."
+    )
     usual_days: int
 
 

@@ -15,8 +15,13 @@ from homecare.storage.connections import Conn
 
 HELPING_TASK_STATUSES: Final = ("accepted", "en_route", "on_scene")
 # Home-sensor events that mean someone moved, and what the page calls them.
-MOVEMENT_EVENTS: Final = {"motion": "motion", "door_open": "door", "door_closed": "door", "bed_exit": "bed",
-                          "bed_return": "bed"}
+MOVEMENT_EVENTS: Final = {
+    "motion": "motion",
+    "door_open": "door",
+    "door_closed": "door",
+    "bed_exit": "bed",
+    "bed_return": "bed",
+}
 
 
 async def followed(conn: Conn, *, user_id: int) -> list[FollowedResident]:
@@ -83,12 +88,15 @@ async def last_movement_event(conn: Conn, *, resident_id: int, now: datetime) ->
         return await cur.fetchone()
 
 
-async def last_wristband_movement(conn: Conn, *, resident_id: int, now: datetime, minutes_since: datetime,
-                                  hours_since: datetime) -> Moved | None:
+async def last_wristband_movement(
+    conn: Conn, *, resident_id: int, now: datetime, minutes_since: datetime, hours_since: datetime
+) -> Moved | None:
     """The end of the latest minute (since ``minutes_since``), else hour, with steps or clear activity counts."""
     async with conn.cursor(row_factory=class_row(Moved)) as cur:
-        for table, step, since in (("telemetry_1m", "1 minute", minutes_since),
-                                   ("telemetry_1h", "1 hour", hours_since)):
+        for table, step, since in (
+            ("telemetry_1m", "1 minute", minutes_since),
+            ("telemetry_1h", "1 hour", hours_since),
+        ):
             await cur.execute(
                 # One metric per branch, so that each is a backward scan of the (resident, metric, bucket) index.
                 f"SELECT at, source FROM ("  # table and step come from the tuple above, never from a request
@@ -99,8 +107,14 @@ async def last_wristband_movement(conn: Conn, *, resident_id: int, now: datetime
                 "   WHERE resident_id = %(r)s AND metric = %(activity)s AND bucket >= %(since)s "
                 "   AND bucket <= %(now)s AND max >= %(counts)s ORDER BY bucket DESC LIMIT 1)) m "
                 "ORDER BY at DESC LIMIT 1",
-                {"r": resident_id, "steps": int(Metric.STEPS), "activity": int(Metric.ACTIVITY), "since": since,
-                 "now": now, "counts": MOVEMENT_COUNTS},
+                {
+                    "r": resident_id,
+                    "steps": int(Metric.STEPS),
+                    "activity": int(Metric.ACTIVITY),
+                    "since": since,
+                    "now": now,
+                    "counts": MOVEMENT_COUNTS,
+                },
             )
             found = await cur.fetchone()
             if found is not None:
@@ -114,8 +128,9 @@ class HourTotal:
     total: float
 
 
-async def hourly_totals(conn: Conn, *, resident_id: int, metric: Metric, start: datetime,
-                        end: datetime) -> list[HourTotal]:
+async def hourly_totals(
+    conn: Conn, *, resident_id: int, metric: Metric, start: datetime, end: datetime
+) -> list[HourTotal]:
     async with conn.cursor(row_factory=class_row(HourTotal)) as cur:
         await cur.execute(
             "SELECT bucket, sum AS total FROM telemetry_1h WHERE resident_id = %s AND metric = %s "

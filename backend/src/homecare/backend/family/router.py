@@ -21,8 +21,10 @@ async def list_followed(actor: CurrentActor, conn: ConnDep) -> list[FollowedResi
     return await service.followed(conn, actor=actor)
 
 
-@router.get("/{resident_id}/status",
-            summary="All well / needs attention / help is on the way, with why, last activity, today and devices")
+@router.get(
+    "/{resident_id}/status",
+    summary="All well / needs attention / help is on the way, with why, last activity, today and devices",
+)
 async def get_status(actor: CurrentActor, conn: ConnDep, alarms: AlarmsDep, resident_id: ResidentId) -> FamilyStatus:
     return await service.status(conn, actor=actor, resident_id=resident_id, now=alarms.clock.now())
 
@@ -34,8 +36,10 @@ async def get_incidents(actor: CurrentActor, conn: ConnDep, resident_id: Residen
 
 @router.get("/{resident_id}/sleep", summary="Hours in bed per night, from the bed sensor")
 async def get_sleep(
-    actor: CurrentActor, conn: ConnDep, alarms: AlarmsDep, resident_id: ResidentId,
+    actor: CurrentActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    resident_id: ResidentId,
     nights: Annotated[int, Query(ge=1, le=service.MAX_NIGHTS, description="How many nights, up to last night.")] = 7,
 ) -> Sleep:
-    return await service.sleep(conn, actor=actor, resident_id=resident_id, nights_back=nights,
-                               now=alarms.clock.now())
+    return await service.sleep(conn, actor=actor, resident_id=resident_id, nights_back=nights, now=alarms.clock.now())

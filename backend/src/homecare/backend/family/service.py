@@ -82,14 +82,20 @@ def today_vs_usual(totals: Iterable[repo.HourTotal], *, now: datetime, zone: Zon
         day_end = _midnight(today - timedelta(days=back - 1), zone)
         day = [h for h in hours if day_start <= h.bucket < day_end]
         if day:
-            usual.append(sum(h.total * (_overlap(h.bucket, h.bucket + _HOUR, day_start, day_start + elapsed) / _HOUR)
-                             for h in day))
-    return TodayVsUsual(today=so_far, usual=statistics.median(usual) if len(usual) >= MIN_USUAL_DAYS else None,
-                        usual_days=len(usual))
+            usual.append(
+                sum(
+                    h.total * (_overlap(h.bucket, h.bucket + _HOUR, day_start, day_start + elapsed) / _HOUR)
+                    for h in day
+                )
+            )
+    return TodayVsUsual(
+        today=so_far, usual=statistics.median(usual) if len(usual) >= MIN_USUAL_DAYS else None, usual_days=len(usual)
+    )
 
 
-def _state(open_incidents: list[repo.OpenIncident], devices: list[FamilyDevice], last: LastActivity | None,
-           now: datetime) -> tuple[State, list[Reason]]:
+def _state(
+    open_incidents: list[repo.OpenIncident], devices: list[FamilyDevice], last: LastActivity | None, now: datetime
+) -> tuple[State, list[Reason]]:
     helping, worrying = [], []
     for incident in open_incidents:
         if incident.task_status == "on_scene" or incident.status == "on_scene":
@@ -112,11 +118,18 @@ def _state(open_incidents: list[repo.OpenIncident], devices: list[FamilyDevice],
 
 async def _last_activity(conn: Conn, *, resident_id: int, now: datetime) -> LastActivity | None:
     event = await repo.last_movement_event(conn, resident_id=resident_id, now=now)
-    band = await repo.last_wristband_movement(conn, resident_id=resident_id, now=now,
-                                              minutes_since=now - timedelta(hours=24),
-                                              hours_since=now - timedelta(days=30))
-    found = [(m.at, cast(ActivitySource, repo.MOVEMENT_EVENTS.get(m.source, m.source)))
-             for m in (event, band) if m is not None]
+    band = await repo.last_wristband_movement(
+        conn,
+        resident_id=resident_id,
+        now=now,
+        minutes_since=now - timedelta(hours=24),
+        hours_since=now - timedelta(days=30),
+    )
+    found = [
+        (m.at, cast(ActivitySource, repo.MOVEMENT_EVENTS.get(m.source, m.source)))
+        for m in (event, band)
+        if m is not None
+    ]
     if not found:
         return None
     at, source = max(found)
@@ -131,26 +144,39 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
         assert resident is not None  # open_resident found them
         zone = ZoneInfo(resident.timezone)
         open_incidents = await repo.open_incidents(conn, resident_id=resident_id)
-        devices = [FamilyDevice(kind=d.kind, online=d.online, battery=d.battery, charging=d.charging,
-                                last_seen_at=d.last_seen_at)
-                   for d in await device_status(conn, resident_id=resident_id)]
+        devices = [
+            FamilyDevice(
+                kind=d.kind, online=d.online, battery=d.battery, charging=d.charging, last_seen_at=d.last_seen_at
+            )
+            for d in await device_status(conn, resident_id=resident_id)
+        ]
         last = await _last_activity(conn, resident_id=resident_id, now=now)
         today = None
         if await _may(conn, actor=actor, resident_id=resident_id, action="family.today", share="activity"):
             start = _midnight(now.astimezone(zone).date() - timedelta(days=USUAL_DAYS), zone)
             today = today_vs_usual(
                 await repo.hourly_totals(conn, resident_id=resident_id, metric=Metric.STEPS, start=start, end=now),
-                now=now, zone=zone)
+                now=now,
+                zone=zone,
+            )
     state, reasons = _state(open_incidents, devices, last, now)
-    return FamilyStatus(resident_id=resident_id, display_name=resident.display_name, timezone=resident.timezone,
-                        state=state, reasons=reasons, last_activity=last, today=today, devices=devices, now=now)
+    return FamilyStatus(
+        resident_id=resident_id,
+        display_name=resident.display_name,
+        timezone=resident.timezone,
+        state=state,
+        reasons=reasons,
+        last_activity=last,
+        today=today,
+        devices=devices,
+        now=now,
+    )
 
 
 async def incidents(conn: Conn, *, actor: Actor, resident_id: int) -> list[FamilyIncident]:
     """The resident's incidents, newest first, with outcomes and without the operators' notes."""
     async with conn.transaction():
-        await open_resident(conn, actor=actor, resident_id=resident_id, action="family.incidents",
-                            share="incidents")
+        await open_resident(conn, actor=actor, resident_id=resident_id, action="family.incidents", share="incidents")
         return await repo.incident_history(conn, resident_id=resident_id, limit=HISTORY_LIMIT)
 
 
@@ -174,9 +200,14 @@ def nights(events: Iterable[repo.BedEvent], *, days: list[date], zone: ZoneInfo,
         end = datetime.combine(day, NIGHT_ENDS, zone)
         inside = [(max(a, start), min(b, end)) for a, b in stays if a < end and b > start]
         hours = sum((b - a).total_seconds() for a, b in inside) / 3600
-        result.append(Night(night_of=day, hours=round(hours, 2) if inside else None,
-                            in_bed_at=min((a for a, _ in inside), default=None),
-                            up_at=max((b for _, b in inside), default=None)))
+        result.append(
+            Night(
+                night_of=day,
+                hours=round(hours, 2) if inside else None,
+                in_bed_at=min((a for a, _ in inside), default=None),
+                up_at=max((b for _, b in inside), default=None),
+            )
+        )
     return result
 
 
@@ -185,8 +216,14 @@ async def sleep(conn: Conn, *, actor: Actor, resident_id: int, nights_back: int,
     if not 1 <= nights_back <= MAX_NIGHTS:
         raise InvalidRange(f"ask for 1 to {MAX_NIGHTS} nights")
     async with conn.transaction():
-        await open_resident(conn, actor=actor, resident_id=resident_id, action="family.sleep", share="activity",
-                            detail={"nights": nights_back})
+        await open_resident(
+            conn,
+            actor=actor,
+            resident_id=resident_id,
+            action="family.sleep",
+            share="activity",
+            detail={"nights": nights_back},
+        )
         resident = await repo.resident(conn, resident_id=resident_id)
         assert resident is not None
         zone = ZoneInfo(resident.timezone)

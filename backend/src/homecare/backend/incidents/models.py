@@ -148,9 +148,12 @@ class ChangeCursor(_Model):
 
 Actor = Annotated[
     str,
-    Field(min_length=1, max_length=100,
-          description="On whose behalf the service token acts; a signed-in user always acts as themselves.",
-          examples=["operator Li Na"]),
+    Field(
+        min_length=1,
+        max_length=100,
+        description="On whose behalf the service token acts; a signed-in user always acts as themselves.",
+        examples=["operator Li Na"],
+    ),
 ]
 Note = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -169,8 +172,11 @@ class NoteBody(_Model):
 
 class NotifyFamilyBody(_Model):
     actor: Actor | None = None
-    note: str | None = Field(default=None, max_length=1000,
-                             description="Words for the family (quoted in the message); default: the current stage.")
+    note: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Words for the family (quoted in the message); default: the current stage.",
+    )
 
 
 class ResolveBody(_Model):

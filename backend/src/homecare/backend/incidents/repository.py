@@ -22,11 +22,26 @@ _INCIDENT_COLUMNS: Final = """
     i.dispatched_at, i.on_scene_at, i.closed_at, i.outcome, i.station_id, i.last_seen_at, i.repeat_count,
     i.device_id, i.event_id, i.escalation_level, i.policy
 """
-_UPDATABLE: Final = frozenset({
-    "priority", "status", "explanation_en", "explanation_zh", "alarm_at", "recovery_deadline",
-    "acknowledged_at", "acknowledged_by", "dispatched_at", "on_scene_at", "closed_at", "outcome",
-    "station_id", "last_seen_at", "repeat_count", "escalation_level",
-})
+_UPDATABLE: Final = frozenset(
+    {
+        "priority",
+        "status",
+        "explanation_en",
+        "explanation_zh",
+        "alarm_at",
+        "recovery_deadline",
+        "acknowledged_at",
+        "acknowledged_by",
+        "dispatched_at",
+        "on_scene_at",
+        "closed_at",
+        "outcome",
+        "station_id",
+        "last_seen_at",
+        "repeat_count",
+        "escalation_level",
+    }
+)
 
 
 async def lock_incident_writes(conn: Conn) -> None:
@@ -42,8 +57,7 @@ async def lock_incident_writes(conn: Conn) -> None:
 async def get_incident(conn: Conn, *, incident_id: int) -> Incident | None:
     async with conn.cursor(row_factory=class_row(Incident)) as cur:
         await cur.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents i JOIN residents r ON r.id = i.resident_id "
-            "WHERE i.id = %s",
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents i JOIN residents r ON r.id = i.resident_id WHERE i.id = %s",
             (incident_id,),
         )
         return await cur.fetchone()
@@ -84,8 +98,15 @@ async def update_incident(conn: Conn, *, incident_id: int, **fields: Any) -> Non
 
 
 async def insert_transition(
-    conn: Conn, *, incident_id: int, at: datetime, from_status: str | None, to_status: str, actor: str,
-    reason: str | None, detail: dict[str, Any] | None,
+    conn: Conn,
+    *,
+    incident_id: int,
+    at: datetime,
+    from_status: str | None,
+    to_status: str,
+    actor: str,
+    reason: str | None,
+    detail: dict[str, Any] | None,
 ) -> None:
     await conn.execute(
         "INSERT INTO incident_transitions (incident_id, at, from_status, to_status, actor, reason, detail) "
@@ -186,7 +207,13 @@ class TimerRow:
 
 
 async def add_timer(
-    conn: Conn, *, incident_id: int, kind: str, due_at: datetime, now: datetime, step: int = 0,
+    conn: Conn,
+    *,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    step: int = 0,
     task_id: int | None = None,
 ) -> None:
     await conn.execute(
@@ -196,8 +223,9 @@ async def add_timer(
     )
 
 
-async def cancel_timers(conn: Conn, *, incident_id: int, kinds: list[str], now: datetime,
-                        task_id: int | None = None) -> None:
+async def cancel_timers(
+    conn: Conn, *, incident_id: int, kinds: list[str], now: datetime, task_id: int | None = None
+) -> None:
     await conn.execute(
         "UPDATE incident_timers SET cancelled_at = %s WHERE incident_id = %s AND kind = ANY(%s) "
         "AND fired_at IS NULL AND cancelled_at IS NULL AND (%s::bigint IS NULL OR task_id = %s::bigint)",

@@ -51,7 +51,8 @@ AnswerTargetsDep = Annotated[AnswerTargets, Depends(get_answer_targets)]
 
 @router.get("", summary="The queue: open incidents (pre-alarms included), most urgent first, then oldest")
 async def get_queue(
-    actor: StaffActor, conn: ConnDep,
+    actor: StaffActor,
+    conn: ConnDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     include_pre_alarms: Annotated[bool, Query(description="Show falls still counting down.")] = True,
 ) -> list[Incident]:
@@ -60,7 +61,9 @@ async def get_queue(
 
 @router.get("/changes", summary="Feed rows after a cursor (the WebSocket's replay, for polling clients)")
 async def get_changes(
-    actor: StaffActor, conn: ConnDep, after: Annotated[int, Query(ge=0)] = 0,
+    actor: StaffActor,
+    conn: ConnDep,
+    after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[Change]:
     return await service.changes_after(conn, after=after, limit=limit)
@@ -76,10 +79,13 @@ async def get_policy(actor: StaffActor, alarms: AlarmsDep) -> PolicySet:
     return alarms.escalation.policies
 
 
-@router.get("/escalation/targets",
-            summary="The answer targets in force (within 60 s / 180 s): the console's timers turn amber, then red")
+@router.get(
+    "/escalation/targets",
+    summary="The answer targets in force (within 60 s / 180 s): the console's timers turn amber, then red",
+)
 async def get_answer_targets_in_force(actor: StaffActor, targets: AnswerTargetsDep) -> AnswerTargets:
     return targets
+
 
 @router.get("/{incident_id}", summary="One incident with its audit trail and station tasks")
 async def get_incident(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> IncidentDetail:
@@ -87,49 +93,73 @@ async def get_incident(actor: StaffActor, conn: ConnDep, incident_id: IncidentId
 
 
 @router.post("/{incident_id}/acknowledge", summary="An operator takes the incident (stops escalation)")
-async def acknowledge(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                      body: ActBody) -> Incident:
-    return await service.acknowledge(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                now=alarms.clock.now(),
-                                     note=body.note)
+async def acknowledge(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ActBody
+) -> Incident:
+    return await service.acknowledge(
+        conn, incident_id=incident_id, actor=actor.acting_as(body.actor), now=alarms.clock.now(), note=body.note
+    )
 
 
 @router.post("/{incident_id}/call", summary="The operator is calling the home")
-async def start_call(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                     body: ActBody) -> Incident:
-    return await service.start_call(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                now=alarms.clock.now(),
-                                    note=body.note)
+async def start_call(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ActBody
+) -> Incident:
+    return await service.start_call(
+        conn, incident_id=incident_id, actor=actor.acting_as(body.actor), now=alarms.clock.now(), note=body.note
+    )
 
 
 @router.post("/{incident_id}/notes", summary="Add a note to the audit trail")
-async def add_note(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                   body: NoteBody) -> Incident:
-    return await service.add_note(conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note,
-                                  now=alarms.clock.now())
+async def add_note(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: NoteBody
+) -> Incident:
+    return await service.add_note(
+        conn, incident_id=incident_id, actor=actor.acting_as(body.actor), note=body.note, now=alarms.clock.now()
+    )
 
 
 @router.post("/{incident_id}/notify-family", summary="Tell the family now (e-mail to the contacts who get alarms)")
-async def notify_family(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                        body: NotifyFamilyBody) -> Incident:
-    return await service.tell_family_now(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                         now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
+async def notify_family(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: NotifyFamilyBody
+) -> Incident:
+    return await service.tell_family_now(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        note=body.note,
+    )
 
 
 @router.post("/{incident_id}/resolve", summary="Close the incident with its outcome")
-async def resolve(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                  body: ResolveBody) -> Incident:
-    return await service.resolve(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                 outcome=body.outcome,
-                                 now=alarms.clock.now(), escalation=alarms.escalation, note=body.note)
+async def resolve(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ResolveBody
+) -> Incident:
+    return await service.resolve(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        outcome=body.outcome,
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        note=body.note,
+    )
 
 
 @router.post("/{incident_id}/cancel", summary="The resident called it off (outcome cancelled_by_resident)")
-async def cancel(actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId,
-                 body: ActBody) -> Incident:
-    return await service.cancel(conn, incident_id=incident_id, actor=actor.acting_as(body.actor),
-                                now=alarms.clock.now(),
-                                escalation=alarms.escalation, note=body.note)
+async def cancel(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: ActBody
+) -> Incident:
+    return await service.cancel(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        note=body.note,
+    )
 
 
 @router.websocket("/feed")
@@ -146,8 +176,12 @@ async def feed(
     presented = token or (header[7:] if header.lower().startswith("bearer ") else None)
     try:
         actor = await authenticate(
-            runtime, bearer=presented, cookie=websocket.cookies.get(SESSION_COOKIE),
-            origin=websocket.headers.get("origin"), host=websocket.headers.get("host"), unsafe=True,
+            runtime,
+            bearer=presented,
+            cookie=websocket.cookies.get(SESSION_COOKIE),
+            origin=websocket.headers.get("origin"),
+            host=websocket.headers.get("host"),
+            unsafe=True,
         )
     except NotAuthenticated as err:
         await websocket.close(code=1008, reason=str(err))
@@ -183,4 +217,3 @@ async def feed(
     for task in done:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             task.result()
-

@@ -55,8 +55,16 @@ async def load_for_update(conn: Conn, *, incident_id: int) -> Incident:
 
 
 async def record(
-    conn: Conn, *, incident: Incident, now: datetime, actor: str, change: str, to: Status | None = None,
-    reason: str | None = None, detail: dict[str, Any] | None = None, **fields: Any,
+    conn: Conn,
+    *,
+    incident: Incident,
+    now: datetime,
+    actor: str,
+    change: str,
+    to: Status | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> None:
     """Apply ``fields`` (and the new status), store the attributed transition and append the feed row.
 
@@ -69,15 +77,19 @@ async def record(
     if fields:
         await repo.update_incident(conn, incident_id=incident.id, **fields)
     await repo.insert_transition(
-        conn, incident_id=incident.id, at=now, from_status=incident.status.value, to_status=status.value,
-        actor=actor, reason=reason, detail={"change": change, **(detail or {})},
+        conn,
+        incident_id=incident.id,
+        at=now,
+        from_status=incident.status.value,
+        to_status=status.value,
+        actor=actor,
+        reason=reason,
+        detail={"change": change, **(detail or {})},
     )
     await repo.append_change(conn, incident_id=incident.id, at=now, change=change)
 
 
-async def notify(
-    conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str
-) -> bool:
+async def notify(conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str) -> bool:
     """Ask the notifications package to tell someone, in this transaction; False when it could not."""
     if escalation.notify is None:
         return False
@@ -98,16 +110,27 @@ async def tell_family_if_policy_says(
         return
     sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
     await repo.insert_transition(
-        conn, incident_id=incident.id, at=now, from_status=incident.status.value,
-        to_status=incident.status.value, actor=SYSTEM, reason=f"family told: {reason}",
-        detail={"change": "notified", "audience": "family", "step": step.value, "enqueued": sent,
-                "policy": policy.name},
+        conn,
+        incident_id=incident.id,
+        at=now,
+        from_status=incident.status.value,
+        to_status=incident.status.value,
+        actor=SYSTEM,
+        reason=f"family told: {reason}",
+        detail={
+            "change": "notified",
+            "audience": "family",
+            "step": step.value,
+            "enqueued": sent,
+            "policy": policy.name,
+        },
     )
 
 
 async def _close_open_work(conn: Conn, *, incident_id: int, now: datetime, task_status: str) -> None:
-    await repo.cancel_timers(conn, incident_id=incident_id, kinds=["recovery", "acknowledge", "station_accept"],
-                             now=now)
+    await repo.cancel_timers(
+        conn, incident_id=incident_id, kinds=["recovery", "acknowledge", "station_accept"], now=now
+    )
     await conn.execute(
         "UPDATE station_tasks SET status = CASE WHEN status = 'offered' THEN 'withdrawn' ELSE %s END, "
         "closed_at = %s WHERE incident_id = %s AND status IN ('offered', 'accepted', 'en_route', 'on_scene')",
@@ -117,8 +140,13 @@ async def _close_open_work(conn: Conn, *, incident_id: int, now: datetime, task_
 
 async def _start_acknowledge_clock(conn: Conn, *, escalation: Escalation, incident: Incident, now: datetime) -> None:
     policy = escalation.policies.named(incident.policy, incident.priority)
-    await repo.add_timer(conn, incident_id=incident.id, kind="acknowledge",
-                         due_at=now + timedelta(seconds=policy.acknowledge.within_s), now=now)
+    await repo.add_timer(
+        conn,
+        incident_id=incident.id,
+        kind="acknowledge",
+        due_at=now + timedelta(seconds=policy.acknowledge.within_s),
+        now=now,
+    )
 
 
 # --- signals -------------------------------------------------------------------------------------
@@ -135,20 +163,27 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
     async with conn.transaction():
         await repo.lock_incident_writes(conn)
         existing = await _find_open_of_kind(conn, resident_id=signal.resident_id, cause=signal.cause)
-        detail = {"signal": signal.kind.value, "event_id": signal.event_id, "device_id": signal.device_id,
-                  "detected_at": signal.detected_at.isoformat()}
+        detail = {
+            "signal": signal.kind.value,
+            "event_id": signal.event_id,
+            "device_id": signal.device_id,
+            "detected_at": signal.detected_at.isoformat(),
+        }
         actor = "device" if signal.event_id is not None else SYSTEM
         if signal.kind in (SignalKind.ALARM, SignalKind.PRE_ALARM):
             if existing is None:
-                return Applied(await _open(conn, signal=signal, now=now, escalation=escalation, actor=actor,
-                                           detail=detail), "opened")
+                return Applied(
+                    await _open(conn, signal=signal, now=now, escalation=escalation, actor=actor, detail=detail),
+                    "opened",
+                )
             fields: dict[str, Any] = {"repeat_count": existing.repeat_count + 1, "last_seen_at": now}
             reason = f"repeat {existing.repeat_count + 1}: {signal.explanation_en}"
             if signal.priority < existing.priority:
                 fields["priority"] = int(signal.priority)
                 reason += f" (priority raised to {int(signal.priority)})"
-            await record(conn, incident=existing, now=now, actor=actor, change="folded", reason=reason,
-                         detail=detail, **fields)
+            await record(
+                conn, incident=existing, now=now, actor=actor, change="folded", reason=reason, detail=detail, **fields
+            )
             return Applied(existing.id, "folded")
         if existing is None:
             return Applied(None, "ignored")
@@ -159,17 +194,35 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
             existing = await _get(conn, existing.id)
         if signal.kind is SignalKind.CANCEL and existing.status is Status.PRE_ALARM:
             await _close_open_work(conn, incident_id=existing.id, now=now, task_status="done")
-            await record(conn, incident=existing, now=now, actor=RESIDENT, change="cancelled", to=Status.CANCELLED,
-                         reason=f"cancelled by the resident within the recovery window: {signal.explanation_en}",
-                         detail=detail, closed_at=now, outcome=Outcome.CANCELLED_BY_RESIDENT.value)
+            await record(
+                conn,
+                incident=existing,
+                now=now,
+                actor=RESIDENT,
+                change="cancelled",
+                to=Status.CANCELLED,
+                reason=f"cancelled by the resident within the recovery window: {signal.explanation_en}",
+                detail=detail,
+                closed_at=now,
+                outcome=Outcome.CANCELLED_BY_RESIDENT.value,
+            )
             return Applied(existing.id, "cancelled")
         if signal.kind is SignalKind.CANCEL:
-            reason = ("the resident reports being OK; the alarm stands until a person closes it: "
-                      f"{signal.explanation_en}")
+            reason = (
+                f"the resident reports being OK; the alarm stands until a person closes it: {signal.explanation_en}"
+            )
         else:
             reason = f"condition cleared: {signal.explanation_en}"
-        await record(conn, incident=existing, now=now, actor=actor if signal.kind is SignalKind.CLEAR else RESIDENT,
-                     change="noted", reason=reason, detail=detail, last_seen_at=now)
+        await record(
+            conn,
+            incident=existing,
+            now=now,
+            actor=actor if signal.kind is SignalKind.CLEAR else RESIDENT,
+            change="noted",
+            reason=reason,
+            detail=detail,
+            last_seen_at=now,
+        )
         return Applied(existing.id, "noted")
 
 
@@ -196,39 +249,70 @@ async def _open(
     pre_alarm = window is not None and window > 0
     deadline = now + timedelta(seconds=window) if pre_alarm and window is not None else None
     incident_id = await repo.insert_incident(
-        conn, resident_id=signal.resident_id, cause=signal.cause.value, priority=int(signal.priority),
-        status=(Status.PRE_ALARM if pre_alarm else Status.OPEN).value, explanation_en=signal.explanation_en,
-        explanation_zh=signal.explanation_zh, opened_at=now, alarm_at=None if pre_alarm else now,
-        recovery_deadline=deadline, last_seen_at=now, device_id=signal.device_id, event_id=signal.event_id,
+        conn,
+        resident_id=signal.resident_id,
+        cause=signal.cause.value,
+        priority=int(signal.priority),
+        status=(Status.PRE_ALARM if pre_alarm else Status.OPEN).value,
+        explanation_en=signal.explanation_en,
+        explanation_zh=signal.explanation_zh,
+        opened_at=now,
+        alarm_at=None if pre_alarm else now,
+        recovery_deadline=deadline,
+        last_seen_at=now,
+        device_id=signal.device_id,
+        event_id=signal.event_id,
         policy=policy.name,
     )
     incident = await repo.get_incident(conn, incident_id=incident_id)
     assert incident is not None
     await repo.insert_transition(
-        conn, incident_id=incident_id, at=now, from_status=None, to_status=incident.status.value, actor=actor,
-        reason=signal.explanation_en, detail={"change": "opened", "policy": policy.name, **detail},
+        conn,
+        incident_id=incident_id,
+        at=now,
+        from_status=None,
+        to_status=incident.status.value,
+        actor=actor,
+        reason=signal.explanation_en,
+        detail={"change": "opened", "policy": policy.name, **detail},
     )
     await repo.append_change(conn, incident_id=incident_id, at=now, change="opened")
     if deadline is not None:
         await repo.add_timer(conn, incident_id=incident_id, kind="recovery", due_at=deadline, now=now)
     else:
         await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
-        await tell_family_if_policy_says(conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM,
-                                         now=now, reason=signal.explanation_en)
+        await tell_family_if_policy_says(
+            conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, reason=signal.explanation_en
+        )
     return incident_id
 
 
 async def raise_alarm(conn: Conn, *, incident: Incident, now: datetime, escalation: Escalation) -> None:
     """The recovery window ran out without "I'm OK": the pre-alarm becomes an alarm (timer's transaction)."""
-    await record(conn, incident=incident, now=now, actor=SYSTEM, change="alarm", to=Status.OPEN,
-                 reason="no \"I'm OK\" within the recovery window", alarm_at=now)
+    await record(
+        conn,
+        incident=incident,
+        now=now,
+        actor=SYSTEM,
+        change="alarm",
+        to=Status.OPEN,
+        reason='no "I\'m OK" within the recovery window',
+        alarm_at=now,
+    )
     await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
-    await tell_family_if_policy_says(conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM,
-                                     now=now, reason=incident.explanation_en)
+    await tell_family_if_policy_says(
+        conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, reason=incident.explanation_en
+    )
 
 
 async def reprioritise(
-    conn: Conn, *, incident_id: int, priority: int, now: datetime, actor: str, reason: str,
+    conn: Conn,
+    *,
+    incident_id: int,
+    priority: int,
+    now: datetime,
+    actor: str,
+    reason: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Change the priority (a model confirmed or rejected a fall), keeping the incident in front of people."""
@@ -236,8 +320,16 @@ async def reprioritise(
         incident = await load_for_update(conn, incident_id=incident_id)
         if incident.status in CLOSED:
             return
-        await record(conn, incident=incident, now=now, actor=actor, change="reprioritised", reason=reason,
-                     detail=detail, priority=priority)
+        await record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="reprioritised",
+            reason=reason,
+            detail=detail,
+            priority=priority,
+        )
 
 
 # --- operator actions ----------------------------------------------------------------------------
@@ -257,9 +349,18 @@ async def acknowledge(conn: Conn, *, incident_id: int, actor: str, now: datetime
         if incident.status not in _ACKNOWLEDGEABLE:
             raise _refuse(incident, "acknowledge", _ACKNOWLEDGEABLE)
         await repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge", "recovery"], now=now)
-        await record(conn, incident=incident, now=now, actor=actor, change="acknowledged", to=Status.ACKNOWLEDGED,
-                     reason=note, acknowledged_at=now, acknowledged_by=actor,
-                     alarm_at=incident.alarm_at or now)
+        await record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="acknowledged",
+            to=Status.ACKNOWLEDGED,
+            reason=note,
+            acknowledged_at=now,
+            acknowledged_by=actor,
+            alarm_at=incident.alarm_at or now,
+        )
     return await _get(conn, incident_id)
 
 
@@ -273,8 +374,9 @@ async def start_call(conn: Conn, *, incident_id: int, actor: str, now: datetime,
         if incident.acknowledged_at is None:
             await repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge"], now=now)
             fields = {"acknowledged_at": now, "acknowledged_by": actor}
-        await record(conn, incident=incident, now=now, actor=actor, change="in_call", to=Status.IN_CALL,
-                     reason=note, **fields)
+        await record(
+            conn, incident=incident, now=now, actor=actor, change="in_call", to=Status.IN_CALL, reason=note, **fields
+        )
     return await _get(conn, incident_id)
 
 
@@ -286,7 +388,13 @@ async def add_note(conn: Conn, *, incident_id: int, actor: str, note: str, now: 
 
 
 async def resolve(
-    conn: Conn, *, incident_id: int, actor: str, outcome: Outcome, now: datetime, escalation: Escalation,
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    outcome: Outcome,
+    now: datetime,
+    escalation: Escalation,
     note: str | None = None,
 ) -> Incident:
     """Close the incident with its outcome; open station work is closed (offers withdrawn)."""
@@ -297,11 +405,27 @@ async def resolve(
         if incident.status in CLOSED:
             raise InvalidTransition(f"incident {incident_id} is already {incident.status.value}")
         await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
-        await record(conn, incident=incident, now=now, actor=actor, change="resolved", to=Status.RESOLVED,
-                     reason=note, detail={"outcome": outcome.value}, closed_at=now, outcome=outcome.value)
+        await record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="resolved",
+            to=Status.RESOLVED,
+            reason=note,
+            detail={"outcome": outcome.value},
+            closed_at=now,
+            outcome=outcome.value,
+        )
         closed = await _get(conn, incident_id)
-        await tell_family_if_policy_says(conn, escalation=escalation, incident=closed, step=FamilyStep.RESOLVED,
-                                         now=now, reason=f"closed: {outcome.value}")
+        await tell_family_if_policy_says(
+            conn,
+            escalation=escalation,
+            incident=closed,
+            step=FamilyStep.RESOLVED,
+            now=now,
+            reason=f"closed: {outcome.value}",
+        )
     return await _get(conn, incident_id)
 
 
@@ -314,25 +438,49 @@ async def cancel(
         if incident.status not in _CANCELLABLE:
             raise _refuse(incident, "cancel", _CANCELLABLE)
         await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
-        await record(conn, incident=incident, now=now, actor=actor, change="cancelled", to=Status.CANCELLED,
-                     reason=note or "cancelled by the resident", closed_at=now,
-                     outcome=Outcome.CANCELLED_BY_RESIDENT.value)
+        await record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="cancelled",
+            to=Status.CANCELLED,
+            reason=note or "cancelled by the resident",
+            closed_at=now,
+            outcome=Outcome.CANCELLED_BY_RESIDENT.value,
+        )
         closed = await _get(conn, incident_id)
-        await tell_family_if_policy_says(conn, escalation=escalation, incident=closed, step=FamilyStep.CANCELLED,
-                                         now=now, reason="cancelled by the resident")
+        await tell_family_if_policy_says(
+            conn,
+            escalation=escalation,
+            incident=closed,
+            step=FamilyStep.CANCELLED,
+            now=now,
+            reason="cancelled by the resident",
+        )
     return await _get(conn, incident_id)
 
 
 # Which notification reason code names each stage, when the operator tells the family without words of their own.
 _STAGE_REASON: Final = {
-    Status.OPEN: "alarm", Status.ACKNOWLEDGED: "acknowledged", Status.IN_CALL: "acknowledged",
-    Status.DISPATCHED: "dispatched", Status.ON_SCENE: "on_scene", Status.RESOLVED: "resolved",
+    Status.OPEN: "alarm",
+    Status.ACKNOWLEDGED: "acknowledged",
+    Status.IN_CALL: "acknowledged",
+    Status.DISPATCHED: "dispatched",
+    Status.ON_SCENE: "on_scene",
+    Status.RESOLVED: "resolved",
     Status.CANCELLED: "cancelled",
 }
 
 
 async def tell_family_now(
-    conn: Conn, *, incident_id: int, actor: str, now: datetime, escalation: Escalation, note: str | None = None,
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    note: str | None = None,
 ) -> Incident:
     """The operator tells the family now, whatever the policy says; recorded on the audit trail (with whether
     the messages could be queued). Refused during a pre-alarm: the resident may still call it off."""
@@ -342,8 +490,15 @@ async def tell_family_now(
             raise InvalidTransition(f"cannot tell the family about incident {incident_id}: it is still a pre-alarm")
         reason = note.strip() if note and note.strip() else _STAGE_REASON[incident.status]
         sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
-        await record(conn, incident=incident, now=now, actor=actor, change="family_notified",
-                     reason=f"family told: {reason}", detail={"audience": "family", "enqueued": sent})
+        await record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="family_notified",
+            reason=f"family told: {reason}",
+            detail={"audience": "family", "enqueued": sent},
+        )
     return await _get(conn, incident_id)
 
 
@@ -365,8 +520,13 @@ async def incident_detail(conn: Conn, *, incident_id: int, actor: Actor) -> Inci
     """The incident with its audit trail, tasks and trigger; opening it is an opening of the resident's record."""
     async with conn.transaction():
         incident = await _get(conn, incident_id)
-        await open_resident(conn, actor=actor, resident_id=incident.resident_id, action="incident.detail",
-                            detail={"incident_id": incident_id})
+        await open_resident(
+            conn,
+            actor=actor,
+            resident_id=incident.resident_id,
+            action="incident.detail",
+            detail={"incident_id": incident_id},
+        )
         transitions = await repo.transitions_of(conn, incident_id=incident_id)
         tasks = await repo.tasks_of(conn, incident_id=incident_id)
         trigger = await repo.trigger_of(conn, incident_id=incident_id)

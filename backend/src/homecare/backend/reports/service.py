@@ -189,9 +189,7 @@ def compute_response_times(
         period=period,
         acknowledge=_acknowledge_figures(alarms, now, targets),
         on_scene=OnSceneFigures(count=len(scene), median_s=percentile(scene, 0.5), p90_s=percentile(scene, 0.9)),
-        by_operator=_group(
-            alarms, lambda a: None if a.acknowledged_by is None else (a.acknowledged_by, None), targets
-        ),
+        by_operator=_group(alarms, lambda a: None if a.acknowledged_by is None else (a.acknowledged_by, None), targets),
         by_station=_group(
             alarms,
             lambda a: ("(no station)", None) if a.station_id is None else (a.station_name or "", a.station_id),

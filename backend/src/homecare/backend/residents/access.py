@@ -24,13 +24,25 @@ async def link_family(conn: Conn, *, actor: Actor, resident_id: int, link: NewFa
     if await get_resident(conn, resident_id=resident_id) is None:
         raise ResidentNotFound(resident_id)
     return await accounts_repo.upsert_family_link(
-        conn, user_id=link.user_id, resident_id=resident_id, relation=link.relation,
-        sharing=Sharing(**link.model_dump(exclude={"user_id", "relation"})), recorded_by=actor.name, now=now,
+        conn,
+        user_id=link.user_id,
+        resident_id=resident_id,
+        relation=link.relation,
+        sharing=Sharing(**link.model_dump(exclude={"user_id", "relation"})),
+        recorded_by=actor.name,
+        now=now,
     )
 
 
-async def open_resident(conn: Conn, *, actor: Actor, resident_id: int, action: str, share: Share | None = None,
-                        detail: dict[str, object] | None = None) -> None:
+async def open_resident(
+    conn: Conn,
+    *,
+    actor: Actor,
+    resident_id: int,
+    action: str,
+    share: Share | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
     """The one check before any resident's data is read: in scope, or ResidentNotFound (so a family member cannot
     even learn that someone else's relative exists). Family see only what the resident shares (``share``);
     staff openings go to the access log, in the caller's transaction."""

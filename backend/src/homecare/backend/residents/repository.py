@@ -25,9 +25,7 @@ class ResidentRow:
 async def get_resident(conn: Conn, *, resident_id: int) -> ResidentRow | None:
     """The resident with this id, or None."""
     async with conn.cursor(row_factory=class_row(ResidentRow)) as cur:
-        await cur.execute(
-            "SELECT id, display_name, timezone, created_at FROM residents WHERE id = %s", (resident_id,)
-        )
+        await cur.execute("SELECT id, display_name, timezone, created_at FROM residents WHERE id = %s", (resident_id,))
         return await cur.fetchone()
 
 
@@ -43,9 +41,7 @@ async def record_access(
     )
 
 
-async def upsert_resident(
-    conn: Conn, *, external_ref: str, display_name: str, timezone: str = "Asia/Shanghai"
-) -> int:
+async def upsert_resident(conn: Conn, *, external_ref: str, display_name: str, timezone: str = "Asia/Shanghai") -> int:
     """Add the resident with this external reference, or update the one that has it; returns the id."""
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(

@@ -16,7 +16,10 @@ router = APIRouter(prefix="/residents", tags=["residents"])
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
 
 
-@router.get("/{resident_id}", summary="The resident card: person, home and access, health, contacts, devices, "
-            "past incidents (each opening is logged)")
+@router.get(
+    "/{resident_id}",
+    summary="The resident card: person, home and access, health, contacts, devices, "
+    "past incidents (each opening is logged)",
+)
 async def get_resident_card(actor: StaffActor, conn: ConnDep, resident_id: ResidentId) -> ResidentCard:
     return await service.resident_card(conn, actor=actor, resident_id=resident_id, now=datetime.now(UTC))

@@ -27,17 +27,39 @@ async def resident_card(conn: Conn, *, actor: Actor, resident_id: int, now: date
             raise ResidentNotFound(resident_id)
         contacts = [Contact(**c) for c in await repo.contacts(conn, resident_id=resident_id)]
         devices = await device_status(conn, resident_id=resident_id)
-        past = [PastIncident(**i) for i in await repo.recent_incidents(conn, resident_id=resident_id,
-                                                                        limit=PAST_INCIDENTS)]
+        past = [
+            PastIncident(**i) for i in await repo.recent_incidents(conn, resident_id=resident_id, limit=PAST_INCIDENTS)
+        ]
     # Only the birth year is kept: the age is the one they reach this year where they live.
     year = now.astimezone(ZoneInfo(row.timezone)).year
-    station = None if row.station_id is None or row.station_name is None else HomeStation(
-        id=row.station_id, name=row.station_name, phone=row.station_phone, address=row.station_address or "")
+    station = (
+        None
+        if row.station_id is None or row.station_name is None
+        else HomeStation(
+            id=row.station_id, name=row.station_name, phone=row.station_phone, address=row.station_address or ""
+        )
+    )
     return ResidentCard(
-        id=row.id, name=row.display_name, age=None if row.birth_year is None else year - row.birth_year,
-        birth_year=row.birth_year, sex=row.sex, address=row.address, lat=row.lat, lon=row.lon,
-        access_notes=row.access_notes, conditions=row.conditions, medications=row.medications,
-        allergies=row.allergies, mobility=row.mobility, language=row.language, phone=row.phone,
-        vulnerable=row.vulnerable, consent_video=row.consent_video, timezone=row.timezone, contacts=contacts,
-        station=station, devices=devices, past_incidents=past,
+        id=row.id,
+        name=row.display_name,
+        age=None if row.birth_year is None else year - row.birth_year,
+        birth_year=row.birth_year,
+        sex=row.sex,
+        address=row.address,
+        lat=row.lat,
+        lon=row.lon,
+        access_notes=row.access_notes,
+        conditions=row.conditions,
+        medications=row.medications,
+        allergies=row.allergies,
+        mobility=row.mobility,
+        language=row.language,
+        phone=row.phone,
+        vulnerable=row.vulnerable,
+        consent_video=row.consent_video,
+        timezone=row.timezone,
+        contacts=contacts,
+        station=station,
+        devices=devices,
+        past_incidents=past,
     )

@@ -27,8 +27,9 @@ class StationTaskItem(_Model):
 
     id: int
     incident_id: int
-    status: str = Field(description="offered, accepted, en_route, on_scene, or (closed) done, declined, "
-                                    "timed_out, withdrawn.")
+    status: str = Field(
+        description="offered, accepted, en_route, on_scene, or (closed) done, declined, timed_out, withdrawn."
+    )
     travel_min: float | None = Field(description="Estimated travel time to the home, minutes.")
     offered_at: UtcDatetime
     accepted_at: UtcDatetime | None

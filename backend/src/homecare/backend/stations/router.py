@@ -18,13 +18,20 @@ StationActor = Annotated[Actor, Depends(require_role(Role.RESPONDER, Role.ADMIN,
 """Responders see their own station; administrators and supervisors may look at any."""
 
 
-@router.get("", summary="My station now: its tasks (active first, then today's closed ones) and its roster",
-            response_model=StationView,
-            responses={304: {"description": "Unchanged since the ETag given in If-None-Match."}})
+@router.get(
+    "",
+    summary="My station now: its tasks (active first, then today's closed ones) and its roster",
+    response_model=StationView,
+    responses={304: {"description": "Unchanged since the ETag given in If-None-Match."}},
+)
 async def get_station(
-    actor: StationActor, conn: ConnDep, alarms: AlarmsDep, response: Response,
-    station_id: Annotated[int | None, Query(ge=1, le=2**31 - 1,
-                                            description="Administrators and supervisors: which station.")] = None,
+    actor: StationActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    response: Response,
+    station_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Administrators and supervisors: which station.")
+    ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> StationView | Response:
     now = alarms.clock.now()
@@ -39,7 +46,8 @@ async def get_station(
     return view
 
 
-@router.post("/duty", summary="Put myself on or off my station's on-duty roster",
-             status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/duty", summary="Put myself on or off my station's on-duty roster", status_code=status.HTTP_204_NO_CONTENT
+)
 async def set_duty(actor: StationActor, conn: ConnDep, body: DutyBody) -> None:
     await service.set_duty(conn, actor=actor, on_duty=body.on_duty)

@@ -46,24 +46,52 @@ async def station_view(conn: Conn, *, actor: Actor, station_id: int, now: dateti
         station = next(s for s in await dispatch.list_stations(conn, now=now) if s.id == station_id)
         rows = await repo.station_tasks(conn, station_id=station_id, now=now)
         for resident_id in dict.fromkeys(row.resident_id for row in rows):
-            await open_resident(conn, actor=actor, resident_id=resident_id, action="station.tasks",
-                                detail={"station_id": station_id})
+            await open_resident(
+                conn, actor=actor, resident_id=resident_id, action="station.tasks", detail={"station_id": station_id}
+            )
         people = await repo.roster(conn, station_id=station_id)
     tasks = [
         StationTaskItem(
-            id=r.id, incident_id=r.incident_id, status=r.status, travel_min=r.travel_min, offered_at=r.offered_at,
-            accepted_at=r.accepted_at, on_scene_at=r.on_scene_at, closed_at=r.closed_at, responder=r.responder,
-            note=r.note, cause=r.cause, priority=r.priority, incident_status=r.incident_status,
-            opened_at=r.opened_at, explanation_en=r.explanation_en, explanation_zh=r.explanation_zh,
-            resident=TaskResident(id=r.resident_id, name=r.resident_name, address=r.address,
-                                  access_notes=r.access_notes, phone=r.phone),
+            id=r.id,
+            incident_id=r.incident_id,
+            status=r.status,
+            travel_min=r.travel_min,
+            offered_at=r.offered_at,
+            accepted_at=r.accepted_at,
+            on_scene_at=r.on_scene_at,
+            closed_at=r.closed_at,
+            responder=r.responder,
+            note=r.note,
+            cause=r.cause,
+            priority=r.priority,
+            incident_status=r.incident_status,
+            opened_at=r.opened_at,
+            explanation_en=r.explanation_en,
+            explanation_zh=r.explanation_zh,
+            resident=TaskResident(
+                id=r.resident_id, name=r.resident_name, address=r.address, access_notes=r.access_notes, phone=r.phone
+            ),
         )
         for r in rows
     ]
-    roster = [RosterMember(user_id=p.user_id, display_name=p.display_name, phone=p.phone, on_duty=p.on_duty,
-                           me=p.user_id == actor.user_id) for p in people]
-    return StationView(station=station, tasks=tasks, roster=roster, on_duty_count=sum(p.on_duty for p in people),
-                       version=version, now=now)
+    roster = [
+        RosterMember(
+            user_id=p.user_id,
+            display_name=p.display_name,
+            phone=p.phone,
+            on_duty=p.on_duty,
+            me=p.user_id == actor.user_id,
+        )
+        for p in people
+    ]
+    return StationView(
+        station=station,
+        tasks=tasks,
+        roster=roster,
+        on_duty_count=sum(p.on_duty for p in people),
+        version=version,
+        now=now,
+    )
 
 
 async def set_duty(conn: Conn, *, actor: Actor, on_duty: bool) -> None:

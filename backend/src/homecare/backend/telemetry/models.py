@@ -90,9 +90,7 @@ class Rollups(_Model):
     metric: str
     unit: str
     resolution: Resolution
-    start: UtcDatetime = Field(
-        description="Start of the first bucket asked for (start, floored to the resolution)."
-    )
+    start: UtcDatetime = Field(description="Start of the first bucket asked for (start, floored to the resolution).")
     end: UtcDatetime
     buckets: list[RollupBucket]
 

@@ -27,9 +27,7 @@ async def get_recent_vitals(
     ] = None,
     metric: Annotated[str | None, Query(description=f"Only this metric: {', '.join(METRIC_NAMES)}.")] = None,
 ) -> RecentVitals:
-    return await service.recent_vitals(
-        conn, actor=actor, resident_id=resident_id, since=since, metric=metric
-    )
+    return await service.recent_vitals(conn, actor=actor, resident_id=resident_id, since=since, metric=metric)
 
 
 @router.get("/rollups", summary="Per-minute or per-hour avg/min/max/n of one metric over a range")
@@ -40,9 +38,7 @@ async def get_vitals_rollups(
     metric: MetricName,
     start: Annotated[AwareDatetime, Query(description="ISO-8601 with zone, e.g. 2025-01-01T00:00:00+08:00.")],
     end: Annotated[AwareDatetime, Query(description="ISO-8601 with zone; exclusive.")],
-    resolution: Annotated[
-        Resolution, Query(description="1m (up to 7 days) or 1h (up to 400 days).")
-    ] = Resolution.HOUR,
+    resolution: Annotated[Resolution, Query(description="1m (up to 7 days) or 1h (up to 400 days).")] = Resolution.HOUR,
 ) -> Rollups:
     return await service.vitals_rollups(
         conn,

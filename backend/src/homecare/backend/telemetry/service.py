@@ -75,7 +75,10 @@ async def recent_vitals(
     metrics = [int(m) for m in (_visible_metrics(actor) if asked is None else [asked])]
     async with conn.transaction():
         await open_resident(
-            conn, actor=actor, resident_id=resident_id, action="vitals.recent",
+            conn,
+            actor=actor,
+            resident_id=resident_id,
+            action="vitals.recent",
             share="vitals" if asked is None else _share_of(asked),
             detail={"since": since.isoformat(), "metric": metric},
         )
@@ -105,9 +108,7 @@ async def recent_vitals(
             for row in latest
         ],
         points=[
-            RawPoint(
-                metric=metric_name(Metric(row.metric)), ts=row.ts, value=row.value, device_id=row.device_id
-            )
+            RawPoint(metric=metric_name(Metric(row.metric)), ts=row.ts, value=row.value, device_id=row.device_id)
             for row in points[:MAX_POINTS]
         ],
         truncated=len(points) > MAX_POINTS,
@@ -134,7 +135,11 @@ async def vitals_rollups(
     first = floor_time(start, resolution.step)
     async with conn.transaction():
         await open_resident(
-            conn, actor=actor, resident_id=resident_id, action="vitals.rollups", share=_share_of(parsed),
+            conn,
+            actor=actor,
+            resident_id=resident_id,
+            action="vitals.rollups",
+            share=_share_of(parsed),
             detail={
                 "metric": metric,
                 "resolution": resolution.value,

@@ -41,8 +41,11 @@ PAGES = {
     )
 }
 HOME_OF = {
-    Role.ADMIN: "/admin", Role.SUPERVISOR: "/console", Role.OPERATOR: "/console",
-    Role.RESPONDER: "/station", Role.FAMILY: "/family",
+    Role.ADMIN: "/admin",
+    Role.SUPERVISOR: "/console",
+    Role.OPERATOR: "/console",
+    Role.RESPONDER: "/station",
+    Role.FAMILY: "/family",
 }
 
 
@@ -121,8 +124,9 @@ def _page_route(page: Page) -> Callable[[Request, Actor | None], Awaitable[Respo
 router = APIRouter(include_in_schema=False)
 for _page in PAGES.values():
     router.add_api_route(_page.path, _page_route(_page), methods=["GET"], name=f"page_{_page.name}")
-    router.add_api_route(_page.path + "/{rest:path}", _page_route(_page), methods=["GET"],
-                         name=f"page_{_page.name}_deep")
+    router.add_api_route(
+        _page.path + "/{rest:path}", _page_route(_page), methods=["GET"], name=f"page_{_page.name}_deep"
+    )
 
 
 @router.get("/login")
@@ -143,9 +147,7 @@ class CachedStatic(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         query = scope.get("query_string", b"")
-        response.headers["Cache-Control"] = (
-            "public, max-age=31536000, immutable" if b"v=" in query else "no-cache"
-        )
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if b"v=" in query else "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
