@@ -8,11 +8,14 @@ Exceptions::
 
 from __future__ import annotations
 
-from typing import Final, cast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 from pydantic import BaseModel, ValidationError
 
-from homecare.contracts.messages import Command, UplinkMessage
+from homecare.contracts.messages import ALARM_KINDS, Command, Event, UplinkMessage
 from homecare.contracts.topics import RULES, Channel, TopicError, parse
 
 
@@ -25,6 +28,15 @@ class ContractError(ValueError):
 
 
 _MAX_REASON: Final = 500
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# What makes an alarm an alarm: without any of these it cannot be routed, stored once, or acknowledged.
+_ALARM_CORE: Final = ("v", "device_id", "seq", "ts", "kind")
+
+
+def printable(text: str) -> str:
+    """Text a device sent (a topic, a field name), safe to store and to log: control characters and lone
+    surrogates are written as escapes, so a NUL cannot make the database refuse a dead letter."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 def explain(err: ValidationError) -> str:
@@ -36,7 +48,7 @@ def explain(err: ValidationError) -> str:
     more = err.error_count() - len(parts)
     if more > 0:
         parts.append(f"(+{more} more)")
-    return "; ".join(parts)[:_MAX_REASON]
+    return printable("; ".join(parts))[:_MAX_REASON]
 
 
 def decode_topic(topic_name: str) -> tuple[str, Channel]:
@@ -59,6 +71,45 @@ def decode(channel: Channel, payload: bytes | bytearray | str) -> UplinkMessage:
         return cast(UplinkMessage, rule.model.model_validate_json(payload))
     except ValidationError as err:
         raise ContractError(explain(err)) from err
+
+
+@dataclass(frozen=True, slots=True)
+class SalvagedAlarm:
+    """An alarm that broke the contract only in its optional fields, with those fields left out."""
+
+    event: Event
+    dropped: dict[str, str]  # field name (printable) → why it was dropped
+
+
+def salvage_alarm(payload: bytes | bytearray | str) -> SalvagedAlarm | None:
+    """The alarm in a payload ``decode`` refused, when its envelope and alarm kind are valid: every other
+    field that breaks the contract (NUL in the room, an unknown field, a value out of range) is dropped,
+    because an alarm is never refused for its details. None when the payload is not such an alarm."""
+    try:
+        data = json.loads(payload)  # Python's parser keeps what pydantic's refuses (a lone surrogate)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    core = {name: data[name] for name in _ALARM_CORE if name in data}
+    try:
+        alarm = Event.model_validate(core)
+    except ValidationError:
+        return None
+    if alarm.kind not in ALARM_KINDS:
+        return None
+    kept: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    for name, value in data.items():
+        if name in core:
+            continue
+        try:
+            Event.model_validate({**core, **kept, name: value})
+        except ValidationError as err:
+            dropped[printable(name)[:40]] = explain(err)
+        else:
+            kept[name] = value
+    return SalvagedAlarm(Event.model_validate({**core, **kept}), dropped)
 
 
 def decode_uplink(topic_name: str, payload: bytes | bytearray | str) -> UplinkMessage:

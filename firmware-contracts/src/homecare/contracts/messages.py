@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION: Final = 1
 
@@ -34,6 +34,22 @@ EpochMillis = Annotated[
         description="Device clock, milliseconds since 1970-01-01T00:00:00Z (UTC, no leap seconds).",
     ),
 ]
+
+
+def _storable(value: str) -> str:
+    """Text every store and log can keep: PostgreSQL refuses NUL, and UTF-8 cannot carry a lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000)")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must not contain a lone surrogate") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+"""Every free text on the wire: no NUL, no lone surrogate (its length is set where it is used)."""
 
 
 class DeviceKind(enum.StrEnum):
@@ -242,7 +258,7 @@ class Event(Envelope):
     """Something happened at the device. Every event is acknowledged by the platform once stored."""
 
     kind: EventKind
-    room: str | None = Field(default=None, max_length=40, description="Where, for home sensors.")
+    room: Text | None = Field(default=None, max_length=40, description="Where, for home sensors.")
     confidence: float | None = Field(
         default=None, ge=0, le=1, description="The device's own confidence, for fall_detected."
     )
@@ -266,7 +282,7 @@ class Heartbeat(Envelope):
     battery: int = Field(ge=0, le=100, description="Battery charge, %.")
     charging: bool = False
     rssi: int | None = Field(default=None, ge=-140, le=0, description="Radio signal, dBm.")
-    firmware: str = Field(min_length=1, max_length=40)
+    firmware: Text = Field(min_length=1, max_length=40)
     uptime_s: int = Field(ge=0)
     heartbeat_interval_s: int = Field(ge=10, le=86_400, description="The interval the device is using now.")
 
@@ -299,7 +315,7 @@ class Ack(_Message):
     kind: Literal["ack"] = "ack"
     ack_seq: Seq
     status: AckStatus
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Text | None = Field(default=None, max_length=200)
 
 
 class HelpComing(_Message):
@@ -308,17 +324,17 @@ class HelpComing(_Message):
     kind: Literal["help_coming"] = "help_coming"
     incident_id: int = Field(ge=1)
     eta_min: int | None = Field(default=None, ge=0, le=600)
-    message_zh: str | None = Field(default=None, max_length=200)
-    message_en: str | None = Field(default=None, max_length=200)
+    message_zh: Text | None = Field(default=None, max_length=200)
+    message_en: Text | None = Field(default=None, max_length=200)
 
 
 class StartCall(_Message):
     """Start a voice call: the home unit opens the WebRTC session with a signed, short-lived token."""
 
     kind: Literal["start_call"] = "start_call"
-    call_id: str = Field(min_length=8, max_length=64)
-    token: str = Field(min_length=16, max_length=2048, description="Signed call token; the device presents it.")
-    signalling_url: str = Field(max_length=500)
+    call_id: Text = Field(min_length=8, max_length=64)
+    token: Text = Field(min_length=16, max_length=2048, description="Signed call token; the device presents it.")
+    signalling_url: Text = Field(max_length=500)
     auto_answer: bool = True
     video: bool = False
 

@@ -7,12 +7,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
 
+from homecare.contracts.codec import printable
 from homecare.contracts.messages import (
     DEFAULT_PRIORITY,
     AckStatus,
@@ -23,7 +25,7 @@ from homecare.contracts.messages import (
 )
 from homecare.gateway.metrics import GatewayMetrics
 from homecare.gateway.registry import EnrolledDevice
-from homecare.gateway.telemetry_writer import Delivery
+from homecare.gateway.telemetry_writer import DeadLetter, Delivery, store_dead_letters
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class Item:
     message: Durable
     delivery: Delivery | None
     received_at: datetime
+    topic: str
+    payload: bytes
+    dropped: dict[str, str] = field(default_factory=dict)  # an alarm's fields left out, and why
 
 
 ReplyToDevice = Callable[[str, int, AckStatus, str | None], None]
@@ -139,16 +144,11 @@ class DurableWriter:
     def _refuse(self, conn: psycopg.Connection, item: Item, err: psycopg.Error) -> list[Reply]:
         """Dead-letter a message the database refuses, and tell the device so it stops resending."""
         log.error("durable writer: %s from %s refused: %s", type(item.message).__name__, item.device.uid, err)
+        letter = DeadLetter(
+            printable(item.topic), item.device.uid, f"database refused the message: {err}"[:500], item.payload
+        )
         with conn.transaction():
-            conn.execute(
-                "INSERT INTO dead_letters (topic, device_uid, reason, payload) VALUES (%s, %s, %s, %s)",
-                (
-                    f"(stored {type(item.message).__name__})",
-                    item.device.uid,
-                    f"database refused the message: {err}"[:500],
-                    item.message.model_dump_json().encode(),
-                ),
-            )
+            store_dead_letters(conn, [letter])
         self._metrics.dead_letters.labels("storage").inc()
         if isinstance(item.message, Event):
             return [(item.device.uid, item.message.seq, AckStatus.REJECTED, "the platform could not store it")]
@@ -162,7 +162,7 @@ class DurableWriter:
                 if isinstance(message, Event):
                     cur.execute(
                         "INSERT INTO events (device_id, resident_id, seq, ts, received_at, kind, priority, room, "
-                        "confidence, cancels_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "confidence, cancels_seq, dropped) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (device_id, seq) DO NOTHING",
                         (
                             device.id,
@@ -175,12 +175,13 @@ class DurableWriter:
                             message.room,
                             message.confidence,
                             message.cancels_seq,
+                            Jsonb(item.dropped) if item.dropped else None,
                         ),
                     )
                     status = AckStatus.STORED if cur.rowcount == 1 else AckStatus.DUPLICATE
                     if status is AckStatus.DUPLICATE:
                         self._metrics.duplicates.labels("event").inc()
-                    replies.append((device.uid, message.seq, status, None))
+                    replies.append((device.uid, message.seq, status, _dropped_reason(item.dropped)))
                 elif isinstance(message, ImuBurst):
                     cur.execute(
                         "INSERT INTO imu_bursts (device_id, resident_id, seq, event_seq, ts, t0, fs, "
@@ -243,6 +244,14 @@ class DurableWriter:
                         (device.id, message.online, item.received_at),
                     )
         return replies
+
+
+def _dropped_reason(dropped: dict[str, str]) -> str | None:
+    """What the device hears about the fields left out of its alarm (the ack's reason has 200 characters)."""
+    if not dropped:
+        return None
+    reason = "stored without " + ", ".join(sorted(dropped)) + ": " + "; ".join(dropped.values())
+    return reason if len(reason) <= 200 else reason[:199] + "…"
 
 
 def _time(epoch_ms: int) -> datetime:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from homecare.contracts.codec import ContractError, decode, decode_topic, require_topic_device
+from homecare.contracts.codec import ContractError, decode, decode_topic, printable, require_topic_device, salvage_alarm
 from homecare.contracts.messages import Heartbeat, ImuBurst, Telemetry
-from homecare.contracts.topics import Channel
+from homecare.contracts.topics import ROOT, Channel
 from homecare.gateway.dedupe import SeqWindow
 from homecare.gateway.durable_writer import DurableWriter, Item
 from homecare.gateway.metrics import GatewayMetrics
@@ -15,6 +15,7 @@ from homecare.gateway.registry import DeviceRegistry
 from homecare.gateway.telemetry_writer import DeadLetter, Delivery, TelemetryWriter
 
 _CMD_SUFFIX = "/" + Channel.CMD.value
+_DEVICE_TREE = ROOT + "/"
 
 
 class Ingest:
@@ -29,6 +30,7 @@ class Ingest:
         metrics: GatewayMetrics,
         max_future_ms: int,
         max_age_ms: int,
+        left_to_others: frozenset[Channel] = frozenset(),
     ) -> None:
         self._registry = registry
         self._telemetry = telemetry
@@ -38,10 +40,13 @@ class Ingest:
         self._max_future_ms = max_future_ms
         self._max_age_ms = max_age_ms
         self._received = {channel: metrics.received.labels(channel.value) for channel in Channel}
+        # Channels another gateway subscribes to ({ROOT}/+/<channel>): this one acknowledges and skips them.
+        self._left_to_others = {"/" + channel.value for channel in left_to_others}
 
     def handle(self, topic: str, payload: bytes | bytearray, delivery: Delivery | None) -> None:
-        if topic.endswith(_CMD_SUFFIX):
-            # Our own downlink commands come back through the wildcard subscription.
+        if topic.endswith(_CMD_SUFFIX) or (self._left_to_others and self._taken_by_others(topic)):
+            # Our own downlink commands come back through the wildcard subscription, and another gateway
+            # stores (or dead-letters) the channels it takes.
             if delivery is not None:
                 self._telemetry.acknowledge_later(delivery)
             return
@@ -55,12 +60,16 @@ class Ingest:
         if device is None:
             self._dead(topic, uid, "unenrolled", "device is not enrolled or was revoked", payload, delivery)
             return
+        dropped: dict[str, str] = {}
         try:
             message = decode(channel, payload)
         except ContractError as err:
-            refused_seq = _readable_seq(payload) if channel is Channel.EVENT else None
-            self._dead(topic, uid, "invalid", err.reason, payload, delivery, refused_seq)
-            return
+            salvaged = salvage_alarm(payload) if channel is Channel.EVENT else None
+            if salvaged is None:
+                refused_seq = _readable_seq(payload) if channel is Channel.EVENT else None
+                self._dead(topic, uid, "invalid", err.reason, payload, delivery, refused_seq)
+                return
+            message, dropped = salvaged.event, salvaged.dropped
         try:
             require_topic_device(message, uid)
         except ContractError as err:
@@ -93,8 +102,19 @@ class Ingest:
             self._duplicate(type(message).__name__.lower(), delivery)
             return
         # Events skip the in-memory window: the database decides, so every resend is acknowledged again.
-        self._durable.add(Item(device, message, delivery, now))
+        self._durable.add(Item(device, message, delivery, now, topic, bytes(payload), dropped))
         self._telemetry.seen(device.id, now)
+
+    def _taken_by_others(self, topic: str) -> bool:
+        """Whether the topic matches another gateway's filter {ROOT}/+/<channel> as the broker matches it
+        (``+`` is exactly one level, possibly empty)."""
+        suffix = topic[topic.rfind("/") :]
+        return (
+            suffix in self._left_to_others
+            and topic.startswith(_DEVICE_TREE)
+            and len(topic) >= len(_DEVICE_TREE) + len(suffix)
+            and "/" not in topic[len(_DEVICE_TREE) : len(topic) - len(suffix)]
+        )
 
     def _duplicate(self, channel: str, delivery: Delivery | None) -> None:
         self._metrics.duplicates.labels(channel).inc()
@@ -112,7 +132,7 @@ class Ingest:
         refused_event_seq: int | None = None,
     ) -> None:
         self._metrics.dead_letters.labels(cause).inc()
-        letter = DeadLetter(topic, uid, f"{cause}: {reason}", bytes(payload), refused_event_seq)
+        letter = DeadLetter(printable(topic), uid, f"{cause}: {reason}", bytes(payload), refused_event_seq)
         self._telemetry.add_dead_letter(letter, delivery)
 
 
@@ -120,6 +140,6 @@ def _readable_seq(payload: bytes | bytearray) -> int | None:
     """The seq of an invalid event, when it can be read, so the device can be told to stop resending it."""
     try:
         seq = json.loads(payload).get("seq")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     return seq if isinstance(seq, int) and seq >= 0 else None

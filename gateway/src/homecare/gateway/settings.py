@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from homecare.storage.settings import StorageSettings
+from homecare.storage.settings import StorageSettings, redacted
 
 GatewayChannels = Literal["all", "telemetry", "alarms"]
 
@@ -47,5 +47,5 @@ class GatewaySettings(StorageSettings):
     def _mqtt_scheme(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ValueError(f"mqtt_url must look like mqtt://host:port, got {value!r}")
+            raise ValueError(f"mqtt_url must look like mqtt://host:port, got {redacted(value)!r}")
         return value

@@ -154,7 +154,7 @@ class TelemetryWriter:
                 if batch.rows or batch.dead:
                     self._write(conn, batch)
                 if time.monotonic() - last_seen_flushed > LAST_SEEN_EVERY_S or stopping:
-                    self._flush_last_seen(conn)
+                    self.flush_last_seen(conn)
                     last_seen_flushed = time.monotonic()
             except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 log.warning("telemetry writer: database unavailable (%s); retrying", err)
@@ -200,14 +200,14 @@ class TelemetryWriter:
             for row in batch.rows
         ]
         with conn.transaction():
-            self._store_dead_letters(conn, letters + batch.dead)
+            store_dead_letters(conn, letters + batch.dead)
         self._metrics.dead_letters.labels("storage").inc(len(letters))
 
     def _write_once(self, conn: psycopg.Connection, batch: _Batch) -> None:
         try:
             with conn.transaction():
                 self._copy(conn, batch.rows)
-                self._store_dead_letters(conn, batch.dead)
+                store_dead_letters(conn, batch.dead)
                 self._mark_late(conn, batch.rows)
             stored = len(batch.rows)
         except pgerrors.UniqueViolation:
@@ -215,7 +215,7 @@ class TelemetryWriter:
             # unique index drop exactly the duplicates.
             with conn.transaction():
                 stored = self._insert_skipping_duplicates(conn, batch.rows)
-                self._store_dead_letters(conn, batch.dead)
+                store_dead_letters(conn, batch.dead)
                 self._mark_late(conn, batch.rows)
             if stored < len(batch.rows):
                 self._metrics.duplicates.labels("telemetry").inc(len(batch.rows) - stored)
@@ -254,16 +254,6 @@ class TelemetryWriter:
             return cur.rowcount
 
     @staticmethod
-    def _store_dead_letters(conn: psycopg.Connection, dead: list[DeadLetter]) -> None:
-        if not dead:
-            return
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO dead_letters (topic, device_uid, reason, payload) VALUES (%s, %s, %s, %s)",
-                [(d.topic, d.device_uid, d.reason, d.payload) for d in dead],
-            )
-
-    @staticmethod
     def _mark_late(conn: psycopg.Connection, rows: list[Row]) -> None:
         cutoff = datetime.now(UTC) - LATE_AFTER
         hours = {
@@ -278,15 +268,29 @@ class TelemetryWriter:
                     sorted(hours),
                 )
 
-    def _flush_last_seen(self, conn: psycopg.Connection) -> None:
+    def flush_last_seen(self, conn: psycopg.Connection) -> None:
+        """Write the devices' last-seen times, in device id order: two gateways writing the same rows in
+        different orders would deadlock."""
         seen, self._last_seen = self._last_seen, {}
         if not seen:
             return
+        ids = sorted(seen)
         with conn.transaction():
             conn.execute(
                 "INSERT INTO device_state (device_id, last_seen_at) "
                 "SELECT * FROM unnest(%s::int[], %s::timestamptz[]) "
                 "ON CONFLICT (device_id) DO UPDATE SET last_seen_at = "
                 "GREATEST(device_state.last_seen_at, excluded.last_seen_at)",
-                (list(seen), list(seen.values())),
+                (ids, [seen[device_id] for device_id in ids]),
             )
+
+
+def store_dead_letters(conn: psycopg.Connection, dead: list[DeadLetter]) -> None:
+    """Insert dead letters in the connection's transaction (their text made printable by whoever wrote them)."""
+    if not dead:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dead_letters (topic, device_uid, reason, payload) VALUES (%s, %s, %s, %s)",
+            [(d.topic, d.device_uid, d.reason, d.payload) for d in dead],
+        )

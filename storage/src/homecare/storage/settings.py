@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+
+
+def redacted(url: str) -> str:
+    """A URL or connection string fit for a log line or a terminal: every password replaced by ``***``
+    (``scheme://user:***@host``, ``password=***`` in a query or a libpq key=value string)."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        url = urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}"))
+    return _PASSWORD_PARAM.sub(r"\1***", url)
+
 
 class StorageSettings(BaseSettings):
     """Where the data lives and how long it is kept; the gateway's and the backend's settings extend it."""
 
-    model_config = SettingsConfigDict(env_prefix="HOMECARE_", env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused URL or DSN would otherwise be printed whole, password and all.
+    model_config = SettingsConfigDict(
+        env_prefix="HOMECARE_", env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(default=Path("var"), description="Where the embedded database and logs live.")
     database_url: str | None = Field(

@@ -2,10 +2,10 @@
 
 One loop per backend process, woken by NOTIFY (``homecare_events``, ``homecare_imu_bursts``) and by a
 short poll for timers. Downlink commands it queues in ``device_commands`` are sent by the gateway.
-Everything it does is keyed in the database (``pipeline_processed``, ``pipeline_cursors``,
-``incident_timers``), so
-a restart resumes where it stopped, and several backends may run it at once (row locks and the
-incident-writes lock serialise them).
+Everything it does is keyed in the database (``pipeline_inbox``, filled by triggers as items commit,
+``pipeline_processed``, ``incident_timers``), so a restart resumes where it stopped, nothing that commits
+late is skipped, and several backends may run it at once (advisory locks and the incident-writes lock
+serialise them).
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.backend.notifications.service import notify_incident
 from homecare.backend.settings import Settings
 from homecare.storage.connections import Conn
+from homecare.storage.migrate import LOCK_NAMESPACE
 
 log = logging.getLogger(__name__)
 
 CHANNELS: Final = ("homecare_events", "homecare_imu_bursts")
-# Event ids are allocated before commit, so with several gateways a smaller id can commit after a larger
-# one was processed; the pipeline re-checks this many ids below its cursor against pipeline_processed.
-LOOKBACK_IDS: Final = 5000
+# One pipeline at a time applies each source, in id order (an "I'm OK" after its fall).
+PIPELINE_LOCKS: Final = {"event": 31, "imu_burst": 32}
 
 
 class Clock(Protocol):
@@ -82,22 +82,21 @@ class PipelineConfig:
 
 _EVENTS_SQL: Final = """
 SELECT e.id, e.device_id, e.resident_id, e.seq, e.ts, e.received_at, e.kind, e.room, e.confidence, e.cancels_seq,
-       d.kind AS device_kind, r.fall_recovery_window_s
-FROM events e JOIN devices d ON d.id = e.device_id LEFT JOIN residents r ON r.id = e.resident_id
-WHERE e.id > %(from)s
-  AND NOT EXISTS (SELECT 1 FROM pipeline_processed p WHERE p.source = 'event' AND p.item_id = e.id)
-ORDER BY e.id LIMIT %(limit)s
+       e.dropped, d.kind AS device_kind, r.fall_recovery_window_s
+FROM pipeline_inbox i JOIN events e ON e.id = i.item_id
+JOIN devices d ON d.id = e.device_id LEFT JOIN residents r ON r.id = e.resident_id
+WHERE i.source = 'event'
+ORDER BY i.item_id LIMIT %(limit)s
 """
 
 _BURSTS_SQL: Final = """
 SELECT b.id, b.device_id, b.event_seq, e.id AS event_id, p.incident_id, (p.item_id IS NOT NULL) AS event_done,
        b.received_at < now() - interval '2 minutes' AS stale
-FROM imu_bursts b
+FROM pipeline_inbox i JOIN imu_bursts b ON b.id = i.item_id
 LEFT JOIN events e ON e.device_id = b.device_id AND e.seq = b.event_seq
 LEFT JOIN pipeline_processed p ON p.source = 'event' AND p.item_id = e.id
-WHERE b.id > %(from)s
-  AND NOT EXISTS (SELECT 1 FROM pipeline_processed q WHERE q.source = 'imu_burst' AND q.item_id = b.id)
-ORDER BY b.id LIMIT %(limit)s
+WHERE i.source = 'imu_burst'
+ORDER BY i.item_id LIMIT %(limit)s
 """
 
 
@@ -203,9 +202,9 @@ class AlarmPipeline:
     async def process_events_once(self, conn: Conn, *, now: datetime) -> int:
         """Apply the next batch of unprocessed events in one transaction; how many."""
         async with conn.transaction():
-            cursor = await _cursor(conn, "events")
+            await _lock(conn, "event")
             async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(_EVENTS_SQL, {"from": max(0, cursor - LOOKBACK_IDS), "limit": self.config.batch})
+                await cur.execute(_EVENTS_SQL, {"limit": self.config.batch})
                 rows = await cur.fetchall()
             book = await self.resident_settings(conn) if rows and self.resident_settings else None
             for row in rows:
@@ -224,8 +223,7 @@ class AlarmPipeline:
                     "VALUES ('event', %s, %s, %s, %s)",
                     (row["id"], incident_id, outcome, now),
                 )
-            if rows:
-                await _advance(conn, "events", max(row["id"] for row in rows))
+            await _applied(conn, "event", [row["id"] for row in rows])
         return len(rows)
 
     async def _apply_event(
@@ -280,9 +278,9 @@ class AlarmPipeline:
     async def process_bursts_once(self, conn: Conn, *, now: datetime) -> int:
         """Have the model review bursts of pending falls; a burst whose event is not applied yet waits."""
         async with conn.transaction():
-            cursor = await _cursor(conn, "imu_bursts")
+            await _lock(conn, "imu_burst")
             async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(_BURSTS_SQL, {"from": max(0, cursor - LOOKBACK_IDS), "limit": self.config.batch})
+                await cur.execute(_BURSTS_SQL, {"limit": self.config.batch})
                 rows = await cur.fetchall()
             done = []
             for row in rows:
@@ -300,8 +298,7 @@ class AlarmPipeline:
                     (row["id"], row["incident_id"], outcome, now),
                 )
                 done.append(row["id"])
-            if done:
-                await _advance(conn, "imu_bursts", max(done))
+            await _applied(conn, "imu_burst", done)
         return len(done)
 
     async def _review(self, conn: Conn, row: dict[str, Any], *, now: datetime) -> str:
@@ -356,16 +353,14 @@ class AlarmPipeline:
         return len(signals)
 
 
-async def _cursor(conn: Conn, name: str) -> int:
-    row = await (
-        await conn.execute("SELECT last_id FROM pipeline_cursors WHERE name = %s FOR UPDATE", (name,))
-    ).fetchone()
-    assert row is not None, f"pipeline cursor {name} missing: is migration 0006 applied?"
-    return int(row[0])
+async def _lock(conn: Conn, source: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, PIPELINE_LOCKS[source]))
 
 
-async def _advance(conn: Conn, name: str, last_id: int) -> None:
-    await conn.execute("UPDATE pipeline_cursors SET last_id = greatest(last_id, %s) WHERE name = %s", (last_id, name))
+async def _applied(conn: Conn, source: str, item_ids: list[int]) -> None:
+    """Take applied items out of the inbox, in the transaction that recorded them in pipeline_processed."""
+    if item_ids:
+        await conn.execute("DELETE FROM pipeline_inbox WHERE source = %s AND item_id = ANY(%s)", (source, item_ids))
 
 
 @dataclass

@@ -35,6 +35,10 @@ def signal_for_event(
 
     def make(cause: Cause, en: str, zh: str, kind: SignalKind = SignalKind.ALARM, **extra: Any) -> Signal:
         chosen = priority(cause) if priority is not None else DEFAULT_PRIORITY[cause]
+        if row.get("dropped"):  # the gateway stored the alarm without details that broke the contract
+            fields = ", ".join(sorted(row["dropped"]))
+            en += f" Unusable details from the device were left out: {fields}."
+            zh += f"设备发来的部分信息无法使用，已忽略：{fields}。"
         return Signal(cause=cause, kind=kind, priority=chosen, explanation_en=en, explanation_zh=zh, **common, **extra)
 
     if kind == "sos":
