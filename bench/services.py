@@ -30,7 +30,7 @@ def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "m
         database = EmbeddedPostgres(work / "data")
         dsn = database.start()
         try:
-            with mosquitto_broker(work) if broker == "mosquitto" else amqtt_broker() as broker_url:
+            with mosquitto_broker(work) if broker == "mosquitto" else amqtt_broker(dsn) as broker_url:
                 return asyncio.run(measure(work, dsn, broker_url))
         finally:
             database.stop()

@@ -134,14 +134,15 @@ async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tuple[o
         yield conn
 
 
-# Brokers live per test module: retained messages and persistent sessions one module leaves behind
-# (a simulated device's last will, say) must not reach the gateway of another module's test.
-@pytest.fixture(scope="module")
-def amqtt_url() -> Iterator[str]:
-    with amqtt_broker() as url:
+# The embedded broker lives per test: it checks devices against the test's own database.
+@pytest.fixture
+def amqtt_url(database_url: str) -> Iterator[str]:
+    with amqtt_broker(database_url) as url:
         yield url
 
 
+# Mosquitto lives per test module: retained messages and persistent sessions one module leaves behind
+# (a simulated device's last will, say) must not reach the gateway of another module's test.
 @pytest.fixture(scope="module")
 def mosquitto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as url:

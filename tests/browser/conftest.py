@@ -44,7 +44,7 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def broker_url(amqtt_url: str) -> str:
     """Browser tests run against the in-process broker, as `make run` does."""
     return amqtt_url

@@ -32,7 +32,7 @@ async def _stored_sos(database_url: str) -> list[int]:
 async def test_an_alarm_is_resent_until_acknowledged_across_a_gateway_restart(
     database_url: str, broker_url: str, bridge: PahoBridge
 ) -> None:
-    await enrol(database_url, {"r0001-sos": "sos_pendant"})
+    await enrol(database_url, {"r0001-sos": "sos_pendant"}, secrets={"r0001-sos": "r0001-sos-secret"})
     settings = gateway_settings(database_url, broker_url)  # one client id: the gateway's session persists
     device = SimDevice(
         "r0001-sos",
@@ -40,6 +40,7 @@ async def test_an_alarm_is_resent_until_acknowledged_across_a_gateway_restart(
         clock=SimClock(),
         bridge=bridge,
         firmware="sos-1.0",
+        secret="r0001-sos-secret",
         resend_after_s=0.3,
         backoff_s=(0.1, 0.5),
     )

@@ -1,76 +1,237 @@
-"""Mosquitto with the production ACL (deploy/mosquitto): a device can publish only under its own id."""
+"""Both brokers with the production accounts and ACL: the embedded amqtt broker of `make run` and Mosquitto started
+from deploy/mosquitto. A device signs in with its own secret, publishes only under its own id, reads only its own
+commands, and cannot take over another client's session; a replaced gateway gets what was queued for it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
+from homecare.backend.enrolment.mosquitto_passwords import PasswordFile
 from homecare.gateway.service import Gateway
-from tests.support.brokers import REPO, mosquitto_broker
+from homecare.storage.device_secrets import hash_secret
+from tests.support.brokers import SERVICE_USER, amqtt_broker, production_mosquitto
 from tests.support.enrolment import GOLDEN_DEVICES, Household, enrol, gateway_settings
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
 
-GATEWAY_USER, GATEWAY_PASSWORD = "homecare-gateway", "gateway-secret-for-tests"
-DEVICE_PASSWORDS = {uid: f"{uid}-secret" for uid in GOLDEN_DEVICES}
+SECRETS = {uid: f"{uid}-secret-0123456789" for uid in GOLDEN_DEVICES}
 
 
-@pytest.fixture(scope="module")
-def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("mosquitto-acl")
-    passwd = work / "passwd"
-    passwd.touch()
-    for user, password in {GATEWAY_USER: GATEWAY_PASSWORD, **DEVICE_PASSWORDS}.items():
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
-    passwd.chmod(0o644)
-    acl = work / "acl"
-    acl.write_text((REPO / "deploy" / "mosquitto" / "homecare.acl").read_text())
-    acl.chmod(0o644)
-    extra = f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
-    with mosquitto_broker(work, extra=extra) as url:
-        yield url
+@dataclass
+class Secured:
+    """A broker with production accounts: devices connect to `devices_url`, the gateways to `services_url`."""
+
+    name: str
+    devices_url: str
+    services_url: str
+    household: Household
+    revoke: Callable[[str], None]  # as the platform revokes a device on this broker
 
 
-async def test_a_device_cannot_publish_on_another_devices_topic(
-    secured_broker: str, database_url: str, tmp_path: Path
-) -> None:
-    household: Household = await enrol(database_url, GOLDEN_DEVICES)
-    port = secured_broker.rsplit(":", 1)[1]
-    gateway_url = f"mqtt://{GATEWAY_USER}:{GATEWAY_PASSWORD}@127.0.0.1:{port}"
-    gateway = Gateway(gateway_settings(database_url, gateway_url), database_url)
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}"
+
+
+@pytest.fixture(params=["amqtt", "mosquitto"])
+async def secured(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Secured]:
+    household = await enrol(database_url, GOLDEN_DEVICES)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for uid, secret in SECRETS.items():
+            await conn.execute("UPDATE devices SET secret_hash = %s WHERE uid = %s", (hash_secret(secret), uid))
+    if request.param == "amqtt":
+
+        def revoke_in_database(uid: str) -> None:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("UPDATE devices SET revoked_at = now(), secret_hash = NULL WHERE uid = %s", (uid,))
+
+        with amqtt_broker(database_url) as url:
+            yield Secured("amqtt", _without_credentials(url), url, household, revoke_in_database)
+    else:
+        with production_mosquitto(tmp_path, SECRETS) as broker:
+            passwords = PasswordFile(broker.passwd_file, broker.pid_file)
+            await eventually(broker.pid_file.exists)
+            yield Secured(
+                "mosquitto",
+                broker.devices_url,
+                broker.services_url,
+                household,
+                lambda uid: passwords.apply({uid: None}),
+            )
+
+
+def _device(secured: Secured, uid: str, client_id: str | None = None) -> TestClient:
+    return TestClient(secured.devices_url, client_id=client_id or uid, username=uid, password=SECRETS[uid])
+
+
+def _sos(uid: str, seq: int) -> bytes:
+    return json.dumps({"v": 1, "device_id": uid, "seq": seq, "ts": int(time.time() * 1000), "kind": "sos"}).encode()
+
+
+async def _stored(database_url: str) -> list[tuple[int, int]]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        rows = await (await conn.execute("SELECT device_id, seq FROM events ORDER BY device_id, seq")).fetchall()
+        return [(int(a), int(b)) for a, b in rows]
+
+
+async def test_a_device_cannot_publish_on_another_devices_topic(secured: Secured, database_url: str) -> None:
+    gateway = Gateway(gateway_settings(database_url, secured.services_url), database_url)
     gateway.start()
-    pendant = TestClient(
-        secured_broker, client_id="sos-golden-01", username="sos-golden-01", password=DEVICE_PASSWORDS["sos-golden-01"]
-    )
+    pendant = _device(secured, "sos-golden-01")
     try:
-        now = int(time.time() * 1000)
         # Pretending to be the wristband, on the wristband's topic: the broker drops it.
-        forged = {"v": 1, "device_id": "wr-golden-01", "seq": 1, "ts": now, "kind": "sos"}
-        pendant.publish("homecare/v1/dev/wr-golden-01/event", json.dumps(forged))
+        pendant.publish("homecare/v1/dev/wr-golden-01/event", _sos("wr-golden-01", 1))
         # Its own alarm on its own topic goes through.
-        own = {"v": 1, "device_id": "sos-golden-01", "seq": 2, "ts": now, "kind": "sos"}
-        pendant.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(own))
-
-        async def events() -> list[tuple[int, int]]:
-            async with await psycopg.AsyncConnection.connect(database_url) as conn:
-                rows = await (await conn.execute("SELECT device_id, seq FROM events")).fetchall()
-                return [(int(a), int(b)) for a, b in rows]
-
-        stored = await eventually(events)
+        pendant.publish("homecare/v1/dev/sos-golden-01/event", _sos("sos-golden-01", 2))
+        stored = await eventually(lambda: _stored(database_url))
         await asyncio.sleep(0.5)  # the forged message, had it passed, would have arrived before the genuine one
-        assert await events() == [(household.devices["sos-golden-01"], 2)] == stored
+        assert await _stored(database_url) == [(secured.household.devices["sos-golden-01"], 2)] == stored
     finally:
         pendant.close()
         gateway.stop()
 
 
-def test_a_device_without_its_secret_cannot_connect(secured_broker: str) -> None:
-    with pytest.raises(ConnectionRefusedError, match=r"Not authorized|Bad user name or password"):
-        TestClient(secured_broker, client_id="sos-golden-01", username="sos-golden-01", password="wrong")
+async def test_a_device_reads_only_its_own_commands(secured: Secured) -> None:
+    platform = TestClient(secured.services_url)
+    pendant = _device(secured, "sos-golden-01")
+    try:
+        for topic_filter in ("homecare/v1/dev/wr-golden-01/cmd", "homecare/v1/dev/+/cmd", "#"):
+            pendant.subscribe(topic_filter)  # refused by the broker (a failure in the SUBACK)
+        pendant.subscribe("homecare/v1/dev/sos-golden-01/cmd")
+        platform.publish("homecare/v1/dev/wr-golden-01/cmd", b'{"call token": "for the wristband only"}')
+        platform.publish("homecare/v1/dev/sos-golden-01/cmd", b"{}")
+        await eventually(lambda: pendant.received)
+        await asyncio.sleep(0.5)
+        assert [message.topic for message in pendant.received] == ["homecare/v1/dev/sos-golden-01/cmd"]
+    finally:
+        pendant.close()
+        platform.close()
+
+
+def _refused(url: str, **credentials: str | None) -> bool:
+    try:
+        TestClient(url, **credentials).close()  # type: ignore[arg-type]
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+async def test_only_enrolled_devices_with_their_secret_and_the_platform_connect(secured: Secured) -> None:
+    devices, services = secured.devices_url, secured.services_url
+    assert not _refused(devices, client_id="wr-golden-01", username="wr-golden-01", password=SECRETS["wr-golden-01"])
+    assert not _refused(services)
+    assert _refused(devices, client_id="attacker", username="attacker", password="")  # the embedded broker let it in
+    assert _refused(devices, client_id="nobody-01", username="nobody-01", password="guess")
+    assert _refused(devices, client_id="wr-golden-01", username="wr-golden-01", password="wrong")
+    assert _refused(services, client_id="gw", username=SERVICE_USER, password=SECRETS["wr-golden-01"])
+    if secured.name == "mosquitto":  # the services' listener knows no device
+        assert _refused(
+            _without_credentials(services),
+            client_id="wr-golden-01",
+            username="wr-golden-01",
+            password=SECRETS["wr-golden-01"],
+        )
+    secured.revoke("wr-golden-01")
+    assert await eventually(
+        lambda: asyncio.to_thread(
+            _refused, devices, client_id="wr-golden-01", username="wr-golden-01", password=SECRETS["wr-golden-01"]
+        )
+    )
+
+
+async def test_no_device_takes_over_another_clients_session(secured: Secured) -> None:
+    gateway = TestClient(secured.services_url, client_id="homecare-alarm-gateway-0")
+    wristband = _device(secured, "wr-golden-01")
+    wristband.subscribe("homecare/v1/dev/wr-golden-01/cmd")
+    intruders = []
+    try:
+        # The pendant holds its own valid secret and connects under the gateway's and the wristband's client ids.
+        for victim in ("homecare-alarm-gateway-0", "wr-golden-01"):
+            intruders.append(_device(secured, "sos-golden-01", client_id=victim))
+        await asyncio.sleep(1.0)
+        assert gateway.connected
+        assert wristband.connected
+        gateway.publish("homecare/v1/dev/wr-golden-01/cmd", b"{}")
+        await eventually(lambda: wristband.received)
+        assert all(not intruder.received for intruder in intruders)
+    finally:
+        for client in (*intruders, wristband, gateway):
+            client.close()
+
+
+def _gateway_process(database_url: str, services_url: str, client_id: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "HOMECARE_DATABASE_URL": database_url,
+        "HOMECARE_MQTT_URL": services_url,
+        "HOMECARE_MQTT_SHARE_GROUP": "homecare-alarm-gateways",
+        "HOMECARE_GATEWAY_CHANNELS": "alarms",
+        "HOMECARE_GATEWAY_CLIENT_ID": client_id,
+    }
+    return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", "gateway"], env=env)
+
+
+async def test_a_replaced_gateway_gets_what_was_queued_for_it(database_url: str, tmp_path: Path) -> None:
+    """deploy/ names each gateway stably (a StatefulSet's ordinal, a compose service): the replacement of a
+    killed gateway resumes its persistent session, and what the broker queued for it meanwhile is stored."""
+    household = await enrol(database_url, GOLDEN_DEVICES)
+    pendant_id = household.devices["sos-golden-01"]
+    with production_mosquitto(tmp_path, SECRETS) as broker:
+        first = _gateway_process(database_url, broker.services_url, "homecare-alarm-gateway-0")
+        survivor = Gateway(
+            gateway_settings(
+                database_url,
+                broker.services_url,
+                mqtt_share_group="homecare-alarm-gateways",
+                gateway_channels="alarms",
+                gateway_client_id="homecare-alarm-gateway-1",
+            ),
+            database_url,
+        )
+        pendant = TestClient(broker.devices_url, client_id="sos-golden-01", password=SECRETS["sos-golden-01"])
+        replacement = None
+        try:
+
+            async def first_one_stored() -> list[tuple[int, int]]:
+                # Resent, as a device does: until the first gateway has subscribed, nobody takes it.
+                pendant.publish("homecare/v1/dev/sos-golden-01/event", _sos("sos-golden-01", 1))
+                await asyncio.sleep(0.5)
+                return await _stored(database_url)
+
+            await eventually(first_one_stored, timeout=30)
+            survivor.start()
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            for seq in range(2, 22):  # the device does not resend: only the broker has them
+                pendant.publish("homecare/v1/dev/sos-golden-01/event", _sos("sos-golden-01", seq))
+            await asyncio.sleep(2.0)
+            stranded = 21 - len(await _stored(database_url))
+            assert stranded > 0  # the broker queued a share for the killed gateway's session
+
+            replacement = _gateway_process(database_url, broker.services_url, "homecare-alarm-gateway-0")
+
+            async def all_stored() -> bool:
+                return await _stored(database_url) == [(pendant_id, seq) for seq in range(1, 22)]
+
+            assert await eventually(all_stored, timeout=30)
+        finally:
+            pendant.close()
+            if survivor.wait_connected(0):
+                survivor.stop()
+            for process in (first, replacement):
+                if process is not None and process.poll() is None:
+                    process.terminate()
+                    process.wait(15)

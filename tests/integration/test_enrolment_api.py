@@ -17,8 +17,8 @@ import httpx
 import psycopg
 import pytest
 
-from homecare.backend.devices.repository import hash_secret
 from homecare.gateway.service import Gateway
+from homecare.storage.device_secrets import hash_secret
 from tests.support.backend import Backend
 from tests.support.brokers import REPO, mosquitto_broker
 from tests.support.enrolment import gateway_settings

@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -32,12 +33,13 @@ from homecare.contracts.topics import Channel, topic
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
 from homecare.sim.equipment import HOUSEHOLD_KINDS
-from homecare.sim.fleet import FleetConfig, run_fleet
+from homecare.sim.fleet import FleetConfig, fleet_devices, run_fleet
 from homecare.sim.imu import fall_signal
 from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
 from homecare.sim.runner import NeighbourhoodRun, RunOptions
 from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, stage
+from tests.support.enrolment import enrol
 
 _uids = itertools.count(1)
 
@@ -51,14 +53,16 @@ def broker(broker_url: str) -> BrokerAddress:
 class Watcher:
     """A platform stand-in: records every uplink message, sends commands, and can ack every event."""
 
-    def __init__(self, broker: BrokerAddress, *, auto_ack: bool = False) -> None:
+    def __init__(self, broker_url: str, *, auto_ack: bool = False) -> None:
         self._auto_ack = auto_ack
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
         name = f"watcher-{next(_uids)}"
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv311)
-        self._client.username_pw_set(name)
+        broker, url = parse_mqtt_url(broker_url), urlsplit(broker_url)
+        # The platform's service account where the broker has one (the embedded broker), else anonymous.
+        self._client.username_pw_set(url.username or name, url.password)
         self._client.on_connect = self._subscribe
         self._client.on_message = self._record
         self._cmd_ids = itertools.count(1)
@@ -106,26 +110,30 @@ async def eventually(condition: Callable[[], bool], within_s: float = 10.0) -> N
 
 
 @pytest.fixture
-async def watcher(broker: BrokerAddress) -> AsyncIterator[Watcher]:
-    w = Watcher(broker)
+async def watcher(broker_url: str) -> AsyncIterator[Watcher]:
+    w = Watcher(broker_url)
     await eventually(w._ready.is_set)
     yield w
     w.close()
 
 
 @pytest.fixture
-async def platform(broker: BrokerAddress) -> AsyncIterator[Watcher]:
-    w = Watcher(broker, auto_ack=True)
+async def platform(broker_url: str) -> AsyncIterator[Watcher]:
+    w = Watcher(broker_url, auto_ack=True)
     await eventually(w._ready.is_set)
     yield w
     w.close()
 
 
-def _device(broker: BrokerAddress, bridge: PahoBridge, **kwargs: object) -> SimDevice:
+async def _device(broker: BrokerAddress, bridge: PahoBridge, database_url: str, **kwargs: object) -> SimDevice:
+    """A wristband, enrolled with its secret (the embedded broker checks it)."""
     uid = f"t{next(_uids):03d}-{broker.port}-wr"
+    secret = f"{uid}-secret"
+    await enrol(database_url, {uid: "wristband"}, secrets={uid: secret})
     return SimDevice(
         uid,
         broker=broker,
+        secret=secret,
         clock=SimClock(),
         bridge=bridge,
         firmware="test-1",
@@ -135,9 +143,9 @@ def _device(broker: BrokerAddress, bridge: PahoBridge, **kwargs: object) -> SimD
 
 
 async def test_device_connects_and_publishes_valid_messages(
-    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher
+    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher, database_url: str
 ) -> None:
-    device = _device(broker, bridge, first_seq=100)
+    device = await _device(broker, bridge, database_url, first_seq=100)
     device.go_online()
     await eventually(lambda: device.connected and bool(watcher.of(device.uid, Channel.PRESENCE)))
     now = device._clock.now()
@@ -159,9 +167,9 @@ async def test_device_connects_and_publishes_valid_messages(
 
 
 async def test_last_will_says_offline_when_the_device_dies(
-    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher
+    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher, database_url: str
 ) -> None:
-    device = _device(broker, bridge)
+    device = await _device(broker, bridge, database_url)
     device.go_online()
     await eventually(lambda: bool(watcher.of(device.uid, Channel.PRESENCE)))
     device.go_offline(power=True)  # battery flat: no DISCONNECT reaches the broker
@@ -176,9 +184,9 @@ async def test_last_will_says_offline_when_the_device_dies(
 
 
 async def test_unacknowledged_event_is_resent_with_its_seq_until_acked(
-    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher
+    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher, database_url: str
 ) -> None:
-    device = _device(broker, bridge, resend_after_s=0.3)
+    device = await _device(broker, bridge, database_url, resend_after_s=0.3)
     device.go_online()
     await eventually(lambda: device.connected)
     seq = device.publish_event(device._clock.now(), EventKind.SOS)
@@ -219,8 +227,10 @@ async def test_unacknowledged_event_is_resent_with_its_seq_until_acked(
     device.close()
 
 
-async def test_commands_are_obeyed_once(broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher) -> None:
-    device = _device(broker, bridge)
+async def test_commands_are_obeyed_once(
+    broker: BrokerAddress, bridge: PahoBridge, watcher: Watcher, database_url: str
+) -> None:
+    device = await _device(broker, bridge, database_url)
     device.go_online()
     await eventually(lambda: device.connected)
     await asyncio.sleep(0.2)  # the subscription to cmd is in place
@@ -239,14 +249,14 @@ async def test_commands_are_obeyed_once(broker: BrokerAddress, bridge: PahoBridg
 
 
 async def test_an_ack_sent_while_the_device_was_away_is_delivered_on_return(
-    mosquitto_url: str, bridge: PahoBridge
+    mosquitto_url: str, bridge: PahoBridge, database_url: str
 ) -> None:
-    # Mosquitto only: the embedded amqtt runs with anonymous access, and amqtt keeps no session (so no
-    # queued commands) for anonymous clients; there the device's resend after reconnect heals it.
+    # Mosquitto only: where a broker keeps no commands queued for a device that was away, the device's
+    # resend after reconnect heals it.
     broker = parse_mqtt_url(mosquitto_url)
-    watcher = Watcher(broker)
+    watcher = Watcher(mosquitto_url)
     await eventually(watcher._ready.is_set)
-    device = _device(broker, bridge)
+    device = await _device(broker, bridge, database_url)
     device.go_online()
     await eventually(lambda: device.connected)
     await asyncio.sleep(0.2)
@@ -263,10 +273,12 @@ async def test_an_ack_sent_while_the_device_was_away_is_delivered_on_return(
 
 
 async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
-    broker: BrokerAddress, platform: Watcher
+    broker: BrokerAddress, platform: Watcher, database_url: str
 ) -> None:
     scenario = load_scenario(SCENARIO_DIR / "sos-cancelled.yaml")
     hood, _ = stage(scenario)
+    devices = hood.household(3).record.devices
+    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
     clock = SimClock(scenario.begins.timestamp(), speed=150)
     run = NeighbourhoodRun(hood, broker, clock, residents=[3], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
     status = await run.run(until=scenario.ends.timestamp())
@@ -290,10 +302,13 @@ async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
 
 @pytest.mark.parametrize("qos", [0, 1])
 async def test_fleet_sends_every_message_with_contiguous_seqs(
-    broker: BrokerAddress, watcher: Watcher, qos: int
+    broker: BrokerAddress, watcher: Watcher, qos: int, database_url: str
 ) -> None:
+    prefix = f"fl{broker.port}q{qos}"
+    fleet = fleet_devices(20, prefix=prefix)
+    await enrol(database_url, {d.uid: d.kind for d in fleet}, secrets={d.uid: d.secret for d in fleet})
     config = FleetConfig(
-        broker, devices=20, rate=600, duration_s=1.5, qos=1 if qos else 0, prefix=f"fl{broker.port}q{qos}"
+        broker, devices=20, rate=600, duration_s=1.5, qos=1 if qos else 0, prefix=prefix, with_secrets=True
     )
     result = await asyncio.to_thread(run_fleet, config)
     assert result.connected == 20

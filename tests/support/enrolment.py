@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
 
 from homecare.gateway.settings import GatewaySettings
+from homecare.storage.device_secrets import hash_secret
 
 
 def gateway_settings(database_url: str, broker_url: str, **overrides: object) -> GatewaySettings:
@@ -15,9 +17,7 @@ def gateway_settings(database_url: str, broker_url: str, **overrides: object) ->
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         mqtt_url=broker_url,
-        gateway_client_id=f"gw-test-{uuid.uuid4().hex[:8]}",
-        telemetry_flush_ms=50,
-        **overrides,
+        **{"gateway_client_id": f"gw-test-{uuid.uuid4().hex[:8]}", "telemetry_flush_ms": 50, **overrides},
     )
 
 
@@ -37,8 +37,11 @@ GOLDEN_DEVICES = {
 }
 
 
-async def enrol(database_url: str, devices: dict[str, str], name: str = "Wang Xiuying") -> Household:
-    """A resident with these devices (uid → kind), as an administrator would enrol them."""
+async def enrol(
+    database_url: str, devices: Mapping[str, str], name: str = "Wang Xiuying", secrets: Mapping[str, str] | None = None
+) -> Household:
+    """A resident with these devices (uid → kind), as an administrator would enrol them, with the given devices'
+    secrets (uid → secret: they sign in to the embedded broker with it)."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         row = await (
             await conn.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))
@@ -48,7 +51,8 @@ async def enrol(database_url: str, devices: dict[str, str], name: str = "Wang Xi
         for uid, kind in devices.items():
             device = await (
                 await conn.execute(
-                    "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id", (uid, kind, row[0])
+                    "INSERT INTO devices (uid, kind, resident_id, secret_hash) VALUES (%s, %s, %s, %s) RETURNING id",
+                    (uid, kind, row[0], hash_secret(secrets[uid]) if secrets and uid in secrets else None),
                 )
             ).fetchone()
             assert device is not None

@@ -5,14 +5,18 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 
 class TestClient:
-    """A connected paho client whose received messages are kept in order."""
+    """A connected paho client whose received messages are kept in order.
+
+    Without a user name or password it signs in with the credentials of the broker's URL (the platform's
+    service account) or, if there are none, as an anonymous client named after its client id; a device
+    gives its client id and secret."""
 
     __test__ = False  # not a test class, despite its name
 
@@ -31,6 +35,9 @@ class TestClient:
         self._connected = threading.Event()
         client_id = client_id or f"test-{uuid.uuid4().hex[:8]}"
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+        if username is None and password is None and parts.username:
+            # The platform's service account of the broker's URL: every topic, as the gateway.
+            username, password = unquote(parts.username), unquote(parts.password or "")
         self._client.username_pw_set(username or client_id, password)
         self._refusal: object = None
         self._client.on_connect = self._on_connect
@@ -54,6 +61,10 @@ class TestClient:
         if self._on_message is not None:
             self._on_message(message)
         self.received.append(message)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.is_connected())
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         done = threading.Event()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from psycopg.rows import class_row, scalar_row
 
 from homecare.backend.devices.models import DeviceStatus
 from homecare.contracts.messages import DeviceKind
 from homecare.storage.connections import Conn
+from homecare.storage.device_secrets import hash_secret
 
 
 async def device_ids_for_resident(conn: Conn, *, resident_id: int) -> list[int]:
@@ -16,12 +15,6 @@ async def device_ids_for_resident(conn: Conn, *, resident_id: int) -> list[int]:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute("SELECT id FROM devices WHERE resident_id = %s ORDER BY id", (resident_id,))
         return [int(device_id) for device_id in await cur.fetchall()]
-
-
-def hash_secret(secret: str) -> str:
-    """Device secrets are long random tokens, not passwords people choose: a plain SHA-256 cannot be
-    brute-forced and keeps broker authentication cheap for thousands of devices."""
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
 async def enrol_device(conn: Conn, *, uid: str, kind: DeviceKind, resident_id: int | None, secret: str | None) -> int:
