@@ -71,3 +71,25 @@ async def test_times_follow_the_zone_the_user_picks(sign_in: SignIn) -> None:
         await page.select_option("#zone-switch", "America/New_York")  # a son abroad
     await expect(page.locator("#zone-switch")).to_have_value("America/New_York")  # kept for the account
     assert await page.evaluate(show) == "12月31日 19:00:00"
+
+
+async def test_after_sign_in_the_browser_stays_on_this_site(browser: Browser, backend: Backend, world: World) -> None:
+    context = await browser.new_context(base_url=backend.url, locale="zh-CN")
+    await context.route("**://evil.example/**", lambda route: route.fulfill(body="phished"))
+    page = await context.new_page()
+    # "/\evil.example" and "/<tab>/evil.example" start with one slash, but the browser reads both as "//evil.example".
+    for next_ in ("%2F%5Cevil.example%2Fphish", "%2F%09%2Fevil.example%2Fphish", "https%3A%2F%2Fevil.example%2F"):
+        await page.goto(f"/login?next={next_}")
+        await page.fill("#username", "operator")
+        await page.fill("#password", world.password("operator"))
+        await page.click("#login-submit")
+        await expect(page).to_have_url(f"{backend.url}/console")
+        await page.click("#sign-out")
+        await expect(page).to_have_url(re.compile(r"/login$"))
+    # A path of this site is where the user goes back to.
+    await page.goto("/login?next=%2Fconsole%3Fq%3D1%23map")
+    await page.fill("#username", "operator")
+    await page.fill("#password", world.password("operator"))
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{backend.url}/console?q=1#map")
+    await context.close()

@@ -238,3 +238,51 @@ async def test_expired_rows_are_removed_by_maintenance(database_url: str, world:
     assert report is not None
     assert report.rows_deleted["login_attempts"] == 1
     assert report.rows_deleted["sessions"] == 1
+
+
+async def test_a_guesser_elsewhere_cannot_lock_the_operator_out(
+    database_url: str, world: World, db: psycopg.AsyncConnection
+) -> None:
+    # Behind the centre's proxy (trusted): each request carries the address it came from.
+    proxied = await start_backend(database_url, login_max_failures=3, trusted_proxies=["127.0.0.1"])
+    try:
+        async with httpx.AsyncClient(base_url=proxied.url) as http:
+            guesser = {"X-Forwarded-For": "203.0.113.9"}
+            for _ in range(3):
+                wrong = {"username": "operator", "password": "wrong-password"}
+                assert (await http.post("/api/auth/login", json=wrong, headers=guesser)).status_code == 401
+            right = {"username": "operator", "password": world.password("operator")}
+            # The guesser is paused, even with the right password...
+            assert (await http.post("/api/auth/login", json=right, headers=guesser)).status_code == 429
+            # ...while the operator at their own desk signs in at once.
+            desk = {"X-Forwarded-For": "198.51.100.4"}
+            assert (await http.post("/api/auth/login", json=right, headers=desk)).status_code == 200
+    finally:
+        await proxied.stop()
+    failures = await (
+        await db.execute("SELECT DISTINCT ip FROM login_attempts WHERE username = 'operator' AND NOT succeeded")
+    ).fetchall()
+    assert failures == [("203.0.113.9",)]
+
+
+async def test_a_client_cannot_choose_the_address_its_failures_count_against(
+    backend: Backend, db: psycopg.AsyncConnection
+) -> None:
+    # No proxy is configured: X-Forwarded-For is a claim anybody can make, and it is not believed.
+    async with httpx.AsyncClient(base_url=backend.url, headers={"X-Forwarded-For": "198.51.100.4"}) as http:
+        wrong = {"username": "operator", "password": "wrong-password"}
+        assert (await http.post("/api/auth/login", json=wrong)).status_code == 401
+    recorded = await (await db.execute("SELECT ip FROM login_attempts WHERE username = 'operator'")).fetchall()
+    assert recorded == [("127.0.0.1",)]
+
+
+async def test_another_site_can_neither_sign_a_user_out_nor_in(backend: Backend, world: World) -> None:
+    evil = {"Origin": "https://evil.example"}
+    async with signed_in(backend, world, "operator") as http:
+        refused = await http.post("/api/auth/logout", headers=evil)
+        assert (refused.status_code, refused.json()["detail"]) == (401, "cross-site request refused")
+        assert (await http.get("/api/auth/me")).status_code == 200  # still signed in
+        right = {"username": "operator", "password": world.password("operator")}
+        assert (await http.post("/api/auth/login", json=right, headers=evil)).status_code == 401
+        assert (await http.post("/api/auth/logout")).status_code == 204  # from our own page
+        assert (await http.get("/api/auth/me")).status_code == 401

@@ -302,3 +302,44 @@ async def test_without_auto_answer_the_unit_rings_until_picked_up_declined_or_ti
         ("refused", "home_unit", False),
         ("completed", "service", True),
     ]
+
+
+@pytest.fixture
+def one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This backend carries one call at a time (set before the backend starts)."""
+    monkeypatch.setenv("HOMECARE_CALL_MAX_CALLS", "1")
+
+
+async def test_a_home_unit_takes_one_call_and_a_missing_incident_is_missing_even_when_lines_are_full(
+    one_line: None,
+    backend: Backend,
+    home_unit: tuple[SimDevice, HomeUnitVoice],
+    database_url: str,
+    broker_url: str,
+    world: World,
+) -> None:
+    incident_id = await homes.device_alarm(database_url, broker_url, world)
+    async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as client:
+        first = await client.post(f"/api/incidents/{incident_id}/calls", json={"auto_answer": False})
+        assert first.status_code == 201
+        call_id = first.json()["call"]["id"]
+        # Every line of this backend is taken, yet an incident that does not exist is simply not there.
+        missing = await client.post("/api/incidents/999/calls", json={})
+        assert (missing.status_code, missing.json()["detail"]) == (404, "incident 999 does not exist")
+        # A second call to the same home unit names the call in progress.
+        again = await client.post(f"/api/incidents/{incident_id}/calls", json={"auto_answer": False})
+        assert again.status_code == 409
+        assert call_id in again.json()["detail"]
+        await client.post(f"/api/calls/{call_id}/hangup")
+
+        # Five operators call the home at once: one call goes out, the others are told which one.
+        tries = await asyncio.gather(
+            *(client.post(f"/api/incidents/{incident_id}/calls", json={"auto_answer": False}) for _ in range(5))
+        )
+        assert sorted(r.status_code for r in tries) == [201, 409, 409, 409, 409]
+        placed = next(r.json()["call"]["id"] for r in tries if r.status_code == 201)
+        assert all(placed in r.json()["detail"] for r in tries if r.status_code == 409)
+        await client.post(f"/api/calls/{placed}/hangup")
+        calls = (await client.get(f"/api/incidents/{incident_id}/calls")).json()
+    assert [c["id"] for c in calls] == [call_id, placed]
+    assert all(c["state"] == "ended" for c in calls)

@@ -9,7 +9,7 @@ import uvicorn
 
 from homecare.backend.accounts.models import SERVICE_NAME, Actor, Role
 from homecare.backend.alarms.pipeline import ManualClock
-from homecare.backend.app import create_app
+from homecare.backend.app import create_app, server_options
 from homecare.backend.settings import Settings
 from tests.support.brokers import free_port
 from tests.support.waiting import eventually
@@ -49,7 +49,15 @@ async def start_backend(
     if clock is not None:
         app.state.clock = clock
     port = free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        lifespan="on",
+        **server_options(config_settings),
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
 

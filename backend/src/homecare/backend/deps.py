@@ -67,11 +67,17 @@ def service_actor(settings: Settings, presented: str | None) -> Actor | None:
     )
 
 
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """Whether a browser request comes from our own pages (no Origin header: not a cross-site browser request)."""
-    if origin is None:
-        return True
-    return host is not None and urlsplit(origin).netloc == host
+def refuse_cross_site(origin: str | None, host: str | None) -> None:
+    """Raise NotAuthenticated for a browser request from another site's page (a request without an Origin header is
+    not a cross-site browser request)."""
+    if origin is not None and (host is None or urlsplit(origin).netloc != host):
+        raise NotAuthenticated("cross-site request refused")
+
+
+def same_site_write(request: Request) -> None:
+    """A dependency for the writes that have no caller to authenticate (signing in and out): another site's page may
+    neither end a user's session nor sign the browser in to an account of its choosing."""
+    refuse_cross_site(request.headers.get("origin"), request.headers.get("host"))
 
 
 async def authenticate(
@@ -97,8 +103,8 @@ async def authenticate(
         return actor
     if cookie is None:
         raise NotAuthenticated("sign in first")
-    if unsafe and not same_origin(origin, host):
-        raise NotAuthenticated("cross-site request refused")
+    if unsafe:
+        refuse_cross_site(origin, host)
     if conn is not None:
         return await accounts.session_actor(conn, settings=runtime.settings, token=cookie, now=datetime.now(UTC))
     async with runtime.pool.connection() as borrowed:

@@ -10,9 +10,12 @@ themselves.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from homecare.storage.errors import HomecareError
@@ -35,6 +38,16 @@ async def homecare_error(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": err.detail()}, status_code=err.http_status, headers=err.headers())
 
 
+async def invalid_request(request: Request, err: Exception) -> Response:
+    """FastAPI's 422 for a request its models refuse, written in ASCII: the input it echoes may hold the lone
+    surrogate it was refused for, which UTF-8 cannot carry (the answer would be a 500 instead)."""
+    assert isinstance(err, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(err.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
 def install(app: FastAPI) -> None:
-    """Answer every ``HomecareError`` a route raises with its class's status, headers and detail."""
+    """Answer every ``HomecareError`` a route raises with its class's status, headers and detail, and every refused
+    request with a 422 that names the field."""
     app.add_exception_handler(HomecareError, homecare_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -3,7 +3,9 @@ fail fast."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from homecare.storage.settings import StorageSettings
 
@@ -26,11 +28,33 @@ class Settings(StorageSettings):
         default=False, description="Send the session cookie over HTTPS only; turn on behind a TLS proxy."
     )
     login_max_failures: int = Field(
-        default=5, ge=1, le=100, description="Failed sign-ins per user name within login_window_s before a pause."
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins for one user name from one address within login_window_s before that address "
+        "is paused for that name (the account itself is never locked).",
     )
-    login_max_failures_per_ip: int = Field(default=30, ge=1, le=10_000)
+    login_max_failures_per_ip: int = Field(
+        default=30, ge=1, le=10_000, description="Failed sign-ins from one address, any names, before it is paused."
+    )
     login_window_s: int = Field(default=900, ge=10, le=86_400)
     timezone: str = Field(default="Asia/Shanghai", description="Default zone for display.")
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        'believed, as JSON (["10.0.0.0/8"]). None by default: the client address is the peer\'s own, whatever a '
+        "header claims, so a sign-in failure is counted against the address it really came from.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as err:
+                raise ValueError(f"trusted_proxies holds addresses or networks (never *), got {proxy!r}") from err
+        return proxies
 
     @model_validator(mode="after")
     def _token_is_strong(self) -> Settings:

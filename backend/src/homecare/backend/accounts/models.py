@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from homecare.backend.inputs import NotNull, RowId, Text
+
 Language = Literal["zh", "en"]
 
 
@@ -61,12 +63,12 @@ class _Model(BaseModel):
 
 
 Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.@-]{2,63}$", examples=["li.na"])]
-Password = Annotated[str, Field(min_length=10, max_length=256, description="At least 10 characters.")]
+Password = Annotated[Text, Field(min_length=10, max_length=256, description="At least 10 characters.")]
 
 
 class LoginBody(_Model):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=256)
 
 
 class Me(_Model):
@@ -83,11 +85,11 @@ class Me(_Model):
 
 class MePatch(_Model):
     language: Language | None = None
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: Text | None = Field(default=None, max_length=64)
 
 
 class PasswordChange(_Model):
-    current_password: str = Field(min_length=1, max_length=256)
+    current_password: Text = Field(min_length=1, max_length=256)
     new_password: Password
 
 
@@ -110,24 +112,26 @@ class User(_Model):
 
 class NewUser(_Model):
     username: Username
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Text = Field(min_length=1, max_length=100)
     role: Role
     password: Password
-    station_id: int | None = Field(default=None, description="Required for responders.")
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=200)
+    station_id: RowId | None = Field(default=None, description="Required for responders.")
+    phone: Text | None = Field(default=None, max_length=40)
+    email: Text | None = Field(default=None, max_length=200)
     language: Language = "zh"
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    timezone: Text = Field(default="Asia/Shanghai", max_length=64)
 
 
 class UserPatch(_Model):
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
-    role: Role | None = None
-    station_id: int | None = None
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=200)
-    disabled: bool | None = None
-    on_duty: bool | None = None
+    """What to change; a field left out stays as it is, and only phone, e-mail and station may be cleared (null)."""
+
+    display_name: NotNull[Text] = Field(default=None, min_length=1, max_length=100)
+    role: NotNull[Role] = None
+    station_id: RowId | None = None
+    phone: Text | None = Field(default=None, max_length=40)
+    email: Text | None = Field(default=None, max_length=200)
+    disabled: NotNull[bool] = None
+    on_duty: NotNull[bool] = None
     password: Password | None = Field(default=None, description="Set a new password (ends their sessions).")
 
 
@@ -149,5 +153,5 @@ class FamilyLink(Sharing):
 
 
 class NewFamilyLink(Sharing):
-    user_id: int
-    relation: str | None = Field(default=None, max_length=40)
+    user_id: RowId
+    relation: Text | None = Field(default=None, max_length=40)

@@ -116,14 +116,16 @@ async def record_attempt(conn: Conn, *, username: str, ip: str | None, succeeded
 async def recent_failures(
     conn: Conn, *, username: str, ip: str | None, since: datetime
 ) -> tuple[int, int, datetime | None]:
-    """Failures for the name since its last success, failures from the address, and the oldest one counted."""
+    """Failures for the name from this address since the name's last success, failures from the address under any
+    name, and the oldest failure counted."""
     async with conn.cursor() as cur:
         await cur.execute(
-            "SELECT (SELECT count(*) FROM login_attempts a WHERE a.username = %(u)s AND NOT a.succeeded "
+            "SELECT (SELECT count(*) FROM login_attempts a WHERE a.username = %(u)s "
+            "        AND a.ip IS NOT DISTINCT FROM %(ip)s AND NOT a.succeeded "
             "        AND a.at >= greatest(%(since)s, (SELECT coalesce(max(s.at), %(since)s) FROM login_attempts s "
             "                                         WHERE s.username = %(u)s AND s.succeeded))), "
             "       (SELECT count(*) FROM login_attempts WHERE ip = %(ip)s AND NOT succeeded AND at >= %(since)s), "
-            "       (SELECT min(at) FROM login_attempts WHERE (username = %(u)s OR ip = %(ip)s) AND NOT succeeded "
+            "       (SELECT min(at) FROM login_attempts WHERE ip IS NOT DISTINCT FROM %(ip)s AND NOT succeeded "
             "        AND at >= %(since)s)",
             {"u": username, "ip": ip, "since": since},
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
 from homecare.backend.accounts import (
     AccountsError,
@@ -24,13 +24,14 @@ from homecare.backend.accounts.models import (
     User,
     UserPatch,
 )
-from homecare.backend.deps import SESSION_COOKIE, AdminActor, ConnDep, CurrentActor, SettingsDep
+from homecare.backend.deps import SESSION_COOKIE, AdminActor, ConnDep, CurrentActor, SettingsDep, same_site_write
+from homecare.backend.inputs import RowId
 from homecare.backend.residents import access
 
 router = APIRouter(tags=["accounts"])
 
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The user's id.")]
-ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
+UserId = Annotated[RowId, Path(description="The user's id.")]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
 
 
 def _me(actor: CurrentActor) -> Me:
@@ -45,7 +46,12 @@ def _me(actor: CurrentActor) -> Me:
     )
 
 
-@router.post("/auth/login", summary="Sign in: sets the session cookie", status_code=status.HTTP_200_OK)
+@router.post(
+    "/auth/login",
+    summary="Sign in: sets the session cookie",
+    status_code=status.HTTP_200_OK,
+    dependencies=[Depends(same_site_write)],
+)
 async def login(request: Request, response: Response, conn: ConnDep, settings: SettingsDep, body: LoginBody) -> Me:
     try:
         token = await service.login(
@@ -73,7 +79,12 @@ async def login(request: Request, response: Response, conn: ConnDep, settings: S
     return _me(actor)
 
 
-@router.post("/auth/logout", summary="Sign out: ends the session", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout",
+    summary="Sign out: ends the session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(same_site_write)],
+)
 async def logout(request: Request, conn: ConnDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token is not None:
@@ -113,7 +124,7 @@ async def list_users(
     _: AdminActor,
     conn: ConnDep,
     role: Annotated[Role | None, Query()] = None,
-    station_id: Annotated[int | None, Query(ge=1)] = None,
+    station_id: Annotated[RowId | None, Query()] = None,
 ) -> list[User]:
     return await repo.list_users(conn, role=role, station_id=station_id)
 

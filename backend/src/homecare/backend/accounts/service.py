@@ -54,7 +54,9 @@ async def login(
     user_agent: str | None,
     now: datetime,
 ) -> str:
-    """Check the password and open a session; returns the cookie value. Failures are counted and rate-limited."""
+    """Check the password and open a session; returns the cookie value. Failures are counted and rate-limited by
+    address: too many for one name pause that name from that address, too many from an address pause the address.
+    The account is never locked, so a guesser cannot keep an operator out of the call centre."""
     name = username.strip().lower()
     since = now - timedelta(seconds=settings.login_window_s)
     by_name, by_ip, oldest = await repo.recent_failures(conn, username=name, ip=ip, since=since)

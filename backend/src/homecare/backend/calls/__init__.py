@@ -6,6 +6,7 @@ class sets; HTTP 500 where none is given)::
     CallsError                       base of this package
     ├── CallNotFound                 no call has that id, or the caller may not see it (HTTP 404)
     ├── NotCallable                  the incident is closed or the home has no home unit (HTTP 409)
+    ├── HomeUnitBusy                 the home unit is already in a call (HTTP 409)
     ├── CallOver                     the call has already ended (HTTP 409)
     ├── LineBusy                     this backend already carries its maximum of calls (HTTP 503)
     ├── CallerRefused                the signalling socket's caller may not join (WebSocket 1008; HTTP 403)
@@ -31,6 +32,16 @@ class NotCallable(CallsError):
     """The incident cannot be called now; the message says why."""
 
     http_status = 409
+
+
+class HomeUnitBusy(CallsError):
+    """A home unit takes one call at a time; the message names the call in progress."""
+
+    http_status = 409
+
+    def __init__(self, *, call_id: str, device_uid: str) -> None:
+        super().__init__(f"home unit {device_uid} is in call {call_id}: hang that call up first")
+        self.call_id = call_id
 
 
 class CallOver(CallsError):

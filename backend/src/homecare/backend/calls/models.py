@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from homecare.backend.calls.settings import IceServer
+from homecare.backend.inputs import RowId, Text
 
 
 class CallState(enum.StrEnum):
@@ -78,10 +79,10 @@ class StartCallBody(BaseModel):
 
 
 class HangupBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class FamilyCallbackBody(BaseModel):
-    contact_id: int = Field(ge=1)
+    contact_id: RowId
     outcome: Literal["reached", "no_answer"]
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)

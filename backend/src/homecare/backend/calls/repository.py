@@ -46,6 +46,25 @@ async def contacts_of(conn: Conn, *, resident_id: int) -> list[Contact]:
         return await cur.fetchall()
 
 
+async def lock_home_unit(conn: Conn, *, device_id: int) -> None:
+    """Hold the home unit's row to the end of the transaction: two operators calling the same home take turns."""
+    await conn.execute("SELECT 1 FROM devices WHERE id = %s FOR UPDATE", (device_id,))
+
+
+async def live_call_to(conn: Conn, *, device_id: int, placed_since: datetime) -> str | None:
+    """The id of a call to this home unit that may still be on: connected, or placed since ``placed_since`` and not
+    yet over. (An older call still calling or ringing was left by a backend that stopped: it can no longer connect.)"""
+    row = await (
+        await conn.execute(
+            "SELECT id FROM calls WHERE device_id = %s "
+            "AND (state = 'connected' OR (state IN ('calling', 'ringing') AND started_at > %s)) "
+            "ORDER BY started_at DESC LIMIT 1",
+            (device_id, placed_since),
+        )
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 async def insert_call(
     conn: Conn,
     *,

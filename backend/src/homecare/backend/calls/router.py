@@ -39,6 +39,7 @@ from homecare.backend.calls.tokens import signing_key
 from homecare.backend.deps import SESSION_COOKIE, ConnDep, SettingsDep, StaffActor, authenticate
 from homecare.backend.incidents import IncidentsError
 from homecare.backend.incidents.models import Incident
+from homecare.backend.inputs import BigRowId
 from homecare.backend.runtime import Runtime
 from homecare.contracts.calltoken import TokenRefused, public_key_text, verify
 
@@ -74,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(tags=["calls"], lifespan=lifespan)
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62, description="The incident's id.")]
+IncidentId = Annotated[BigRowId, Path(description="The incident's id.")]
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="The call's id.")]
 
 
@@ -121,13 +122,18 @@ async def place_call(
     body: StartCallBody | None = None,
 ) -> PlacedCall:
     body = body or StartCallBody()
-    bridge = hub.open()
+    opened: list[Bridge] = []
+
+    def take_line() -> str:
+        opened.append(hub.open())
+        return opened[0].call_id
+
     try:
         call = await service.place_call(
             conn,
             actor=actor,
             incident_id=incident_id,
-            call_id=bridge.call_id,
+            take_line=take_line,
             video=body.video,
             auto_answer=body.auto_answer,
             key=hub.key,
@@ -136,9 +142,10 @@ async def place_call(
             now=datetime.now(UTC),
         )
     except BaseException:
-        hub.discard(bridge)
+        for bridge in opened:
+            hub.discard(bridge)
         raise
-    bridge.video = call.video
+    opened[0].video = call.video
     return PlacedCall(
         call=call,
         signal_path=f"/api/calls/{call.id}/signal",

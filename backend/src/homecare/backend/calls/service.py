@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -14,7 +15,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.calls import CallNotFound, CallOver, NotCallable, RecordingNotFound
+from homecare.backend.calls import CallNotFound, CallOver, HomeUnitBusy, NotCallable, RecordingNotFound
 from homecare.backend.calls import repository as repo
 from homecare.backend.calls.models import Call, CallOutcome, CallSetup, CallState, FamilyCallbackBody
 from homecare.backend.calls.settings import CallSettings, IceServer
@@ -83,7 +84,7 @@ async def place_call(
     *,
     actor: Actor,
     incident_id: int,
-    call_id: str,
+    take_line: Callable[[], str],
     video: bool,
     auto_answer: bool,
     key: Ed25519PrivateKey,
@@ -92,7 +93,11 @@ async def place_call(
     now: datetime,
 ) -> Call:
     """Record a call to the resident's home unit and queue its start_call command with a fresh token; the
-    incident moves to in_call (or, past that, notes the call). Video only with the resident's consent."""
+    incident moves to in_call (or, past that, notes the call). Video only with the resident's consent.
+
+    ``take_line`` makes room for the call on this backend and returns its id (or raises LineBusy); it is called only
+    once the incident, the caller's right to it and a free home unit are checked, so a full backend never hides
+    that the incident does not exist or that the home is already in a call."""
     async with conn.transaction():
         incident = await _open_incident(conn, incident_id=incident_id)
         await open_resident(
@@ -102,6 +107,12 @@ async def place_call(
         if unit is None:
             raise NotCallable(f"the resident of incident {incident_id} has no home unit")
         device_id, uid = unit
+        await repo.lock_home_unit(conn, device_id=device_id)
+        placed_since = now - timedelta(seconds=settings.ring_timeout_s)
+        live = await repo.live_call_to(conn, device_id=device_id, placed_since=placed_since)
+        if live is not None:
+            raise HomeUnitBusy(call_id=live, device_uid=uid)
+        call_id = take_line()
         video = video and await repo.consent_video(conn, resident_id=incident.resident_id)
         await repo.insert_call(
             conn,

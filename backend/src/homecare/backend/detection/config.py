@@ -11,10 +11,14 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause
+from homecare.backend.inputs import LocalTime
 from homecare.contracts.messages import Priority
 from homecare.storage.connections import Conn
 
 log = logging.getLogger(__name__)
+
+DAY_S = 86_400
+"""No band needs to hold longer than a day before it counts."""
 
 
 class _Settings(BaseModel):
@@ -32,25 +36,25 @@ class VitalsSettings(_Settings):
 
     enabled: bool = True
     spo2_low: float = Field(default=91, ge=50, le=100)  # NEWS2 scale 1: ≤ 91 scores 3
-    spo2_low_duration_s: int = Field(default=120, ge=0)
+    spo2_low_duration_s: int = Field(default=120, ge=0, le=DAY_S)
     spo2_moderate: float = Field(default=93, ge=50, le=100)  # NEWS2 scale 1: 92–93 scores 2
-    spo2_moderate_duration_s: int = Field(default=900, ge=0)
+    spo2_moderate_duration_s: int = Field(default=900, ge=0, le=DAY_S)
     pulse_low: float = Field(default=40, ge=20, le=250)  # ≤ 40 scores 3
     pulse_high: float = Field(default=131, ge=20, le=250)  # ≥ 131 scores 3
     pulse_raised: float = Field(default=111, ge=20, le=250)  # 111–130 scores 2
-    pulse_duration_s: int = Field(default=120, ge=0)
-    pulse_raised_duration_s: int = Field(default=900, ge=0)
+    pulse_duration_s: int = Field(default=120, ge=0, le=DAY_S)
+    pulse_raised_duration_s: int = Field(default=900, ge=0, le=DAY_S)
     respiration_low: float = Field(default=8, ge=2, le=60)  # ≤ 8 scores 3
     respiration_high: float = Field(default=25, ge=2, le=60)  # ≥ 25 scores 3
     respiration_raised: float = Field(default=21, ge=2, le=60)  # 21–24 scores 2
-    respiration_duration_s: int = Field(default=120, ge=0)
-    respiration_raised_duration_s: int = Field(default=900, ge=0)
+    respiration_duration_s: int = Field(default=120, ge=0, le=DAY_S)
+    respiration_raised_duration_s: int = Field(default=900, ge=0, le=DAY_S)
     # A wristband measures skin temperature at the wrist (about 33 °C awake indoors), not core
     # temperature, so NEWS2's core bands (≤ 35.0 scores 3) cannot be used as they are: only the
     # fever side applies, and the low side is a cold-skin alarm well below any indoor reading.
     temperature_high: float = Field(default=38.1, ge=20, le=45)  # NEWS2: ≥ 38.1 scores 1 (core); hot skin: fever
     temperature_low: float = Field(default=28.0, ge=20, le=45)
-    temperature_duration_s: int = Field(default=900, ge=0)
+    temperature_duration_s: int = Field(default=900, ge=0, le=DAY_S)
     max_gap_s: int = Field(default=180, ge=30, le=3600)
     """Readings further apart than this break a duration: missing data never counts as in the band."""
 
@@ -77,37 +81,37 @@ class BaselineSettings(_Settings):
     enabled: bool = True
     history_days: int = Field(default=28, ge=7, le=180)
     min_days: int = Field(default=7, ge=5, le=180)
-    z_threshold: float = Field(default=3.5, gt=0)
+    z_threshold: float = Field(default=3.5, gt=0, le=100)
     min_hours_of_data: int = Field(default=18, ge=1, le=24)
     """A local day counts only with heart-rate data in at least this many hours."""
     envelope_contamination: float = Field(default=0.02, gt=0, lt=0.5)
     # Below these absolute changes a deviation is not worth a visit, however tight the baseline.
-    min_change_hr: float = Field(default=6.0, ge=0)
-    min_change_activity: float = Field(default=40.0, ge=0)
-    min_change_steps: float = Field(default=800.0, ge=0)
-    min_change_sleep_h: float = Field(default=2.5, ge=0)
+    min_change_hr: float = Field(default=6.0, ge=0, le=250)
+    min_change_activity: float = Field(default=40.0, ge=0, le=1_000_000)
+    min_change_steps: float = Field(default=800.0, ge=0, le=1_000_000)
+    min_change_sleep_h: float = Field(default=2.5, ge=0, le=24)
 
 
 class ActivitySettings(_Settings):
     """Daily rhythm: when the resident is usually up, night hours, how long a quiet spell may last."""
 
     enabled: bool = True
-    day_starts: time = time(4, 0)
+    day_starts: LocalTime = time(4, 0)
     """Movement after this local time counts as getting up for the day."""
-    default_up_by: time = time(8, 0)
+    default_up_by: LocalTime = time(8, 0)
     """"Usually up by" for a resident without enough history of their own."""
-    up_by: time | None = None
+    up_by: LocalTime | None = None
     """Fixed "usually up by" (overrides what is learnt)."""
     history_days: int = Field(default=14, ge=3, le=60)
     min_history_days: int = Field(default=5, ge=1, le=60)
     up_by_quantile: float = Field(default=0.9, gt=0, le=1)
     """Learnt "up by": this quantile of the first movement of the day over the history."""
     grace_min: int = Field(default=60, ge=0, le=600)
-    active_until: time = time(21, 0)
+    active_until: LocalTime = time(21, 0)
     quiet_max_min: int = Field(default=240, ge=30, le=1440)
     """During active hours, no movement for this long is inactivity."""
-    night_starts: time = time(22, 0)
-    night_ends: time = time(6, 0)
+    night_starts: LocalTime = time(22, 0)
+    night_ends: LocalTime = time(6, 0)
     out_of_bed_max_min: int = Field(default=45, ge=5, le=600)
     night_door_lookback_h: int = Field(default=8, ge=1, le=24)
     no_activity_hours: int = Field(default=24, ge=6, le=72)

@@ -7,6 +7,7 @@ from datetime import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from homecare.backend.incidents.models import Actor
+from homecare.backend.inputs import RowId, Text
 
 
 class _Model(BaseModel):
@@ -27,13 +28,13 @@ class StationSuggestion(_Model):
 
 class DispatchBody(_Model):
     actor: Actor | None = None
-    station_id: int | None = Field(default=None, description="Default: the first suggested available station.")
-    note: str | None = Field(default=None, max_length=2000)
+    station_id: RowId | None = Field(default=None, description="Default: the first suggested available station.")
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class TaskBody(_Model):
     actor: Actor | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class StationStatus(_Model):

@@ -23,11 +23,12 @@ from homecare.backend.dispatch.models import (
 from homecare.backend.dispatch.routing import COVERAGE_MINUTES
 from homecare.backend.incidents.models import ActBody, Incident, StationTask
 from homecare.backend.incidents.router import AlarmsDep
+from homecare.backend.inputs import BigRowId
 
 router = APIRouter(tags=["dispatch"])
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62)]
-TaskId = Annotated[int, Path(ge=1, le=2**62)]
+IncidentId = Annotated[BigRowId, Path()]
+TaskId = Annotated[BigRowId, Path()]
 
 
 @router.get("/incidents/{incident_id}/stations", summary="Stations for this incident, best first, with travel time")

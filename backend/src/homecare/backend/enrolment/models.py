@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic_core import PydanticCustomError
 
 from homecare.backend.detection.config import DetectionSettings
+from homecare.backend.inputs import LocalTime, RowId, Text
 from homecare.contracts.messages import DeviceId, DeviceKind
 
 Sex = Literal["female", "male"]
-Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Item = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Items = Annotated[list[Item], Field(max_length=30)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+() -]*$")]
 Reference = Annotated[
@@ -35,10 +36,10 @@ class _Out(BaseModel):
 class Contact(_In):
     """Someone to call, in the order given."""
 
-    name: str = Field(min_length=1, max_length=100)
-    relation: str | None = Field(default=None, max_length=40)
+    name: Text = Field(min_length=1, max_length=100)
+    relation: Text | None = Field(default=None, max_length=40)
     phone: Phone | None = None
-    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:
@@ -54,22 +55,22 @@ class ResidentIn(_In):
     external_ref: Reference | None = Field(
         default=None, description="Default on creation: a generated one. Imports match residents by it."
     )
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Text = Field(min_length=1, max_length=100)
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     sex: Sex | None = None
     phone: Phone | None = None
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
-    address: str = Field(min_length=1, max_length=300)
+    timezone: Text = Field(default="Asia/Shanghai", max_length=64)
+    address: Text = Field(min_length=1, max_length=300)
     lat: Latitude
     lon: Longitude
-    station_id: int | None = Field(default=None, ge=1, description="The community station the home belongs to.")
+    station_id: RowId | None = Field(default=None, description="The community station the home belongs to.")
     vulnerable: bool = Field(default=False, description="Due a monthly welfare visit.")
-    access_notes: str | None = Field(default=None, max_length=500, description="How to get in.")
+    access_notes: Text | None = Field(default=None, max_length=500, description="How to get in.")
     conditions: Items = []
     medications: Items = []
     allergies: Items = []
-    mobility: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, max_length=60, description="Language and dialect, e.g. 上海话.")
+    mobility: Text | None = Field(default=None, max_length=200)
+    language: Text | None = Field(default=None, max_length=60, description="Language and dialect, e.g. 上海话.")
     consent_video: bool = False
     contacts: list[Contact] = Field(default=[], max_length=10, description="In call order.")
 
@@ -160,14 +161,14 @@ class StationIn(_In):
     """A community service station: where, when it is staffed, how many tasks it can run at once."""
 
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", examples=["XH-01"])
-    name: str = Field(min_length=1, max_length=100)
-    address: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=100)
+    address: Text = Field(min_length=1, max_length=300)
     phone: Phone | None = None
     lat: Latitude
     lon: Longitude
-    opens: time = Field(default=time(8), description="Local time in the station's zone.")
-    closes: time = Field(default=time(20), description="Local; earlier than opens means open overnight.")
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    opens: LocalTime = Field(default=time(8), description="Local time in the station's zone.")
+    closes: LocalTime = Field(default=time(20), description="Local; earlier than opens means open overnight.")
+    timezone: Text = Field(default="Asia/Shanghai", max_length=64)
     capacity: int = Field(default=3, ge=0, le=1000, description="Tasks it can run at once.")
     on_duty: bool = True
 

@@ -25,14 +25,15 @@ from homecare.backend.enrolment.models import (
     StationIn,
 )
 from homecare.backend.enrolment.mosquitto_passwords import BrokerAccountSettings, PasswordFile
+from homecare.backend.inputs import RowId, Text
 from homecare.backend.reports.export import to_csv
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 
-ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
-DeviceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The device's id.")]
-StationId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The station's id.")]
-Search = Annotated[str | None, Query(min_length=1, max_length=100, description="Text to look for.")]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
+DeviceId = Annotated[RowId, Path(description="The device's id.")]
+StationId = Annotated[RowId, Path(description="The station's id.")]
+Search = Annotated[Text | None, Query(min_length=1, max_length=100, description="Text to look for.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
@@ -77,7 +78,7 @@ async def list_residents(
     actor: ManagerActor,
     conn: ConnDep,
     q: Search = None,
-    station_id: Annotated[int | None, Query(ge=1)] = None,
+    station_id: Annotated[RowId | None, Query()] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> ResidentPage:

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from homecare.backend.accounts.models import Actor
 from homecare.backend.detection.config import DEFAULTS, DetectionSettings, get_settings, set_overrides
 from homecare.backend.devices.repository import enrol_device as store_device
-from homecare.backend.devices.repository import hash_secret
 from homecare.backend.dispatch import StationNotFound
 from homecare.backend.enrolment import (
     AlreadyEnrolled,
@@ -47,6 +46,7 @@ from homecare.backend.residents.access import open_resident
 from homecare.backend.residents.repository import record_access, replace_contacts, set_home, upsert_resident
 from homecare.backend.zones import find_zone
 from homecare.storage.connections import Conn
+from homecare.storage.device_secrets import hash_secret
 
 SECRET_BYTES: Final = 24
 """A device secret is 24 random bytes (32 URL-safe characters): far beyond guessing, short enough to type."""
@@ -94,7 +94,11 @@ def _check_timezone(name: str) -> None:
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(SECRET_BYTES)
+    """A fresh device secret. Never one starting with "-": the credentials CSV carries it as it is, and a spreadsheet
+    would read that as a formula, so the export would have to put an apostrophe before it."""
+    while (secret := secrets.token_urlsafe(SECRET_BYTES)).startswith("-"):
+        pass
+    return secret
 
 
 # Residents

@@ -10,10 +10,11 @@ from homecare.backend.deps import ConnDep, CurrentActor
 from homecare.backend.family import service
 from homecare.backend.family.models import FamilyIncident, FamilyStatus, FollowedResident, Sleep
 from homecare.backend.incidents.router import AlarmsDep
+from homecare.backend.inputs import RowId
 
 router = APIRouter(prefix="/family/residents", tags=["family"])
 
-ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
 
 
 @router.get("", summary="The residents I follow, with my relation and what each shares with me")

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from homecare.backend.inputs import Text
+
 
 def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
@@ -147,7 +149,7 @@ class ChangeCursor(_Model):
 
 
 Actor = Annotated[
-    str,
+    Text,
     Field(
         min_length=1,
         max_length=100,
@@ -155,14 +157,14 @@ Actor = Annotated[
         examples=["operator Li Na"],
     ),
 ]
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+Note = Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
 class ActBody(_Model):
     """Who does it, and optionally why."""
 
     actor: Actor | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class NoteBody(_Model):
@@ -172,7 +174,7 @@ class NoteBody(_Model):
 
 class NotifyFamilyBody(_Model):
     actor: Actor | None = None
-    note: str | None = Field(
+    note: Text | None = Field(
         default=None,
         max_length=1000,
         description="Words for the family (quoted in the message); default: the current stage.",
@@ -182,4 +184,4 @@ class NotifyFamilyBody(_Model):
 class ResolveBody(_Model):
     actor: Actor | None = None
     outcome: Outcome
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)

@@ -25,11 +25,12 @@ from homecare.backend.incidents.models import (
     ResolveBody,
 )
 from homecare.backend.incidents.policy import AnswerTargets, PolicySet
+from homecare.backend.inputs import BigRowId, Cursor, Text
 from homecare.backend.runtime import Runtime
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62, description="The incident's id.")]
+IncidentId = Annotated[BigRowId, Path(description="The incident's id.")]
 
 
 def get_alarms(request: Request) -> RunningPipeline:
@@ -63,7 +64,7 @@ async def get_queue(
 async def get_changes(
     actor: StaffActor,
     conn: ConnDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[Cursor, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[Change]:
     return await service.changes_after(conn, after=after, limit=limit)
@@ -165,8 +166,10 @@ async def cancel(
 @router.websocket("/feed")
 async def feed(
     websocket: WebSocket,
-    after: Annotated[int, Query(ge=0, description="The last change id the client saw (0: from the start).")] = 0,
-    token: Annotated[str | None, Query(description="The bearer token, for clients that cannot set headers.")] = None,
+    after: Annotated[Cursor, Query(description="The last change id the client saw (0: from the start).")] = 0,
+    token: Annotated[
+        Text | None, Query(max_length=256, description="The bearer token, for clients that cannot set headers.")
+    ] = None,
 ) -> None:
     """Incident changes after ``after``, in order, then live, for the call centre. Authorise with the session
     cookie, ``Authorization: Bearer`` or ``?token=``. Each message is one ``Change`` as JSON; reconnect with the

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from homecare.backend.deps import ConnDep, StaffActor
+from homecare.backend.inputs import BigRowId
 from homecare.backend.notifications import service
 from homecare.backend.notifications.models import Notification
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 async def list_notifications(
     actor: StaffActor,
     conn: ConnDep,
-    incident_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="The incident's id.")],
+    incident_id: Annotated[BigRowId, Query(description="The incident's id.")],
 ) -> list[Notification]:
     return await service.incident_notifications(conn, actor=actor.name, incident_id=incident_id)
 
@@ -35,6 +36,6 @@ async def list_notifications(
 async def retry_notification(
     actor: StaffActor,
     conn: ConnDep,
-    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The message's (delivery) id.")],
+    notification_id: Annotated[BigRowId, Path(description="The message's (delivery) id.")],
 ) -> None:
     await service.retry_notification(conn, actor=actor.name, notification_id=notification_id)

@@ -1,4 +1,4 @@
-"""CSV renderings of the report tables: UTF-8 with a BOM so that Excel (zh-CN) opens them correctly."""
+"""Every CSV the platform writes: UTF-8 with a BOM so that Excel (zh-CN) opens it, and no cell a spreadsheet runs."""
 
 from __future__ import annotations
 
@@ -6,16 +6,25 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homecare.backend.reports.models import Coverage, GroupFigures, ResponseTimes, WelfareVisits
 
 BOM = "\ufeff"
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (CSV injection: a resident named =HYPERLINK(…))."""
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet shows as text and never runs: a leading apostrophe before a formula's first character."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return _inert(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")  # local time of the report's zone (in its own column)
     if isinstance(value, bool):

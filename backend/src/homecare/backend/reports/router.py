@@ -10,19 +10,22 @@ from fastapi import APIRouter, Query, Response
 from homecare.backend.deps import ConnDep, ManagerActor, SettingsDep
 from homecare.backend.incidents.policy import AnswerTargets
 from homecare.backend.incidents.router import AnswerTargetsDep
+from homecare.backend.inputs import Day, Text
 from homecare.backend.reports import export, service
 from homecare.backend.reports.models import Coverage, ResponseTimes, WelfareVisits
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 StartDate = Annotated[
-    date | None, Query(description="First local day included (default: 29 days before end).", examples=["2026-11-01"])
+    Day | None, Query(description="First local day included (default: 29 days before end).", examples=["2026-11-01"])
 ]
-EndDate = Annotated[
-    date | None, Query(description="Last local day included (default: today).", examples=["2026-11-30"])
+EndDate = Annotated[Day | None, Query(description="Last local day included (default: today).", examples=["2026-11-30"])]
+TimeZone = Annotated[
+    Text | None, Query(max_length=64, description="IANA zone the days are in (default: the server's, Asia/Shanghai).")
 ]
-TimeZone = Annotated[str | None, Query(description="IANA zone the days are in (default: the server's, Asia/Shanghai).")]
-Month = Annotated[str | None, Query(description="YYYY-MM in the zone (default: this month).", examples=["2026-11"])]
+Month = Annotated[
+    Text | None, Query(max_length=7, description="YYYY-MM in the zone (default: this month).", examples=["2026-11"])
+]
 
 CSV_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
     200: {

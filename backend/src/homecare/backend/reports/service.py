@@ -11,6 +11,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from homecare.backend.incidents.policy import AnswerTargets
+from homecare.backend.inputs import EARLIEST_DAY, LATEST_DAY
 from homecare.backend.reports import InvalidReportQuery
 from homecare.backend.reports import repository as repo
 from homecare.backend.reports.models import (
@@ -271,6 +272,8 @@ def month_bounds(month: str | None, *, timezone: str, now: datetime | None = Non
         if match is None or not 1 <= int(match.group(2)) <= 12:
             raise InvalidReportQuery(f"month must look like 2026-11, got {month!r}")
         year, number = int(match.group(1)), int(match.group(2))
+        if not EARLIEST_DAY.year <= year <= LATEST_DAY.year:
+            raise InvalidReportQuery(f"month must lie in the years {EARLIEST_DAY.year}–{LATEST_DAY.year}")
     first = datetime(year, number, 1, tzinfo=tz)
     after = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
     return f"{year:04d}-{number:02d}", first, after

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from homecare.backend.deps import ConnDep, StaffActor
+from homecare.backend.inputs import RowId
 from homecare.backend.residents import service
 from homecare.backend.residents.models import ResidentCard
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 
-ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
 
 
 @router.get(

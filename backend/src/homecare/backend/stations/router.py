@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from homecare.backend.accounts.models import Actor, Role
 from homecare.backend.deps import ConnDep, require_role
 from homecare.backend.incidents.router import AlarmsDep
+from homecare.backend.inputs import RowId
 from homecare.backend.stations import service
 from homecare.backend.stations.models import DutyBody, StationView
 
@@ -29,9 +30,7 @@ async def get_station(
     conn: ConnDep,
     alarms: AlarmsDep,
     response: Response,
-    station_id: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="Administrators and supervisors: which station.")
-    ] = None,
+    station_id: Annotated[RowId | None, Query(description="Administrators and supervisors: which station.")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> StationView | Response:
     now = alarms.clock.now()

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
 
 from homecare.backend.deps import ConnDep, CurrentActor
+from homecare.backend.inputs import Instant, RowId, Text
 from homecare.backend.telemetry import service
 from homecare.backend.telemetry.models import METRIC_NAMES, RecentVitals, Resolution, Rollups
 
 router = APIRouter(prefix="/residents/{resident_id}/vitals", tags=["vitals"])
 
-ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The resident's id.")]
-MetricName = Annotated[str, Query(description=f"One of: {', '.join(METRIC_NAMES)}.", examples=["heart_rate"])]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
+MetricName = Annotated[
+    Text, Query(max_length=40, description=f"One of: {', '.join(METRIC_NAMES)}.", examples=["heart_rate"])
+]
 
 
 @router.get("/recent", summary="Latest value per metric and raw points since a time")
@@ -23,9 +25,11 @@ async def get_recent_vitals(
     conn: ConnDep,
     resident_id: ResidentId,
     since: Annotated[
-        AwareDatetime | None, Query(description="ISO-8601 with zone; default 1 h ago, at most 24 h ago.")
+        Instant | None, Query(description="ISO-8601 with zone; default 1 h ago, at most 24 h ago.")
     ] = None,
-    metric: Annotated[str | None, Query(description=f"Only this metric: {', '.join(METRIC_NAMES)}.")] = None,
+    metric: Annotated[
+        Text | None, Query(max_length=40, description=f"Only this metric: {', '.join(METRIC_NAMES)}.")
+    ] = None,
 ) -> RecentVitals:
     return await service.recent_vitals(conn, actor=actor, resident_id=resident_id, since=since, metric=metric)
 
@@ -36,8 +40,8 @@ async def get_vitals_rollups(
     conn: ConnDep,
     resident_id: ResidentId,
     metric: MetricName,
-    start: Annotated[AwareDatetime, Query(description="ISO-8601 with zone, e.g. 2025-01-01T00:00:00+08:00.")],
-    end: Annotated[AwareDatetime, Query(description="ISO-8601 with zone; exclusive.")],
+    start: Annotated[Instant, Query(description="ISO-8601 with zone, e.g. 2025-01-01T00:00:00+08:00.")],
+    end: Annotated[Instant, Query(description="ISO-8601 with zone; exclusive.")],
     resolution: Annotated[Resolution, Query(description="1m (up to 7 days) or 1h (up to 400 days).")] = Resolution.HOUR,
 ) -> Rollups:
     return await service.vitals_rollups(

@@ -148,8 +148,7 @@ class CachedStatic(StaticFiles):
         response = await super().get_response(path, scope)
         query = scope.get("query_string", b"")
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if b"v=" in query else "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        return response  # X-Content-Type-Options: nosniff, as on every answer (homecare.backend.app.SecurityHeaders)
 
 
 def mount(app: FastAPI) -> None:

@@ -13,8 +13,12 @@ const HOME = { admin: "/admin", supervisor: "/console", operator: "/console", re
 
 function safeNext(user) {
   const next = new URLSearchParams(location.search).get("next");
-  // Only a path on this site: never an absolute or protocol-relative URL.
-  if (next && next.startsWith("/") && !next.startsWith("//")) return next;
+  // Only a path on this site. Read it as the browser will: the URL parser turns "/\host" into "//host" and drops
+  // tabs and newlines ("/\t/host"), so a prefix check alone lets another site through.
+  if (next && next.startsWith("/")) {
+    const url = new URL(next, location.origin);
+    if (url.origin === location.origin) return url.pathname + url.search + url.hash;
+  }
   return HOME[user.role] || "/";
 }
 
