@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 MEMBERS := firmware-contracts storage gateway backend device-sim launcher
 MANIFESTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install system-packages run test lint format check bench bench-ingest bench-alarms bench-console bench-calls generate clean
+.PHONY: install system-packages run test lint format check bench bench-ingest bench-alarms bench-console bench-calls drills generate clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +56,11 @@ bench-console: install system-packages
 
 bench-calls: install system-packages
 	$(BIN)/python -m bench.calls
+
+# Fault drills on the production-shaped stack (about 15 minutes, so not part of `make test`): alarms while parts
+# are killed and stopped; fails if an acknowledged alarm is lost or duplicated. Figures in bench/results/drills.json.
+drills: install system-packages
+	$(BIN)/python -m bench.drills
 
 clean:
 	rm -rf var test-artifacts .pytest_cache

@@ -116,6 +116,8 @@ async def test_a_cluster_migrates_rolls_up_and_survives_a_crash_and_a_stale_pid_
         assert row_of(dsn, "SELECT sum(n), sum(sum) FROM telemetry_1h") == expected
 
         crash(server)
+        server.stop()  # nothing left to stop, and no error about it
+        assert not (server.pgdata / "postmaster.pid").exists()
         server = EmbeddedPostgres(tmp_path / "data", bin_dir=bin_dir, settings=SMALL)
         dsn = server.start()
         assert row_of(dsn, "SELECT count(*), sum(value) FROM telemetry")[0] == 120, "committed rows survive"

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable
 from functools import partial
+from typing import Final
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -28,25 +29,25 @@ from homecare.gateway.mqtt_client import BufferedClient
 from homecare.gateway.registry import DeviceRegistry
 from homecare.gateway.settings import GatewayChannels, GatewaySettings
 from homecare.gateway.telemetry_writer import Delivery, TelemetryWriter
-from homecare.storage.maintenance import prepare_storage
+from homecare.storage.maintenance import prepare_storage_when_reachable
 from homecare.storage.partitions import ensure_partitions_sync
+from homecare.storage.settings import redacted
 
 log = logging.getLogger(__name__)
 
 
+# What an "alarms" gateway takes; a "telemetry" gateway beside it takes the rest of the device tree.
+ALARM_CHANNELS: Final = frozenset(channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY)
+
+
 def subscription_filters(channels: GatewayChannels, share_group: str | None) -> list[str]:
-    """What a gateway subscribes to. "all": the whole device tree, so that unknown channels are
-    dead-lettered rather than ignored; "telemetry" and "alarms" split the work between two processes,
-    so that an alarm never waits behind telemetry for the interpreter or the socket."""
-    if channels == "all":
-        patterns = [f"{ROOT}/#"]
+    """What a gateway subscribes to. "all" and "telemetry": the whole device tree, so that unknown channels
+    are dead-lettered (by exactly one gateway) rather than ignored; "alarms" only the alarm channels. The
+    split keeps an alarm from ever waiting behind telemetry for the interpreter or the socket."""
+    if channels == "alarms":
+        patterns = [f"{ROOT}/+/{channel.value}" for channel in sorted(ALARM_CHANNELS)]
     else:
-        wanted = (
-            [Channel.TELEMETRY]
-            if channels == "telemetry"
-            else [channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY]
-        )
-        patterns = [f"{ROOT}/+/{channel.value}" for channel in wanted]
+        patterns = [f"{ROOT}/#"]
     return [f"$share/{share_group}/{pattern}" if share_group else pattern for pattern in patterns]
 
 
@@ -80,6 +81,7 @@ class Gateway:
             metrics=self.metrics,
             max_future_ms=settings.max_clock_skew_s * 1000,
             max_age_ms=(settings.raw_retention_days * 86_400 - 3600) * 1000,
+            left_to_others=ALARM_CHANNELS if settings.gateway_channels == "telemetry" else frozenset(),
         )
         self._client = self._make_client()
         # Commands ride the alarm path: the gateway that takes alarms sends them.
@@ -123,7 +125,7 @@ class Gateway:
         self._client.connect_async(url.hostname or "127.0.0.1", port, keepalive=30)
         self._client.loop_start()
         if not self._connected.wait(15):
-            raise ConnectionError(f"gateway could not subscribe at the broker {self.settings.mqtt_url}")
+            raise ConnectionError(f"gateway could not subscribe at the broker {redacted(self.settings.mqtt_url)}")
         if self.commands is not None:
             self.commands.start()
 
@@ -154,7 +156,7 @@ class Gateway:
             return
         self._generation += 1
         client.subscribe([(pattern, 1) for pattern in self._filters])
-        log.info("gateway connected to %s (session %d)", self.settings.mqtt_url, self._generation)
+        log.info("gateway connected to %s (session %d)", redacted(self.settings.mqtt_url), self._generation)
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: Properties
@@ -223,7 +225,7 @@ def serve(settings: GatewaySettings) -> None:
     if settings.database_url is None:
         raise SystemExit("the gateway needs HOMECARE_DATABASE_URL (homecare run sets it)")
     dsn = settings.database_url
-    asyncio.run(prepare_storage(dsn, settings))
+    asyncio.run(prepare_storage_when_reachable(dsn, settings))
     gateway = Gateway(settings, dsn)
     if settings.gateway_metrics_port is not None:
         from prometheus_client import start_http_server

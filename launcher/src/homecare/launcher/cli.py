@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from homecare.backend.accounts.cli import app as users_app
 from homecare.backend.detection.falls.cli import app as falls_app
 from homecare.backend.settings import Settings
 from homecare.gateway.settings import GatewaySettings
+from homecare.launcher.lifeline import follow as follow_lifeline
 from homecare.launcher.settings import SystemSettings
 from homecare.sim.cli import app as sim_app
 from homecare.storage.settings import StorageSettings
@@ -38,7 +38,12 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")
 @app.command()
 def run(
     residents: Annotated[int, typer.Option(help="Simulated residents in the neighbourhood.")] = 50,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated neighbourhood.")] = 7,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the simulated neighbourhood; the shipped scenarios' (1) lets them sign in as its devices."
+        ),
+    ] = 1,
     speed: Annotated[float, typer.Option(help="Simulated clock speed (60 = an hour a minute).")] = 1.0,
     verbose: Verbose = False,
 ) -> None:
@@ -55,19 +60,12 @@ def broker(
     port: Annotated[int, typer.Option(help="TCP port.")] = 1883,
     verbose: Verbose = False,
 ) -> None:
-    """Run the embedded amqtt MQTT broker."""
-    from homecare.gateway.embedded_broker import serve_broker
+    """Run the embedded amqtt MQTT broker: the service account of HOMECARE_MQTT_URL and the devices enrolled in
+    HOMECARE_DATABASE_URL may connect."""
+    from homecare.gateway.embedded_broker import run as run_broker
 
     _logging(verbose)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve_broker(host, port, stop)
-
-    asyncio.run(main())
+    run_broker(host, port)
 
 
 @app.command()
@@ -84,11 +82,17 @@ def api(verbose: Verbose = False) -> None:
     """Run the backend API (needs HOMECARE_DATABASE_URL)."""
     import uvicorn
 
-    from homecare.backend.app import create_app
+    from homecare.backend.app import create_app, server_options
 
     _logging(verbose)
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        **server_options(settings),
+    )
 
 
 @app.command()
@@ -104,4 +108,5 @@ def migrate(verbose: Verbose = False) -> None:
 
 
 if __name__ == "__main__":
+    follow_lifeline()  # a child of `homecare run` (which starts them this way) ends with it
     app()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -27,18 +27,48 @@ from homecare.backend.devices.repository import enrol_device
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
+from homecare.launcher.lifeline import ENV as LIFELINE_ENV
+from homecare.launcher.lifeline import hold as hold_lifeline
 from homecare.launcher.settings import SystemSettings
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.records import Enrolment
+from homecare.storage import EmbeddedServerError
 from homecare.storage.connections import Conn
 from homecare.storage.embedded import EmbeddedPostgres
-from homecare.storage.maintenance import prepare_storage
+from homecare.storage.maintenance import prepare_storage_when_reachable
+from homecare.storage.settings import redacted
 
 console = Console()
 
 VULNERABLE_FRAILTY = 0.6  # simulated residents this frail are flagged for monthly welfare visits
-RESTART_LIMIT = 5  # restarts of one process within RESTART_WINDOW_S before the runner gives up
+SERVICE_USER = "homecare-gateway"  # the gateways' account at the embedded broker
+RESTART_ALERT = 5  # restarts of one part within RESTART_WINDOW_S that turn the status line into an alert
 RESTART_WINDOW_S = 300.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_CAP_S = 30.0  # a part that keeps failing is still tried this often: the runner never gives up
+
+
+@dataclass
+class Restarts:
+    """When a part of the system failed lately, and when to try it again."""
+
+    times: list[float] = field(default_factory=list)
+    due: float = 0.0
+
+    def failed(self, now: float) -> None:
+        """The first restart is at once; a part that keeps failing waits twice as long each time, up to the cap."""
+        self.times = [t for t in self.times if now - t < RESTART_WINDOW_S] + [now]
+        backoff = 0.0 if len(self.times) == 1 else BACKOFF_FIRST_S * 2.0 ** (len(self.times) - 2)
+        self.due = now + min(backoff, BACKOFF_CAP_S)
+
+    def alert(self, name: str, log: Path, now: float) -> str | None:
+        recent = sum(1 for t in self.times if now - t < RESTART_WINDOW_S)
+        if recent <= RESTART_ALERT:
+            return None
+        return (
+            f"the {name} keeps failing: {recent} restarts in {RESTART_WINDOW_S / 60:.0f} min, "
+            f"next in {max(0.0, self.due - now):.0f} s; see {log}"
+        )
 
 
 @dataclass
@@ -50,18 +80,20 @@ class Child:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-    restarts: list[float] = field(default_factory=list)
+    restarts: Restarts = field(default_factory=Restarts)
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self, env: dict[str, str], lifeline: int) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            # Its own session: Ctrl-C reaches only the runner, which stops the children in order.
+            # Its own session: Ctrl-C reaches only the runner, which stops the children in order. The lifeline
+            # ends the child when the runner ends without stopping it (SIGKILL, the out-of-memory killer).
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "homecare.launcher.cli", *self.args],
-                env={**env, **self.env},
+                env={**env, **self.env, LIFELINE_ENV: str(lifeline)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(lifeline,),
             )
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -79,10 +111,11 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
     """Start everything, show where it is, supervise until Ctrl-C; returns the exit code."""
     data_dir = settings.data_dir.absolute()
     logs = data_dir / "logs"
-    token = settings.api_token.get_secret_value() if settings.api_token else _demo_token(data_dir)
+    token = settings.api_token.get_secret_value() if settings.api_token else _installation_secret(data_dir, "api-token")
     database: EmbeddedPostgres | None = None
     children: list[Child] = []
     stopping = False
+    lifeline = hold_lifeline()
 
     def request_stop(*_: object) -> None:
         nonlocal stopping
@@ -99,17 +132,21 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
             else:
                 dsn = settings.database_url
             status.update("Applying database migrations…")
-            asyncio.run(prepare_storage(dsn, settings))
+            asyncio.run(prepare_storage_when_reachable(dsn, settings))
             status.update(f"Enrolling a neighbourhood of {residents} residents…")
             enrolment = build_neighbourhood(residents, seed=seed).enrolment
             logins = demo_logins(data_dir)
             asyncio.run(_enrol(dsn, enrolment, logins))
 
-            broker = urlsplit(settings.mqtt_url)
+            # The gateways' account at the broker; the embedded broker takes it from the same variable.
+            mqtt_url = (
+                _with_service_account(settings.mqtt_url, data_dir) if settings.embedded_broker else settings.mqtt_url
+            )
+            broker = urlsplit(mqtt_url)
             env = {
                 **os.environ,
                 "HOMECARE_DATABASE_URL": dsn,
-                "HOMECARE_MQTT_URL": settings.mqtt_url,
+                "HOMECARE_MQTT_URL": mqtt_url,
                 "HOMECARE_API_TOKEN": token,
                 "HOMECARE_DATA_DIR": str(data_dir),
             }
@@ -162,15 +199,15 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
                 if stopping:
                     return 130
                 status.update(f"Starting the {child.name}…")
-                child.start(env)
+                child.start(env, lifeline)
                 if child.name == "broker":
-                    _wait_for_broker(broker.hostname or "127.0.0.1", broker.port or 1883, child)
+                    _wait_for_broker(mqtt_url, child)
                 elif child.name == "api":
                     _wait_for_http(f"{api_url}/healthz", child)
                 elif "gateway" in child.name:
                     time.sleep(1.0)  # let it subscribe before the simulated devices connect
         _show_running(children, dsn, settings, api_url, token, logs, enrolment, logins)
-        _supervise(children, env, dsn, lambda: stopping)
+        _supervise(children, database, env, lifeline, dsn, lambda: stopping)
         return 0
     except StartupError as err:
         console.print(f"[bold red]Could not start:[/] {err}")
@@ -241,9 +278,10 @@ async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[Dem
         )
 
 
-def _demo_token(data_dir: Path) -> str:
-    """The API token of this installation, made once and kept (readable by its owner only)."""
-    path = data_dir / "api-token"
+def _installation_secret(data_dir: Path, name: str) -> str:
+    """A secret of this installation (the API token, the broker's service password), made once and kept
+    (readable by its owner only)."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
@@ -256,13 +294,24 @@ def _check_alive(child: Child) -> None:
         raise StartupError(f"the {child.name} exited with code {child.process.returncode}; see {child.log}")
 
 
-def _wait_for_broker(host: str, port: int, child: Child, timeout: float = 30.0) -> None:
+def _with_service_account(mqtt_url: str, data_dir: Path) -> str:
+    """The broker URL with the platform's service account in it: as given, or this installation's own."""
+    parts = urlsplit(mqtt_url)
+    if parts.username:
+        return mqtt_url
+    password = _installation_secret(data_dir, "broker-password")
+    return urlunsplit(parts._replace(netloc=f"{SERVICE_USER}:{quote(password, safe='')}@{parts.netloc}"))
+
+
+def _wait_for_broker(mqtt_url: str, child: Child, timeout: float = 30.0) -> None:
     """Until the broker accepts an MQTT connection (a bare TCP probe would make it log an error)."""
+    url = urlsplit(mqtt_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 1883
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _check_alive(child)
         probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="homecare-runner", protocol=mqtt.MQTTv311)
-        probe.username_pw_set("homecare-runner")
+        probe.username_pw_set(unquote(url.username or ""), unquote(url.password or ""))
         try:
             probe.connect(host, port, keepalive=10)
             probe.disconnect()
@@ -301,12 +350,13 @@ def _show_running(
     table.add_column("part")
     table.add_column("where")
     table.add_column("pid", justify="right")
-    table.add_row("database", _redacted(dsn), "")
+    table.add_row("database", redacted(dsn), "")
+    broker = redacted(settings.mqtt_url)
     for child in children:
         where = {
-            "broker": settings.mqtt_url,
-            "gateway": f"{settings.mqtt_url} telemetry → database",
-            "alarm gateway": f"{settings.mqtt_url} events, bursts, status → database → acks",
+            "broker": broker,
+            "gateway": f"{broker} telemetry → database",
+            "alarm gateway": f"{broker} events, bursts, status → database → acks",
             "api": f"{api_url}  (docs: {api_url}/docs)",
             "simulator": f"{len(enrolment.residents)} residents, {len(enrolment.devices)} devices",
         }[child.name]
@@ -323,30 +373,54 @@ def _show_running(
     console.print(f"Logs: {logs}/   Press Ctrl-C to stop.")
 
 
-def _redacted(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    if parts.password:
-        return dsn.replace(f":{parts.password}@", ":***@")
-    return dsn
-
-
-def _supervise(children: list[Child], env: dict[str, str], dsn: str, stopping: Callable[[], bool]) -> None:
-    """Restart a process that dies (a crash must not take the platform down), and show a live line."""
+def _supervise(
+    children: list[Child],
+    database: EmbeddedPostgres | None,
+    env: dict[str, str],
+    lifeline: int,
+    dsn: str,
+    stopping: Callable[[], bool],
+) -> None:
+    """Restart whatever stops, the embedded database included, backing off a part that keeps failing but never
+    giving up (the alarm path stays up while any one part recovers), and show a live line with the alerts."""
+    database_restarts = Restarts()
     with console.status("") as status:
         while not stopping():
+            now = time.monotonic()
+            if database is not None and now >= database_restarts.due and not database.running:
+                database_restarts.failed(now)
+                _report_failure("database", "stopped", database_restarts, database.log_file, now)
+                try:
+                    database.start()
+                except EmbeddedServerError as err:
+                    console.print(f"[red]The database did not start: {err}[/]")
             for child in children:
-                if child.process is not None and child.process.poll() is not None and not stopping():
-                    now = time.monotonic()
-                    child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S] + [now]
-                    if len(child.restarts) > RESTART_LIMIT:
-                        raise StartupError(f"the {child.name} keeps exiting; see {child.log}")
-                    console.print(f"[yellow]The {child.name} exited ({child.process.returncode}); restarting.[/]")
-                    child.start(env)
-            status.update(_live_line(dsn))
+                if stopping():
+                    break
+                if child.process is not None and child.process.poll() is not None:
+                    child.restarts.failed(now)
+                    _report_failure(child.name, f"exited ({child.process.returncode})", child.restarts, child.log, now)
+                    child.process = None
+                if child.process is None and now >= child.restarts.due:
+                    child.start(env, lifeline)
+            alerts = [child.restarts.alert(child.name, child.log, now) for child in children]
+            if database is not None:
+                alerts.append(database_restarts.alert("database", database.log_file, now))
+            status.update(" · ".join([f"[bold red]{alert}[/]" for alert in alerts if alert] + [_live_line(dsn)]))
             for _ in range(20):
                 if stopping():
                     break
                 time.sleep(0.1)
+
+
+def _report_failure(name: str, what: str, restarts: Restarts, log: Path, now: float) -> None:
+    alert = restarts.alert(name, log, now)
+    wait = restarts.due - now
+    console.print(
+        f"[bold red]{alert}[/]"
+        if alert
+        else f"[yellow]The {name} {what}; restarting{f' in {wait:.0f} s' if wait > 0 else ''}.[/]"
+    )
 
 
 def _live_line(dsn: str) -> str:

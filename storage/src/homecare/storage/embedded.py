@@ -123,6 +123,7 @@ class EmbeddedPostgres:
         self._account: pwd.struct_passwd | None = None
         self._password: str | None = None
         self._owned = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self.socket_dir: Path | None = None
 
@@ -157,8 +158,18 @@ class EmbeddedPostgres:
             raise EmbeddedServerError(f"cannot read the PostgreSQL version from {output!r}")
         return int(match.group(1))
 
+    @property
+    def running(self) -> bool:
+        """Whether a server runs on this cluster now (a crashed one's stale pid file is removed)."""
+        return self._running_postmaster() is not None
+
     def start(self) -> str:
-        """Initialise if needed, start (or adopt a running server), make sure the database exists; the DSN."""
+        """Initialise if needed, start (or adopt a running server), make sure the database exists; the DSN.
+
+        Started again after a crash, the server comes back on the same port, so DSNs handed out stay valid.
+        A server this object launches is stopped by a watchdog process when this process ends, however it
+        ends (even by SIGKILL), so that it never outlives its owner holding the port and the cluster.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._exclusive():
             self._account = self._server_account()
@@ -183,12 +194,24 @@ class EmbeddedPostgres:
         if not self._owned and not (adopted_too and self.port is not None):
             return
         try:
-            self._pg_ctl(["stop", "-m", "fast", "-w", "-t", str(int(self._timeout_s))])
-        except EmbeddedServerError:
-            if (self.pgdata / "postmaster.pid").exists():
-                raise
+            self.stop_cluster()
         finally:
             self._owned = False
+            self._release_watchdog()
+
+    def stop_cluster(self, *, postmaster: int | None = None) -> None:
+        """Stop whatever server runs on this cluster, whoever started it, or only the one whose postmaster has
+        that pid; nothing to do if none runs (a crashed server left only its pid file)."""
+        if self._account is None:
+            self._account = self._server_account()
+        running = self._running_postmaster()
+        if running is None or postmaster not in (None, running.pid):
+            return
+        try:
+            self._pg_ctl(["stop", "-m", "fast", "-w", "-t", str(int(self._timeout_s))])
+        except EmbeddedServerError:
+            if self.running:
+                raise
         log.info("PostgreSQL on %s stopped", self.pgdata)
 
     def __enter__(self) -> EmbeddedPostgres:
@@ -264,6 +287,7 @@ class EmbeddedPostgres:
         if running is None:
             self._launch()
             self._owned = True
+            self._watch()
             return
         if self._requested_port is not None and running.port != self._requested_port:
             raise EmbeddedServerError(
@@ -339,10 +363,11 @@ class EmbeddedPostgres:
             return str(self.pgdata).encode() in b" ".join(args)
 
     def _launch(self) -> None:
-        port_attempts = 1 if self._requested_port is not None else 3
+        fixed_port = self._requested_port or self.port  # a restart keeps the port its DSN names
+        port_attempts = 1 if fixed_port is not None else 3
         deadline = time.monotonic() + self._timeout_s
         while True:
-            self.port = self._requested_port or _free_port()
+            self.port = fixed_port or _free_port()
             self._write_conf()
             log_offset = self.log_file.stat().st_size
             try:
@@ -399,6 +424,39 @@ class EmbeddedPostgres:
             if exists is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
         self._password = password
+
+    def _watch(self) -> None:
+        """A watchdog for the server just launched: it waits for its stdin to close, which happens when this
+        process ends however it ends, or calls ``stop()``, then stops that server if it still runs (not a later
+        one). Its own session: Ctrl-C is not for it."""
+        self._release_watchdog()
+        running = self._running_postmaster()
+        if running is None:
+            return
+        self._watchdog = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "homecare.storage.watchdog",
+                str(self.data_dir),
+                str(self.bin_dir),
+                str(running.pid),
+            ],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def _release_watchdog(self) -> None:
+        if self._watchdog is None:
+            return
+        assert self._watchdog.stdin is not None
+        self._watchdog.stdin.close()
+        try:
+            self._watchdog.wait(self._timeout_s)
+        except subprocess.TimeoutExpired:
+            self._watchdog.kill()
+            self._watchdog.wait()
+        self._watchdog = None
 
     # --- subprocesses --------------------------------------------------------------------------
 

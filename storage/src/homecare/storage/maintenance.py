@@ -62,6 +62,21 @@ async def prepare_storage(dsn: str, settings: StorageSettings) -> None:
         await prepare_database(conn, settings=settings)
 
 
+async def prepare_storage_when_reachable(dsn: str, settings: StorageSettings, *, max_delay_s: float = 10.0) -> None:
+    """``prepare_storage``, waiting for a database that is down or still starting (doubling delays up to
+    ``max_delay_s``, each logged): a process started during an outage comes up with the database, not exits."""
+    delay = 0.5
+    while True:
+        try:
+            await prepare_storage(dsn, settings)
+            return
+        except psycopg.OperationalError as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            log.warning("the database is not reachable (%s); retrying in %.1f s", reason, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay_s)
+
+
 async def maintain_once(
     conn: Conn, *, settings: StorageSettings, housekeeping: bool = True, now: datetime | None = None
 ) -> MaintenanceReport | None:
