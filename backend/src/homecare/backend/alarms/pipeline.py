@@ -215,6 +215,10 @@ class AlarmPipeline:
                     at = min(now, row["received_at"])
                     async with conn.transaction():
                         incident_id, outcome = await self._apply_event(conn, row, now=at, book=book)
+                except (psycopg.OperationalError, OSError):
+                    # The database failed, not the event (its disk full, its connection lost): recorded as
+                    # failed, the alarm would never open its incident. The whole batch is retried instead.
+                    raise
                 except Exception as err:  # one bad event must not stall every alarm behind it
                     log.exception("event %d could not be applied", row["id"])
                     incident_id, outcome = None, f"failed: {type(err).__name__}: {err}"[:300]
@@ -289,6 +293,8 @@ class AlarmPipeline:
                 try:
                     async with conn.transaction():
                         outcome = await self._review(conn, row, now=now)
+                except (psycopg.OperationalError, OSError):
+                    raise  # the database failed, not the burst: retried, as events are
                 except Exception as err:
                     log.exception("IMU burst %d could not be reviewed", row["id"])
                     outcome = f"failed: {type(err).__name__}: {err}"[:300]
