@@ -58,7 +58,8 @@ bench-calls: install system-packages
 	$(BIN)/python -m bench.calls
 
 # Fault drills on the production-shaped stack (about 15 minutes, so not part of `make test`): alarms while parts
-# are killed and stopped; fails if an acknowledged alarm is lost or duplicated. Figures in bench/results/drills.json.
+# are killed, stopped, replaced and cut off; fails if an acknowledged alarm is lost or duplicated. Figures in
+# bench/results/drills.json.
 drills: install system-packages
 	$(BIN)/python -m bench.drills
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -36,11 +36,17 @@ def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "m
             database.stop()
 
 
-def start_homecare(work: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``homecare <args>`` as a child process, its output in ``work/<name>.log``."""
+def start_homecare(
+    work: Path, name: str, args: list[str], env: dict[str, str], wrapper: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``homecare <args>`` as a child process (run by ``wrapper``, e.g. ``ip netns exec``, which execs it in
+    its place), its output in ``work/<name>.log``."""
     log = (work / f"{name}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "homecare.launcher.cli", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*wrapper, sys.executable, "-m", "homecare.launcher.cli", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
