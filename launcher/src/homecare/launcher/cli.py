@@ -1,4 +1,4 @@
-"""The ``homecare`` command line: run the whole system or one of its processes, and the fall-model tools."""
+"""The ``homecare`` command line: run the whole system or one of its processes, and the fall and vital-sign tools."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from homecare.backend.accounts.cli import app as users_app
 from homecare.backend.detection.falls.cli import app as falls_app
+from homecare.backend.detection.replay.cli import app as vitals_app
 from homecare.backend.settings import Settings
 from homecare.gateway.settings import GatewaySettings
 from homecare.launcher.lifeline import follow as follow_lifeline
@@ -19,6 +20,7 @@ from homecare.storage.settings import StorageSettings
 
 app = typer.Typer(help="homecare: home-based elderly care platform.", no_args_is_help=True)
 app.add_typer(falls_app, name="falls")
+app.add_typer(vitals_app, name="vitals")
 app.add_typer(users_app, name="users")
 app.add_typer(sim_app, name="sim", help="Simulated devices: a neighbourhood, scenarios, a load fleet.")
 

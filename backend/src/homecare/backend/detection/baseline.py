@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -57,28 +59,82 @@ counted in whole hours), so that a resident with a very steady week is not flagg
 JUDGE_AFTER: Final = timedelta(hours=2)
 """Yesterday is judged from 02:00 local time, once its last hour is surely in the hourly rollup."""
 
-# Daily features per resident and local day, from the hourly rollups.
-_DAYS: Final = """
-WITH h AS (
-    SELECT h.resident_id, (h.bucket AT TIME ZONE r.timezone) AS local, h.metric, h.n, h.sum
-    FROM telemetry_1h h JOIN residents r ON r.id = h.resident_id
-    WHERE h.bucket >= %(since)s AND h.bucket < %(until)s AND h.resident_id = ANY(%(ids)s::int[])
-      AND h.metric = ANY(%(metrics)s::smallint[]) AND h.n > 0
-)
-SELECT resident_id, local::date AS day,
-       count(*) FILTER (WHERE metric = %(hr)s) AS hr_hours,
-       sum(sum) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 1 AND 4)
-           / NULLIF(sum(n) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 1 AND 4), 0)
-           AS night_hr,
-       min(sum / n) FILTER (WHERE metric = %(hr)s AND extract(hour FROM local) BETWEEN 9 AND 20) AS resting_hr,
-       sum(sum) FILTER (WHERE metric = %(act)s AND extract(hour FROM local) BETWEEN 8 AND 20)
-           / NULLIF(sum(n) FILTER (WHERE metric = %(act)s AND extract(hour FROM local) BETWEEN 8 AND 20), 0)
-           AS activity,
-       coalesce(sum(sum) FILTER (WHERE metric = %(steps)s), 0) AS steps,
-       count(*) FILTER (WHERE metric = %(act)s AND sum / n < 30) AS sleep_h
-FROM h
-GROUP BY 1, 2
+ROLLUP_METRICS: Final = (Metric.HEART_RATE, Metric.ACTIVITY, Metric.STEPS)
+"""The metrics a day's features are read from, in the row order of ``DayMinutes``."""
+MINUTES: Final = 1440
+
+# The minute rollups of each resident due, from the first local day whose features are not stored yet.
+_MINUTES: Final = """
+WITH p AS (SELECT * FROM unnest(%(ids)s::int[], %(since)s::timestamptz[]) AS p(resident_id, since))
+SELECT m.resident_id, (m.bucket AT TIME ZONE r.timezone) AS local, m.metric, m.n, m.sum
+FROM p JOIN residents r ON r.id = p.resident_id
+JOIN telemetry_1m m ON m.resident_id = p.resident_id
+WHERE m.metric = ANY(%(metrics)s::smallint[]) AND m.bucket >= p.since AND m.bucket < %(until)s AND m.n > 0
 """
+
+
+@dataclass(frozen=True, slots=True)
+class DayMinutes:
+    """One local day minute by minute, per metric of ``ROLLUP_METRICS``: readings and their sum (as rolled up)."""
+
+    n: FloatArray  # (metrics, 1440)
+    total: FloatArray  # (metrics, 1440)
+
+    @classmethod
+    def empty(cls) -> DayMinutes:
+        """A day without any reading yet."""
+        return cls(np.zeros((len(ROLLUP_METRICS), MINUTES)), np.zeros((len(ROLLUP_METRICS), MINUTES)))
+
+    def add(self, metric: Metric, minute: npt.NDArray[np.intp], n: FloatArray, total: FloatArray) -> None:
+        """Add rolled-up readings of ``metric`` at these minutes of the day."""
+        row = ROLLUP_METRICS.index(metric)
+        np.add.at(self.n[row], minute, n)
+        np.add.at(self.total[row], minute, total)
+
+
+def day_features(day: DayMinutes, settings: BaselineSettings) -> tuple[float, FloatArray]:
+    """Hours the wristband was worn, and the day's features (NaN where the day has nothing to read one from).
+
+    Worn: a minute with a heart rate or with steps (a band taken off reports neither, and no steps is not
+    no activity). Resting heart rate: the median heart rate of the minutes with no step in them nor in the
+    ``rest_after_steps_min`` minutes before (at least ``min_rest_minutes`` of them), which is robust to
+    how much the resident walked that day. Night heart rate: the mean from 01:00 to 05:00 (at least half
+    an hour of it). Daytime activity: the mean activity counts from 08:00 to 21:00; hours asleep: hours
+    whose mean activity is below 30 counts; steps: the day's total.
+    """
+    n, total = day.n, day.total
+    seen = n > 0
+    hr = np.divide(total[0], n[0], out=np.full(MINUTES, np.nan), where=seen[0])
+    activity = np.divide(total[1], n[1], out=np.full(MINUTES, np.nan), where=seen[1])
+    steps = np.where(seen[2], total[2], np.nan)
+    worn = seen[0] | (np.nan_to_num(steps) > 0)
+    # No step known in this minute nor in the ones before (a minute without a steps reading is not known).
+    window = settings.rest_after_steps_min + 1
+    stepping = np.convolve(np.where(seen[2], steps > 0, True).astype(np.float64), np.ones(window))[:MINUTES]
+    stepping[: window - 1] += 1  # the previous day's last minutes are not known here
+    rest = seen[0] & (stepping == 0)
+    night = slice(60, 5 * 60)
+    hourly_activity = np.array(
+        [
+            activity[h * 60 : (h + 1) * 60][seen[1][h * 60 : (h + 1) * 60]].mean()
+            if seen[1][h * 60 : (h + 1) * 60].any()
+            else np.nan
+            for h in range(24)
+        ]
+    )
+    known_activity = ~np.isnan(hourly_activity)
+    features = np.array(
+        [
+            float(np.mean(hr[night][seen[0][night]])) if seen[0][night].sum() >= 30 else np.nan,
+            float(np.median(hr[rest])) if rest.sum() >= settings.min_rest_minutes else np.nan,
+            float(np.mean(activity[8 * 60 : 21 * 60][seen[1][8 * 60 : 21 * 60]]))
+            if seen[1][8 * 60 : 21 * 60].any()
+            else np.nan,
+            float(np.nansum(steps)) if seen[2].any() else np.nan,
+            float((hourly_activity[known_activity] < 30).sum()) if known_activity.any() else np.nan,
+        ]
+    )
+    return float(worn.sum()) / 60, features
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +165,20 @@ class Baseline:
 
 
 def fit(history: FloatArray, settings: BaselineSettings) -> Baseline:
-    """Median and MAD per feature over the history (days × features), and the envelope when there are enough days."""
-    median = np.median(history, axis=0)
-    mad = np.median(np.abs(history - median), axis=0)
+    """Median and MAD per feature over the history (days × features), and the envelope when there are enough days.
+
+    A feature known on fewer than ``min_days`` of the days (NaN on the others) has no baseline (NaN), and
+    is not judged; the envelope needs every feature on every day.
+    """
+    known = (~np.isnan(history)).sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: no baseline for that feature
+        median = np.nanmedian(history, axis=0)
+        mad = np.nanmedian(np.abs(history - median), axis=0)
+    median[known < settings.min_days] = np.nan
+    mad[known < settings.min_days] = np.nan
     base = Baseline(history.shape[0], median, mad)
-    if history.shape[0] < ENVELOPE_MIN_DAYS:
+    if history.shape[0] < ENVELOPE_MIN_DAYS or np.isnan(history).any():
         return base
     z = (history - median) / base.sigma()
     try:
@@ -145,14 +210,15 @@ def _fmt(value: float, decimals: int) -> str:
 
 def judge(x: FloatArray, baseline: Baseline, settings: BaselineSettings) -> tuple[str, str] | None:
     """Why the day ``x`` is unusual for this resident (English, Chinese), or None when it is not."""
-    z = baseline.z(x)
+    z = baseline.z(x)  # NaN for a feature without a value or a baseline: never deviates
     change = np.abs(x - baseline.median)
     concerning = (CONCERN == 0) | (np.sign(x - baseline.median) == CONCERN)
-    deviates = concerning & (np.abs(z) >= settings.z_threshold) & (change >= _min_change(settings))
+    with np.errstate(invalid="ignore"):
+        deviates = concerning & (np.abs(z) >= settings.z_threshold) & (change >= _min_change(settings))
+        leaning = concerning & (np.abs(z) >= 2.5) & (change >= _min_change(settings) / 2)
     order = [int(i) for i in np.argsort(-np.abs(z)) if deviates[i]]
     prefix_en, prefix_zh = "", ""
     # The envelope speaks only for a day with at least one clear, if not alarming, concerning departure.
-    leaning = concerning & (np.abs(z) >= 2.5) & (change >= _min_change(settings) / 2)
     if not order and leaning.any() and baseline.envelope_outlier(z):
         # No single feature is far off, but the combination is: name the two largest departures.
         order = [int(i) for i in np.argsort(-np.abs(z)) if leaning[i]][:2]
@@ -246,30 +312,103 @@ _USUAL_ZH: Final = "日常指标已回到个人基线范围内。"
 
 
 async def _evaluate(conn: Conn, *, now: datetime, book: SettingsBook, due: dict[int, date]) -> list[Finding]:
-    longest = max(book.for_resident(rid).baseline.history_days for rid in due)
+    ids = sorted(due)
+    first = {rid: due[rid] - timedelta(days=book.for_resident(rid).baseline.history_days) for rid in ids}
     cursor = await conn.execute(
-        _DAYS,
-        {
-            "ids": sorted(due),
-            "since": now - timedelta(days=longest + 3),
-            "until": now,
-            "metrics": [int(Metric.HEART_RATE), int(Metric.ACTIVITY), int(Metric.STEPS)],
-            "hr": int(Metric.HEART_RATE),
-            "act": int(Metric.ACTIVITY),
-            "steps": int(Metric.STEPS),
-        },
+        "SELECT resident_id, day, worn_hours, features FROM resident_baseline_days "
+        "WHERE resident_id = ANY(%s::int[]) AND day >= %s",
+        (ids, min(first.values())),
     )
-    days: dict[int, dict[date, tuple[int, list[float | None]]]] = {}
-    for rid, day, hr_hours, *values in await cursor.fetchall():
-        days.setdefault(rid, {})[day] = (hr_hours, [None if v is None else float(v) for v in values])
+    by_day: dict[int, dict[date, tuple[float, FloatArray]]] = {rid: {} for rid in ids}
+    for rid, day, worn, features in await cursor.fetchall():
+        by_day[rid][day] = (worn, np.array(features, dtype=np.float64))
+    # Each day's features are computed once, from the minute rollups, and kept: a night reads one day.
+    missing = {
+        rid: [
+            d
+            for k in range((due[rid] - first[rid]).days + 1)
+            if (d := first[rid] + timedelta(days=k)) not in by_day[rid]
+        ]
+        for rid in ids
+    }
+    todo = [rid for rid in ids if missing[rid]]
+    if todo:
+        zones = await _zones(conn, todo)
+        cursor = await conn.execute(
+            _MINUTES,
+            {
+                "ids": todo,
+                "since": [datetime.combine(missing[rid][0], time(), tzinfo=zones[rid]) for rid in todo],
+                "until": max(datetime.combine(due[rid] + timedelta(days=1), time(), tzinfo=zones[rid]) for rid in todo),
+                "metrics": [int(m) for m in ROLLUP_METRICS],
+            },
+        )
+        grouped: dict[tuple[int, date, int], list[tuple[int, float, float]]] = {}
+        for rid, local, metric, n, total in await cursor.fetchall():
+            if local.date() <= due[rid] and local.date() not in by_day[rid]:
+                grouped.setdefault((rid, local.date(), metric), []).append((local.hour * 60 + local.minute, n, total))
+        minutes: dict[tuple[int, date], DayMinutes] = {}
+        for (rid, day, metric), values in grouped.items():
+            at, n, total = (np.array(column) for column in zip(*values, strict=True))
+            minutes.setdefault((rid, day), DayMinutes.empty()).add(Metric(metric), at, n, total)
+        rows = []
+        for (rid, day), day_minutes in minutes.items():
+            worn, features = day_features(day_minutes, book.for_resident(rid).baseline)
+            by_day[rid][day] = (worn, features)
+            rows.append((rid, day, worn, [float(v) for v in features]))
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO resident_baseline_days (resident_id, day, worn_hours, features) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (resident_id, day) DO UPDATE SET worn_hours = excluded.worn_hours, "
+                "features = excluded.features",
+                rows,
+            )
+    await conn.execute(
+        "DELETE FROM resident_baseline_days WHERE resident_id = ANY(%s::int[]) AND day < %s",
+        (ids, min(first.values()) - timedelta(days=1)),
+    )
     findings = []
-    for rid, day in sorted(due.items()):
-        settings = book.for_resident(rid).baseline
-        finding, row = _judge_resident(rid, day, days.get(rid, {}), settings)
-        await _store(conn, rid, now, day, row)
+    for rid in ids:
+        finding, row = _judge_resident(rid, due[rid], by_day[rid], book.for_resident(rid).baseline)
+        await _store(conn, rid, now, due[rid], row)
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+async def _zones(conn: Conn, ids: list[int]) -> dict[int, ZoneInfo]:
+    cursor = await conn.execute("SELECT id, timezone FROM residents WHERE id = ANY(%s::int[])", (ids,))
+    return {rid: resident_zone(timezone) for rid, timezone in await cursor.fetchall()}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One judged day: the baseline it was judged against, ``usual``, ``unusual`` or ``unknown``, and why."""
+
+    baseline: Baseline
+    verdict: str
+    reason: tuple[str, str] | None = None
+
+
+def _complete(entry: tuple[float, FloatArray] | None, settings: BaselineSettings) -> FloatArray | None:
+    if entry is None or entry[0] < settings.min_hours_of_data:
+        return None
+    return entry[1]
+
+
+def judge_day(day: date, by_day: Mapping[date, tuple[float, FloatArray]], settings: BaselineSettings) -> Verdict:
+    """Judge ``day`` against the baseline of the days before it (``by_day``: hours worn and features per
+    local day, from ``day_features``). Used by the platform and by the evaluator on real series."""
+    history_days = [day - timedelta(days=k) for k in range(settings.history_days, 0, -1)]
+    rows = [x for d in history_days if (x := _complete(by_day.get(d), settings)) is not None]
+    if len(rows) < settings.min_days:
+        return Verdict(Baseline(len(rows), np.array([]), np.array([])), "unknown")
+    baseline = fit(np.vstack(rows), settings)
+    x = _complete(by_day.get(day), settings)
+    if x is None:
+        return Verdict(baseline, "unknown")
+    reason = judge(x, baseline, settings)
+    return Verdict(baseline, "usual" if reason is None else "unusual", reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,37 +420,27 @@ class _Row:
     zh: str | None
 
 
-def _complete(entry: tuple[int, list[float | None]] | None, settings: BaselineSettings) -> FloatArray | None:
-    if entry is None or entry[0] < settings.min_hours_of_data or any(v is None for v in entry[1]):
-        return None
-    return np.array(entry[1], dtype=np.float64)
-
-
 def _judge_resident(
-    rid: int, day: date, by_day: dict[date, tuple[int, list[float | None]]], settings: BaselineSettings
+    rid: int, day: date, by_day: dict[date, tuple[float, FloatArray]], settings: BaselineSettings
 ) -> tuple[Finding | None, _Row]:
     through = day - timedelta(days=1)
     if not by_day:
         # No wristband data: remembered for the day, so the next runs do not look again.
         return None, _Row(Baseline(0, np.array([]), np.array([])), through, "unknown", None, None)
-    history_days = [day - timedelta(days=k) for k in range(settings.history_days, 0, -1)]
-    rows = [x for d in history_days if (x := _complete(by_day.get(d), settings)) is not None]
-    if len(rows) < settings.min_days:
-        empty = Baseline(len(rows), np.array([]), np.array([]))
-        log.info("resident %s: no personal baseline yet (%d of %d days)", rid, len(rows), settings.min_days)
-        return None, _Row(empty, through, "unknown", None, None)
-    baseline = fit(np.vstack(rows), settings)
-    x = _complete(by_day.get(day), settings)
-    if x is None:
-        return None, _Row(baseline, through, "unknown", None, None)
-    reason = judge(x, baseline, settings)
-    if reason is None:
+    verdict = judge_day(day, by_day, settings)
+    if verdict.verdict == "unknown":
+        if verdict.baseline.median.size == 0:
+            log.info(
+                "resident %s: no personal baseline yet (%d of %d days)", rid, verdict.baseline.days, settings.min_days
+            )
+        return None, _Row(verdict.baseline, through, "unknown", None, None)
+    if verdict.reason is None:
         finding = Finding(rid, Cause.WELFARE, State.GONE, explanation_en=_USUAL_EN, explanation_zh=_USUAL_ZH)
-        return finding, _Row(baseline, through, "usual", None, None)
-    en, zh = reason
+        return finding, _Row(verdict.baseline, through, "usual", None, None)
+    en, zh = verdict.reason
     en, zh = clip(f"Welfare check: {en}"), clip(f"建议探访：{zh}")
     finding = Finding(rid, Cause.WELFARE, State.HOLDS, explanation_en=en, explanation_zh=zh)
-    return finding, _Row(baseline, through, "unusual", en, zh)
+    return finding, _Row(verdict.baseline, through, "unusual", en, zh)
 
 
 async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> None:

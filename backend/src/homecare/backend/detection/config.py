@@ -83,7 +83,11 @@ class BaselineSettings(_Settings):
     min_days: int = Field(default=7, ge=5, le=180)
     z_threshold: float = Field(default=3.5, gt=0, le=100)
     min_hours_of_data: int = Field(default=18, ge=1, le=24)
-    """A local day counts only with heart-rate data in at least this many hours."""
+    """A local day counts only when the wristband was worn (heart rate or steps) for at least this many hours."""
+    rest_after_steps_min: int = Field(default=12, ge=0, le=120)
+    """Resting heart rate is read from minutes with no step in them nor in this many minutes before."""
+    min_rest_minutes: int = Field(default=60, ge=1, le=1440)
+    """A day's resting heart rate needs at least this many such minutes."""
     envelope_contamination: float = Field(default=0.02, gt=0, lt=0.5)
     # Below these absolute changes a deviation is not worth a visit, however tight the baseline.
     min_change_hr: float = Field(default=6.0, ge=0, le=250)

@@ -29,7 +29,9 @@ nothing is decided (an alarm stays open: a wristband taken off is not a recovery
 Durations are in seconds, so this reads raw telemetry rather than the minute rollups, whose
 resolution cannot tell 90 s from 150 s (and which lag in plain mode). One set-based query: the last
 ``max_gap_s`` of readings picks the (resident, metric) pairs with a reading in some band or an open
-alarm, and only those are read over the longest duration (served by the BRIN index on ``ts``).
+alarm, and only those are read over the longest duration (served by the BRIN index on ``ts``). The
+runs are judged by ``judge``, plain NumPy over in-memory readings, which ``homecare vitals evaluate``
+also replays real recorded series through.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 from homecare.backend.detection.config import SettingsBook, VitalsSettings
 from homecare.backend.detection.findings import Finding, State, duration_en, duration_zh, hhmm, resident_zone
@@ -51,6 +56,8 @@ METRICS: Final = {
     Cause.VITALS_TEMPERATURE: Metric.SKIN_TEMP,
 }
 CAUSES: Final = tuple(METRICS)
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +107,13 @@ def bands(settings: VitalsSettings) -> list[Band]:
     ]
 
 
-# One row per (resident, band) with readings in the window: the start of the current run of in-band
-# readings (after the last reading outside the band and the last gap), the latest reading and whether
-# it is in the band. Residents with overrides get their own bands (resident_id set); the default
-# bands (resident_id NULL) apply to everybody else.
-_RUNS: Final = """
+# The readings of every (resident, metric) whose latest readings touch a band of theirs, or whose
+# alarm is open, over the window the longest duration needs. Residents with overrides get their own
+# bands (resident_id set); the default bands (resident_id NULL) apply to everybody else.
+_POINTS: Final = """
 WITH bands AS (
-    SELECT * FROM unnest(%(resident)s::int[], %(band)s::int[], %(metric)s::smallint[], %(below)s::bool[],
-                         %(threshold)s::float8[], %(gap_s)s::float8[])
-        AS b(resident_id, band, metric, below, threshold, gap_s)
+    SELECT * FROM unnest(%(resident)s::int[], %(metric)s::smallint[], %(below)s::bool[], %(threshold)s::float8[])
+        AS b(resident_id, metric, below, threshold)
 ),
 candidates AS (
     -- Only a (resident, metric) whose latest readings touch a band, or whose alarm is open, can change
@@ -124,103 +129,124 @@ candidates AS (
     SELECT c.resident_id, m.metric
     FROM detection_conditions c
     JOIN unnest(%(open_causes)s::text[], %(open_metrics)s::smallint[]) AS m(cause, metric) ON m.cause = c.cause
-),
-points AS (
-    SELECT t.resident_id, t.metric, t.ts, t.value
-    FROM telemetry t
-    JOIN candidates c ON c.resident_id = t.resident_id AND c.metric = t.metric
-    WHERE t.ts > %(since)s AND t.ts <= %(now)s
-),
-flagged AS (
-    SELECT p.resident_id, b.band, p.ts, p.value, b.gap_s,
-           CASE WHEN b.below THEN p.value <= b.threshold ELSE p.value >= b.threshold END AS hit,
-           extract(epoch FROM p.ts - lag(p.ts) OVER (PARTITION BY p.resident_id, b.band ORDER BY p.ts)) AS gap
-    FROM points p
-    JOIN bands b ON b.metric = p.metric
-     AND (b.resident_id = p.resident_id
-          OR (b.resident_id IS NULL AND p.resident_id <> ALL(%(overridden)s::int[])))
-),
-runs AS (
-    -- A reading outside the band, or one after a gap, starts a new run.
-    SELECT *, sum(CASE WHEN NOT hit OR gap > gap_s THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY resident_id, band ORDER BY ts) AS run
-    FROM flagged
-),
-tagged AS (
-    SELECT *, max(run) OVER (PARTITION BY resident_id, band) AS last_run FROM runs
 )
-SELECT t.resident_id, t.band, max(t.ts) AS last_ts,
-       (array_agg(t.hit ORDER BY t.ts DESC))[1] AS last_hit,
-       (array_agg(t.value ORDER BY t.ts DESC))[1] AS last_value,
-       min(t.ts) FILTER (WHERE t.hit AND t.run = t.last_run) AS run_start,
-       r.timezone
-FROM tagged t JOIN residents r ON r.id = t.resident_id
-GROUP BY t.resident_id, t.band, r.timezone
+SELECT t.resident_id, t.metric, r.timezone,
+       array_agg(extract(epoch FROM t.ts)::float8 ORDER BY t.ts), array_agg(t.value::float8 ORDER BY t.ts)
+FROM telemetry t
+JOIN candidates c ON c.resident_id = t.resident_id AND c.metric = t.metric
+JOIN residents r ON r.id = t.resident_id
+WHERE t.ts > %(since)s AND t.ts <= %(now)s
+GROUP BY t.resident_id, t.metric, r.timezone
 """
+
+
+def run_starts(ts: FloatArray, values: FloatArray, band: Band, max_gap_s: float) -> FloatArray:
+    """For each reading, the start of the run of in-band readings it ends (NaN when it is outside the band).
+
+    ``ts`` (seconds, ascending) and ``values`` are one metric's readings; a reading outside the band or
+    one more than ``max_gap_s`` after the previous reading starts a new run.
+    """
+    hit = values <= band.threshold if band.below else values >= band.threshold
+    gap = np.diff(ts, prepend=-np.inf)
+    gap[0] = 0.0  # the first reading of a window has no known predecessor: not a break
+    previous_hit = np.concatenate(([False], hit[:-1]))
+    starts = hit & (~previous_hit | (gap > max_gap_s))
+    start = np.maximum.accumulate(np.where(starts, ts, -np.inf))
+    return np.where(hit, start, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class CauseStates:
+    """One cause judged at each of several moments from the same readings."""
+
+    holding: npt.NDArray[np.intp]
+    """Index (into the bands given) of the most severe band that holds, -1 when none does."""
+    gone: npt.NDArray[np.bool_]
+    """A fresh reading outside every band: the condition is over."""
+    since: FloatArray
+    """Start of the holding band's run (NaN when none holds)."""
+    value: FloatArray
+    """The latest reading at each moment (NaN without one)."""
+    fresh: npt.NDArray[np.bool_]
+    """A reading at most ``max_gap_s`` old: without one nothing can be judged."""
+
+
+def judge(ts: FloatArray, values: FloatArray, cause_bands: list[Band], max_gap_s: float, at: FloatArray) -> CauseStates:
+    """The state of one cause at each moment of ``at`` (seconds), from one metric's readings up to then.
+
+    A band holds when the latest reading is fresh (at most ``max_gap_s`` old), in the band, and its run has
+    lasted the band's duration; the cause is over when the latest fresh reading is in no band; otherwise
+    (in a band for too short a time, or no fresh reading) nothing is decided. The platform asks about
+    ``now``; the evaluator on real series asks about every reading at once.
+    """
+    latest = np.searchsorted(ts, at, side="right") - 1
+    known = latest >= 0
+    index = np.maximum(latest, 0)
+    fresh = known & (at - ts[index] <= max_gap_s) if len(ts) else np.zeros(len(at), dtype=bool)
+    holding = np.full(len(at), -1, dtype=np.intp)
+    since = np.full(len(at), np.nan)
+    in_some_band = np.zeros(len(at), dtype=bool)
+    if len(ts):
+        # Most severe first: a band only takes the moments no more severe band holds.
+        order = sorted(range(len(cause_bands)), key=lambda i: cause_bands[i].priority)
+        for i in order:
+            band = cause_bands[i]
+            start = run_starts(ts, values, band, max_gap_s)[index]
+            in_band = fresh & ~np.isnan(start)
+            in_some_band |= in_band
+            holds = in_band & (holding < 0) & (at - np.where(in_band, start, at) >= band.duration_s)
+            holding[holds] = i
+            since[holds] = start[holds]
+    value = np.where(known, values[index] if len(ts) else np.nan, np.nan)
+    return CauseStates(holding, fresh & ~in_some_band, since, value, fresh)
 
 
 async def detect(conn: Conn, *, now: datetime, book: SettingsBook) -> list[Finding]:
     """Findings for every resident with recent vital-sign readings (one per vital-sign cause)."""
-    default_bands = bands(_defaults(book))
-    rows: list[tuple[int | None, int, Band]] = [(None, i, b) for i, b in enumerate(default_bands)]
-    per_resident: dict[int | None, list[Band]] = {None: default_bands}
-    max_gap_by_resident: dict[int | None, int] = {None: _defaults(book).max_gap_s}
+    default_settings = _defaults(book)
+    per_resident: dict[int | None, tuple[VitalsSettings, list[Band]]] = {
+        None: (default_settings, bands(default_settings))
+    }
     for resident_id in book.overridden:
         settings = book.for_resident(resident_id).vitals
-        per_resident[resident_id] = bands(settings)
-        max_gap_by_resident[resident_id] = settings.max_gap_s
-        rows += [(resident_id, i, b) for i, b in enumerate(per_resident[resident_id])]
+        per_resident[resident_id] = (settings, bands(settings))
+    rows = [(resident_id, band) for resident_id, (_, own) in per_resident.items() for band in own]
     if not rows:
         return []
-    longest = max(b.duration_s for _, _, b in rows) + max(max_gap_by_resident.values())
+    longest_gap = max(settings.max_gap_s for settings, _ in per_resident.values())
+    longest = max(band.duration_s for _, band in rows) + longest_gap
     cursor = await conn.execute(
-        _RUNS,
+        _POINTS,
         {
-            "resident": [r for r, _, _ in rows],
-            "band": [i for _, i, _ in rows],
-            "metric": [int(b.metric) for _, _, b in rows],
-            "below": [b.below for _, _, b in rows],
-            "threshold": [float(b.threshold) for _, _, b in rows],
+            "resident": [r for r, _ in rows],
+            "metric": [int(b.metric) for _, b in rows],
+            "below": [b.below for _, b in rows],
+            "threshold": [float(b.threshold) for _, b in rows],
             "since": now - timedelta(seconds=longest),
             "now": now,
-            "recent": now - timedelta(seconds=max(max_gap_by_resident.values())),
+            "recent": now - timedelta(seconds=longest_gap),
             "open_causes": [cause.value for cause in METRICS],
             "open_metrics": [int(metric) for metric in METRICS.values()],
             "overridden": book.overridden,
-            "gap_s": [float(max_gap_by_resident[r]) for r, _, _ in rows],
         },
     )
-    # (resident, cause) → best (most severe) holding band, and whether the cause is clearly over.
-    holding: dict[tuple[int, Cause], tuple[Band, float, datetime, str]] = {}
-    fresh: dict[tuple[int, Cause], bool] = {}
-    in_some_band: dict[tuple[int, Cause], bool] = {}
-    latest: dict[tuple[int, Cause], tuple[float, datetime, str]] = {}
-    for resident_id, index, last_ts, last_hit, last_value, run_start, timezone in await cursor.fetchall():
-        key_bands = per_resident[resident_id] if resident_id in per_resident else per_resident[None]
-        band = key_bands[index]
-        gap_s = max_gap_by_resident.get(resident_id, max_gap_by_resident[None])
-        key = (resident_id, band.cause)
-        is_fresh = now - last_ts <= timedelta(seconds=gap_s)
-        fresh[key] = fresh.get(key, False) or is_fresh
-        latest[key] = (last_value, last_ts, timezone)
-        if not is_fresh:
-            continue
-        if last_hit:
-            in_some_band[key] = True
-            if run_start is not None and now - run_start >= timedelta(seconds=band.duration_s):
-                best = holding.get(key)
-                if best is None or band.priority < best[0].priority:
-                    holding[key] = (band, last_value, run_start, timezone)
+    at = np.array([now.timestamp()])
     findings = []
-    for key, is_fresh in fresh.items():
-        resident_id, cause = key
-        if key in holding:
-            band, value, since, timezone = holding[key]
-            findings.append(_alarm(resident_id, band, value, since, now, timezone))
-        elif is_fresh and not in_some_band.get(key, False):
-            value, _, _ = latest[key]
-            findings.append(_back_to_normal(resident_id, cause, value))
-        # Otherwise in a band but not for long enough yet, or no fresh readings: nothing decided.
+    for resident_id, metric, timezone, ts, values in await cursor.fetchall():
+        settings, own = per_resident.get(resident_id, per_resident[None])
+        times, readings = np.array(ts, dtype=np.float64), np.array(values, dtype=np.float64)
+        for cause in CAUSES:
+            cause_bands = [b for b in own if b.cause is cause and b.metric == metric]
+            if not cause_bands:
+                continue
+            state = judge(times, readings, cause_bands, settings.max_gap_s, at)
+            if state.holding[0] >= 0:
+                band = cause_bands[int(state.holding[0])]
+                since = datetime.fromtimestamp(float(state.since[0]), tz=now.tzinfo)
+                findings.append(_alarm(resident_id, band, float(state.value[0]), since, now, timezone))
+            elif state.gone[0]:
+                findings.append(_back_to_normal(resident_id, cause, float(state.value[0])))
+            # Otherwise in a band but not for long enough yet, or no fresh readings: nothing decided.
     return findings
 
 

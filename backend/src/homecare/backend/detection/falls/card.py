@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,19 +105,3 @@ def cross_section(results: dict[tuple[str, str], dict[str, GroupMetrics]]) -> st
             f"{_figure(overall.false_alarms_per_hour, 2)} |"
         )
     return "\n".join(lines)
-
-
-def _section(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(<!-- {re.escape(name)}:begin -->\n).*?(<!-- {re.escape(name)}:end -->)", re.DOTALL)
-
-
-def has_section(card: str, name: str) -> bool:
-    """Whether the card has the generated section ``name``."""
-    return _section(name).search(card) is not None
-
-
-def replace_section(card: str, name: str, body: str) -> str:
-    """Swap the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` for ``body``."""
-    if not has_section(card, name):
-        raise ValueError(f"the model card has no generated section {name!r}")
-    return _section(name).sub(lambda match: match.group(1) + body + "\n" + match.group(2), card)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from homecare.backend.detection import cards
 from homecare.backend.detection.falls import card, evaluation, training
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, DatasetError, FallDataset, datasets_dir
 from homecare.backend.detection.falls.evaluation import GROUPS, GroupMetrics
@@ -124,7 +125,7 @@ def train(
         # Checked before the minutes of training, not after.
         text = card.CARD.read_text()
         wanted = [f"metrics:{name}" for name in positions] + ["metrics:cross-position"] * (len(positions) > 1)
-        missing = [section for section in wanted if not card.has_section(text, section)]
+        missing = [section for section in wanted if not cards.has_section(text, section)]
         if missing:
             raise typer.BadParameter(f"{card.CARD} lacks the generated sections {missing}; use --no-update-card")
     console = Console()
@@ -158,6 +159,6 @@ def train(
     if update_card:
         text = card.CARD.read_text()
         for section, body in bodies.items():
-            text = card.replace_section(text, section, body)
+            text = cards.replace_section(text, section, body)
         card.CARD.write_text(text)
         console.print(f"updated {card.CARD}")

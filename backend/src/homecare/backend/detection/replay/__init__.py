@@ -1,0 +1,1 @@
+"""Real recorded vital-sign series replayed through the platform's own detectors, with planted acute episodes."""
