@@ -1,8 +1,9 @@
 """Personal baseline per resident: daily features against their own robust history, a low-priority welfare check.
 
-Each local day of a resident becomes a vector of features read from the hourly telemetry rollups:
-night heart rate (01–05 h), resting heart rate (the calmest daytime hour), daytime activity, steps
-and hours asleep (hours with almost no wrist movement). The baseline is the median and MAD of each
+Each local day of a resident becomes a vector of features read from the minute telemetry rollups by
+``day_features``: night heart rate (01–05 h), resting heart rate (minutes without steps), daytime
+activity, steps and hours asleep (hours with almost no wrist movement); a feature the wristband gives
+nothing for (no activity sensor) is NaN and left out. The baseline is the median and MAD of each
 feature over the previous ``history_days`` days (at least ``min_days`` with enough data), and, with
 enough days for a covariance (``ENVELOPE_MIN_DAYS``), scikit-learn's ``EllipticEnvelope`` (a
 minimum-covariance-determinant fit, robust to the odd bad day) over the robust z-scores, which
@@ -10,9 +11,11 @@ catches a combination of changes that no single feature shows. A feature deviate
 z-score reaches ``z_threshold`` *and* the change is large enough to matter; the welfare check names
 it: "night heart rate 84, usually 62±4".
 
-The fit is stored as plain numbers in ``resident_baselines`` and refitted once a day; yesterday is
-judged once its last hour has been rolled up (from 02:00 local time), and the verdict is stored so
-that later runs of the day repeat it without recomputing.
+Each day's features are computed once and kept in ``resident_baseline_days``; the fit is stored as
+plain numbers in ``resident_baselines`` and refitted once a day; yesterday is judged once its last
+hour has been rolled up (from 02:00 local time), and the verdict is stored so that later runs of the
+day repeat it without recomputing. ``judge_day`` is the whole judgement, on in-memory days: the
+platform and ``homecare vitals evaluate`` call the same function.
 """
 
 from __future__ import annotations
