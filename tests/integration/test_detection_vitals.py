@@ -109,6 +109,23 @@ async def test_a_gap_in_the_readings_restarts_the_duration(db: Conn) -> None:
     assert _of(await run_periodic_detectors(db, now=T0 + timedelta(minutes=6)), rid, Cause.VITALS_SPO2) == []
 
 
+async def test_a_fast_pulse_while_walking_is_exertion_not_an_alarm(db: Conn) -> None:
+    walker, walker_band = await _resident(db, "wr-pulse-walk")
+    sitter, sitter_band = await _resident(db, "wr-pulse-sit")
+    for rid, device in ((walker, walker_band), (sitter, sitter_band)):
+        await _readings(db, rid, device, Metric.HEART_RATE, T0, [140] * 6)  # 07:50:00–07:52:30
+    # The walker's band counts 10 steps every 30 s (the default needs 50 in the 10 minutes before a reading).
+    await _readings(db, walker, walker_band, Metric.STEPS, T0 - timedelta(seconds=290), [10] * 16)
+    signals = await run_periodic_detectors(db, now=T0 + timedelta(seconds=150))
+    [alarm] = _of(signals, sitter, Cause.VITALS_PULSE)
+    assert (alarm.kind, alarm.priority) == (SignalKind.ALARM, Priority.HIGH)
+    assert _of(signals, walker, Cause.VITALS_PULSE) == []
+    # Per resident: with the rule off, the same walk is an alarm.
+    await set_overrides(db, resident_id=walker, overrides={"vitals": {"exertion_steps": 0}})
+    [walking] = _of(await run_periodic_detectors(db, now=T0 + timedelta(seconds=150)), walker, Cause.VITALS_PULSE)
+    assert walking.kind is SignalKind.ALARM
+
+
 async def test_per_resident_thresholds_and_priorities(db: Conn) -> None:
     usual, _ = await _resident(db, "wr-copd-00")
     copd, _ = await _resident(db, "wr-copd-01")

@@ -86,7 +86,7 @@ OVERALL_KEYS = {
     "subjects", "hours", "alerts", "alerts_by_cause", "alerts_per_hour", "alerts_per_hour_interval", "healthy_weeks",
     "false_alerts_healthy", "false_alerts_healthy_by_cause", "false_alerts_per_person_week",
     "false_alerts_per_person_week_interval", "illness_labelled", "illness_detected", "illness_detected_interval",
-    "median_lead_time_days", "not_judgeable",
+    "median_lead_time_days", "healthy_windows_flagged_share", "illness_detected_p_by_chance", "not_judgeable",
 }  # fmt: skip
 
 
@@ -106,7 +106,9 @@ def test_evaluate_command_prints_the_documented_json(tmp_path: Path) -> None:
     assert a["alerts_by_cause"] == {"vitals_pulse": 1}
     assert a["false_alerts_healthy"] == 0
     assert a["healthy_weeks"] == pytest.approx((1 + 2) / 7, abs=1e-3)  # day 0–1 and days 18–20
-    assert a["illness"] == {"detected": False, "lead_time_days": None}
+    assert a["illness"] == {
+        "detected": False, "lead_time_days": None, "healthy_windows": 0, "healthy_windows_flagged": 0
+    }  # fmt: skip
     assert a["not_judgeable"]["vitals_share"] < 0.001
     # A gap alone raises nothing, and shows as data the detectors could not judge.
     assert (b["alerts"], b["illness"], b["false_alerts_per_person_week"]) == (0, None, None)

@@ -57,6 +57,10 @@ class VitalsSettings(_Settings):
     temperature_duration_s: int = Field(default=900, ge=0, le=DAY_S)
     max_gap_s: int = Field(default=180, ge=30, le=3600)
     """Readings further apart than this break a duration: missing data never counts as in the band."""
+    exertion_steps: int = Field(default=50, ge=0, le=10_000)
+    """A pulse reading with at least this many steps counted in the ``exertion_window_s`` before it is taken
+    during exertion: the high-pulse bands (NEWS2 scores a resting patient) ignore it. 0: never."""
+    exertion_window_s: int = Field(default=600, ge=60, le=3600)
 
     @model_validator(mode="after")
     def _bands_in_order(self) -> Self:
@@ -81,8 +85,8 @@ class BaselineSettings(_Settings):
     enabled: bool = True
     history_days: int = Field(default=28, ge=7, le=180)
     min_days: int = Field(default=7, ge=5, le=180)
-    z_threshold: float = Field(default=3.5, gt=0, le=100)
-    min_hours_of_data: int = Field(default=18, ge=1, le=24)
+    z_threshold: float = Field(default=2.0, gt=0, le=100)
+    min_hours_of_data: int = Field(default=8, ge=1, le=24)
     """A local day counts only when the wristband was worn (heart rate or steps) for at least this many hours."""
     rest_after_steps_min: int = Field(default=12, ge=0, le=120)
     """Resting heart rate is read from minutes with no step in them nor in this many minutes before."""
@@ -90,7 +94,7 @@ class BaselineSettings(_Settings):
     """A day's resting heart rate needs at least this many such minutes."""
     envelope_contamination: float = Field(default=0.02, gt=0, lt=0.5)
     # Below these absolute changes a deviation is not worth a visit, however tight the baseline.
-    min_change_hr: float = Field(default=6.0, ge=0, le=250)
+    min_change_hr: float = Field(default=8.0, ge=0, le=250)
     min_change_activity: float = Field(default=40.0, ge=0, le=1_000_000)
     min_change_steps: float = Field(default=800.0, ge=0, le=1_000_000)
     min_change_sleep_h: float = Field(default=2.5, ge=0, le=24)

@@ -70,6 +70,8 @@ class Band:
     threshold: float
     duration_s: int
     priority: Priority
+    at_rest: bool = False
+    """A band meant for a resident at rest: readings taken during exertion (see ``exertion``) do not count."""
 
 
 _NAMES: Final = {
@@ -90,8 +92,16 @@ def bands(settings: VitalsSettings) -> list[Band]:
         Band(Cause.VITALS_SPO2, Metric.SPO2, True, s.spo2_low, s.spo2_low_duration_s, high),
         Band(Cause.VITALS_SPO2, Metric.SPO2, True, s.spo2_moderate, s.spo2_moderate_duration_s, medium),
         Band(Cause.VITALS_PULSE, Metric.HEART_RATE, True, s.pulse_low, s.pulse_duration_s, high),
-        Band(Cause.VITALS_PULSE, Metric.HEART_RATE, False, s.pulse_high, s.pulse_duration_s, high),
-        Band(Cause.VITALS_PULSE, Metric.HEART_RATE, False, s.pulse_raised, s.pulse_raised_duration_s, medium),
+        Band(Cause.VITALS_PULSE, Metric.HEART_RATE, False, s.pulse_high, s.pulse_duration_s, high, at_rest=True),
+        Band(
+            Cause.VITALS_PULSE,
+            Metric.HEART_RATE,
+            False,
+            s.pulse_raised,
+            s.pulse_raised_duration_s,
+            medium,
+            at_rest=True,
+        ),
         Band(Cause.VITALS_RESPIRATION, Metric.RESP_RATE, True, s.respiration_low, s.respiration_duration_s, high),
         Band(Cause.VITALS_RESPIRATION, Metric.RESP_RATE, False, s.respiration_high, s.respiration_duration_s, high),
         Band(
@@ -129,24 +139,53 @@ candidates AS (
     SELECT c.resident_id, m.metric
     FROM detection_conditions c
     JOIN unnest(%(open_causes)s::text[], %(open_metrics)s::smallint[]) AS m(cause, metric) ON m.cause = c.cause
+),
+wanted AS (
+    -- The step counts of a resident whose pulse is read, to tell exertion from a resting pulse.
+    SELECT resident_id, metric FROM candidates
+    UNION
+    SELECT resident_id, %(steps)s::smallint FROM candidates WHERE metric = %(pulse)s
 )
 SELECT t.resident_id, t.metric, r.timezone,
        array_agg(extract(epoch FROM t.ts)::float8 ORDER BY t.ts), array_agg(t.value::float8 ORDER BY t.ts)
 FROM telemetry t
-JOIN candidates c ON c.resident_id = t.resident_id AND c.metric = t.metric
+JOIN wanted c ON c.resident_id = t.resident_id AND c.metric = t.metric
 JOIN residents r ON r.id = t.resident_id
 WHERE t.ts > %(since)s AND t.ts <= %(now)s
 GROUP BY t.resident_id, t.metric, r.timezone
 """
 
 
-def run_starts(ts: FloatArray, values: FloatArray, band: Band, max_gap_s: float) -> FloatArray:
+def in_band(values: FloatArray, band: Band) -> npt.NDArray[np.bool_]:
+    """Which readings are in the band."""
+    return values <= band.threshold if band.below else values >= band.threshold
+
+
+def exertion(
+    ts: FloatArray, steps_ts: FloatArray, steps: FloatArray, settings: VitalsSettings
+) -> npt.NDArray[np.bool_]:
+    """Which readings at ``ts`` were taken during exertion: at least ``exertion_steps`` steps counted in the
+    ``exertion_window_s`` up to them (never, when ``exertion_steps`` is 0 or there are no step counts)."""
+    if settings.exertion_steps <= 0 or not len(steps_ts):
+        return np.zeros(len(ts), dtype=bool)
+    total = np.concatenate(([0.0], np.cumsum(steps)))
+    upto = np.searchsorted(steps_ts, ts, side="right")
+    since = np.searchsorted(steps_ts, ts - settings.exertion_window_s, side="right")
+    return np.asarray(total[upto] - total[since] >= settings.exertion_steps)
+
+
+def run_starts(
+    ts: FloatArray, values: FloatArray, band: Band, max_gap_s: float, exerting: npt.NDArray[np.bool_] | None = None
+) -> FloatArray:
     """For each reading, the start of the run of in-band readings it ends (NaN when it is outside the band).
 
     ``ts`` (seconds, ascending) and ``values`` are one metric's readings; a reading outside the band or
-    one more than ``max_gap_s`` after the previous reading starts a new run.
+    one more than ``max_gap_s`` after the previous reading starts a new run. For a band meant for rest,
+    a reading taken during exertion (``exerting``) is not in it.
     """
-    hit = values <= band.threshold if band.below else values >= band.threshold
+    hit = in_band(values, band)
+    if band.at_rest and exerting is not None:
+        hit &= ~exerting
     gap = np.diff(ts, prepend=-np.inf)
     gap[0] = 0.0  # the first reading of a window has no known predecessor: not a break
     previous_hit = np.concatenate(([False], hit[:-1]))
@@ -171,13 +210,21 @@ class CauseStates:
     """A reading at most ``max_gap_s`` old: without one nothing can be judged."""
 
 
-def judge(ts: FloatArray, values: FloatArray, cause_bands: list[Band], max_gap_s: float, at: FloatArray) -> CauseStates:
+def judge(
+    ts: FloatArray,
+    values: FloatArray,
+    cause_bands: list[Band],
+    max_gap_s: float,
+    at: FloatArray,
+    exerting: npt.NDArray[np.bool_] | None = None,
+) -> CauseStates:
     """The state of one cause at each moment of ``at`` (seconds), from one metric's readings up to then.
 
     A band holds when the latest reading is fresh (at most ``max_gap_s`` old), in the band, and its run has
     lasted the band's duration; the cause is over when the latest fresh reading is in no band; otherwise
     (in a band for too short a time, or no fresh reading) nothing is decided. The platform asks about
-    ``now``; the evaluator on real series asks about every reading at once.
+    ``now``; the evaluator on real series asks about every reading at once. A reading taken during
+    exertion (``exerting``) does not count for a band meant for rest, nor does it say the cause is over.
     """
     latest = np.searchsorted(ts, at, side="right") - 1
     known = latest >= 0
@@ -191,10 +238,10 @@ def judge(ts: FloatArray, values: FloatArray, cause_bands: list[Band], max_gap_s
         order = sorted(range(len(cause_bands)), key=lambda i: cause_bands[i].priority)
         for i in order:
             band = cause_bands[i]
-            start = run_starts(ts, values, band, max_gap_s)[index]
-            in_band = fresh & ~np.isnan(start)
-            in_some_band |= in_band
-            holds = in_band & (holding < 0) & (at - np.where(in_band, start, at) >= band.duration_s)
+            start = run_starts(ts, values, band, max_gap_s, exerting)[index]
+            in_some_band |= fresh & in_band(values, band)[index]
+            counts = fresh & ~np.isnan(start)
+            holds = counts & (holding < 0) & (at - np.where(counts, start, at) >= band.duration_s)
             holding[holds] = i
             since[holds] = start[holds]
     value = np.where(known, values[index] if len(ts) else np.nan, np.nan)
@@ -215,6 +262,7 @@ async def detect(conn: Conn, *, now: datetime, book: SettingsBook) -> list[Findi
         return []
     longest_gap = max(settings.max_gap_s for settings, _ in per_resident.values())
     longest = max(band.duration_s for _, band in rows) + longest_gap
+    exertion_s = max(settings.exertion_window_s for settings, _ in per_resident.values())
     cursor = await conn.execute(
         _POINTS,
         {
@@ -222,32 +270,56 @@ async def detect(conn: Conn, *, now: datetime, book: SettingsBook) -> list[Findi
             "metric": [int(b.metric) for _, b in rows],
             "below": [b.below for _, b in rows],
             "threshold": [float(b.threshold) for _, b in rows],
-            "since": now - timedelta(seconds=longest),
+            "since": now - timedelta(seconds=longest + exertion_s),
             "now": now,
             "recent": now - timedelta(seconds=longest_gap),
             "open_causes": [cause.value for cause in METRICS],
             "open_metrics": [int(metric) for metric in METRICS.values()],
             "overridden": book.overridden,
+            "steps": int(Metric.STEPS),
+            "pulse": int(Metric.HEART_RATE),
         },
     )
+    readings: dict[int, dict[Metric, tuple[FloatArray, FloatArray]]] = {}
+    zones: dict[int, str] = {}
+    for resident_id, metric, timezone, ts, values in await cursor.fetchall():
+        readings.setdefault(resident_id, {})[Metric(metric)] = (
+            np.array(ts, dtype=np.float64),
+            np.array(values, dtype=np.float64),
+        )
+        zones[resident_id] = timezone
     at = np.array([now.timestamp()])
     findings = []
-    for resident_id, metric, timezone, ts, values in await cursor.fetchall():
+    for resident_id, metrics in readings.items():
         settings, own = per_resident.get(resident_id, per_resident[None])
-        times, readings = np.array(ts, dtype=np.float64), np.array(values, dtype=np.float64)
-        for cause in CAUSES:
-            cause_bands = [b for b in own if b.cause is cause and b.metric == metric]
-            if not cause_bands:
-                continue
-            state = judge(times, readings, cause_bands, settings.max_gap_s, at)
+        for cause, (state, cause_bands) in judge_resident(metrics, settings, own, at).items():
             if state.holding[0] >= 0:
                 band = cause_bands[int(state.holding[0])]
                 since = datetime.fromtimestamp(float(state.since[0]), tz=now.tzinfo)
-                findings.append(_alarm(resident_id, band, float(state.value[0]), since, now, timezone))
+                findings.append(_alarm(resident_id, band, float(state.value[0]), since, now, zones[resident_id]))
             elif state.gone[0]:
                 findings.append(_back_to_normal(resident_id, cause, float(state.value[0])))
             # Otherwise in a band but not for long enough yet, or no fresh readings: nothing decided.
     return findings
+
+
+def judge_resident(
+    readings: dict[Metric, tuple[FloatArray, FloatArray]], settings: VitalsSettings, own: list[Band], at: FloatArray
+) -> dict[Cause, tuple[CauseStates, list[Band]]]:
+    """Every vital-sign cause of one resident judged at ``at`` from their readings per metric (seconds, values),
+    with the bands of each cause: for the platform's every run and for the evaluator on recorded series."""
+    judged = {}
+    for cause in CAUSES:
+        metric = METRICS[cause]
+        cause_bands = [b for b in own if b.cause is cause]
+        if metric not in readings or not cause_bands:
+            continue
+        ts, values = readings[metric]
+        exerting = None
+        if any(b.at_rest for b in cause_bands) and Metric.STEPS in readings:
+            exerting = exertion(ts, *readings[Metric.STEPS], settings)
+        judged[cause] = (judge(ts, values, cause_bands, settings.max_gap_s, at, exerting), cause_bands)
+    return judged
 
 
 def _defaults(book: SettingsBook) -> VitalsSettings:

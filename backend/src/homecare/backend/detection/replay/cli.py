@@ -78,6 +78,9 @@ def evaluate(
         float, typer.Option(min=1, help="Seconds between the wristband's reports.")
     ] = DEVICE_INTERVAL_S,
     inject: Annotated[int, typer.Option(min=0, help="Acute episodes to plant per subject and kind (0: none).")] = 0,
+    copies: Annotated[
+        int, typer.Option(min=1, help="Plant into this many fresh copies of each subject (for short records).")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the planted episodes' times and shapes.")] = 1,
 ) -> None:
     """Alerts, false alerts per person-week when healthy, illness flagged and data not judgeable, per subject."""
@@ -85,7 +88,7 @@ def evaluate(
         series = SeriesFile.load(file)
     except SeriesError as err:
         raise typer.BadParameter(str(err)) from err
-    payload = evaluate_file(series, DEFAULTS, interval_s=interval, inject=inject, seed=seed)
+    payload = evaluate_file(series, DEFAULTS, interval_s=interval, inject=inject, copies=copies, seed=seed)
     if as_json:
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:

@@ -17,6 +17,7 @@ def evaluate_file(
     *,
     interval_s: float = DEVICE_INTERVAL_S,
     inject: int = 0,
+    copies: int = 1,
     seed: int = 1,
 ) -> dict[str, Any]:
     """The documented JSON of ``homecare vitals evaluate`` (see ``VITALS_CARD.md``)."""
@@ -36,6 +37,6 @@ def evaluate_file(
     }
     if inject:
         payload["injected"] = episodes.evaluate(
-            series.subjects, settings.vitals, per_subject=inject, seed=seed, interval_s=interval_s
+            series.subjects, settings.vitals, per_subject=inject, seed=seed, copies=copies, interval_s=interval_s
         )
     return payload

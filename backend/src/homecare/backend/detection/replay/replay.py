@@ -94,22 +94,15 @@ def replay_vitals(
     """Vital-sign alarms raised over ``[start, end]``, the run times, whether each cause held at each run, and the
     number of runs without a fresh heart-rate reading."""
     at = np.arange(start, end + tick_s, tick_s)
-    all_bands = vitals.bands(settings)
     alerts: list[Alert] = []
     holds: dict[Cause, npt.NDArray[np.bool_]] = {}
     without = len(at)
-    for cause in vitals.CAUSES:
-        metric = vitals.METRICS[cause]
-        cause_bands = [b for b in all_bands if b.cause is cause]
-        if metric not in readings or not cause_bands:
-            continue
-        ts, values = readings[metric]
-        state = vitals.judge(ts, values, cause_bands, settings.max_gap_s, at)
+    for cause, (state, cause_bands) in vitals.judge_resident(readings, settings, vitals.bands(settings), at).items():
         holding = state.holding >= 0
         holds[cause] = holding
         for i in _raised(_open_alarms(holding, state.gone)):
             alerts.append(Alert(cause, float(at[i]), cause_bands[int(state.holding[i])].priority.name.lower()))
-        if metric is Metric.HEART_RATE:
+        if vitals.METRICS[cause] is Metric.HEART_RATE:
             without = int((~state.fresh).sum())
     return sorted(alerts, key=lambda a: a.at), at, holds, without
 

@@ -68,9 +68,12 @@ class SubjectReport:
         if s.labels.onset is not None:
             lo, hi = s.labels.onset + DETECTION_WINDOW_S[0], s.labels.onset + DETECTION_WINDOW_S[1]
             flagged = [t for t in r.unusual_days if lo <= t <= hi]
+            windows, by_chance = _chance(r.unusual_days, periods)
             illness = {
                 "detected": bool(flagged),
                 "lead_time_days": round((s.labels.onset - flagged[0]) / DAY_S, 2) if flagged else None,
+                "healthy_windows": windows,
+                "healthy_windows_flagged": by_chance,
             }
         return {
             "subject": s.name,
@@ -92,6 +95,18 @@ class SubjectReport:
                 "baseline_share": round(r.days_unknown / r.days, 4) if r.days else None,
             },
         }
+
+
+def _chance(unusual: list[float], periods: list[tuple[float, float]]) -> tuple[int, int]:
+    """How many detection windows (10 days, one starting each day) fit in the healthy periods, and how many
+    of them hold a welfare check all the same: how often "illness flagged" would be true by chance."""
+    width = DETECTION_WINDOW_S[1] - DETECTION_WINDOW_S[0]
+    windows = flagged = 0
+    for lo, hi in periods:
+        for start in np.arange(lo, hi - width + 1, DAY_S):
+            windows += 1
+            flagged += any(start <= t <= start + width for t in unusual)
+    return windows, flagged
 
 
 def _count(alerts: list[Alert]) -> dict[str, int]:
@@ -117,6 +132,8 @@ def overall(subjects: list[dict[str, Any]]) -> dict[str, Any]:
     labelled = [s for s in subjects if s["illness"] is not None]
     detected = [s for s in labelled if s["illness"]["detected"]]
     leads = [s["illness"]["lead_time_days"] for s in detected]
+    windows = sum(s["illness"]["healthy_windows"] for s in labelled)
+    by_chance = sum(s["illness"]["healthy_windows_flagged"] for s in labelled)
     ticks_share = [
         s["not_judgeable"]["vitals_share"] for s in subjects if s["not_judgeable"]["vitals_share"] is not None
     ]
@@ -142,6 +159,13 @@ def overall(subjects: list[dict[str, Any]]) -> dict[str, Any]:
         if labelled
         else None,
         "median_lead_time_days": round(float(np.median(leads)), 2) if leads else None,
+        "healthy_windows_flagged_share": round(by_chance / windows, 3) if windows else None,
+        # If the checks fell at random at the rate they fall in healthy windows: the chance of flagging this many.
+        "illness_detected_p_by_chance": round(
+            float(stats.binom.sf(len(detected) - 1, len(labelled), by_chance / windows)), 4
+        )
+        if windows and labelled
+        else None,
         "not_judgeable": {
             "vitals_share_mean": round(float(np.mean(ticks_share)), 4) if ticks_share else None,
             "baseline_days": days,
