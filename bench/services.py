@@ -23,13 +23,16 @@ T = TypeVar("T")
 Measure = Callable[[Path, str, str], Awaitable[T]]
 
 
-def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "mosquitto"]) -> T:
-    """Run ``measure(work_dir, dsn, broker_url)`` against a fresh embedded PostgreSQL and broker, then remove both."""
+def with_services(name: str, measure: Measure[T], *, broker: Literal["amqtt", "mosquitto"] | None) -> T:
+    """Run ``measure(work_dir, dsn, broker_url)`` against a fresh embedded PostgreSQL and broker (none: the URL is
+    empty), then remove both."""
     with tempfile.TemporaryDirectory(prefix=f"homecare-bench-{name}-") as tmp:
         work = Path(tmp)
         database = EmbeddedPostgres(work / "data")
         dsn = database.start()
         try:
+            if broker is None:
+                return asyncio.run(measure(work, dsn, ""))
             with mosquitto_broker(work) if broker == "mosquitto" else amqtt_broker(dsn) as broker_url:
                 return asyncio.run(measure(work, dsn, broker_url))
         finally:
