@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from homecare.backend.accounts.router import router as accounts_router
 from homecare.backend.alarms.pipeline import start_pipeline
 from homecare.backend.calls.router import router as calls_router
+from homecare.backend.care.router import router as care_router
 from homecare.backend.deps import ConnDep
 from homecare.backend.dispatch.router import router as dispatch_router
 from homecare.backend.enrolment.router import router as enrolment_router
@@ -128,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(family_router, prefix="/api")
     app.include_router(enrolment_router, prefix="/api")
     app.include_router(calls_router, prefix="/api")
+    app.include_router(care_router, prefix="/api")
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

@@ -11,7 +11,7 @@ Exceptions::
     HomecareError                        root: 500 unless a class says otherwise
     ├── homecare.storage.DatabaseError       the storage package's (see its tree)
     ├── homecare.gateway.GatewayError        the gateway's
-    └── homecare.backend.*.…Error            one base per backend package: AccountsError, CallsError,
+    └── homecare.backend.*.…Error            one base per backend package: AccountsError, CallsError, CareError,
                                              DispatchError, EnrolmentError, FamilyError, IncidentsError,
                                              NotificationsError, ReportsError, ResidentsError, StationsError,
                                              TelemetryError

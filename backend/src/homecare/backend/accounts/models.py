@@ -21,11 +21,15 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     OPERATOR = "operator"
     RESPONDER = "responder"
+    VISITOR = "visitor"  # a station's welfare visitor or carer (巡访员)
     FAMILY = "family"
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR})
 """The call centre: they see every resident, and each opening of a record is logged."""
+
+STATION_ROLES = frozenset({Role.RESPONDER, Role.VISITOR})
+"""Staff of one community station: responders and visitors belong to a station."""
 
 SERVICE_NAME = "service"
 """The name the bearer service token acts under (an administrator without an account row)."""
@@ -115,7 +119,7 @@ class NewUser(_Model):
     display_name: Text = Field(min_length=1, max_length=100)
     role: Role
     password: Password
-    station_id: RowId | None = Field(default=None, description="Required for responders.")
+    station_id: RowId | None = Field(default=None, description="Required for responders and visitors.")
     phone: Text | None = Field(default=None, max_length=40)
     email: Text | None = Field(default=None, max_length=200)
     language: Language = "zh"

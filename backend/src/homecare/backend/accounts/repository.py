@@ -235,6 +235,18 @@ async def delete_family_link(conn: Conn, *, user_id: int, resident_id: int) -> b
     return cur.rowcount > 0
 
 
+async def visitor_sees(conn: Conn, *, user_id: int, resident_id: int) -> bool:
+    """Whether the visitor has a welfare visit to the resident still to make, or recorded one in the last 12 hours."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM care_visits v WHERE v.visitor_id = %(u)s AND v.resident_id = %(r)s "
+            "               AND (v.status = 'planned' OR EXISTS (SELECT 1 FROM welfare_visits w "
+            "                    WHERE w.visit_id = v.id AND w.recorded_at > now() - interval '12 hours')))",
+            {"u": user_id, "r": resident_id},
+        )
+        return bool(await cur.fetchone())
+
+
 async def responder_sees(conn: Conn, *, station_id: int, resident_id: int) -> bool:
     """Whether the resident belongs to the station or has an incident with a task sent to it."""
     async with conn.cursor(row_factory=scalar_row) as cur:

@@ -18,6 +18,7 @@ from homecare.backend.accounts import (
 )
 from homecare.backend.accounts import repository as repo
 from homecare.backend.accounts.models import (
+    STATION_ROLES,
     Actor,
     Language,
     NewUser,
@@ -143,8 +144,8 @@ async def change_password(
 async def create_user(conn: Conn, *, new: NewUser) -> User:
     """Add an account; a taken name or a responder without a station is refused."""
     _check_timezone(new.timezone)
-    if new.role is Role.RESPONDER and new.station_id is None:
-        raise InvalidAccount("a responder belongs to a station: give station_id")
+    if new.role in STATION_ROLES and new.station_id is None:
+        raise InvalidAccount(f"a {new.role.value} belongs to a station: give station_id")
     try:
         async with conn.transaction():
             return await repo.insert_user(
@@ -192,7 +193,7 @@ async def update_user(conn: Conn, *, actor: Actor, user_id: int, patch: UserPatc
             if patch.disabled or patch.password is not None:
                 await repo.end_user_sessions(conn, user_id=user_id, now=now)
     except psycopg.errors.CheckViolation as err:
-        raise InvalidAccount("a responder belongs to a station: give station_id") from err
+        raise InvalidAccount("responders and visitors belong to a station: give station_id") from err
     except psycopg.errors.ForeignKeyViolation as err:
         raise InvalidAccount(f"station {patch.station_id} does not exist") from err
     return updated

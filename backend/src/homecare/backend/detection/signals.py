@@ -31,6 +31,7 @@ class Cause(enum.StrEnum):
     LOW_BATTERY = "low_battery"
     WEARABLE_REMOVED = "wearable_removed"
     HOME_UNIT_OFFLINE = "home_unit_offline"
+    VISIT_FINDING = "visit_finding"  # a welfare visitor found the resident not at home, unwell or the home unsafe
 
 
 DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
@@ -52,6 +53,7 @@ DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
     Cause.LOW_BATTERY: Priority.LOW,
     Cause.WEARABLE_REMOVED: Priority.LOW,
     Cause.HOME_UNIT_OFFLINE: Priority.MEDIUM,
+    Cause.VISIT_FINDING: Priority.HIGH,
 }
 
 

@@ -29,6 +29,7 @@ CAUSES: Final[dict[str, tuple[str, str]]] = {
     "low_battery": ("电量低", "low battery"),
     "wearable_removed": ("手环已摘下", "wearable removed"),
     "home_unit_offline": ("家庭主机离线", "home unit offline"),
+    "visit_finding": ("巡访发现问题", "welfare visit finding"),
 }
 
 # Reason codes notify_incident understands; for free text the subject names the incident's stage instead

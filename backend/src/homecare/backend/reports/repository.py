@@ -44,7 +44,7 @@ class CoverageRow:
 
 @dataclass(frozen=True, slots=True)
 class VulnerableRow:
-    """A resident flagged vulnerable, with their visits in a month and their latest visit before its end."""
+    """A vulnerable resident, with their visits in a month and their latest visit before its end."""
 
     resident_id: int
     resident_name: str
@@ -96,7 +96,9 @@ async def coverage(conn: Conn, *, since: datetime) -> list[CoverageRow]:
 
 
 async def vulnerable_visits(conn: Conn, *, start: datetime, end: datetime) -> list[VulnerableRow]:
-    """Residents flagged vulnerable who were on the books before ``end``, with their visits in [start, end)."""
+    """Residents vulnerable now (``care_standing``: the administrator's categories, an assessed level, or the
+    enrolment flag) who were on the books before ``end``, with their visits in [start, end); a call where nobody was
+    at home is not a visit."""
     async with conn.cursor(row_factory=class_row(VulnerableRow)) as cur:
         await cur.execute(
             """
@@ -105,9 +107,11 @@ async def vulnerable_visits(conn: Conn, *, start: datetime, end: datetime) -> li
                    count(v.id) FILTER (WHERE v.visited_at >= %(start)s)::int AS visits,
                    max(v.visited_at) AS last_visit_at
             FROM residents r
+            JOIN care_standing cs ON cs.resident_id = r.id
             LEFT JOIN stations s ON s.id = r.station_id
             LEFT JOIN welfare_visits v ON v.resident_id = r.id AND v.visited_at < %(end)s
-            WHERE r.vulnerable AND r.created_at < %(end)s
+                 AND v.outcome IS DISTINCT FROM 'not_home'
+            WHERE cs.vulnerable AND r.created_at < %(end)s
             GROUP BY r.id, s.id
             ORDER BY r.id
             """,

@@ -55,6 +55,11 @@ async def open_resident(
             conn, station_id=actor.station_id, resident_id=resident_id
         ):
             raise ResidentNotFound(resident_id)
+    elif actor.role is Role.VISITOR:
+        if actor.user_id is None or not await accounts_repo.visitor_sees(
+            conn, user_id=actor.user_id, resident_id=resident_id
+        ):
+            raise ResidentNotFound(resident_id)
     elif await get_resident(conn, resident_id=resident_id) is None:
         raise ResidentNotFound(resident_id)
     await record_access(conn, actor=actor.name, resident_id=resident_id, action=action, detail=detail)

@@ -38,6 +38,7 @@ PAGES = {
         Page("station", "/station", frozenset({Role.RESPONDER, Role.ADMIN, Role.SUPERVISOR})),
         Page("family", "/family", frozenset({Role.FAMILY})),
         Page("admin", "/admin", frozenset({Role.ADMIN, Role.SUPERVISOR})),
+        Page("visits", "/visits", frozenset({Role.VISITOR, Role.ADMIN, Role.SUPERVISOR})),
     )
 }
 HOME_OF = {
@@ -45,6 +46,7 @@ HOME_OF = {
     Role.SUPERVISOR: "/console",
     Role.OPERATOR: "/console",
     Role.RESPONDER: "/station",
+    Role.VISITOR: "/visits",
     Role.FAMILY: "/family",
 }
 

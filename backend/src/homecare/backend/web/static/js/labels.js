@@ -10,6 +10,7 @@ const CAUSES = {
   night_door: ["夜间开门", "Front door open at night"], no_activity_day: ["全天无活动", "No activity all day"],
   device_offline: ["设备离线", "Device offline"], low_battery: ["电量低", "Low battery"],
   wearable_removed: ["手环已摘下", "Wearable removed"], home_unit_offline: ["家庭主机离线", "Home unit offline"],
+  visit_finding: ["巡访发现问题", "Welfare visit finding"],
 };
 const STATUSES = {
   pre_alarm: ["预报警", "Pre-alarm"], open: ["待接警", "Waiting"], acknowledged: ["已接警", "Acknowledged"],

@@ -1,0 +1,44 @@
+"""Home care: the information base per resident, ability assessments, the vulnerability and subsidy rules, and the
+welfare visit rounds (巡访) that visitors record on their phones.
+
+Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``, whose ``http_status`` each
+class sets; HTTP 500 where none is given)::
+
+    CareError                    base of this package
+    ├── VisitNotFound            no planned visit has that id, or the caller may not see it (HTTP 404)
+    └── InvalidCareInput         refused values, naming the field (HTTP 422): a visitor who is not one, a visit
+                                 already recorded, a visit day outside its period
+"""
+
+from homecare.storage.errors import HomecareError
+
+
+class CareError(HomecareError):
+    """Base of the care package's exceptions."""
+
+
+class VisitNotFound(CareError):
+    """No planned visit has that id, or it is not the caller's to see."""
+
+    http_status = 404
+
+    def __init__(self, visit_id: int) -> None:
+        super().__init__(f"visit {visit_id} does not exist")
+        self.visit_id = visit_id
+
+
+class InvalidCareInput(CareError):
+    """Values the care domain refuses: (field, message) pairs, each field a dotted path in the request body. The
+    answer has the shape of a 422 from the request models, so pages show both alike."""
+
+    http_status = 422
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
+        self.errors = errors
+
+    def detail(self) -> object:
+        return [
+            {"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}
+            for field, message in self.errors
+        ]

@@ -1,0 +1,305 @@
+"""Shapes of the care API: the information base, assessments, the administrator's rules, visits and their records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from homecare.backend.care.ability import MAX_TOTAL, Adjustment, Part
+from homecare.backend.inputs import Day, Instant, RowId, Text
+
+LivingSituation = Literal["alone", "empty_nest", "left_behind", "special_family"]
+"""独居 alone, 空巢 empty nest (no child at home), 留守 left behind (children work far away), 计划生育特殊家庭."""
+EconomicStatus = Literal["extreme_poverty", "subsistence", "low_income"]
+"""特困 extreme poverty, 低保 subsistence allowance, 低收入 low income."""
+Category = Literal[
+    "alone", "empty_nest", "left_behind", "special_family", "extreme_poverty", "subsistence", "low_income", "disabled"
+]
+"""What of the information base can make a resident vulnerable (``disabled``: a disability grade is recorded)."""
+Reason = Literal["first", "routine", "change", "review"]
+"""Why an assessment was made: the first, the routine yearly one, after a change of condition, a review asked for."""
+Frequency = Literal["weekly", "monthly"]
+LevelNumber = Annotated[
+    int, Field(ge=0, le=4, description="0 能力完好 intact … 4 能力完全丧失 lost (GB/T 42195-2022).")
+]
+Condition = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ProfileIn(_In):
+    """The information base of one resident; the whole of it is replaced."""
+
+    living_situation: list[LivingSituation] = Field(default=[], max_length=4)
+    economic_status: EconomicStatus | None = None
+    disability: Text | None = Field(default=None, max_length=200, description="Kind of disability, e.g. 肢体残疾.")
+    disability_grade: int | None = Field(default=None, ge=1, le=4, description="残疾等级 1 (most severe) to 4.")
+    chronic_conditions: list[Condition] = Field(default=[], max_length=30, description="Kept on the resident card.")
+
+
+class Subsidy(_Out):
+    level: LevelNumber
+    economic_status: EconomicStatus | None = Field(
+        description="Only for residents of this economic status (null: all)."
+    )
+    name: str
+    monthly_yuan: Decimal
+
+
+class Standing(_Out):
+    """Where a resident stands by the latest assessment and the administrator's rules."""
+
+    level: int | None = Field(description="The latest assessment's level, or null before any.")
+    assessed_on: date | None
+    vulnerable: bool
+    vulnerable_because: list[str] = Field(description="Categories from the rules, ability_level, or enrolment.")
+    visit_frequency: Frequency | None
+    subsidies: list[Subsidy] = Field(description="What the latest level (and economic status) earns.")
+
+
+class Assessment(_Out):
+    """One ability assessment, as recorded; never changed afterwards."""
+
+    id: int
+    resident_id: int
+    assessed_on: date
+    assessor: str
+    reason: Reason
+    items: dict[str, int]
+    coma: bool
+    dementia: bool
+    risk_events: int
+    parts: dict[Part, int]
+    total: int = Field(description=f"0-{MAX_TOTAL}.")
+    preliminary_level: int = Field(description="The level of the total alone.")
+    level: int = Field(description="After the standard's adjustments (coma, dementia, risk events).")
+    adjustments: list[Adjustment]
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class AssessmentIn(_In):
+    """An assessment to record: every one of the 26 items of GB/T 42195-2022 with its score."""
+
+    assessed_on: Day
+    assessor: Text = Field(min_length=1, max_length=100, description="Who assessed (评估员).")
+    reason: Reason = "routine"
+    items: dict[Annotated[str, StringConstraints(max_length=40)], Annotated[int, Field(ge=0, le=4)]] = Field(
+        max_length=40,
+        description="Item code → score; GET /api/care/assessment-items lists the codes and their highest scores.",
+    )
+    coma: bool = Field(default=False, description="In a coma: level 4 whatever the score.")
+    dementia: bool = Field(default=False, description="Diagnosed dementia or another mental disorder (F00-F99).")
+    risk_events: int = Field(default=0, ge=0, le=1000, description="Falls, wandering, choking, self-harm in 30 days.")
+    note: Text | None = Field(default=None, max_length=2000)
+
+
+class AssessmentItem(_Out):
+    code: str
+    part: Part
+    max_score: int
+
+
+class Profile(_Out):
+    """A resident's information base, standing and every assessment, newest first."""
+
+    resident_id: int
+    name: str
+    living_situation: list[LivingSituation]
+    economic_status: EconomicStatus | None
+    disability: str | None
+    disability_grade: int | None
+    chronic_conditions: list[str]
+    updated_at: datetime | None
+    updated_by: str | None
+    standing: Standing
+    assessments: list[Assessment]
+
+
+class SubsidyRule(_In):
+    level: LevelNumber
+    economic_status: EconomicStatus | None = None
+    name: Text = Field(min_length=1, max_length=100, examples=["护理补贴"])
+    monthly_yuan: Annotated[
+        Decimal,
+        Field(ge=0, le=100000, max_digits=10, decimal_places=2),
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100000, "multipleOf": 0.01}),
+    ] = Field(description="Yuan a month, to the fen; a number or a decimal string.")
+
+
+class CareRulesIn(_In):
+    """The rules an administrator keeps; the whole set is replaced at once."""
+
+    vulnerable_categories: list[Category] = Field(max_length=8)
+    vulnerable_from_level: int | None = Field(
+        ge=1, le=4, description="An assessed level this bad or worse makes a resident vulnerable (null: never alone)."
+    )
+    weekly_alone_from_level: LevelNumber = Field(
+        description="A vulnerable resident living alone at this level or worse is visited weekly, else monthly."
+    )
+    subsidies: list[SubsidyRule] = Field(max_length=100)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        keys = [(s.level, s.economic_status, s.name) for s in self.subsidies]
+        if len(set(keys)) != len(keys):
+            raise PydanticCustomError("duplicate_subsidy", "a subsidy is listed twice for one level and status")
+        return self
+
+
+class CareRules(_Out):
+    vulnerable_categories: list[Category]
+    vulnerable_from_level: int | None
+    weekly_alone_from_level: int
+    subsidies: list[Subsidy]
+    updated_at: datetime
+    updated_by: str
+
+
+# --- welfare visit rounds ------------------------------------------------------------------------------------
+
+Mood = Literal["good", "low", "distressed"]
+Health = Literal["well", "complaint", "unwell"]
+
+
+class Wellbeing(_In):
+    """How the resident is: every field is required, the first value of each is the reassuring one."""
+
+    mood: Mood
+    health: Health
+    eating: Literal["normal", "poor"]
+    medication: Literal["taken", "missed", "none_prescribed"]
+    hygiene: Literal["ok", "neglected"]
+    lonely: Literal["no", "yes"]
+
+
+class HomeSafety(_In):
+    """The home's safety: every field is required."""
+
+    gas: Literal["safe", "no_gas", "hazard"]
+    electrics: Literal["safe", "hazard"]
+    fall_hazards: Literal["none", "present"]
+    smoke_alarm: Literal["working", "faulty", "absent"]
+    heating_cooling: Literal["adequate", "inadequate"]
+    food_supply: Literal["adequate", "short"]
+    home_unit: Literal["working", "faulty"]
+
+
+class Checklist(_In):
+    wellbeing: Wellbeing
+    home_safety: HomeSafety
+
+
+class VisitRecordIn(_In):
+    """What the visitor found. A visit where the resident was seen needs the checklist; "not at home" has none."""
+
+    visited_at: Instant
+    outcome: Literal["seen", "not_home"]
+    checklist: Checklist | None = None
+    note: Text | None = Field(default=None, max_length=2000)
+    open_incident: bool = Field(
+        default=False, description="Raise an incident for the call centre (always for not_home and urgent findings)."
+    )
+
+    @model_validator(mode="after")
+    def _checklist_when_seen(self) -> Self:
+        if self.outcome == "seen" and self.checklist is None:
+            raise PydanticCustomError("checklist_required", "a visit where the resident was seen needs the checklist")
+        if self.outcome == "not_home" and self.checklist is not None:
+            raise PydanticCustomError("checklist_not_home", "nobody was seen: leave the checklist out")
+        return self
+
+
+class VisitRecord(_Out):
+    id: int
+    visit_id: int | None
+    visited_at: datetime
+    visitor: str
+    outcome: Literal["seen", "not_home"] | None
+    checklist: Checklist | None
+    findings: list[str] = Field(description="section.item:value of every answer that is not the reassuring one.")
+    incident_id: int | None
+    note: str | None
+
+
+class Visit(_Out):
+    """A planned welfare visit."""
+
+    id: int
+    resident_id: int
+    resident_name: str
+    address: str | None
+    station_id: int | None
+    station_name: str | None
+    visitor_id: int | None
+    visitor_name: str | None
+    frequency: Frequency
+    due_from: date
+    due_by: date
+    status: Literal["planned", "done"]
+    overdue: bool = Field(description="Still planned after its last day (in the caller's zone).")
+    attempts: int = Field(description="Records so far (a not-at-home call is one).")
+    done_at: datetime | None
+
+
+class RoundIn(_In):
+    month: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = Field(
+        default=None, description="YYYY-MM in the caller's zone (default: this month).", examples=["2026-12"]
+    )
+
+
+class Round(_Out):
+    """What generating a month's round did."""
+
+    month: str
+    vulnerable: int
+    created: int = Field(description="Visits added now (existing ones are kept).")
+    planned: int = Field(description="Visits of the month in all.")
+    unassigned: int = Field(description="Visits of the month with no visitor (the station has none).")
+
+
+class AssignIn(_In):
+    visitor_id: RowId
+
+
+class Contact(_Out):
+    name: str
+    relation: str | None
+    phone: str | None
+
+
+class ResidentBrief(_Out):
+    """What a visitor needs about the person: who, where, how to get in, health, who to call."""
+
+    id: int
+    name: str
+    age: int | None
+    sex: str | None
+    address: str | None
+    phone: str | None
+    access_notes: str | None
+    conditions: list[str]
+    mobility: str | None
+    language: str | None
+    contacts: list[Contact]
+
+
+class VisitCard(_Out):
+    """One visit as the visitor opens it: the resident's card, their standing, and the records so far."""
+
+    visit: Visit
+    resident: ResidentBrief
+    standing: Standing
+    living_situation: list[LivingSituation]
+    records: list[VisitRecord]

@@ -1,0 +1,389 @@
+"""SQL for the care domain: profiles, assessments, the rules, each resident's standing, visits and their records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg.rows import class_row, dict_row, scalar_row
+from psycopg.types.json import Jsonb
+
+from homecare.storage.connections import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    resident_id: int
+    name: str
+    conditions: list[str]
+    living_situation: list[str] | None
+    economic_status: str | None
+    disability: str | None
+    disability_grade: int | None
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+async def profile(conn: Conn, *, resident_id: int) -> ProfileRow | None:
+    """The resident's information base (empty fields when none was recorded), or None for no such resident."""
+    async with conn.cursor(row_factory=class_row(ProfileRow)) as cur:
+        await cur.execute(
+            "SELECT r.id AS resident_id, r.display_name AS name, r.conditions, p.living_situation, p.economic_status, "
+            "       p.disability, p.disability_grade, p.updated_at, p.updated_by "
+            "FROM residents r LEFT JOIN care_profiles p ON p.resident_id = r.id WHERE r.id = %s",
+            (resident_id,),
+        )
+        return await cur.fetchone()
+
+
+async def save_profile(
+    conn: Conn,
+    *,
+    resident_id: int,
+    living_situation: list[str],
+    economic_status: str | None,
+    disability: str | None,
+    disability_grade: int | None,
+    conditions: list[str],
+    actor: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO care_profiles (resident_id, living_situation, economic_status, disability, disability_grade, "
+        "    updated_at, updated_by) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (resident_id) DO UPDATE SET living_situation = excluded.living_situation, "
+        "    economic_status = excluded.economic_status, disability = excluded.disability, "
+        "    disability_grade = excluded.disability_grade, updated_at = excluded.updated_at, "
+        "    updated_by = excluded.updated_by",
+        (resident_id, living_situation, economic_status, disability, disability_grade, now, actor),
+    )
+    await conn.execute("UPDATE residents SET conditions = %s WHERE id = %s", (conditions, resident_id))
+
+
+_ASSESSMENT_COLUMNS = (
+    "id, resident_id, assessed_on, assessor, reason, items, coma, dementia, risk_events, self_care, mobility, "
+    "mental, perception, total, preliminary_level, level, adjustments, note, recorded_by, recorded_at"
+)
+
+
+async def insert_assessment(conn: Conn, *, values: dict[str, Any]) -> dict[str, Any]:
+    """Append an assessment; returns the stored row."""
+    values = {**values, "items": Jsonb(values["items"])}
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({name})s" for name in values)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"INSERT INTO care_assessments ({columns}) VALUES ({placeholders}) RETURNING {_ASSESSMENT_COLUMNS}",
+            values,
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def assessments(conn: Conn, *, resident_id: int) -> list[dict[str, Any]]:
+    """Every assessment of the resident, newest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {_ASSESSMENT_COLUMNS} FROM care_assessments WHERE resident_id = %s "
+            "ORDER BY assessed_on DESC, id DESC",
+            (resident_id,),
+        )
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class StandingRow:
+    resident_id: int
+    level: int | None
+    assessed_on: date | None
+    economic_status: str | None
+    living_situation: list[str]
+    vulnerable: bool
+    vulnerable_because: list[str]
+    visit_frequency: str | None
+
+
+_STANDING_COLUMNS = (
+    "resident_id, level, assessed_on, economic_status, living_situation, vulnerable, vulnerable_because, "
+    "visit_frequency"
+)
+
+
+async def standing(conn: Conn, *, resident_id: int) -> StandingRow | None:
+    async with conn.cursor(row_factory=class_row(StandingRow)) as cur:
+        await cur.execute(f"SELECT {_STANDING_COLUMNS} FROM care_standing WHERE resident_id = %s", (resident_id,))
+        return await cur.fetchone()
+
+
+@dataclass(frozen=True, slots=True)
+class SubsidyRow:
+    level: int
+    economic_status: str | None
+    name: str
+    monthly_yuan: Decimal
+
+
+async def subsidies(conn: Conn, *, level: int | None = None, economic_status: str | None = None) -> list[SubsidyRow]:
+    """Every subsidy rule, or (given a level) those that level earns with this economic status."""
+    query = "SELECT level, economic_status, name, monthly_yuan FROM care_subsidies"
+    params: tuple[object, ...] = ()
+    if level is not None:
+        query += " WHERE level = %s AND (economic_status IS NULL OR economic_status = %s)"
+        params = (level, economic_status)
+    async with conn.cursor(row_factory=class_row(SubsidyRow)) as cur:
+        await cur.execute(query + " ORDER BY level, economic_status NULLS FIRST, name", params)
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    vulnerable_from_level: int | None
+    weekly_alone_from_level: int
+    updated_at: datetime
+    updated_by: str
+
+
+async def policy(conn: Conn) -> PolicyRow:
+    async with conn.cursor(row_factory=class_row(PolicyRow)) as cur:
+        await cur.execute(
+            "SELECT vulnerable_from_level, weekly_alone_from_level, updated_at, updated_by FROM care_policy"
+        )
+        row = await cur.fetchone()
+    assert row is not None, "migration 0012 inserts the one policy row"
+    return row
+
+
+async def vulnerable_categories(conn: Conn) -> list[str]:
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute("SELECT category FROM care_vulnerable_categories ORDER BY category")
+        return [str(c) for c in await cur.fetchall()]
+
+
+async def replace_rules(
+    conn: Conn,
+    *,
+    categories: list[str],
+    vulnerable_from_level: int | None,
+    weekly_alone_from_level: int,
+    subsidies: list[tuple[int, str | None, str, Decimal]],
+    actor: str,
+    now: datetime,
+) -> None:
+    """Replace the whole rule set (the caller's transaction)."""
+    await conn.execute(
+        "UPDATE care_policy SET vulnerable_from_level = %s, weekly_alone_from_level = %s, updated_at = %s, "
+        "updated_by = %s",
+        (vulnerable_from_level, weekly_alone_from_level, now, actor),
+    )
+    await conn.execute("DELETE FROM care_vulnerable_categories")
+    await conn.execute("DELETE FROM care_subsidies")
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO care_vulnerable_categories (category) VALUES (%s)", [(c,) for c in categories]
+        )
+        await cur.executemany(
+            "INSERT INTO care_subsidies (level, economic_status, name, monthly_yuan) VALUES (%s, %s, %s, %s)",
+            subsidies,
+        )
+
+
+# --- visits --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DueResident:
+    """A vulnerable resident, their home station and how often they are visited."""
+
+    resident_id: int
+    station_id: int | None
+    visit_frequency: str
+
+
+async def vulnerable_residents(conn: Conn) -> list[DueResident]:
+    async with conn.cursor(row_factory=class_row(DueResident)) as cur:
+        await cur.execute(
+            "SELECT resident_id, station_id, visit_frequency FROM care_standing WHERE vulnerable ORDER BY resident_id"
+        )
+        return await cur.fetchall()
+
+
+async def station_visitors(conn: Conn, *, station_id: int) -> list[tuple[int, int]]:
+    """The station's active visitors with their open visits: (user id, planned visits), least loaded first."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT u.id, count(v.id)::int FROM users u "
+            "LEFT JOIN care_visits v ON v.visitor_id = u.id AND v.status = 'planned' "
+            "WHERE u.role = 'visitor' AND u.station_id = %s AND u.disabled_at IS NULL "
+            "GROUP BY u.id ORDER BY count(v.id), u.id",
+            (station_id,),
+        )
+        return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def insert_visit(
+    conn: Conn,
+    *,
+    resident_id: int,
+    station_id: int | None,
+    visitor_id: int | None,
+    frequency: str,
+    due_from: date,
+    due_by: date,
+) -> bool:
+    """Plan a visit unless the resident already has one starting that day; whether one was added."""
+    cur = await conn.execute(
+        "INSERT INTO care_visits (resident_id, station_id, visitor_id, frequency, due_from, due_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (resident_id, due_from) DO NOTHING",
+        (resident_id, station_id, visitor_id, frequency, due_from, due_by),
+    )
+    return cur.rowcount == 1
+
+
+async def month_counts(conn: Conn, *, start: date, end: date) -> tuple[int, int]:
+    """(visits, visits without a visitor) whose period starts in [start, end)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT count(*)::int, count(*) FILTER (WHERE visitor_id IS NULL)::int FROM care_visits "
+            "WHERE due_from >= %s AND due_from < %s",
+            (start, end),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+_VISIT_SELECT = """
+    SELECT v.id, v.resident_id, r.display_name AS resident_name, r.address, v.station_id, s.name AS station_name,
+           v.visitor_id, u.display_name AS visitor_name, v.frequency, v.due_from, v.due_by, v.status,
+           (SELECT count(*) FROM welfare_visits w WHERE w.visit_id = v.id)::int AS attempts,
+           (SELECT max(w.visited_at) FROM welfare_visits w WHERE w.visit_id = v.id AND w.outcome = 'seen') AS done_at
+    FROM care_visits v
+    JOIN residents r ON r.id = v.resident_id
+    LEFT JOIN stations s ON s.id = v.station_id
+    LEFT JOIN users u ON u.id = v.visitor_id
+"""
+
+
+async def visits(
+    conn: Conn,
+    *,
+    visitor_id: int | None = None,
+    station_id: int | None = None,
+    status: str | None = None,
+    due_on_or_before: date | None = None,
+    overdue_on: date | None = None,
+    open_or_done_since: datetime | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Planned visits, earliest due first, filtered by visitor, station, status, the day they are due by (a visit
+    whose period has started by then), overdue on a day (still planned after their last day), or still to make or
+    made since a time."""
+    where: list[str] = ["true"]
+    params: list[object] = []
+    if visitor_id is not None:
+        where.append("v.visitor_id = %s")
+        params.append(visitor_id)
+    if station_id is not None:
+        where.append("v.station_id = %s")
+        params.append(station_id)
+    if status is not None:
+        where.append("v.status = %s")
+        params.append(status)
+    if due_on_or_before is not None:
+        where.append("v.due_from <= %s")
+        params.append(due_on_or_before)
+    if overdue_on is not None:
+        where.append("v.status = 'planned' AND v.due_by < %s")
+        params.append(overdue_on)
+    if open_or_done_since is not None:
+        where.append(
+            "(v.status = 'planned' OR EXISTS (SELECT 1 FROM welfare_visits w WHERE w.visit_id = v.id "
+            "AND w.outcome = 'seen' AND w.visited_at >= %s))"
+        )
+        params.append(open_or_done_since)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_VISIT_SELECT} WHERE {' AND '.join(where)} ORDER BY v.due_by, v.id LIMIT %s", [*params, limit]
+        )
+        return await cur.fetchall()
+
+
+async def visit(conn: Conn, *, visit_id: int, lock: bool = False) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"{_VISIT_SELECT} WHERE v.id = %s" + (" FOR UPDATE OF v" if lock else ""), (visit_id,))
+        return await cur.fetchone()
+
+
+async def assign_visit(conn: Conn, *, visit_id: int, visitor_id: int) -> None:
+    await conn.execute("UPDATE care_visits SET visitor_id = %s WHERE id = %s", (visitor_id, visit_id))
+
+
+async def visitor_station(conn: Conn, *, user_id: int) -> int | None:
+    """The station of an active visitor account, or None when the user is not one."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT station_id FROM users WHERE id = %s AND role = 'visitor' AND disabled_at IS NULL", (user_id,)
+        )
+        found = await cur.fetchone()
+        return None if found is None else int(found)
+
+
+async def insert_record(
+    conn: Conn,
+    *,
+    visit_id: int,
+    resident_id: int,
+    station_id: int | None,
+    visited_at: datetime,
+    visitor: str,
+    visitor_id: int | None,
+    outcome: str,
+    checklist: dict[str, Any] | None,
+    findings: list[str],
+    note: str | None,
+    now: datetime,
+) -> int:
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "INSERT INTO welfare_visits (resident_id, visited_at, station_id, visitor, note, visit_id, visitor_id, "
+            "    outcome, checklist, findings, recorded_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                resident_id,
+                visited_at,
+                station_id,
+                visitor,
+                note,
+                visit_id,
+                visitor_id,
+                outcome,
+                None if checklist is None else Jsonb(checklist),
+                findings,
+                now,
+            ),
+        )
+        record_id = await cur.fetchone()
+    assert record_id is not None
+    return int(record_id)
+
+
+async def link_incident(conn: Conn, *, record_id: int, incident_id: int) -> None:
+    await conn.execute("UPDATE welfare_visits SET incident_id = %s WHERE id = %s", (incident_id, record_id))
+
+
+async def mark_done(conn: Conn, *, visit_id: int) -> None:
+    await conn.execute("UPDATE care_visits SET status = 'done' WHERE id = %s", (visit_id,))
+
+
+async def records(conn: Conn, *, visit_id: int) -> list[dict[str, Any]]:
+    """The records of a visit, newest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, visit_id, visited_at, visitor, outcome, checklist, findings, incident_id, note "
+            "FROM welfare_visits WHERE visit_id = %s ORDER BY visited_at DESC, id DESC",
+            (visit_id,),
+        )
+        return await cur.fetchall()

@@ -1,0 +1,118 @@
+"""HTTP routes for home care: the information base, assessments, the rules, and the welfare visit rounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
+from homecare.backend.care import rounds, service
+from homecare.backend.care.models import (
+    Assessment,
+    AssessmentIn,
+    AssessmentItem,
+    AssignIn,
+    CareRules,
+    CareRulesIn,
+    Profile,
+    ProfileIn,
+    Round,
+    RoundIn,
+    Visit,
+    VisitCard,
+    VisitRecord,
+    VisitRecordIn,
+)
+from homecare.backend.deps import AdminActor, ConnDep, ManagerActor, StaffActor, require_role
+from homecare.backend.incidents.router import AlarmsDep
+from homecare.backend.inputs import BigRowId, RowId
+
+router = APIRouter(prefix="/care", tags=["care"])
+
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
+VisitId = Annotated[BigRowId, Path(description="The planned visit's id.")]
+VisitActor = Annotated[Actor, Depends(require_role(Role.VISITOR, Role.ADMIN, Role.SUPERVISOR))]
+"""Visitors (their own visits), and the administrators and supervisors who plan the rounds."""
+RoundsReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.VISITOR))]
+
+
+@router.get("/assessment-items", summary="The 26 items of GB/T 42195-2022 with their part and highest score")
+async def get_assessment_items(actor: StaffActor) -> list[AssessmentItem]:
+    return service.assessment_items()
+
+
+@router.get(
+    "/residents/{resident_id}",
+    summary="A resident's information base, standing (level, vulnerable, visits, subsidies) and assessments (logged)",
+)
+async def get_profile(actor: StaffActor, conn: ConnDep, resident_id: ResidentId) -> Profile:
+    return await service.profile(conn, actor=actor, resident_id=resident_id)
+
+
+@router.put("/residents/{resident_id}", summary="Replace a resident's information base")
+async def put_profile(actor: ManagerActor, conn: ConnDep, resident_id: ResidentId, body: ProfileIn) -> Profile:
+    return await service.save_profile(conn, actor=actor, resident_id=resident_id, body=body, now=datetime.now(UTC))
+
+
+@router.post(
+    "/residents/{resident_id}/assessments",
+    status_code=201,
+    summary="Record an ability assessment (every item scored); it is scored by the standard and never changed",
+)
+async def post_assessment(
+    actor: ManagerActor, conn: ConnDep, resident_id: ResidentId, body: AssessmentIn
+) -> Assessment:
+    return await service.record_assessment(conn, actor=actor, resident_id=resident_id, body=body, now=datetime.now(UTC))
+
+
+@router.get("/rules", summary="What makes a resident vulnerable, when they are visited weekly, what each level earns")
+async def get_rules(actor: StaffActor, conn: ConnDep) -> CareRules:
+    return await service.rules(conn)
+
+
+@router.put("/rules", summary="Replace the care rules (administrators)")
+async def put_rules(actor: AdminActor, conn: ConnDep, body: CareRulesIn) -> CareRules:
+    return await service.replace_rules(conn, actor=actor, body=body, now=datetime.now(UTC))
+
+
+@router.post("/rounds", summary="Plan a month's welfare visits for every vulnerable resident (again: adds the missing)")
+async def post_round(actor: ManagerActor, conn: ConnDep, body: RoundIn) -> Round:
+    return await rounds.generate_round(conn, actor=actor, month=body.month, now=datetime.now(UTC))
+
+
+@router.get(
+    "/visits",
+    summary="A visitor's visits for today (to make, and made today); for staff every planned or overdue visit",
+)
+async def get_visits(
+    actor: RoundsReader,
+    conn: ConnDep,
+    station_id: Annotated[RowId | None, Query(description="Only this station's (staff).")] = None,
+    overdue: Annotated[bool, Query(description="Only visits still planned after their last day (staff).")] = False,
+) -> list[Visit]:
+    return await rounds.visits_for(conn, actor=actor, now=datetime.now(UTC), station_id=station_id, overdue=overdue)
+
+
+@router.get("/visits/{visit_id}", summary="A visit with the resident's card and the records so far (logged)")
+async def get_visit(actor: VisitActor, conn: ConnDep, visit_id: VisitId) -> VisitCard:
+    return await rounds.visit_card(conn, actor=actor, visit_id=visit_id, now=datetime.now(UTC))
+
+
+@router.put("/visits/{visit_id}/visitor", summary="Give a planned visit to a visitor")
+async def put_visitor(actor: ManagerActor, conn: ConnDep, visit_id: VisitId, body: AssignIn) -> Visit:
+    return await rounds.assign(conn, actor=actor, visit_id=visit_id, visitor_id=body.visitor_id, now=datetime.now(UTC))
+
+
+@router.post(
+    "/visits/{visit_id}/records",
+    status_code=201,
+    summary="Record a visit with the wellbeing and home-safety checklist, or that nobody was at home",
+)
+async def post_record(
+    actor: VisitActor, conn: ConnDep, alarms: AlarmsDep, visit_id: VisitId, body: VisitRecordIn
+) -> VisitRecord:
+    return await rounds.record_visit(
+        conn, actor=actor, visit_id=visit_id, body=body, now=alarms.clock.now(), escalation=alarms.escalation
+    )
