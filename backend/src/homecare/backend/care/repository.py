@@ -152,7 +152,7 @@ async def policy(conn: Conn) -> PolicyRow:
             "SELECT vulnerable_from_level, weekly_alone_from_level, updated_at, updated_by FROM care_policy"
         )
         row = await cur.fetchone()
-    assert row is not None, "migration 0012 inserts the one policy row"
+    assert row is not None, "migration 0013 inserts the one policy row"
     return row
 
 
