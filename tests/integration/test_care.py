@@ -228,15 +228,13 @@ async def test_a_welfare_round_planned_recorded_and_counted(
     assert second is not None
     elsewhere = second[0]
     await db.execute("UPDATE residents SET station_id = %s WHERE id IN (%s, %s)", (station, alone, empty_nest))
-    no_visitor = await (await db.execute("SELECT count(*) FROM users WHERE role = 'visitor'")).fetchone()
-    assert no_visitor == (0,)
     assert (
         await admin.post(
             "/api/users",
             json={"username": "nostation", "display_name": "x", "role": "visitor", "password": "visitor-password-1"},
         )
     ).status_code == 422
-    visitor_id = await make_visitor(admin, "visitor.li", station)
+    visitor_id = world.user_ids["visitor"]  # the demo visitor, of the neighbourhood's station
     await make_visitor(admin, "visitor.far", elsewhere)
 
     await admin.put(f"/api/care/residents/{alone}", json={"living_situation": ["alone"]})
@@ -273,7 +271,7 @@ async def test_a_welfare_round_planned_recorded_and_counted(
     rate = (await supervisor.get("/api/reports/welfare-visits")).json()
     assert (rate["vulnerable"], rate["visited"], rate["rate"]) == (2, 0, 0.0)
 
-    visitor = await signed_in_as(backend.url, "visitor.li")
+    visitor = await login("visitor")
     far = await signed_in_as(backend.url, "visitor.far")
     try:
         me = (await visitor.get("/api/auth/me")).json()
@@ -322,7 +320,7 @@ async def test_a_welfare_round_planned_recorded_and_counted(
         assert (seen.json()["findings"], seen.json()["incident_id"], seen.json()["visitor"]) == (
             [],
             None,
-            "巡访员 visitor.li",
+            "巡访员 孙丽",
         )
         twice = await visitor.post(url, json={"visited_at": at, "outcome": "seen", "checklist": FINE})
         assert await detail_locs(twice) == [["body", "visit"]]
@@ -361,7 +359,6 @@ async def test_a_welfare_round_planned_recorded_and_counted(
         statuses = {v["id"]: v["status"] for v in (await visitor.get("/api/care/visits")).json()}
         assert statuses[monthly_visit] == statuses[weekly_visit] == "done"
     finally:
-        await visitor.aclose()
         await far.aclose()
 
     # Last month's round, never made, is overdue; this month's done visits are not.

@@ -20,7 +20,7 @@ class DemoLogin:
     password: str
     role: Role
     display_name: str
-    station: int | None = None  # the station's index in the neighbourhood, for a responder
+    station: int | None = None  # the station's index in the neighbourhood, for a responder or a visitor
     follows: int | None = None  # the resident's index in the neighbourhood, for family
 
 
@@ -29,6 +29,7 @@ DEMO_PEOPLE = (
     ("supervisor", Role.SUPERVISOR, "值班主管 周敏", None, None),
     ("operator", Role.OPERATOR, "接警员 李娜", None, None),
     ("responder", Role.RESPONDER, "服务站 王强", 0, None),
+    ("visitor", Role.VISITOR, "巡访员 孙丽", 0, None),
     ("family", Role.FAMILY, "家属 陈静", None, 0),
     ("family2", Role.FAMILY, "家属 赵磊", None, 1),
 )

@@ -25,7 +25,8 @@ addStrings({
     app: "居家养老守护", signOut: "退出", language: "语言", "nav.console": "接警台", "nav.station": "服务站",
     "nav.family": "家人", "nav.admin": "管理", "error.network": "网络中断，正在重试…", "error.generic": "出错了：{detail}",
     "error.session": "登录已过期，请重新登录", zone: "显示时间所用时区", "role.admin": "管理员", "role.supervisor": "值班主管",
-    "role.operator": "接警员", "role.responder": "服务站人员", "role.family": "家属",
+    "role.operator": "接警员", "role.responder": "服务站人员", "role.visitor": "巡访员", "role.family": "家属",
+    "nav.visits": "巡访",
     "ago.s": "{n} 秒前", "ago.m": "{n} 分钟前", "ago.h": "{n} 小时前", "ago.d": "{n} 天前",
   },
   en: {
@@ -34,7 +35,8 @@ addStrings({
     "error.generic": "Something went wrong: {detail}", "error.session": "Your session has ended; please sign in again",
     zone: "Time zone for times shown",
     "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.operator": "Operator",
-    "role.responder": "Station responder", "role.family": "Family",
+    "role.responder": "Station responder", "role.visitor": "Welfare visitor", "role.family": "Family",
+    "nav.visits": "Visits",
     "ago.s": "{n} s ago", "ago.m": "{n} min ago", "ago.h": "{n} h ago", "ago.d": "{n} d ago",
   },
 });
@@ -154,8 +156,8 @@ function zoneSwitch() {
 }
 
 const NAV = {
-  admin: ["console", "station", "admin"], supervisor: ["console", "station", "admin"], operator: ["console"],
-  responder: ["station"], family: ["family"],
+  admin: ["console", "station", "visits", "admin"], supervisor: ["console", "station", "visits", "admin"],
+  operator: ["console"], responder: ["station"], visitor: ["visits"], family: ["family"],
 };
 
 /** The blue bar on top: brand, the pages this role has, who is signed in, language and zone, sign out. */
