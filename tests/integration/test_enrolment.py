@@ -1,4 +1,5 @@
-"""Enrolling the simulated neighbourhood: residents, homes, stations, contacts and devices, idempotently."""
+"""Enrolling the simulated neighbourhood: residents, homes, stations, contacts, devices and this month's welfare
+visits to the vulnerable, idempotently."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import psycopg
 
 from homecare.backend.accounts.demo import demo_logins
 from homecare.contracts.messages import DeviceKind
-from homecare.launcher.runner import _enrol
+from homecare.launcher.runner import VULNERABLE_FRAILTY, _enrol
 from homecare.sim.neighbourhood import build_neighbourhood
 
 
 async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_url: str, tmp_path: Path) -> None:
-    enrolment = build_neighbourhood(12, seed=3).enrolment
+    enrolment = build_neighbourhood(12, seed=7).enrolment  # three of them frail enough to be visited
     logins = demo_logins(tmp_path)
     await _enrol(database_url, enrolment, logins)
     await _enrol(database_url, enrolment, demo_logins(tmp_path))  # `make run` again: nothing is duplicated
@@ -27,6 +28,13 @@ async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_u
             )
         ).fetchone()
         kinds = {row[0] for row in await (await conn.execute("SELECT DISTINCT kind FROM devices")).fetchall()}
+        visits = await (
+            await conn.execute(
+                "SELECT count(DISTINCT v.resident_id), count(*) FILTER (WHERE u.username IS DISTINCT FROM 'visitor'), "
+                "       (SELECT count(*) FROM residents WHERE vulnerable), count(*) - count(DISTINCT v.due_from) "
+                "FROM care_visits v LEFT JOIN users u ON u.id = v.visitor_id WHERE v.frequency = 'monthly'"
+            )
+        ).fetchone()
     assert counts == (
         12,
         len(enrolment.devices),
@@ -37,6 +45,15 @@ async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_u
         2,
     )
     assert kinds <= {kind.value for kind in DeviceKind}
+    # Every resident flagged vulnerable has one visit this month, given to the demo visitor of their station.
+    assert visits is not None
+    vulnerable = sum(r.frailty >= VULNERABLE_FRAILTY for r in enrolment.residents)
+    assert vulnerable > 0
+    assert visits[0] == visits[2] == vulnerable
+    assert visits[1] == sum(  # the demo visitor belongs to the first station; other stations have none yet
+        r.frailty >= VULNERABLE_FRAILTY and r.station != enrolment.stations[0].code for r in enrolment.residents
+    )
+    assert visits[3] == vulnerable - 1  # all of them for the same month, once each
 
 
 async def test_the_database_accepts_exactly_the_contracts_device_kinds(database_url: str) -> None:

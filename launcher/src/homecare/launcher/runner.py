@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
@@ -23,6 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from homecare.backend.accounts.demo import DemoLogin, demo_logins, ensure_demo_accounts
+from homecare.backend.accounts.models import Actor, Role
+from homecare.backend.care.rounds import generate_round
 from homecare.backend.devices.repository import enrol_device
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
@@ -225,10 +228,16 @@ class StartupError(RuntimeError):
     """A part of the system did not come up; the message says which and where its log is."""
 
 
+RUNNER: Final = Actor(name="homecare run", role=Role.ADMIN, user_id=None, display_name="homecare run")
+"""Who plans the demo's welfare round (in the service's zone)."""
+
+
 async def _enrol(dsn: str, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
-    """Enrol the simulated residents, their devices and the demo sign-ins (idempotent: a re-run updates them)."""
+    """Enrol the simulated residents, their devices and the demo sign-ins (idempotent: a re-run updates them), and
+    plan this month's welfare visits to the vulnerable ones (a re-run adds only what is missing)."""
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await enrol_neighbourhood(conn, enrolment, logins)
+        await generate_round(conn, actor=RUNNER, month=None, now=datetime.now(UTC))
 
 
 async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
