@@ -102,15 +102,20 @@ async def test_a_raised_night_heart_rate_asks_for_a_welfare_check(db: Conn) -> N
     assert (check.kind, check.priority) == (SignalKind.ALARM, Priority.LOW)
     # Sleep is rest too: the resting heart rate (minutes without steps) rises with the night's.
     match = re.fullmatch(
-        r"Welfare check: night heart rate (\d+), usually (\d+)±([\d.]+)"
-        r"(; resting heart rate \d+, usually \d+±[\d.]+)?\.",
+        r"Welfare check: night heart rate (\d+) beats/min above usual \((\d+)\)"
+        r"(; resting heart rate \d+ beats/min above usual \(\d+\))?\.",
         check.explanation_en,
     )
     assert match is not None, check.explanation_en
-    value, median, spread = int(match[1]), int(match[2]), match[3]
-    assert value - median >= 15
-    assert 0 < float(spread) <= 6
-    assert check.explanation_zh.startswith(f"建议探访：夜间心率 {value}，平时 {median}±{spread}")
+    change, usual_hr = int(match[1]), int(match[2])
+    assert change >= 15
+    assert check.explanation_zh.startswith(f"建议探访：夜间心率比平时（{usual_hr}）高 {change} 次/分")
+    cur = await db.execute("SELECT deviations FROM resident_baselines WHERE resident_id = %s", (unwell,))
+    stored = (await cur.fetchone())[0]  # type: ignore[index]
+    assert stored["overall"] is False
+    assert stored["deviations"][0]["feature"] == "night_hr"
+    assert stored["deviations"][0]["days"] == 1
+    assert round(stored["deviations"][0]["value"] - stored["deviations"][0]["usual"]) == change
 
     # The fit is stored as plain numbers, and the new resident is told how much data is missing.
     fitted = await load_baseline(db, resident_id=usual)

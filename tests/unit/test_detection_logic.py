@@ -78,9 +78,47 @@ def test_baseline_names_the_deviation_in_both_languages() -> None:
     reason = baseline.judge(feverish, fitted, settings)
     assert reason is not None
     en, zh = reason
-    assert en.startswith("night heart rate 84, usually 6")
-    assert "±" in en
-    assert zh.startswith("夜间心率 84，平时 6")
+    usual_night = round(fitted.median[0])
+    assert en == f"night heart rate {84 - usual_night} beats/min above usual ({usual_night})."
+    assert zh == f"夜间心率比平时（{usual_night}）高 {84 - usual_night} 次/分。"
+
+
+def test_a_lasting_departure_is_worded_with_its_days_and_stored_as_a_code_with_parameters() -> None:
+    settings = BaselineSettings()
+    rng = np.random.default_rng(2)
+    start = date(2026, 3, 1)
+    by_day: dict[date, tuple[float, np.ndarray]] = {}
+    for k in range(24):
+        resting = 76.0 + rng.normal(0, 1) + (9 if k >= 22 else 0)  # 9 beats/min up on the last two days
+        # A wristband without an activity sensor: activity and hours asleep are unknown (NaN), steps drop a little.
+        by_day[start + timedelta(days=k)] = (20.0, np.array([70.0, resting, np.nan, 5000.0 - 100 * (k >= 22), np.nan]))
+    verdict = baseline.judge_day(start + timedelta(days=23), by_day, settings)
+    assert verdict.verdict == "unusual"
+    assert verdict.judgement is not None
+    [deviation] = verdict.judgement.deviations
+    assert deviation.params() == {
+        "feature": "resting_hr", "value": round(deviation.value), "usual": pytest.approx(76, abs=1),
+        "spread": pytest.approx(2, abs=1), "days": 2,
+    }  # fmt: skip
+    change, usual = round(deviation.value - deviation.usual), round(deviation.usual)
+    assert verdict.reason == (
+        f"resting heart rate {change} beats/min above usual ({usual}) for 2 days.",
+        f"静息心率比平时（{usual}）高 {change} 次/分，已连续 2 天。",
+    )
+    # The first day of it is one day; a day without enough data is not judged.
+    assert baseline.judge_day(start + timedelta(days=22), by_day, settings).judgement.deviations[0].days == 1  # type: ignore[union-attr]
+    by_day[start + timedelta(days=23)] = (3.0, by_day[start + timedelta(days=23)][1])
+    assert baseline.judge_day(start + timedelta(days=23), by_day, settings).verdict == "unknown"
+
+
+def test_fewer_steps_and_more_sleep_read_naturally() -> None:
+    judgement = baseline.Judgement(
+        [baseline.Deviation("steps", 2000, 7500, 900, 3), baseline.Deviation("sleep_h", 11, 8, 1)], overall=True
+    )
+    assert baseline.words(judgement) == (
+        "unusual day overall: 5,500 fewer steps than usual (7,500) for 3 days; asleep 3.0 h more than usual (8.0 h).",
+        "整体异常：步数比平时（7500）少 5500 步，已连续 3 天；睡眠比平时（8.0 小时）多 3.0 小时。",
+    )
 
 
 def test_baseline_ignores_tiny_changes_of_a_very_regular_resident() -> None:

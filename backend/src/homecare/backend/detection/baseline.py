@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+from psycopg.types.json import Jsonb
 from sklearn.covariance import EllipticEnvelope
 
 from homecare.backend.detection.config import BaselineSettings, SettingsBook
@@ -207,37 +208,123 @@ def _min_change(settings: BaselineSettings) -> FloatArray:
     return np.array([s.min_change_hr, s.min_change_hr, s.min_change_activity, s.min_change_steps, s.min_change_sleep_h])
 
 
-def _fmt(value: float, decimals: int) -> str:
-    return f"{value:.{decimals}f}"
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """One feature's departure from the resident's usual: the feature is the code, the rest its parameters."""
+
+    feature: str
+    value: float
+    usual: float
+    spread: float
+    days: int = 1
+    """Consecutive days it has lasted, the judged day included."""
+
+    def params(self) -> dict[str, float | int | str]:
+        """As stored and sent to the pages (rounded as they are worded)."""
+        decimals = _LABELS[self.feature][2]
+        return {
+            "feature": self.feature,
+            "value": round(self.value, decimals),
+            "usual": round(self.usual, decimals),
+            "spread": round(self.spread, decimals + 1),
+            "days": self.days,
+        }
 
 
-def judge(x: FloatArray, baseline: Baseline, settings: BaselineSettings) -> tuple[str, str] | None:
-    """Why the day ``x`` is unusual for this resident (English, Chinese), or None when it is not."""
-    z = baseline.z(x)  # NaN for a feature without a value or a baseline: never deviates
-    change = np.abs(x - baseline.median)
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """Why a day is unusual: the deviating features, most deviating first (at most three)."""
+
+    deviations: list[Deviation]
+    overall: bool = False
+    """No single feature is far off, but the combination is (the envelope): the two largest departures."""
+
+    def params(self) -> dict[str, object]:
+        """The code's parameters, as stored in ``resident_baselines.deviations``."""
+        return {"overall": self.overall, "deviations": [d.params() for d in self.deviations]}
+
+
+def _deviating(
+    x: FloatArray, baseline: Baseline, settings: BaselineSettings, *, share: float = 1.0, z: float | None = None
+) -> npt.NDArray[np.bool_]:
+    """Which features of day ``x`` depart from the baseline in a concerning direction, by at least ``share`` of
+    the minimum change and ``z`` (default: the setting) robust z-scores."""
+    scores = baseline.z(x)  # NaN for a feature without a value or a baseline: never deviates
     concerning = (CONCERN == 0) | (np.sign(x - baseline.median) == CONCERN)
     with np.errstate(invalid="ignore"):
-        deviates = concerning & (np.abs(z) >= settings.z_threshold) & (change >= _min_change(settings))
-        leaning = concerning & (np.abs(z) >= 2.5) & (change >= _min_change(settings) / 2)
-    order = [int(i) for i in np.argsort(-np.abs(z)) if deviates[i]]
-    prefix_en, prefix_zh = "", ""
+        return np.asarray(
+            concerning
+            & (np.abs(scores) >= (settings.z_threshold if z is None else z))
+            & (np.abs(x - baseline.median) >= _min_change(settings) * share)
+        )
+
+
+def assess(x: FloatArray, baseline: Baseline, settings: BaselineSettings) -> Judgement | None:
+    """How the day ``x`` is unusual for this resident, or None when it is not."""
+    z = np.abs(baseline.z(x))
+    order = [int(i) for i in np.argsort(-np.nan_to_num(z, nan=-1.0)) if _deviating(x, baseline, settings)[i]]
+    overall = False
     # The envelope speaks only for a day with at least one clear, if not alarming, concerning departure.
-    if not order and leaning.any() and baseline.envelope_outlier(z):
+    leaning = _deviating(x, baseline, settings, share=0.5, z=2.5)
+    if not order and leaning.any() and baseline.envelope_outlier(baseline.z(x)):
         # No single feature is far off, but the combination is: name the two largest departures.
-        order = [int(i) for i in np.argsort(-np.abs(z)) if leaning[i]][:2]
-        prefix_en, prefix_zh = "unusual day overall: ", "整体异常："
+        order = [int(i) for i in np.argsort(-np.nan_to_num(z, nan=-1.0)) if leaning[i]][:2]
+        overall = True
     if not order:
         return None
     sigma = baseline.sigma()
+    return Judgement(
+        [Deviation(FEATURES[i], float(x[i]), float(baseline.median[i]), float(sigma[i])) for i in order[:3]], overall
+    )
+
+
+_WORDS: Final = {
+    # feature: (English, Chinese), each with {change}, {usual}, and the direction words below.
+    "night_hr": (
+        "night heart rate {change} beats/min {en} usual ({usual})",
+        "夜间心率比平时（{usual}）{zh} {change} 次/分",
+    ),
+    "resting_hr": (
+        "resting heart rate {change} beats/min {en} usual ({usual})",
+        "静息心率比平时（{usual}）{zh} {change} 次/分",
+    ),
+    "activity": ("daytime activity {change} counts {en} usual ({usual})", "日间活动量比平时（{usual}）{zh} {change}"),
+    "steps": ("{change} {en} steps than usual ({usual})", "步数比平时（{usual}）{zh} {change} 步"),
+    "sleep_h": ("asleep {change} h {en} than usual ({usual} h)", "睡眠比平时（{usual} 小时）{zh} {change} 小时"),
+}
+_DIRECTION: Final = {  # feature: (English up, English down, Chinese up, Chinese down)
+    "night_hr": ("above", "below", "高", "低"),
+    "resting_hr": ("above", "below", "高", "低"),
+    "activity": ("above", "below", "高", "低"),
+    "steps": ("more", "fewer", "多", "少"),
+    "sleep_h": ("more", "less", "多", "少"),
+}
+
+
+def words(judgement: Judgement) -> tuple[str, str]:
+    """The judgement in plain words (English, Chinese): "resting heart rate 9 beats/min above usual (76) for 2 days"."""
     parts_en, parts_zh = [], []
-    for i in order[:3]:
-        label_en, label_zh, decimals = _LABELS[FEATURES[i]]
-        value, usual = _fmt(x[i], decimals), _fmt(baseline.median[i], decimals)
-        # A very steady resident: "62±0.4" rather than a misleading "62±0".
-        spread = _fmt(sigma[i], decimals if round(sigma[i], decimals) > 0 else decimals + 1)
-        parts_en.append(f"{label_en} {value}, usually {usual}±{spread}")
-        parts_zh.append(f"{label_zh} {value}，平时 {usual}±{spread}")
+    for d in judgement.deviations:
+        decimals = _LABELS[d.feature][2]
+        up_en, down_en, up_zh, down_zh = _DIRECTION[d.feature]
+        up = d.value >= d.usual
+        fields = {
+            "change": f"{abs(d.value - d.usual):,.{decimals}f}",
+            "usual": f"{d.usual:,.{decimals}f}",
+            "en": up_en if up else down_en,
+            "zh": up_zh if up else down_zh,
+        }
+        en, zh = (template.format(**fields) for template in _WORDS[d.feature])
+        parts_en.append(en + (f" for {d.days} days" if d.days > 1 else ""))
+        parts_zh.append(zh.replace(",", "") + (f"，已连续 {d.days} 天" if d.days > 1 else ""))
+    prefix_en, prefix_zh = ("unusual day overall: ", "整体异常：") if judgement.overall else ("", "")
     return clip(prefix_en + "; ".join(parts_en) + "."), clip(prefix_zh + "；".join(parts_zh) + "。")
+
+
+def judge(x: FloatArray, baseline: Baseline, settings: BaselineSettings) -> tuple[str, str] | None:
+    """Why the day ``x`` is unusual for this resident in plain words (English, Chinese), or None when it is not."""
+    judgement = assess(x, baseline, settings)
+    return None if judgement is None else words(judgement)
 
 
 def judged_day(now: datetime, timezone: str) -> date:
@@ -390,7 +477,12 @@ class Verdict:
 
     baseline: Baseline
     verdict: str
-    reason: tuple[str, str] | None = None
+    judgement: Judgement | None = None
+
+    @property
+    def reason(self) -> tuple[str, str] | None:
+        """The judgement in plain words (English, Chinese)."""
+        return None if self.judgement is None else words(self.judgement)
 
 
 def _complete(entry: tuple[float, FloatArray] | None, settings: BaselineSettings) -> FloatArray | None:
@@ -410,8 +502,20 @@ def judge_day(day: date, by_day: Mapping[date, tuple[float, FloatArray]], settin
     x = _complete(by_day.get(day), settings)
     if x is None:
         return Verdict(baseline, "unknown")
-    reason = judge(x, baseline, settings)
-    return Verdict(baseline, "usual" if reason is None else "unusual", reason)
+    judgement = assess(x, baseline, settings)
+    if judgement is None:
+        return Verdict(baseline, "usual")
+    # How long each departure has lasted: the days before that depart the same way from the same baseline.
+    lasting = []
+    for deviation in judgement.deviations:
+        i, days = FEATURES.index(deviation.feature), 1
+        while (before := _complete(by_day.get(day - timedelta(days=days)), settings)) is not None and (
+            _deviating(before, baseline, settings)[i]
+            and (before[i] >= baseline.median[i]) == (x[i] >= baseline.median[i])
+        ):
+            days += 1
+        lasting.append(replace(deviation, days=days))
+    return Verdict(baseline, "unusual", replace(judgement, deviations=lasting))
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +525,7 @@ class _Row:
     verdict: str
     en: str | None
     zh: str | None
+    judgement: Judgement | None = None
 
 
 def _judge_resident(
@@ -443,7 +548,7 @@ def _judge_resident(
     en, zh = verdict.reason
     en, zh = clip(f"Welfare check: {en}"), clip(f"建议探访：{zh}")
     finding = Finding(rid, Cause.WELFARE, State.HOLDS, explanation_en=en, explanation_zh=zh)
-    return finding, _Row(verdict.baseline, through, "unusual", en, zh)
+    return finding, _Row(verdict.baseline, through, "unusual", en, zh, verdict.judgement)
 
 
 async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> None:
@@ -452,14 +557,15 @@ async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> N
         """
         INSERT INTO resident_baselines (resident_id, fitted_at, fitted_through, days, features, median, mad,
                                         envelope_location, envelope_precision, envelope_offset,
-                                        evaluated_day, verdict, finding_en, finding_zh)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                        evaluated_day, verdict, finding_en, finding_zh, deviations)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (resident_id) DO UPDATE SET
             fitted_at = excluded.fitted_at, fitted_through = excluded.fitted_through, days = excluded.days,
             features = excluded.features, median = excluded.median, mad = excluded.mad,
             envelope_location = excluded.envelope_location, envelope_precision = excluded.envelope_precision,
             envelope_offset = excluded.envelope_offset, evaluated_day = excluded.evaluated_day,
-            verdict = excluded.verdict, finding_en = excluded.finding_en, finding_zh = excluded.finding_zh
+            verdict = excluded.verdict, finding_en = excluded.finding_en, finding_zh = excluded.finding_zh,
+            deviations = excluded.deviations
         """,
         (
             rid,
@@ -476,6 +582,7 @@ async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> N
             row.verdict,
             row.en,
             row.zh,
+            None if row.judgement is None else Jsonb(row.judgement.params()),
         ),
     )
 
