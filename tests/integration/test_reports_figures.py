@@ -357,8 +357,8 @@ async def test_coverage_of_enrolled_residents(client: httpx.AsyncClient, db: Con
     now = datetime.now(UTC)
     homes = {name: await resident(db, name, a) for name in ("c1", "c2", "c3", "c4", "c5", "c6")}
     devices = [  # (resident, uid, last seen, revoked)
-        ("c1", "wr-1", now - timedelta(hours=1), False),
-        ("c1", "sos-1", now - timedelta(hours=23), False),
+        ("c1", "wr-1", now - timedelta(minutes=2), False),
+        ("c1", "sos-1", now - timedelta(minutes=3), False),
         ("c2", "wr-2", now - timedelta(hours=1), False),
         ("c2", "sos-2", now - timedelta(hours=30), False),  # silent for more than a day
         ("c3", "wr-3", None, False),  # never heard from
@@ -379,6 +379,7 @@ async def test_coverage_of_enrolled_residents(client: httpx.AsyncClient, db: Con
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["enrolled"], report["covered"], report["fully_covered"]) == (4, 2, 1)
+    assert report["online_now"] == 1  # c1: both heard from minutes ago, within three heartbeat intervals
     assert report["share_covered"] == 0.5
     assert report["share_fully_covered"] == 0.25
     assert report["window_hours"] == 24
@@ -388,6 +389,14 @@ async def test_coverage_of_enrolled_residents(client: httpx.AsyncClient, db: Con
     assert (gaps["c2"]["devices"], gaps["c2"]["devices_online"], gaps["c2"]["covered"]) == (2, 1, True)
     assert (gaps["c3"]["covered"], gaps["c3"]["last_seen_at"]) == (False, None)
     assert gaps["c4"]["covered"] is False
+
+    # One rule for "online": the connection's last word wins when it came after the last message...
+    sos = await _id(db, "SELECT id FROM devices WHERE uid = %s", ("sos-1",))
+    await db.execute("UPDATE device_state SET online = false, online_changed_at = now() WHERE device_id = %s", (sos,))
+    assert (await client.get("/api/reports/coverage", headers=AUTH)).json()["online_now"] == 0
+    # ... and a message after a lost connection (a new session of the same device) brings it back.
+    await db.execute("UPDATE device_state SET last_seen_at = now() + interval '1 second' WHERE device_id = %s", (sos,))
+    assert (await client.get("/api/reports/coverage", headers=AUTH)).json()["online_now"] == 1
 
     response = await client.get("/api/reports/coverage/gaps.csv", headers=AUTH)
     assert response.headers["content-type"] == "text/csv; charset=utf-8"

@@ -7,11 +7,14 @@ class sets; HTTP 500 where none is given)::
     ├── CallNotFound                 no call has that id, or the caller may not see it (HTTP 404)
     ├── NotCallable                  the incident is closed or the home has no home unit (HTTP 409)
     ├── HomeUnitBusy                 the home unit is already in a call (HTTP 409)
+    ├── HomeUnitOffline              the home unit is offline: a call would ring into nothing (HTTP 409)
     ├── CallOver                     the call has already ended (HTTP 409)
     ├── LineBusy                     this backend already carries its maximum of calls (HTTP 503)
     ├── CallerRefused                the signalling socket's caller may not join (WebSocket 1008; HTTP 403)
     └── RecordingNotFound            the call was not recorded, or its recording has been purged (HTTP 404)
 """
+
+from datetime import datetime
 
 from homecare.storage.errors import HomecareError
 
@@ -42,6 +45,17 @@ class HomeUnitBusy(CallsError):
     def __init__(self, *, call_id: str, device_uid: str) -> None:
         super().__init__(f"home unit {device_uid} is in call {call_id}: hang that call up first")
         self.call_id = call_id
+
+
+class HomeUnitOffline(CallsError):
+    """The home unit is offline by the devices' rule: refused at once rather than ringing for the whole timeout."""
+
+    http_status = 409
+
+    def __init__(self, *, device_uid: str, last_contact: datetime | None) -> None:
+        heard = "never heard from" if last_contact is None else f"last heard from at {last_contact.isoformat()}"
+        super().__init__(f"home unit {device_uid} is offline ({heard})")
+        self.device_uid = device_uid
 
 
 class CallOver(CallsError):

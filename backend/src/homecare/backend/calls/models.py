@@ -35,6 +35,7 @@ class Call(BaseModel):
     resident_id: int
     device_uid: str
     started_by: str
+    started_by_name: str | None = Field(default=None, description="The caller's display name.")
     video: bool
     state: CallState
     outcome: CallOutcome | None
@@ -68,6 +69,11 @@ class CallSetup(BaseModel):
 
     ice_servers: list[IceServer]
     home_unit: str | None = Field(description="The uid of the home unit a call goes to; None: the home has none.")
+    home_unit_online: bool | None = Field(
+        default=None,
+        description="Whether the home unit is online now (the devices page's rule); None: never heard from.",
+    )
+    home_unit_last_contact: datetime | None = None
     video_consented: bool
     recording: bool = Field(description="Calls are recorded for audit in this deployment.")
     contacts: list[Contact]

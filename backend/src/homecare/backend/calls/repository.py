@@ -9,14 +9,16 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from homecare.backend.calls.models import Call, Contact
+from homecare.backend.devices.repository import LAST_CONTACT, ONLINE
 from homecare.storage.connections import Conn
 
 _CALL = (
-    "SELECT c.id, c.incident_id, c.resident_id, d.uid AS device_uid, c.started_by, c.video, c.state, c.outcome, "
+    "SELECT c.id, c.incident_id, c.resident_id, d.uid AS device_uid, c.started_by, "
+    " u.display_name AS started_by_name, c.video, c.state, c.outcome, "
     " c.ended_by, c.end_reason, c.started_at, c.ringing_at, c.answered_at, c.ended_at, "
     " extract(epoch FROM c.ended_at - c.answered_at)::float8 AS duration_s, "
     " (c.recording IS NOT NULL AND c.recording_purged_at IS NULL) AS recorded "
-    "FROM calls c JOIN devices d ON d.id = c.device_id "
+    "FROM calls c JOIN devices d ON d.id = c.device_id LEFT JOIN users u ON u.username = c.started_by "
 )
 
 
@@ -30,6 +32,18 @@ async def home_unit_of(conn: Conn, *, resident_id: int) -> tuple[int, str] | Non
         )
     ).fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def home_unit_presence(conn: Conn, *, device_id: int) -> tuple[bool | None, datetime | None]:
+    """Whether the home unit is online by the devices' one rule (None: never heard from) and when it last was."""
+    row = await (
+        await conn.execute(
+            f"SELECT CASE WHEN s.device_id IS NULL THEN NULL ELSE {ONLINE} END, {LAST_CONTACT} "
+            "FROM devices d LEFT JOIN device_state s ON s.device_id = d.id WHERE d.id = %s",
+            (device_id,),
+        )
+    ).fetchone()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 async def consent_video(conn: Conn, *, resident_id: int) -> bool:

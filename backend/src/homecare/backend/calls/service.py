@@ -15,7 +15,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from homecare.backend.accounts.models import Actor
-from homecare.backend.calls import CallNotFound, CallOver, HomeUnitBusy, NotCallable, RecordingNotFound
+from homecare.backend.calls import CallNotFound, CallOver, HomeUnitBusy, HomeUnitOffline, NotCallable, RecordingNotFound
 from homecare.backend.calls import repository as repo
 from homecare.backend.calls.models import Call, CallOutcome, CallSetup, CallState, FamilyCallbackBody
 from homecare.backend.calls.settings import CallSettings, IceServer
@@ -70,9 +70,12 @@ async def call_setup(conn: Conn, *, actor: Actor, incident_id: int, settings: Ca
         conn, actor=actor, resident_id=incident.resident_id, action="call_setup", detail={"incident_id": incident_id}
     )
     unit = await repo.home_unit_of(conn, resident_id=incident.resident_id)
+    online, last_contact = (None, None) if unit is None else await repo.home_unit_presence(conn, device_id=unit[0])
     return CallSetup(
         ice_servers=ice_servers(settings, user=actor.name, now=now),
         home_unit=None if unit is None else unit[1],
+        home_unit_online=online,
+        home_unit_last_contact=last_contact,
         video_consented=await repo.consent_video(conn, resident_id=incident.resident_id),
         recording=settings.record,
         contacts=await repo.contacts_of(conn, resident_id=incident.resident_id),
@@ -107,6 +110,9 @@ async def place_call(
         if unit is None:
             raise NotCallable(f"the resident of incident {incident_id} has no home unit")
         device_id, uid = unit
+        online, last_contact = await repo.home_unit_presence(conn, device_id=device_id)
+        if online is False:
+            raise HomeUnitOffline(device_uid=uid, last_contact=last_contact)
         await repo.lock_home_unit(conn, device_id=device_id)
         placed_since = now - timedelta(seconds=settings.ring_timeout_s)
         live = await repo.live_call_to(conn, device_id=device_id, placed_since=placed_since)

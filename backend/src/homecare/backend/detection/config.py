@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause
+from homecare.backend.devices.models import MISSED_HEARTBEATS
 from homecare.backend.inputs import LocalTime
 from homecare.contracts.messages import Priority
 from homecare.storage.connections import Conn
@@ -129,7 +130,7 @@ class DeviceHealthSettings(_Settings):
     """Missed heartbeats, offline home unit, low battery, wristband off the wrist."""
 
     enabled: bool = True
-    missed_heartbeats: int = Field(default=3, ge=1, le=100)
+    missed_heartbeats: int = Field(default=MISSED_HEARTBEATS, ge=1, le=100)  # the pages' "offline" rule too
     home_unit_offline_min: int = Field(default=10, ge=1, le=1440)
     low_battery_pct: int = Field(default=15, ge=1, le=99)
     battery_hysteresis_pct: int = Field(default=5, ge=0, le=50)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict
+
+# A device is offline once silent for this many of its heartbeat intervals (the device-health alarms' default too).
+MISSED_HEARTBEATS: Final = 3
 
 
 class DeviceStatus(BaseModel):

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Final
+
 from psycopg.rows import class_row, scalar_row
 
-from homecare.backend.devices.models import DeviceStatus
+from homecare.backend.devices.models import MISSED_HEARTBEATS, DeviceStatus
 from homecare.contracts.messages import DeviceKind
 from homecare.storage.connections import Conn
 from homecare.storage.device_secrets import hash_secret
+
+# The one rule for "online", on every page and report, as SQL over ``devices d LEFT JOIN device_state s``: heard
+# from (a message, a heartbeat, or the connection coming up) within MISSED_HEARTBEATS of its intervals, and the
+# connection's last word was not "gone" after that.
+LAST_CONTACT: Final = "GREATEST(s.last_seen_at, s.last_heartbeat_at)"
+
+
+def online_sql(now: str = "now()") -> str:
+    """The rule as a boolean SQL expression; ``now`` is the SQL for the present (a placeholder where the caller
+    keeps its own clock)."""
+    return (
+        f"coalesce(GREATEST({LAST_CONTACT}, CASE WHEN s.online THEN s.online_changed_at END) "
+        f">= {now} - make_interval(secs => {MISSED_HEARTBEATS} * d.heartbeat_interval_s) "
+        f"AND NOT (s.online IS FALSE AND s.online_changed_at > {LAST_CONTACT}), false)"
+    )
+
+
+ONLINE: Final = online_sql()
 
 
 async def device_ids_for_resident(conn: Conn, *, resident_id: int) -> list[int]:
@@ -31,14 +52,18 @@ async def enrol_device(conn: Conn, *, uid: str, kind: DeviceKind, resident_id: i
     return int(device_id)
 
 
-async def device_status(conn: Conn, *, resident_id: int, include_revoked: bool = False) -> list[DeviceStatus]:
-    """The resident's devices with connection and battery from ``device_state`` (never heard from: offline)."""
+async def device_status(
+    conn: Conn, *, resident_id: int, include_revoked: bool = False, now: datetime | None = None
+) -> list[DeviceStatus]:
+    """The resident's devices with connection and battery from ``device_state`` (never heard from: offline), online
+    or not at ``now`` (the database's clock when None)."""
+    online = online_sql("coalesce(%(now)s::timestamptz, now())")
     async with conn.cursor(row_factory=class_row(DeviceStatus)) as cur:
         await cur.execute(
-            "SELECT d.id, d.uid, d.kind, coalesce(s.online, false) AS online, s.last_seen_at, s.battery, s.charging, "
+            f"SELECT d.id, d.uid, d.kind, {online} AS online, {LAST_CONTACT} AS last_seen_at, s.battery, s.charging, "
             "       s.rssi, s.firmware, d.heartbeat_interval_s, d.revoked_at IS NOT NULL AS revoked "
             "FROM devices d LEFT JOIN device_state s ON s.device_id = d.id "
-            "WHERE d.resident_id = %s AND (%s OR d.revoked_at IS NULL) ORDER BY d.kind, d.id",
-            (resident_id, include_revoked),
+            "WHERE d.resident_id = %(resident)s AND (%(revoked)s OR d.revoked_at IS NULL) ORDER BY d.kind, d.id",
+            {"resident": resident_id, "revoked": include_revoked, "now": now},
         )
         return await cur.fetchall()

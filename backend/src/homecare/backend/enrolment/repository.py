@@ -7,6 +7,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import class_row, dict_row, scalar_row
 
+from homecare.backend.devices.repository import LAST_CONTACT, ONLINE
 from homecare.backend.enrolment.models import Contact, Device, Resident, ResidentSummary, Station
 from homecare.storage.connections import Conn
 
@@ -108,7 +109,7 @@ async def station_ids_by_code(conn: Conn) -> dict[str, int]:
 
 _DEVICE = (
     "SELECT d.id, d.uid, d.kind, d.resident_id, r.display_name AS resident_name, d.enrolled_at, d.revoked_at, "
-    "coalesce(s.online, false) AS online, s.last_seen_at, s.battery "
+    f"{ONLINE} AS online, {LAST_CONTACT} AS last_seen_at, s.battery "
     "FROM devices d LEFT JOIN residents r ON r.id = d.resident_id LEFT JOIN device_state s ON s.device_id = d.id "
 )
 

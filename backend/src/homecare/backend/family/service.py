@@ -148,7 +148,7 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
             FamilyDevice(
                 kind=d.kind, online=d.online, battery=d.battery, charging=d.charging, last_seen_at=d.last_seen_at
             )
-            for d in await device_status(conn, resident_id=resident_id)
+            for d in await device_status(conn, resident_id=resident_id, now=now)
         ]
         last = await _last_activity(conn, resident_id=resident_id, now=now)
         today = None

@@ -129,6 +129,10 @@ class Coverage(_Model):
     enrolled: int
     covered: int = Field(description="Residents with at least one device online in the window.")
     fully_covered: int = Field(description="Residents all of whose devices were online in the window.")
+    online_now: int = Field(
+        description="Residents all of whose devices are online now, by the devices page's rule (heard from within "
+        "their missed-heartbeat allowance, the connection not gone since)."
+    )
     share_covered: float | None
     share_fully_covered: float | None
     gaps: list[ResidentCoverage] = Field(description="Residents with at least one silent device.")

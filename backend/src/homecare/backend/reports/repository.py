@@ -7,6 +7,7 @@ from datetime import datetime
 
 from psycopg.rows import class_row
 
+from homecare.backend.devices.repository import ONLINE
 from homecare.storage.connections import Conn
 
 
@@ -39,6 +40,7 @@ class CoverageRow:
     station_name: str | None
     devices: int
     devices_online: int
+    devices_online_now: int
     last_seen_at: datetime | None
 
 
@@ -78,16 +80,17 @@ async def coverage(conn: Conn, *, since: datetime) -> list[CoverageRow]:
     """Every resident with at least one active (not revoked) device, and how many were seen since ``since``."""
     async with conn.cursor(row_factory=class_row(CoverageRow)) as cur:
         await cur.execute(
-            """
-            SELECT r.id AS resident_id, r.display_name AS resident_name, s.id AS station_id,
-                   s.name AS station_name, count(*)::int AS devices,
-                   count(*) FILTER (WHERE ds.last_seen_at >= %(since)s)::int AS devices_online,
-                   max(ds.last_seen_at) AS last_seen_at
+            f"""
+            SELECT r.id AS resident_id, r.display_name AS resident_name, st.id AS station_id,
+                   st.name AS station_name, count(*)::int AS devices,
+                   count(*) FILTER (WHERE s.last_seen_at >= %(since)s)::int AS devices_online,
+                   count(*) FILTER (WHERE {ONLINE})::int AS devices_online_now,
+                   max(s.last_seen_at) AS last_seen_at
             FROM residents r
             JOIN devices d ON d.resident_id = r.id AND d.revoked_at IS NULL
-            LEFT JOIN device_state ds ON ds.device_id = d.id
-            LEFT JOIN stations s ON s.id = r.station_id
-            GROUP BY r.id, s.id
+            LEFT JOIN device_state s ON s.device_id = d.id
+            LEFT JOIN stations st ON st.id = r.station_id
+            GROUP BY r.id, st.id
             ORDER BY r.id
             """,
             {"since": since},

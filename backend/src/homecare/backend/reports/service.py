@@ -242,6 +242,7 @@ async def coverage(conn: Conn, *, actor: str, timezone: str, now: datetime | Non
         enrolled=len(rows),
         covered=covered,
         fully_covered=full,
+        online_now=sum(1 for r in rows if r.devices_online_now == r.devices),
         share_covered=_share(covered, len(rows)),
         share_fully_covered=_share(full, len(rows)),
         gaps=[
