@@ -24,14 +24,15 @@ class DemoLogin:
     follows: int | None = None  # the resident's index in the neighbourhood, for family
 
 
+# Names only: the top bar and the records add the role ("李娜 · 接警员").
 DEMO_PEOPLE = (
-    ("admin", Role.ADMIN, "系统管理员 Admin", None, None),
-    ("supervisor", Role.SUPERVISOR, "值班主管 周敏", None, None),
-    ("operator", Role.OPERATOR, "接警员 李娜", None, None),
-    ("responder", Role.RESPONDER, "服务站 王强", 0, None),
-    ("visitor", Role.VISITOR, "巡访员 孙丽", 0, None),
-    ("family", Role.FAMILY, "家属 陈静", None, 0),
-    ("family2", Role.FAMILY, "家属 赵磊", None, 1),
+    ("admin", Role.ADMIN, "刘洋", None, None),
+    ("supervisor", Role.SUPERVISOR, "周敏", None, None),
+    ("operator", Role.OPERATOR, "李娜", None, None),
+    ("responder", Role.RESPONDER, "王强", 0, None),
+    ("visitor", Role.VISITOR, "孙丽", 0, None),
+    ("family", Role.FAMILY, "陈静", None, 0),
+    ("family2", Role.FAMILY, "赵磊", None, 1),
 )
 
 
@@ -74,7 +75,13 @@ async def ensure_demo_accounts(
         else:
             user_id = found.id
             await repo.update_user(
-                conn, user_id=user_id, changes={"password_hash": hash_password(login.password), "disabled_at": None}
+                conn,
+                user_id=user_id,
+                changes={
+                    "password_hash": hash_password(login.password),
+                    "disabled_at": None,
+                    "display_name": login.display_name,
+                },
             )
         if login.role is Role.RESPONDER:
             await repo.update_user(conn, user_id=user_id, changes={"on_duty": True})

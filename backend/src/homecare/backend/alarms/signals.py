@@ -51,10 +51,11 @@ def signal_for_event(
         confidence = "" if row["confidence"] is None else f", device confidence {row['confidence']:.2f}"
         if recovery_window_s == 0:  # this resident cannot be expected to press "I'm OK": an alarm at once
             return make(Cause.FALL, f"The {device_kind} detected a fall{confidence}.", "设备检测到跌倒。")
+        # The wait for "I'm OK" is the pre-alarm's status and countdown, not the explanation: it outlives the wait.
         return make(
             Cause.FALL,
-            f'The {device_kind} detected a fall{confidence}; waiting {recovery_window_s} s for "I\'m OK".',
-            f"设备检测到跌倒，等待 {recovery_window_s} 秒内按“我没事”。",
+            f"The {device_kind} detected a fall{confidence}.",
+            "设备检测到跌倒。",
             kind=SignalKind.PRE_ALARM,
             recovery_window_s=recovery_window_s,
         )

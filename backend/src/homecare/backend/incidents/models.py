@@ -87,6 +87,7 @@ class Transition(_Model):
     from_status: str | None
     to_status: str
     actor: str
+    actor_name: str | None = Field(default=None, description="The acting user's display name; None for the platform.")
     reason: str | None
     detail: dict[str, Any] | None
 
@@ -105,6 +106,7 @@ class StationTask(_Model):
     on_scene_at: UtcDatetime | None
     closed_at: UtcDatetime | None
     responder: str | None
+    responder_name: str | None = Field(default=None, description="The responder's display name.")
     note: str | None
 
 

@@ -151,8 +151,9 @@ async def last_change_id(conn: Conn) -> int:
 async def transitions_of(conn: Conn, *, incident_id: int) -> list[Transition]:
     async with conn.cursor(row_factory=class_row(Transition)) as cur:
         await cur.execute(
-            "SELECT id, at, from_status, to_status, actor, reason, detail FROM incident_transitions "
-            "WHERE incident_id = %s ORDER BY id",
+            "SELECT t.id, t.at, t.from_status, t.to_status, t.actor, u.display_name AS actor_name, t.reason, t.detail "
+            "FROM incident_transitions t LEFT JOIN users u ON u.username = t.actor "
+            "WHERE t.incident_id = %s ORDER BY t.id",
             (incident_id,),
         )
         return await cur.fetchall()
@@ -162,8 +163,9 @@ async def tasks_of(conn: Conn, *, incident_id: int) -> list[StationTask]:
     async with conn.cursor(row_factory=class_row(StationTask)) as cur:
         await cur.execute(
             "SELECT t.id, t.incident_id, t.station_id, s.name AS station_name, t.status, t.travel_min, "
-            "t.offered_at, t.accepted_at, t.on_scene_at, t.closed_at, t.responder, t.note "
-            "FROM station_tasks t JOIN stations s ON s.id = t.station_id WHERE t.incident_id = %s ORDER BY t.id",
+            "t.offered_at, t.accepted_at, t.on_scene_at, t.closed_at, t.responder, u.display_name AS responder_name, "
+            "t.note FROM station_tasks t JOIN stations s ON s.id = t.station_id "
+            "LEFT JOIN users u ON u.username = t.responder WHERE t.incident_id = %s ORDER BY t.id",
             (incident_id,),
         )
         return await cur.fetchall()
