@@ -140,6 +140,9 @@ async def test_an_administrator_enrols_a_neighbourhood_and_reads_the_figures(
     await page.click("#secret-dialog-close")
     await expect(dialog).to_have_count(0)
     await expect(page.locator("#res-devices-table")).to_contain_text("wr-browser-0001")
+    # The kind by the one name every page gives it (the console and the family page say 手环 too).
+    await expect(page.locator("#res-devices-table tr", has_text="wr-browser-0001")).to_contain_text("手环")
+    await expect(page.locator("#enrol-kind option[value=sos_pendant]")).to_have_text("紧急按钮")
     await screenshot(page, "admin-residents")
     assert secret not in await page.content()
     await page.reload()

@@ -77,6 +77,12 @@ async def test_an_alarm_arrives_live_and_is_handled_from_the_keyboard(
     page = await console(sign_in)
     await expect(page.locator("#queue-empty")).to_be_visible()
     assert await page.title() == "接警台 · 居家养老守护"
+    await expect(page.locator("#who")).to_have_text("李娜 · 接警员")  # the name and the role, each once
+    # "No open incidents" sits at the top of the queue, right under its heading.
+    head, note = await page.locator(".queue-head").bounding_box(), await page.locator("#queue-empty").bounding_box()
+    assert head is not None
+    assert note is not None
+    assert 0 <= note["y"] - (head["y"] + head["height"]) <= 24, (head, note)
 
     press_sos(pendant, world, 0)
     row = page.locator("#queue .q-row")
@@ -118,7 +124,8 @@ async def test_an_alarm_arrives_live_and_is_handled_from_the_keyboard(
     await page.locator("#note-text").fill("老人说在卫生间滑倒，意识清楚")
     await page.click("#note-dialog-confirm")
     await expect(page.locator("#trail")).to_contain_text("老人说在卫生间滑倒，意识清楚")
-    await expect(page.locator("#trail")).to_contain_text("operator")
+    await expect(page.locator("#trail tbody tr").first).to_contain_text("李娜")  # a display name, not a user name
+    await expect(page.locator("#trail")).not_to_contain_text("operator")
 
     await page.keyboard.press("h")
     await expect(page.locator("#trail tbody tr").first).to_contain_text("告知救助在路上")
@@ -163,6 +170,13 @@ async def test_the_map_draws_stations_circles_homes_and_the_open_incident(
     await expect(fall.locator(".q-status")).to_have_text("预报警")
     await expect(fall.locator(".q-timer")).to_have_text(re.compile(r"^剩 0:[0-4]\d$"))
     await expect(page).to_have_title(re.compile(r"^\(2\) 接警台"))
+    # The wait for "I'm OK" is said while it lasts, and not after: once taken, the headline is only the fall.
+    await fall.click()
+    await expect(page.locator("#inc-waiting")).to_have_text("正在等待老人按“我没事”")
+    await expect(page.locator("#inc-explanation")).not_to_contain_text("我没事")
+    await page.keyboard.press("a")
+    await expect(page.locator("#inc-status")).to_have_text("已接警")
+    await expect(page.locator("#inc-waiting")).to_have_count(0)
     await page.keyboard.press("m")
     drawing = page.locator("#map-svg")
     await expect(drawing.locator(".m-station")).to_have_count(len(world.station_ids))
@@ -184,7 +198,7 @@ async def test_the_console_speaks_english(
 ) -> None:
     world = prepared
     page = await console(sign_in, lang="en")
-    await expect(page.locator(".queue-head h2")).to_have_text("Alarm queue")
+    await expect(page.locator(".queue-head h1")).to_have_text("Alarm queue")
     await expect(page.locator("#queue-empty")).to_have_text("No open incidents")
     press_sos(pendant, world, 0)
     row = page.locator("#queue .q-row")

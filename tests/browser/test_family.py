@@ -3,6 +3,7 @@ charts over 24 h / 7 days / 30 days from the rollups, in both languages, with la
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from datetime import UTC, datetime, time, timedelta
@@ -79,6 +80,8 @@ async def a_month_of_data(database_url: str, world: World) -> None:
                 ("bed_return", evening + timedelta(days=1), time(2, 15)),
                 ("bed_exit", evening + timedelta(days=1), time(6, back % 40)),
             ):
+                if datetime.combine(day, at, SHANGHAI) > now - timedelta(minutes=30):
+                    continue  # a night still going on (the test runs at 02:20 too): the movement is the latest
                 seq += 1
                 await conn.execute(
                     "INSERT INTO events (device_id, resident_id, seq, ts, kind, priority) "
@@ -94,6 +97,27 @@ async def a_month_of_data(database_url: str, world: World) -> None:
 
 async def axis_labels(page: Page, chart: str) -> list[str]:
     return await page.locator(f"#{chart} text.axis").all_text_contents()
+
+
+def round_ticks(labels: list[str]) -> list[float]:
+    """The value axis of a chart (labels without ":" or "/"), checked to step evenly by 1, 2 or 5 times a power of
+    ten, whole numbers only (beats, percent, steps, hours)."""
+    values = [float(v.replace(",", "")) for v in labels if not re.search(r"[:/]", v)]
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(values)}
+    assert len(values) >= 2, labels
+    assert len(steps) == 1, labels
+    step = steps.pop()
+    assert step >= 1, labels
+    assert step / 10 ** math.floor(math.log10(step)) in (1, 2, 5), labels
+    assert all(v == int(v) and v % step == 0 for v in values), labels
+    return values
+
+
+# The targets a finger hits on the page: (what, width, height) of each smaller than 44 x 44 CSS px.
+SMALL_TARGETS_JS = """() => [...document.querySelectorAll("a, button, select, input, [role=tab]")]
+  .filter((n) => n.checkVisibility()).map((n) => [n.id || n.textContent.trim(), n.getBoundingClientRect()])
+  .filter(([, b]) => b.width < 44 || b.height < 44)
+  .map(([what, b]) => [what, Math.round(b.width), Math.round(b.height)])"""
 
 
 async def test_the_family_sees_how_their_relative_is_at_a_glance_and_over_time(
@@ -123,6 +147,8 @@ async def test_the_family_sees_how_their_relative_is_at_a_glance_and_over_time(
 
     # 24 h: hourly heart rate with its band, hours on the axis in the reader's zone; the night in bed.
     await expect(page.locator("#charts")).to_have_attribute("data-range", "24h")
+    for chart in ("chart-heart_rate", "chart-spo2", "chart-steps", "chart-sleep"):
+        round_ticks(await axis_labels(page, chart))
     heart = page.locator("#chart-heart_rate")
     await expect(heart.locator("title")).to_have_text("心率")
     await expect(heart.locator("desc")).to_contain_text("平均")
@@ -148,6 +174,47 @@ async def test_the_family_sees_how_their_relative_is_at_a_glance_and_over_time(
     await page.click("#range-30d")
     await expect(page.locator("#charts")).to_have_attribute("data-range", "30d")
     await expect(page.locator("#chart-sleep rect.bar")).to_have_count(30)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_on_a_phone_the_settings_fold_into_one_menu_and_the_page_follows_the_readers_font_and_width(
+    sign_in: SignIn, database_url: str, world: World
+) -> None:
+    await a_month_of_data(database_url, world)
+    page = await sign_in("family", viewport=PHONE)
+    await expect(page.locator("#status-panel")).to_be_visible()
+    # Language, time zone and sign-out wait behind one menu: the bar stays one line, the status right under it.
+    for hidden in ("#lang-switch", "#zone-switch", "#sign-out"):
+        await expect(page.locator(hidden)).to_be_hidden()
+    bar = await page.locator(".topbar").bounding_box()
+    assert bar is not None
+    assert bar["height"] <= 64, bar
+    toggle = page.locator("#settings-toggle")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    for shown in ("#lang-switch", "#zone-switch", "#sign-out"):
+        await expect(page.locator(shown)).to_be_visible()
+    assert await page.evaluate(SMALL_TARGETS_JS) == []
+    await screenshot(page, "family-menu")
+    await toggle.click()
+
+    # At 320 px (a phone at 200 % zoom) nothing runs off sideways, the open menu neither.
+    await page.set_viewport_size({"width": 320, "height": 640})
+    await toggle.click()
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    await toggle.click()
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert await page.evaluate(SMALL_TARGETS_JS) == []
+
+    # A reader who set a larger font in the browser gets it: the root size is theirs, not a fixed 16 px.
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 24, "fixed": 20}})
+    await page.reload()
+    await expect(page.locator("#status-panel")).to_be_visible()
+    assert await page.evaluate("getComputedStyle(document.documentElement).fontSize") == "24px"
+    assert await page.evaluate(SMALLEST_TEXT_JS) >= 24
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -78,7 +78,7 @@ def shell(name: str, title: str) -> str:
 <link rel="stylesheet" href="/static/css/app.css?v={v}">{extra_css}
 </head>
 <body data-page="{name}">
-<div id="app" aria-live="polite"></div>
+<div id="app"></div>
 <script type="module" src="/static/js/{name}.js?v={v}"></script>
 </body>
 </html>

@@ -1,6 +1,6 @@
 // The call panel of the incident screen: voice (and consented video) with the home unit over WebRTC, the call's
 // state and timer, mute and volume, retry after a drop, the incident's calls, and ringing the family back.
-import { addStrings, api, clock, el, formatTime, t, toast } from "./common.js";
+import { addStrings, ago, api, clock, el, formatTime, t, toast } from "./common.js";
 
 addStrings({
   zh: {
@@ -15,6 +15,7 @@ addStrings({
     "call.none": "尚无通话", "call.by": "{who} 发起", "call.duration": "通话 {d}",
     "call.family": "回拨家属", "call.reached": "已接通", "call.noAnswer": "未接听", "call.noContacts": "没有登记家属电话",
     "call.familyDone": "已记录：{name} {outcome}", "call.mic": "无法使用麦克风：{detail}",
+    "call.offline": "家庭主机离线（最后联系：{ago}），现在呼叫无法接通", "call.offlineNever": "家庭主机离线（从未联系过）",
   },
   en: {
     "call.heading": "Talk to the home", "call.start": "Call the home unit", "call.retry": "Call again",
@@ -29,6 +30,8 @@ addStrings({
     "call.duration": "talked {d}", "call.family": "Call the family back", "call.reached": "Reached",
     "call.noAnswer": "No answer", "call.noContacts": "No family number on file",
     "call.familyDone": "Recorded: {name} {outcome}", "call.mic": "The microphone cannot be used: {detail}",
+    "call.offline": "The home unit is offline (last heard from {ago}): a call cannot connect now",
+    "call.offlineNever": "The home unit is offline (never heard from)",
   },
 });
 
@@ -84,6 +87,7 @@ class CallPanel {
     this.videoToggle = el("input", { type: "checkbox", id: "call-video-toggle" });
     this.videoRow = el("label", { class: "call-video-toggle", hidden: true }, this.videoToggle, " ", t("call.video"));
     this.note = el("p", { class: "muted call-note" });
+    this.offline = el("p", { class: "call-offline", id: "call-offline", hidden: true });
     this.history = el("ul", { id: "call-history", class: "call-history" });
     this.family = el("ul", { id: "call-family", class: "call-family" });
     this.container.classList.add("call-panel");
@@ -92,7 +96,7 @@ class CallPanel {
       el("div", { class: "call-controls", role: "toolbar" }, this.startButton, this.hangupButton, this.muteButton,
         el("label", { class: "call-volume" }, t("call.volume"), " ", this.volume),
         el("label", { class: "call-level" }, t("call.level"), " ", this.level)),
-      this.videoRow, this.note, this.audio, this.video,
+      this.videoRow, this.offline, this.note, this.audio, this.video,
       el("div", { class: "call-lists" },
         el("div", {}, el("h3", {}, t("call.history")), this.history),
         el("div", {}, el("h3", {}, t("call.family")), this.family)));
@@ -104,12 +108,21 @@ class CallPanel {
       return;
     }
     this.videoRow.hidden = !this.setup.video_consented;
+    this.showPresence();
     this.note.textContent = [this.setup.home_unit ? null : t("call.noUnit"),
       this.setup.recording ? t("call.recorded") : null].filter(Boolean).join(" · ");
     this.startButton.disabled = !this.setup.home_unit;
     this.drawFamily();
     await this.drawHistory();
     if (autostart && this.setup.home_unit) await this.start();
+  }
+
+  /** Say at once that the home unit is offline, before anyone waits for a call that cannot connect. */
+  showPresence() {
+    const setup = this.setup;
+    this.offline.hidden = !setup?.home_unit || setup.home_unit_online !== false;
+    this.offline.textContent = setup?.home_unit_last_contact
+      ? t("call.offline", { ago: ago(setup.home_unit_last_contact) }) : t("call.offlineNever");
   }
 
   show(state) {
@@ -165,7 +178,10 @@ class CallPanel {
       placed = await api(`incidents/${this.incidentId}/calls`, { method: "POST",
         body: { video: Boolean(this.setup?.video_consented && this.videoToggle.checked) } });
     } catch (err) {
-      toast(t("error.generic", { detail: err.message }), "error");
+      // Refused because the unit is offline: the panel says so in the reader's words, not the server's.
+      if (err.status === 409) this.setup = await api(`incidents/${this.incidentId}/call-setup`).catch(() => this.setup);
+      if (err.status === 409 && this.setup.home_unit_online === false) this.showPresence();
+      else toast(t("error.generic", { detail: err.message }), "error");
       this.show("failed");
       return;
     }
@@ -260,7 +276,7 @@ class CallPanel {
     }
     this.history.replaceChildren(...(calls.length ? calls.slice().reverse().map((c) => el("li",
       { dataset: { callId: c.id, outcome: c.outcome || c.state } },
-      el("span", {}, formatTime(c.started_at)), " ", el("span", {}, t("call.by", { who: c.started_by })), " · ",
+      el("span", {}, formatTime(c.started_at)), " ", el("span", {}, t("call.by", { who: c.started_by_name || c.started_by })), " · ",
       el("strong", {}, c.outcome ? t(`call.outcome.${c.outcome}`) : t(`call.state.${c.state}`)),
       c.duration_s !== null ? ` · ${t("call.duration", { d: clock(c.duration_s) })}` : null))
       : [el("li", { class: "muted" }, t("call.none"))]));

@@ -28,6 +28,7 @@ addStrings({
     "role.operator": "接警员", "role.responder": "服务站人员", "role.visitor": "巡访员", "role.family": "家属",
     "nav.visits": "巡访",
     "ago.s": "{n} 秒前", "ago.m": "{n} 分钟前", "ago.h": "{n} 小时前", "ago.d": "{n} 天前",
+    menu: "设置", "menu.pages": "页面",
   },
   en: {
     app: "homecare", signOut: "Sign out", language: "Language", "nav.console": "Console", "nav.station": "Station",
@@ -38,6 +39,7 @@ addStrings({
     "role.responder": "Station responder", "role.visitor": "Welfare visitor", "role.family": "Family",
     "nav.visits": "Visits",
     "ago.s": "{n} s ago", "ago.m": "{n} min ago", "ago.h": "{n} h ago", "ago.d": "{n} d ago",
+    menu: "Settings", "menu.pages": "Pages",
   },
 });
 
@@ -68,10 +70,23 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   return data;
 }
 
-/** A short message at the bottom right; kind "error" is red. */
+/** Tell a screen reader something that happened (a new alarm, an action's result), through the page's one small
+ * log region: nothing else on the page is a live region, so per-second redraws are never read out. */
+export function announce(message) {
+  let log = document.getElementById("announcer");
+  if (!log) {
+    log = el("div", { id: "announcer", class: "visually-hidden", role: "log", "aria-live": "polite" });
+    document.body.append(log);
+  }
+  log.append(el("p", {}, message));
+  while (log.childElementCount > 5) log.firstElementChild.remove();
+}
+
+/** A short message at the bottom right; kind "error" is red. Screen readers hear it once, through announce(). */
 export function toast(message, kind = "info", ms = 4000) {
-  const box = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  const box = el("div", { class: `toast ${kind}`, "aria-hidden": "true" }, message);
   document.body.append(box);
+  announce(message);
   setTimeout(() => box.remove(), ms);
 }
 
@@ -160,7 +175,8 @@ const NAV = {
   operator: ["console"], responder: ["station"], visitor: ["visits"], family: ["family"],
 };
 
-/** The blue bar on top: brand, the pages this role has, who is signed in, language and zone, sign out. */
+/** The blue bar on top: brand, the pages this role has, and one settings group (who is signed in, language,
+ * zone, sign out) that folds into a menu on a phone. */
 function topbar(page) {
   const user = current.me;
   const select = el("select", { "aria-label": t("language"), id: "lang-switch",
@@ -169,15 +185,21 @@ function topbar(page) {
   el("option", { value: "en", selected: lang() === "en" }, "English"));
   const links = (NAV[user?.role] || []).map((name) => el("a", { href: `/${name}`,
     "aria-current": name === page ? "page" : undefined }, t(`nav.${name}`)));
-  return el("header", { class: "topbar" },
-    el("span", { class: "brand" }, el("img", { src: "/static/img/icon.svg", alt: "" }), t("app")),
-    el("nav", {}, links), el("span", { class: "spacer" }),
+  const settings = el("div", { class: "settings", id: "settings-menu" },
     user ? el("span", { class: "who", id: "who" }, `${user.display_name} · ${t(`role.${user.role}`)}`) : null,
     select, user?.id ? zoneSwitch() : null,
     user ? el("button", { id: "sign-out", onclick: async () => {
       await api("auth/logout", { method: "POST" }).catch(() => {});
       location.assign("/login");
     } }, t("signOut")) : null);
+  const toggle = el("button", { type: "button", class: "settings-toggle", id: "settings-toggle",
+    "aria-expanded": "false", "aria-controls": "settings-menu", onclick: () => {
+      const open = settings.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    } }, el("span", { "aria-hidden": "true" }, "☰"), t("menu"));
+  return el("header", { class: "topbar" },
+    el("span", { class: "brand" }, el("img", { src: "/static/img/icon.svg", alt: "" }), t("app")),
+    el("nav", { "aria-label": t("menu.pages") }, links), el("span", { class: "spacer" }), toggle, settings);
 }
 
 /**

@@ -1,11 +1,13 @@
 // The operator console: the live queue on the left, the incident or the map on the right, driven by the keyboard.
-import { api, el, follow, startPage, t, toast } from "./common.js";
+import { announce, api, el, follow, startPage, t, toast } from "./common.js";
 import { IncidentScreen } from "./console/incident.js";
 import { Queue, WAITING, useAnswerTargets } from "./console/queue.js";
 import { chime } from "./chime.js";
+import { label } from "./labels.js";
 import "./console/strings.js";
 
 const ACTION_KEYS = { a: "ack", h: "help", c: "call", d: "dispatch", f: "family", n: "note", r: "resolve" };
+const KEYS_OFF = "homecare.singleKeys"; // "off": single-key shortcuts turned off (WCAG 2.1.4), kept per browser
 
 /** The new-alarm beep: two tones, at most once a second however many alarms arrive together. */
 function makeBeeper() {
@@ -29,21 +31,36 @@ startPage("console", async (main) => {
   const total = el("span", { id: "queue-total", class: "muted" });
   const feedState = el("span", { id: "feed-state", class: "feed-state" });
   const empty = el("p", { class: "muted queue-empty hidden", id: "queue-empty" }, t("queue.empty"));
+  let singleKeys = localStorage.getItem(KEYS_OFF) !== "off";
+  const keysSwitch = el("input", { type: "checkbox", id: "keys-switch", checked: singleKeys, onchange: () => {
+    singleKeys = keysSwitch.checked;
+    localStorage.setItem(KEYS_OFF, singleKeys ? "on" : "off");
+    keysHelp.hidden = !singleKeys;
+  } });
+  const keysHelp = el("p", { class: "keys-help", id: "keys-help", hidden: !singleKeys }, t("keys.help"));
   const incidentPane = el("div", { id: "incident-pane" });
   const mapPane = el("div", { id: "map-pane", class: "hidden" });
   const incidentTab = el("a", { id: "tab-incident", href: "#/" }, t("tab.incident"));
   const mapTab = el("a", { id: "tab-map", href: "#/map" }, t("tab.map"), " ", el("kbd", {}, "M"));
   main.append(el("div", { class: "console-layout" },
     el("aside", { class: "queue-col", "aria-label": t("queue.heading") },
-      el("div", { class: "queue-head" }, el("h2", {}, t("queue.heading")), badge, total,
+      el("div", { class: "queue-head" }, el("h1", {}, t("queue.heading")), badge, total,
         el("span", { class: "spacer" }), feedState),
-      list, empty, el("p", { class: "keys muted" }, t("keys.help"))),
+      empty, list, el("div", { class: "keys muted" },
+        el("label", { for: "keys-switch", class: "keys-switch" }, keysSwitch, " ", t("keys.switch")), keysHelp)),
     el("section", { class: "pane-col" }, el("nav", { class: "pane-tabs" }, incidentTab, mapTab),
       incidentPane, mapPane)));
 
   // Keys act on the new place at once: route now rather than when the hashchange event comes round.
   const navigate = (hash) => { location.hash = hash; route(); };
-  const go = (id) => { if (id !== null && id !== undefined) navigate(`#/incidents/${id}`); };
+  // Opened by the operator (a key, a click): the focus follows to the incident, so a screen reader names it.
+  // Moving through the list with the arrows keeps the focus on the list's new row.
+  const go = (id, { stayInList = false } = {}) => {
+    if (id === null || id === undefined) return;
+    if (!stayInList) screen.focusWhenReady(id);
+    navigate(`#/incidents/${id}`);
+    if (stayInList) queue.focus(id);
+  };
   const queue = new Queue(list, { onPick: go, onTick: (now) => screen.tick(now) });
   const screen = new IncidentScreen(incidentPane, { queue });
 
@@ -109,6 +126,8 @@ startPage("console", async (main) => {
     const result = queue.apply(snapshot);
     const raised = (result === "added" && WAITING.has(snapshot.status))
       || (before?.status === "pre_alarm" && snapshot.status === "open");
+    if (raised) announce(t("queue.announce", { cause: label("cause", snapshot.cause), name: snapshot.resident_name
+      || `#${snapshot.resident_id}` }));
     if (raised && beep()) main.dataset.alarms = String(Number(main.dataset.alarms) + 1);
     screen.refresh(snapshot);
     summary();
@@ -124,9 +143,11 @@ startPage("console", async (main) => {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || document.querySelector("dialog[open]")) return;
     if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    if (!singleKeys && event.key.length === 1) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    if (key === "j" || key === "ArrowDown") go(queue.neighbour(1));
-    else if (key === "k" || key === "ArrowUp") go(queue.neighbour(-1));
+    const inList = list.contains(event.target);
+    if (key === "j" || key === "ArrowDown") go(queue.neighbour(1), { stayInList: inList });
+    else if (key === "k" || key === "ArrowUp") go(queue.neighbour(-1), { stayInList: inList });
     else if (key === "m") navigate(mode === "map" ? incidentTab.getAttribute("href") : "#/map");
     else if (key === "Escape" && mode === "map") navigate(incidentTab.getAttribute("href"));
     else if (ACTION_KEYS[key] && mode === "incident") screen.act(ACTION_KEYS[key]);

@@ -1,5 +1,5 @@
 // The family status page, phone first: how they are at a glance, trends over 24 h / 7 d / 30 d, and alarms.
-import { ago, api, el, formatTime, lang, startPage, t, toast } from "./common.js";
+import { ago, announce, api, el, formatTime, lang, startPage, t, toast } from "./common.js";
 import { label } from "./labels.js";
 import { dayStart, localDate, timeChart } from "./family/charts.js";
 import { svg } from "./svg.js";
@@ -174,7 +174,8 @@ startPage("family", async (main) => {
   let resident = residents.find((r) => r.resident_id === wanted) || residents[0];
   let rangeKey = "24h";
   const heading = el("h1", { id: "resident-name" });
-  const statusArea = el("div", { id: "status-area", "aria-live": "polite" });
+  const statusArea = el("div", { id: "status-area" });
+  let toldState = null; // the state a screen reader last heard: a change is announced, a redraw is not
   const charts = el("div", { id: "charts", class: "charts" });
   const history = el("section", { id: "history", class: "card history", "aria-labelledby": "history-heading" });
   const updated = el("p", { class: "muted updated", id: "updated" });
@@ -214,6 +215,9 @@ startPage("family", async (main) => {
     const items = shown.share_incidents ? await api(`family/residents/${shown.resident_id}/incidents`) : null;
     if (shown !== resident) return; // another resident was picked meanwhile
     statusArea.replaceChildren(...parts);
+    const state = parts[0]?.dataset.state ?? null;
+    if (state && toldState?.resident === shown && state !== toldState.state) announce(t(`fa.state.${state}`));
+    toldState = { resident: shown, state };
     history.replaceChildren(el("h2", { id: "history-heading" }, t("fa.history")), items === null
       ? el("p", { class: "muted" }, t("fa.notShared.incidents"))
       : items.length ? el("ol", { id: "incidents", class: "incidents" }, items.map(historyItem))

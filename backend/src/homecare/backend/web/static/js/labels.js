@@ -37,11 +37,12 @@ const CHANGES = {
   call_placed: ["发起通话", "Call placed"], call_answered: ["通话接通", "Call answered"],
   call_ended: ["通话结束", "Call ended"],
 };
+// The one name of each kind of device, on every page (the admin's lists and forms too).
 const DEVICES = {
   wristband: ["手环", "Wristband"], sos_pendant: ["紧急按钮", "SOS pendant"], fall_sensor: ["跌倒雷达", "Fall sensor"],
   door_sensor: ["门磁", "Door sensor"], bed_sensor: ["床垫传感器", "Bed sensor"],
-  motion_sensor: ["人体感应", "Motion sensor"], home_unit: ["家庭主机", "Home unit"],
-  smoke_sensor: ["烟感", "Smoke sensor"], water_sensor: ["水浸", "Water sensor"],
+  motion_sensor: ["人体感应器", "Motion sensor"], home_unit: ["家庭主机", "Home unit"],
+  smoke_sensor: ["烟雾报警器", "Smoke sensor"], water_sensor: ["水浸传感器", "Water sensor"],
 };
 const RELATIONS = {
   daughter: ["女儿", "daughter"], son: ["儿子", "son"], "daughter-in-law": ["儿媳", "daughter-in-law"],

@@ -124,7 +124,8 @@ export async function dashboard(panel) {
         { good: welfare.meets_target, note: t("adm.dash.welfareNote", { visited: welfare.visited,
           vulnerable: welfare.vulnerable, month: welfare.month }) }),
       figure("fig-devices", t("adm.dash.devicesOnline"), pct(devices.share_covered),
-        { note: t("adm.dash.devicesNote", { covered: devices.covered, enrolled: devices.enrolled }) }));
+        { note: t("adm.dash.devicesNote", { covered: devices.covered, enrolled: devices.enrolled,
+          online: devices.online_now }) }));
 
     const ackChart = barChart({
       id: "chart-ack", title: t("adm.dash.ackChart"), max: 1, noData: t("adm.dash.noAlarms"),

@@ -1,6 +1,7 @@
 // Devices: every enrolled device with its holder and state; enrolment for a resident, new credentials, revocation.
 // A secret is shown once, in a dialog, and never again (the platform keeps only its hash).
 import { api, el, formatTime, t, toast } from "../common.js";
+import { label } from "../labels.js";
 import { dialog, field, form, input, select, table } from "./ui.js";
 
 export const KINDS = ["wristband", "sos_pendant", "fall_sensor", "door_sensor", "bed_sensor", "motion_sensor",
@@ -63,20 +64,20 @@ export function deviceTable(devices, refresh, { withHolder = true, id = "devices
   };
   return table([
     [t("adm.dev.uid"), (d) => el("code", {}, d.uid)],
-    [t("adm.dev.kind"), (d) => t(`adm.kind.${d.kind}`)],
+    [t("adm.dev.kind"), (d) => label("device", d.kind)],
     ...(withHolder ? [[t("adm.dev.holder"), (d) => d.resident_name || t("adm.dev.stock")]] : []),
     [t("adm.dev.state"), state],
     [t("adm.dev.lastSeen"), (d) => formatTime(d.last_seen_at)],
     [t("adm.dev.battery"), (d) => (d.battery === null ? "—" : `${d.battery} %`)],
     [t("adm.dev.enrolled"), (d) => formatTime(d.enrolled_at, { seconds: false })],
-    ["", actions],
+    [t("adm.actions"), actions],
   ], devices, { id, empty: t("adm.dev.none") });
 }
 
 /** The form that enrols a device for one resident and shows its secret. */
 export function enrolForm(residentId, onDone) {
   const uid = input({ id: "enrol-uid", autocomplete: "off", autocapitalize: "none", placeholder: "wr-000123" });
-  const kind = select(KINDS.map((k) => [k, t(`adm.kind.${k}`)]), "wristband", { id: "enrol-kind" });
+  const kind = select(KINDS.map((k) => [k, label("device", k)]), "wristband", { id: "enrol-kind" });
   const node = form("enrol-form", [
     el("h3", {}, t("adm.dev.enrolTitle")),
     el("div", { class: "fields" }, field("uid", t("adm.dev.uid"), uid, { hint: t("adm.dev.uidHint") }),

@@ -56,7 +56,7 @@ export async function family(panel) {
         [t("adm.res.relation"), (l) => l.relation || "—"],
         ...SHARES.map(([name]) => [t(`adm.fam.${name}`), (l) => flag(l[name])]),
         [t("adm.fam.consentAt"), (l) => `${formatTime(l.consent_recorded_at, { seconds: false })} · ${l.consent_recorded_by}`],
-        ["", (l) => el("button", { type: "button", class: "small danger", onclick: async () => {
+        [t("adm.actions"), (l) => el("button", { type: "button", class: "small danger", onclick: async () => {
           if (!confirm(t("adm.fam.confirmUnlink"))) return;
           await api(`residents/${summary.id}/family/${l.user_id}`, { method: "DELETE" });
           await show(summary);

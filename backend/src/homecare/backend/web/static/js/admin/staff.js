@@ -83,7 +83,7 @@ export async function staff(panel) {
           onclick: () => patch(u, { on_duty: !u.on_duty }) },
           t(u.on_duty ? "adm.staff.onDuty" : "adm.staff.offDuty"))
         : "")],
-      ["", (u) => el("span", { class: "row" },
+      [t("adm.actions"), (u) => el("span", { class: "row" },
         el("button", { type: "button", class: "small", onclick: () => resetPassword(u) }, t("adm.staff.reset")),
         u.id === me().id ? null : el("button", { type: "button", class: `small ${u.disabled ? "" : "danger"}`,
           onclick: () => patch(u, { disabled: !u.disabled }) }, t(u.disabled ? "adm.staff.enable" : "adm.staff.disable")))],

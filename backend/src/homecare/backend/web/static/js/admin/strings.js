@@ -1,17 +1,9 @@
 // Every text of the administration page, in Simplified Chinese and English.
 import { addStrings } from "../common.js";
 
-const KINDS_ZH = { wristband: "腕表", sos_pendant: "紧急呼叫挂件", fall_sensor: "跌倒雷达", door_sensor: "门磁",
-  bed_sensor: "床垫传感器", motion_sensor: "人体感应器", home_unit: "家庭主机", smoke_sensor: "烟雾报警器",
-  water_sensor: "水浸传感器" };
-const KINDS_EN = { wristband: "Wristband", sos_pendant: "SOS pendant", fall_sensor: "Fall sensor",
-  door_sensor: "Door sensor", bed_sensor: "Bed sensor", motion_sensor: "Motion sensor", home_unit: "Home unit",
-  smoke_sensor: "Smoke alarm", water_sensor: "Water sensor" };
-const kinds = (names) => Object.fromEntries(Object.entries(names).map(([k, v]) => [`adm.kind.${k}`, v]));
-
 addStrings({
   zh: {
-    "title.admin": "管理", ...kinds(KINDS_ZH),
+    "title.admin": "管理", "adm.actions": "操作",
     "adm.tab.dashboard": "指标看板", "adm.tab.residents": "老人档案", "adm.tab.devices": "设备", "adm.tab.stations": "服务站",
     "adm.tab.staff": "工作人员", "adm.tab.family": "家属与授权", "adm.tab.import": "批量导入",
     "adm.save": "保存", "adm.saved": "已保存", "adm.close": "关闭", "adm.none": "没有记录", "adm.loading": "正在加载…",
@@ -30,8 +22,8 @@ addStrings({
     "adm.dash.median": "应答时间中位数", "adm.dash.p90": "应答时间 P90", "adm.dash.onScene": "到场时间中位数",
     "adm.dash.p90is": "P90：{v}", "adm.dash.outside": "15 分钟服务圈外的住户",
     "adm.dash.outsideNote": "{covered} 的住户在 {min} 分钟内可达", "adm.dash.welfare": "高龄独居老人月探访率",
-    "adm.dash.welfareNote": "{month}：{vulnerable} 人中已探访 {visited} 人", "adm.dash.devicesOnline": "设备 24 小时在线率",
-    "adm.dash.devicesNote": "{enrolled} 户中 {covered} 户在线",
+    "adm.dash.welfareNote": "{month}：{vulnerable} 人中已探访 {visited} 人", "adm.dash.devicesOnline": "24 小时内有联系的家庭",
+    "adm.dash.devicesNote": "{enrolled} 户中 {covered} 户；现在设备全部在线 {online} 户",
     "adm.dash.ackChart": "报警应答及时率", "adm.dash.ackExplain": "虚线为目标：{share}% 的报警在 {s} 秒内应答，{limitShare}% 在 {limitS} 秒内应答。",
     "adm.dash.onSceneChart": "各服务站到场时间", "adm.dash.medianShort": "中位数", "adm.dash.trendChart": "近六个月趋势",
     "adm.dash.noAlarms": "本期无报警", "adm.dash.noOnScene": "本期没有人员到场的记录", "adm.dash.noVisits": "无到场记录", "adm.dash.downloads": "下载 CSV",
@@ -127,7 +119,7 @@ addStrings({
     "adm.imp.col.resident_ref": "老人的档案编号（留空为库存）",
   },
   en: {
-    "title.admin": "Administration", ...kinds(KINDS_EN),
+    "title.admin": "Administration", "adm.actions": "Actions",
     "adm.tab.dashboard": "Dashboard", "adm.tab.residents": "Residents", "adm.tab.devices": "Devices",
     "adm.tab.stations": "Stations", "adm.tab.staff": "Staff", "adm.tab.family": "Family & consent", "adm.tab.import": "Import",
     "adm.save": "Save", "adm.saved": "Saved", "adm.close": "Close", "adm.none": "Nothing here", "adm.loading": "Loading…",
@@ -149,7 +141,7 @@ addStrings({
     "adm.dash.outside": "Homes outside the 15-minute circle",
     "adm.dash.outsideNote": "{covered} of homes within {min} min", "adm.dash.welfare": "Monthly welfare-visit rate",
     "adm.dash.welfareNote": "{month}: {visited} of {vulnerable} vulnerable elders visited",
-    "adm.dash.devicesOnline": "Devices online in 24 h", "adm.dash.devicesNote": "{covered} of {enrolled} homes",
+    "adm.dash.devicesOnline": "Homes heard from in 24 h", "adm.dash.devicesNote": "{covered} of {enrolled} homes; {online} with every device online now",
     "adm.dash.ackChart": "Alarms answered in time",
     "adm.dash.ackExplain": "Dashed mark: the target, {share} % of alarms answered within {s} s and {limitShare} % within {limitS} s.",
     "adm.dash.onSceneChart": "Time to on-scene per station", "adm.dash.medianShort": "median",

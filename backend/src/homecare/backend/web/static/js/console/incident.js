@@ -48,6 +48,11 @@ function phone(number) {
   return number ? el("a", { href: `tel:${number}` }, number) : "—";
 }
 
+/** Who did a step of the trail: a user's display name, else the name the platform recorded. */
+function actorName(step) {
+  return step.actor_name || step.actor;
+}
+
 function section(cls, heading, ...body) {
   return el("section", { class: `card ${cls}` }, el("h2", {}, heading), ...body);
 }
@@ -59,6 +64,19 @@ export class IncidentScreen {
     this.id = null;
     this.token = 0;
     this.reloading = null;
+    this.focusId = null; // the incident the operator opened: its heading takes the focus once drawn
+  }
+
+  /** Move the focus to this incident's heading once it is on screen (now, when it already is). */
+  focusWhenReady(id) {
+    this.focusId = id;
+    if (this.id === id && this.root?.dataset.ready) this.takeFocus();
+  }
+
+  takeFocus() {
+    if (this.focusId !== this.id) return;
+    this.focusId = null;
+    this.root.querySelector("#inc-name").focus();
   }
 
   // --- opening and refreshing --------------------------------------------------------------------
@@ -134,7 +152,7 @@ export class IncidentScreen {
     this.vitals = el("div", { class: "vitals" }, el("p", { class: "muted" }, t("pane.loading")));
     this.root = el("article", { id: "incident", class: "incident", dataset: { id: this.id } },
       el("header", { class: "inc-head" }, avatar(card.name),
-        el("div", { class: "inc-who" }, el("h1", { id: "inc-name" }, card.name,
+        el("div", { class: "inc-who" }, el("h1", { id: "inc-name", tabindex: "-1" }, card.name,
           card.vulnerable ? el("span", { class: "badge warn" }, t("card.vulnerable")) : null,
           card.consent_video ? el("span", { class: "badge" }, t("card.video")) : null),
         el("div", { class: "muted" }, facts),
@@ -158,6 +176,7 @@ export class IncidentScreen {
     this.pane.replaceChildren(this.root);
     this.renderDetail(detail);
     this.root.dataset.ready = "true";
+    this.takeFocus();
   }
 
   renderDetail(detail) {
@@ -211,9 +230,11 @@ export class IncidentScreen {
       trig.confidence !== null && trig.confidence !== undefined ? field("trigger.confidence",
         trig.confidence.toFixed(2)) : null);
     return el("div", {}, el("p", { class: "explanation", id: "inc-explanation" }, explanation),
+      i.status === "pre_alarm" ? el("p", { class: "waiting", id: "inc-waiting" }, t("trigger.waiting")) : null,
       i.repeat_count > 1 ? el("p", { class: "muted" }, t("trigger.repeats", { n: i.repeat_count })) : null, dl,
       findings.length ? el("ul", { class: "findings" }, findings.map((s) =>
-        el("li", {}, el("span", { class: "muted" }, `${formatTime(s.at, { date: false })} ${s.actor}: `), s.reason))) : null);
+        el("li", {}, el("span", { class: "muted" }, `${formatTime(s.at, { date: false })} ${actorName(s)}: `), s.reason)))
+        : null);
   }
 
   residentSection(card) {
@@ -238,7 +259,8 @@ export class IncidentScreen {
   devicesTable(devices) {
     if (!devices.length) return el("p", { class: "muted" }, t("card.none"));
     return el("table", { class: "dense" },
-      el("thead", {}, el("tr", {}, el("th", {}, t("devices.kind")), el("th", {}, ""), el("th", {}, t("devices.battery")),
+      el("thead", {}, el("tr", {}, el("th", {}, t("devices.kind")), el("th", {}, t("devices.state")),
+        el("th", {}, t("devices.battery")),
         el("th", {}, t("devices.seen")))),
       el("tbody", {}, devices.map((d) => el("tr", {},
         el("td", { title: d.uid }, label("device", d.kind)),
@@ -254,19 +276,21 @@ export class IncidentScreen {
     return el("ul", { class: "tasks-list" }, tasks.map((task) => el("li", {},
       el("strong", {}, task.station_name || `#${task.station_id}`), " · ", label("task", task.status),
       task.travel_min !== null ? ` · ${t("tasks.travel", { m: Math.ceil(task.travel_min) })}` : "",
-      task.responder ? ` · ${task.responder}` : "", el("span", { class: "muted" }, ` · ${formatTime(task.offered_at)}`))));
+      task.responder ? ` · ${task.responder_name || task.responder}` : "", el("span", { class: "muted" }, ` · ${formatTime(task.offered_at)}`))));
   }
 
   trailTable(transitions) {
-    return el("table", { class: "dense", id: "trail" },
+    // Scrolls inside its card: it takes the focus so a keyboard can scroll it too.
+    return el("div", { class: "trail-scroll", tabindex: "0", role: "region", "aria-label": t("trail.heading") },
+      el("table", { class: "dense", id: "trail" },
       el("thead", {}, el("tr", {}, el("th", {}, t("trail.when")), el("th", {}, t("trail.who")),
         el("th", {}, t("trail.what")))),
       el("tbody", {}, [...transitions].reverse().map((s) => el("tr", {},
-        el("td", { class: "nowrap" }, formatTime(s.at)), el("td", {}, s.actor),
+        el("td", { class: "nowrap" }, formatTime(s.at)), el("td", {}, actorName(s)),
         el("td", {}, el("strong", {}, label("change", s.detail?.change || s.to_status)),
           s.from_status && s.from_status !== s.to_status ? el("span", { class: "muted" },
             ` ${label("status", s.from_status)} → ${label("status", s.to_status)}`) : null,
-          s.reason ? el("div", { class: "reason" }, s.reason) : null)))));
+          s.reason ? el("div", { class: "reason" }, s.reason) : null))))));
   }
 
   pastTable(incidents) {

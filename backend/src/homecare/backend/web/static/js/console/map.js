@@ -6,6 +6,34 @@ import { svg } from "../svg.js";
 
 const M_PER_DEG = 111_320;
 
+/** The box a label of `size` would take (CJK characters are square, others about half as wide). */
+function labelBox(text, size, x, y, anchor) {
+  const width = [...text].reduce((w, c) => w + (/[\u2e80-\uffff]/.test(c) ? 1 : 0.6), 0) * size;
+  const left = anchor === "end" ? x - width : anchor === "middle" ? x - width / 2 : x;
+  return { x1: left, x2: left + width, y1: y - size * 0.9, y2: y + size * 0.25 };
+}
+
+const overlaps = (a, b) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+
+/**
+ * Place labels so none covers another or a mark: each label ({ text, size, x, y, gap, node }) tries the right,
+ * left, above and below of its point, most important first; one with no free place is left off (its mark keeps
+ * the name in its tooltip).
+ */
+function placeLabels(labels, marks) {
+  const taken = [...marks];
+  for (const label of labels) {
+    const { text, size, x, y, gap } = label;
+    const spots = [[x + gap, y + size * 0.35, "start"], [x - gap, y + size * 0.35, "end"],
+      [x, y - gap, "middle"], [x, y + gap + size * 0.8, "middle"]];
+    const spot = spots.find(([sx, sy, anchor]) => !taken.some((box) => overlaps(box, labelBox(text, size, sx, sy, anchor))));
+    if (!spot) continue;
+    const [sx, sy, anchor] = spot;
+    taken.push(labelBox(text, size, sx, sy, anchor));
+    label.node.append(svg("text", { x: sx, y: sy, "font-size": size, "text-anchor": anchor }, text));
+  }
+}
+
 /** Draw the map of `view` (GET /api/map) into container; onIncident(id) when an incident is clicked. */
 export function drawMap(container, view, { onIncident }) {
   const points = [...view.stations, ...view.homes];
@@ -29,14 +57,17 @@ export function drawMap(container, view, { onIncident }) {
 
   const circles = svg("g", { class: "m-circles" }), marks = svg("g", { class: "m-homes" });
   const stations = svg("g", { class: "m-stations" }), alarms = svg("g", { class: "m-incidents" });
+  const stationLabels = [], incidentLabels = [], markBoxes = [];
   for (const s of view.stations) {
     const [x, y] = project(s);
     circles.append(svg("circle", { cx: x, cy: y, r, class: s.available_now ? "circle" : "circle off" }));
     const size = unit * 3.2;
-    stations.append(svg("g", { class: `m-station${s.available_now ? "" : " off"}`, "data-station": s.id },
+    const node = svg("g", { class: `m-station${s.available_now ? "" : " off"}`, "data-station": s.id },
       svg("title", {}, `${s.name} · ${t("map.tasks", { a: s.active_tasks, c: s.capacity })}`),
-      svg("rect", { x: x - size / 2, y: y - size / 2, width: size, height: size, rx: unit * 0.4 }),
-      svg("text", { x, y: y - size, "font-size": unit * 3.4, "text-anchor": "middle" }, s.name)));
+      svg("rect", { x: x - size / 2, y: y - size / 2, width: size, height: size, rx: unit * 0.4 }));
+    stations.append(node);
+    markBoxes.push({ x1: x - size / 2, x2: x + size / 2, y1: y - size / 2, y2: y + size / 2 });
+    stationLabels.push({ text: s.name, size: unit * 3.4, x, y, gap: size, node });
   }
   for (const h of view.homes) {
     const [x, y] = project(h);
@@ -58,14 +89,17 @@ export function drawMap(container, view, { onIncident }) {
       "data-incident": first.id, "aria-label": `${home.name}: ${label("cause", first.cause)}` },
     svg("title", {}, `${home.name}\n${what}`),
     svg("circle", { cx: x, cy: y, r: unit * 3.6, class: "halo" }),
-    svg("circle", { cx: x, cy: y, r: unit * 1.6, class: "dot" }),
-    svg("text", { x: x + unit * 4, y: y + unit * 1.1, "font-size": unit * 2.8 },
-      open.length > 1 ? `${home.name} ×${open.length}` : home.name));
+    svg("circle", { cx: x, cy: y, r: unit * 1.6, class: "dot" }));
+    markBoxes.push({ x1: x - unit * 1.6, x2: x + unit * 1.6, y1: y - unit * 1.6, y2: y + unit * 1.6 });
+    incidentLabels.push({ text: open.length > 1 ? `${home.name} ×${open.length}` : home.name, size: unit * 2.8, x, y,
+      gap: unit * 4, node: marker });
     marker.addEventListener("click", go);
     marker.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
     alarms.append(marker);
   }
-  const drawing = svg("svg", { id: "map-svg", class: "map", role: "img", "aria-label": t("map.heading"),
+  placeLabels([...incidentLabels, ...stationLabels], markBoxes);
+  // A group, not an image: the incident markers inside it take the focus.
+  const drawing = svg("svg", { id: "map-svg", class: "map", role: "group", "aria-label": t("map.heading"),
     viewBox: `${minX - margin} ${minY - margin} ${width} ${height}`, preserveAspectRatio: "xMidYMid meet" },
   circles, marks, stations, alarms);
   const km = (r / 1000).toFixed(1);
@@ -75,5 +109,5 @@ export function drawMap(container, view, { onIncident }) {
     el("li", {}, el("span", { class: "key circle" }), t("map.circle", { km })),
     el("li", {}, el("span", { class: "key off" }), t("map.off")),
     el("li", {}, el("span", { class: "key incident" }), `${t("map.incident")} (${view.incidents.length})`));
-  container.replaceChildren(el("h2", {}, t("map.heading")), drawing, legend);
+  container.replaceChildren(el("h1", { class: "map-heading" }, t("map.heading")), drawing, legend);
 }

@@ -41,6 +41,7 @@ export class Queue {
     this.entries = new Map(); // id → { incident, openedMs, row, cells, timerText, timerTone }
     this.sorted = [];
     this.selected = null;
+    this.tabStop = null; // the one row Tab lands on (roving tabindex): the selected one, else the first
     this.ticker = setInterval(() => this.tick(), 1000);
   }
 
@@ -56,6 +57,8 @@ export class Queue {
     }
     this.sorted.sort(order);
     this.list.replaceChildren(...this.sorted.map((e) => e.row));
+    this.tabStop = null;
+    this.moveTabStop();
     this.tick();
   }
 
@@ -67,6 +70,7 @@ export class Queue {
       this.entries.delete(incident.id);
       this.sorted.splice(this.indexOf(entry), 1);
       entry.row.remove();
+      this.moveTabStop();
       return "removed";
     }
     if (!entry) {
@@ -76,6 +80,7 @@ export class Queue {
       added.fresh = true; // highlighted for a few seconds, so the eye finds the new row
       added.row.classList.add("fresh");
       setTimeout(() => { added.fresh = false; added.row.classList.remove("fresh"); }, 4000);
+      this.moveTabStop();
       return "added";
     }
     const moved = entry.incident.priority !== incident.priority || entry.incident.opened_at !== incident.opened_at;
@@ -105,6 +110,18 @@ export class Queue {
       entry.row.setAttribute("aria-selected", "true");
       entry.row.scrollIntoView({ block: "nearest" });
     }
+    this.moveTabStop();
+  }
+
+  /** Focus the row of an incident (moving through the list from the keyboard keeps the focus in it). */
+  focus(id) { this.entries.get(id)?.row.focus(); }
+
+  moveTabStop() {
+    const entry = (this.selected !== null && this.entries.get(this.selected)) || this.sorted[0] || null;
+    if (entry === this.tabStop) return;
+    this.tabStop?.row.setAttribute("tabindex", "-1");
+    entry?.row.setAttribute("tabindex", "0");
+    this.tabStop = entry;
   }
 
   /** The id step rows away from the selected one (the first row when nothing is selected). */
@@ -133,7 +150,12 @@ export class Queue {
       timer: el("span", { class: "q-timer" }),
     };
     const row = el("li", { role: "option", "aria-selected": "false", tabindex: "-1",
-      onclick: () => this.onPick(incident.id) },
+      onclick: () => this.onPick(incident.id),
+      onkeydown: (event) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        this.onPick(incident.id);
+      } },
     cells.prio, el("span", { class: "q-main" }, cells.name, cells.cause), cells.status, cells.timer);
     const entry = { incident, openedMs: Date.parse(incident.opened_at), row, cells, timerText: "", timerTone: "" };
     this.fill(entry);

@@ -22,7 +22,7 @@ addStrings({
     "card.station": "所属服务站", "card.vulnerable": "重点关爱", "card.video": "同意视频",
     "trigger.heading": "报警原因", "trigger.device": "设备", "trigger.event": "设备时间", "trigger.received": "平台收到",
     "trigger.room": "位置", "trigger.confidence": "设备置信度", "trigger.repeats": "重复 {n} 次",
-    "trigger.detected": "检测时间",
+    "trigger.detected": "检测时间", "trigger.waiting": "正在等待老人按“我没事”", "devices.state": "连接",
     "vitals.heading": "近 6 小时体征与活动", "vitals.hr": "心率", "vitals.spo2": "血氧", "vitals.activity": "活动",
     "vitals.none": "无数据", "unit.bpm": "次/分", "unit.activity": "计数/分",
     "devices.heading": "设备状态", "devices.online": "在线", "devices.offline": "离线", "devices.battery": "电量", "devices.charging": "充电中",
@@ -39,6 +39,7 @@ addStrings({
     "map.heading": "地图：老人住址、服务站与 15 分钟服务圈", "map.home": "老人住址", "map.station": "服务站",
     "map.incident": "未结事件", "map.circle": "15 分钟服务圈（半径约 {km} 公里）", "map.off": "未值班/已满",
     "map.tasks": "{a}/{c} 任务",
+    "keys.switch": "单键快捷键", "queue.announce": "新报警：{name}，{cause}",
     "keys.help": "快捷键：A 接警 · H 告知 · C 呼叫 · D 派单 · F 家属 · N 备注 · R 结案 · J/K 切换 · M 地图 · Esc 关闭",
   },
   en: {
@@ -62,6 +63,7 @@ addStrings({
     "card.video": "Video consent",
     "trigger.heading": "What triggered it", "trigger.device": "Device", "trigger.event": "Device time",
     "trigger.received": "Received", "trigger.room": "Where", "trigger.confidence": "Device confidence", "trigger.repeats": "Repeated {n} times", "trigger.detected": "Detected",
+    "trigger.waiting": "Waiting for the resident to press \"I'm OK\"", "devices.state": "Connection",
     "vitals.heading": "Vitals and activity, last 6 hours", "vitals.hr": "Heart rate", "vitals.spo2": "SpO₂",
     "vitals.activity": "Activity", "vitals.none": "No data", "unit.bpm": "bpm", "unit.activity": "counts/min",
     "devices.heading": "Devices", "devices.online": "Online", "devices.offline": "Offline", "devices.battery": "Battery", "devices.charging": "charging",
@@ -78,6 +80,7 @@ addStrings({
     "map.heading": "Map: homes, stations and 15-minute circles", "map.home": "Home", "map.station": "Station",
     "map.incident": "Open incident", "map.circle": "15-minute circle (radius about {km} km)",
     "map.off": "off duty / full", "map.tasks": "{a}/{c} tasks",
+    "keys.switch": "Single-key shortcuts", "queue.announce": "New alarm: {name}, {cause}",
     "keys.help": "Keys: A acknowledge · H help coming · C call · D dispatch · F family · N note · R resolve · J/K move · M map · Esc close",
   },
 });

@@ -31,24 +31,22 @@ function tickLabel(at, span) {
     .format(new Date(at));
 }
 
-/** A round step (1, 2, 2.5, 3 or 5 times a power of ten) of at least ``raw``. */
-function niceStep(raw) {
-  const power = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 2.5, 3, 5, 10].map((m) => m * power).find((m) => m >= raw - 1e-9);
+/** The least round step (1, 2 or 5 times a power of ten, and at least ``least``) at or above ``raw``. */
+function niceStep(raw, least) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, least)));
+  return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= raw - 1e-9 && m >= least - 1e-9);
 }
 
-/** Four round steps that hold every value: from 0 for bars, around the data for lines; ``top`` caps a line
- * (SpO2 never passes 100) and is the least top of bars (a night's scale reaches 12 hours). */
+/** Round steps (at most six) that hold every value: from 0 for bars, around the data for lines; ``top`` caps a
+ * line (SpO2 never passes 100) and is the least top of bars (a night's scale reaches 12 hours). Counts, beats and
+ * hours step by whole numbers at least. Returns [low, high, step]. */
 function scale(values, kind, top) {
   const lo = kind === "bars" ? 0 : Math.min(...values), hi = Math.max(...values, lo + 1);
-  let step = niceStep((hi - lo) / 4);
-  let low = Math.floor(lo / step) * step;
-  while (low + 4 * step < hi) {
-    step = niceStep(step * 1.01);
-    low = Math.floor(lo / step) * step;
-  }
-  const high = low + 4 * step;
-  return kind === "line" && top !== undefined && high > top ? [top - 4 * step, top] : [low, high];
+  let step = niceStep((hi - lo) / 6, 1);
+  while (Math.floor(lo / step) * step + 6 * step < hi) step = niceStep(step * 1.01, 1);
+  const low = Math.floor(lo / step) * step;
+  const high = Math.max(low + step, Math.ceil(hi / step) * step);
+  return kind === "line" && top !== undefined && high > top ? [top - (high - low), top, step] : [low, high, step];
 }
 
 /**
@@ -61,12 +59,12 @@ export function timeChart({ id, title, desc, points, start, end, kind = "line", 
     "aria-labelledby": `${titleId} ${descId}`, preserveAspectRatio: "xMidYMid meet" },
   svg("title", { id: titleId }, title), svg("desc", { id: descId }, points.length ? desc : empty));
   const values = points.flatMap((p) => [p.value, p.low ?? p.value, p.high ?? p.value]);
-  const [low, high] = points.length ? scale(yMax === undefined ? values : [...values, yMax], kind, yMax) : [0, 4];
+  const [low, high, step] = points.length ? scale(yMax === undefined ? values : [...values, yMax], kind, yMax)
+    : [0, 4, 1];
   const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
   const x = (at) => LEFT + ((at - start) / (end - start)) * plotW;
   const y = (v) => TOP + (1 - (v - low) / (high - low)) * plotH;
-  for (let i = 0; i <= 4; i += 1) {
-    const v = low + ((high - low) * i) / 4;
+  for (let v = low; v <= high + step / 2; v += step) {
     chart.append(svg("line", { class: "grid", x1: LEFT, x2: W - RIGHT, y1: y(v), y2: y(v) }),
       svg("text", { class: "axis", x: LEFT - 6, y: y(v), "text-anchor": "end", "dominant-baseline": "central" },
         format(v)));

@@ -1,0 +1,227 @@
+"""Every page in both languages, audited as assistive technology meets it: axe-core finds no serious or critical
+violation, and the console works from the keyboard with a screen reader told only what matters."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+from playwright.async_api import Page, expect
+
+from homecare.contracts.messages import DeviceKind
+from homecare.gateway.service import Gateway
+from tests.browser.conftest import SignIn
+from tests.browser.test_console import device_event, press_sos
+from tests.browser.test_family import a_month_of_data
+from tests.support import homes
+from tests.support.backend import Backend
+from tests.support.mqtt import TestClient
+from tests.support.world import World
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+PHONE = {"width": 390, "height": 844}
+ADMIN_TABS = ("dashboard", "residents", "devices", "stations", "staff", "family", "import")
+
+
+async def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands, one line each with where."""
+    await page.evaluate(AXE)
+    result = await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def audit(page: Page, where: str, lang: str, problems: list[str]) -> None:
+    await page.wait_for_load_state("networkidle")
+    problems += [f"{where} [{lang}] axe: {line}" for line in await serious_violations(page)]
+
+
+@pytest.fixture
+async def open_alarms(database_url: str, world: World, gateway: Gateway, pendant: TestClient) -> World:
+    """Stations open round the clock, an SOS waiting long enough to be late (amber), a fall counting down its
+    wait for "I'm OK", and a month of readings for the family."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE stations SET opens = '00:00', closes = '00:00'")
+        press_sos(pendant, world, 1)
+        device_event(pendant, world, 2, "wristband", "fall_detected", confidence=0.9)
+        for _ in range(100):
+            count = await (await conn.execute("SELECT count(*) FROM incidents")).fetchone()
+            if count and count[0] >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await conn.execute(
+            "UPDATE incidents SET opened_at = now() - interval '90 seconds', alarm_at = now() - interval '90 seconds' "
+            "WHERE cause = 'sos'"
+        )
+    await a_month_of_data(database_url, world)
+    return world
+
+
+async def test_every_page_in_both_languages_passes_axe(sign_in: SignIn, backend: Backend, open_alarms: World) -> None:
+    problems: list[str] = []
+    for lang in ("zh", "en"):
+        console = await sign_in("operator", lang=lang)
+        await expect(console.locator("#queue .q-row")).to_have_count(2)
+        await audit(console, "console queue", lang, problems)
+        await console.keyboard.press("j")
+        await expect(console.locator("#incident[data-ready]")).to_be_visible()
+        await expect(console.locator(".vital").first).to_be_visible()
+        await audit(console, "console incident", lang, problems)
+        await console.keyboard.press("d")
+        await expect(console.locator("#dispatch-dialog .station-opt").first).to_be_visible()
+        await audit(console, "console dispatch dialog", lang, problems)
+        await console.keyboard.press("Escape")
+        await console.keyboard.press("m")
+        await expect(console.locator("#map-svg")).to_be_visible()
+        await audit(console, "console map", lang, problems)
+
+        station = await sign_in("responder", lang=lang)
+        await expect(station.locator("#station-name")).to_be_visible()
+        await audit(station, "station", lang, problems)
+
+        family = await sign_in("family", lang=lang, viewport=PHONE)
+        await expect(family.locator("#charts[data-range]")).to_be_attached()
+        await audit(family, "family", lang, problems)
+        await family.click("#settings-toggle")
+        await expect(family.locator("#sign-out")).to_be_visible()
+        await audit(family, "family menu", lang, problems)
+
+        admin = await sign_in("admin", lang=lang)
+        for tab in ADMIN_TABS:
+            await admin.click(f"#tab-{tab}")
+            await expect(admin.locator(f"#panel-{tab}")).to_be_visible()
+            await audit(admin, f"admin {tab}", lang, problems)
+
+        login = await sign_in("family", lang=lang)
+        await login.click("#sign-out")
+        await login.wait_for_url(re.compile(r"/login"))
+        await audit(login, "login", lang, problems)
+    assert problems == [], "\n".join(problems)
+
+
+# The contrast of two CSS colours (WCAG relative luminance), in the page.
+CONTRAST_JS = """([a, b]) => {
+  const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}"""
+LIVE_REGIONS_JS = """() => [...document.querySelectorAll('[aria-live], [role=status], [role=log], [role=alert]')]
+  .map((n) => n.id || n.className || n.tagName)"""
+
+
+async def test_the_console_works_from_the_keyboard_and_a_screen_reader_hears_only_what_matters(
+    sign_in: SignIn, backend: Backend, open_alarms: World, pendant: TestClient
+) -> None:
+    world = open_alarms
+    page = await sign_in("operator")
+    await expect(page.locator("#feed-state.live")).to_be_visible()
+    rows = page.locator("#queue .q-row")
+    await expect(rows).to_have_count(2)
+    await expect(page.locator(".queue-col h1")).to_have_text("报警队列")
+
+    # The late SOS says so by a sign as well as by its colour.
+    late = rows.first.locator(".q-timer")
+    await expect(late).to_have_class(re.compile(r"\bamber\b"))
+    assert "⚠" in await late.evaluate("(n) => getComputedStyle(n, '::before').content")
+
+    # Tab reaches the queue; Enter opens the row and the focus moves to the incident, which a screen reader names.
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.classList.contains('q-row')"):
+            break
+    assert await page.evaluate("document.activeElement.classList.contains('q-row')"), "Tab never reached the queue"
+    ring = await page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    for background in ("rgb(255, 255, 255)", "rgb(244, 246, 248)", "rgb(230, 238, 248)"):
+        assert await page.evaluate(CONTRAST_JS, [ring, background]) >= 3, (ring, background)
+    await page.keyboard.press("ArrowDown")  # moving in the list keeps the focus in it
+    await expect(page.locator("#queue .q-row:focus")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("ArrowUp")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#incident[data-ready]")).to_be_visible()
+    await expect(page.locator("#inc-name")).to_be_focused()
+    await expect(page.locator("#inc-name")).to_contain_text(world.enrolment.residents[1].name)
+
+    # One small log region is the page's only live region; it hears the action's result and a new alarm.
+    assert await page.locator("#app").get_attribute("aria-live") is None
+    await page.keyboard.press("a")
+    await expect(page.locator("#inc-status")).to_have_text("已接警")
+    await expect(page.locator("#announcer")).to_contain_text("已接警")
+    press_sos(pendant, world, 0)
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#announcer")).to_contain_text(f"新报警：{world.enrolment.residents[0].name}")
+    assert await page.evaluate(LIVE_REGIONS_JS) == ["announcer"]
+
+    # The trail scrolls on its own and takes the focus; no table has an empty header.
+    await expect(page.locator(".trail-scroll")).to_have_attribute("tabindex", "0")
+    assert await page.locator("th:empty").count() == 0
+
+    # Single-key shortcuts can be turned off (WCAG 2.1.4): then "j" does nothing, the arrows still move.
+    await page.locator("#keys-switch").uncheck()
+    await expect(page.locator("#keys-help")).to_be_hidden()
+    opened = page.url
+    await page.locator("body").click(position={"x": 900, "y": 5})
+    await page.keyboard.press("j")
+    assert page.url == opened
+    await page.locator("#keys-switch").check()
+
+    # The top bar's current page link is readable (4.5:1).
+    current = page.locator(".topbar nav a[aria-current=page]")
+    colours = await current.evaluate("(n) => [getComputedStyle(n).color, getComputedStyle(n).backgroundColor]")
+    assert await page.evaluate(CONTRAST_JS, colours) >= 4.5
+
+    # The map: an h1, focusable markers in a group (not inside an image), and no label over another.
+    await page.locator("#inc-name").focus()
+    await page.keyboard.press("m")
+    drawing = page.locator("#map-svg")
+    await expect(drawing).to_be_visible()
+    await expect(page.locator("#map-pane h1")).to_be_visible()
+    assert await drawing.get_attribute("role") != "img"
+    boxes = await drawing.evaluate(
+        "(svg) => [...svg.querySelectorAll('text')].map((t) => t.getBoundingClientRect())"
+        ".map((b) => [b.left, b.top, b.right, b.bottom])"
+    )
+    assert len(boxes) >= len(world.station_ids)
+    clashes = [
+        (a, b)
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+    ]
+    assert clashes == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_calling_an_offline_home_says_so_at_once(
+    sign_in: SignIn, backend: Backend, database_url: str, world: World, broker_url: str, gateway: Gateway
+) -> None:
+    """The home unit was last heard from an hour ago: the panel says it is offline before anyone calls, and a call
+    is refused at once instead of ringing into nothing (the incident never shows 通话中)."""
+    incident_id = await homes.device_alarm(database_url, broker_url, world, kind=DeviceKind.SOS_PENDANT, event="sos")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE residents SET consent_video = false WHERE id = %s", (world.resident_ids[0],))
+        await conn.execute(
+            "INSERT INTO device_state (device_id, online, online_changed_at, last_seen_at) "
+            "SELECT id, false, now() - interval '1 hour', now() - interval '1 hour' FROM devices "
+            "WHERE resident_id = %s AND kind = 'home_unit' "
+            "ON CONFLICT (device_id) DO UPDATE SET online = false, online_changed_at = excluded.online_changed_at, "
+            "last_seen_at = excluded.last_seen_at",
+            (world.resident_ids[0],),
+        )
+    page = await sign_in("operator")
+    await page.goto(f"/console#/incidents/{incident_id}")
+    await expect(page.locator("#incident[data-ready]")).to_be_visible()
+    await page.keyboard.press("c")
+    await expect(page.locator("#call-offline")).to_contain_text("家庭主机离线")
+    await expect(page.locator("#call-video-toggle")).to_be_hidden()  # no video consent: no camera switch
+    await page.click("#call-start")
+    await expect(page.locator("#call-state")).to_have_text("无法接通")
+    await expect(page.locator("#inc-status")).not_to_have_text("通话中")
+    assert page.errors == []  # type: ignore[attr-defined]
