@@ -16,6 +16,7 @@ from homecare.gateway.service import Gateway
 from tests.browser.conftest import SignIn
 from tests.browser.test_console import device_event, press_sos
 from tests.browser.test_family import a_month_of_data
+from tests.browser.test_visits import a_round
 from tests.support import homes
 from tests.support.backend import Backend
 from tests.support.mqtt import TestClient
@@ -43,9 +44,11 @@ async def audit(page: Page, where: str, lang: str, problems: list[str]) -> None:
 
 
 @pytest.fixture
-async def open_alarms(database_url: str, world: World, gateway: Gateway, pendant: TestClient) -> World:
+async def open_alarms(
+    backend: Backend, database_url: str, world: World, gateway: Gateway, pendant: TestClient
+) -> World:
     """Stations open round the clock, an SOS waiting long enough to be late (amber), a fall counting down its
-    wait for "I'm OK", and a month of readings for the family."""
+    wait for "I'm OK", a month of readings for the family, and a round of welfare visits."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute("UPDATE stations SET opens = '00:00', closes = '00:00'")
         press_sos(pendant, world, 1)
@@ -60,6 +63,7 @@ async def open_alarms(database_url: str, world: World, gateway: Gateway, pendant
             "WHERE cause = 'sos'"
         )
     await a_month_of_data(database_url, world)
+    await a_round(backend, database_url, world)
     return world
 
 
@@ -84,6 +88,13 @@ async def test_every_page_in_both_languages_passes_axe(sign_in: SignIn, backend:
         station = await sign_in("responder", lang=lang)
         await expect(station.locator("#station-name")).to_be_visible()
         await audit(station, "station", lang, problems)
+
+        visitor = await sign_in("visitor", lang=lang, viewport=PHONE)
+        await expect(visitor.locator("#visit-list li").first).to_be_visible()
+        await audit(visitor, "visits", lang, problems)
+        await visitor.locator("#visit-list li button").first.click()
+        await expect(visitor.locator("#checklist")).to_be_visible()
+        await audit(visitor, "visit checklist", lang, problems)
 
         family = await sign_in("family", lang=lang, viewport=PHONE)
         await expect(family.locator("#charts[data-range]")).to_be_attached()

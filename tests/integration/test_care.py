@@ -320,7 +320,7 @@ async def test_a_welfare_round_planned_recorded_and_counted(
         assert (seen.json()["findings"], seen.json()["incident_id"], seen.json()["visitor"]) == (
             [],
             None,
-            "巡访员 孙丽",
+            "孙丽",
         )
         twice = await visitor.post(url, json={"visited_at": at, "outcome": "seen", "checklist": FINE})
         assert await detail_locs(twice) == [["body", "visit"]]
