@@ -1,5 +1,6 @@
 // The welfare visitor's phone page: today's visits, then one visit with the resident's card and the checklist.
 import { api, el, formatTime, lang, startPage, t, toast } from "./common.js";
+import { label } from "./labels.js";
 import { CHECKLIST } from "./visits/strings.js";
 
 /** A local calendar day (YYYY-MM-DD) in the reader's language, e.g. 12月7日 / 7 Dec. */
@@ -119,11 +120,12 @@ function residentCard(card) {
     el("dl", { class: "facts-list" },
       el("dt", {}, t("vi.level")),
       el("dd", { id: "ability-level" }, level === null ? t("vi.noLevel") : t(`vi.level.${level}`)),
-      r.conditions.length ? [el("dt", {}, t("vi.conditions")), el("dd", {}, r.conditions.join("、"))] : null,
+      r.conditions.length ? [el("dt", {}, t("vi.conditions")),
+        el("dd", {}, r.conditions.join(lang() === "zh" ? "、" : ", "))] : null,
       r.mobility ? [el("dt", {}, t("vi.mobility")), el("dd", {}, r.mobility)] : null,
       r.language ? [el("dt", {}, t("vi.language")), el("dd", {}, r.language)] : null),
     r.contacts.length ? [el("h2", {}, t("vi.contacts")), el("ul", { class: "contacts" }, r.contacts.map((c) =>
-      el("li", {}, `${c.name}${c.relation ? `（${c.relation}）` : ""} `,
+      el("li", {}, `${c.name}${c.relation ? ` (${label("relation", c.relation)})` : ""} `,
         c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : null)))] : null);
 }
 
