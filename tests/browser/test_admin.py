@@ -74,6 +74,8 @@ async def test_an_administrator_enrols_a_neighbourhood_and_reads_the_figures(
     await expect(page.locator("#chart-onscene .c-bar").first).to_be_visible()
     await expect(page.locator("#chart-trend .c-line")).to_have_count(2)
     await expect(page.locator("#breaches-table tbody tr").first).to_be_visible()
+    await expect(page.locator("#breaches-table tbody")).to_contain_text("李娜")  # the operator's name, not "operator"
+    await expect(page.locator("#breaches-table tbody")).not_to_contain_text("operator")
     await screenshot(page, "admin-dashboard")
     async with page.expect_download() as downloading:
         await page.click("#csv-breaches")

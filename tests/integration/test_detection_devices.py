@@ -87,7 +87,7 @@ async def test_device_problems_raise_named_alarms_and_clear(db: Conn) -> None:
     battery = alarms[Cause.LOW_BATTERY]
     assert (battery.device_id, battery.priority) == (door, Priority.LOW)
     assert battery.explanation_en == "Door sensor door-dh-01 battery at 9%: please charge or replace it."
-    assert battery.explanation_zh == "门磁传感器 door-dh-01 电量仅剩 9%，请充电或更换电池。"
+    assert battery.explanation_zh == "门磁 door-dh-01 电量仅剩 9%，请充电或更换电池。"
     assert alarms[Cause.WEARABLE_REMOVED].explanation_en.startswith("Wristband wr-dh-01 not worn for 3 h 00 min")
 
     # A minute later: all four continue.

@@ -15,13 +15,13 @@ from homecare.storage.connections import Conn
 
 CAUSES: Final = (Cause.DEVICE_OFFLINE, Cause.HOME_UNIT_OFFLINE, Cause.LOW_BATTERY, Cause.WEARABLE_REMOVED)
 
-KIND_NAMES: Final = {
+KIND_NAMES: Final = {  # as the pages name them (web/static/js/labels.js)
     "wristband": ("Wristband", "手环"),
-    "sos_pendant": ("SOS pendant", "紧急呼叫挂坠"),
-    "fall_sensor": ("Fall sensor", "跌倒探测器"),
-    "door_sensor": ("Door sensor", "门磁传感器"),
-    "bed_sensor": ("Bed sensor", "离床传感器"),
-    "motion_sensor": ("Motion sensor", "人体移动传感器"),
+    "sos_pendant": ("SOS pendant", "紧急按钮"),
+    "fall_sensor": ("Fall sensor", "跌倒雷达"),
+    "door_sensor": ("Door sensor", "门磁"),
+    "bed_sensor": ("Bed sensor", "床垫传感器"),
+    "motion_sensor": ("Motion sensor", "人体感应器"),
     "home_unit": ("Home unit", "家庭主机"),
     "smoke_sensor": ("Smoke sensor", "烟雾报警器"),
     "water_sensor": ("Water sensor", "水浸传感器"),

@@ -88,6 +88,7 @@ class Breach(_Model):
     alarm_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None = Field(description="The operator who acknowledged it late, if anyone did.")
+    acknowledged_by_name: str | None = Field(default=None, description="That operator's display name.")
     wait_s: float = Field(description="Alarm to acknowledgement, or to closing / now when never acknowledged.")
     missed_180s: bool = Field(description="Also missed the 180 s target.")
     station_id: int | None

@@ -24,6 +24,7 @@ class AlarmRow:
     alarm_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_by_name: str | None
     on_scene_at: datetime | None
     closed_at: datetime | None
     station_id: int | None
@@ -63,10 +64,12 @@ async def alarms_between(conn: Conn, *, start: datetime, end: datetime) -> list[
         await cur.execute(
             """
             SELECT i.id AS incident_id, i.resident_id, r.display_name AS resident_name, i.cause, i.priority,
-                   i.status, i.alarm_at, i.acknowledged_at, i.acknowledged_by, i.on_scene_at, i.closed_at,
+                   i.status, i.alarm_at, i.acknowledged_at, i.acknowledged_by,
+                   u.display_name AS acknowledged_by_name, i.on_scene_at, i.closed_at,
                    s.id AS station_id, s.name AS station_name
             FROM incidents i
             JOIN residents r ON r.id = i.resident_id
+            LEFT JOIN users u ON u.username = i.acknowledged_by
             LEFT JOIN stations s ON s.id = coalesce(i.station_id, r.station_id)
             WHERE i.alarm_at >= %(start)s AND i.alarm_at < %(end)s
             ORDER BY i.alarm_at, i.id

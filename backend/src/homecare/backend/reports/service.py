@@ -177,6 +177,7 @@ def compute_response_times(
             alarm_at=a.alarm_at.astimezone(tz),
             acknowledged_at=local(a.acknowledged_at),
             acknowledged_by=a.acknowledged_by,
+            acknowledged_by_name=a.acknowledged_by_name,
             wait_s=ack_wait(a, now),
             missed_180s=a.acknowledged_at is None or ack_wait(a, now) > targets.limit.within_s,
             station_id=a.station_id,

@@ -186,7 +186,7 @@ export async function dashboard(panel) {
         [t("adm.dash.alarmAt"), (b) => formatTime(b.alarm_at)],
         [t("adm.res.name"), (b) => b.resident_name],
         [t("adm.dash.wait"), (b) => secs(b.wait_s)],
-        [t("adm.dash.ackBy"), (b) => b.acknowledged_by || t("adm.dash.never")],
+        [t("adm.dash.ackBy"), (b) => b.acknowledged_by_name || b.acknowledged_by || t("adm.dash.never")],
         [t("adm.res.station"), (b) => b.station_name || "—"],
       ], times.breaches.slice(-20).reverse(), { id: "breaches-table", empty: t("adm.dash.noBreaches", answer) })));
   }
