@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 from playwright.async_api import Page, expect
+from psycopg.types.json import Jsonb
 
+from homecare.backend.detection.baseline import judged_day
 from homecare.contracts.messages import Metric
 from tests.browser.conftest import SCREENSHOTS, SignIn, screenshot
 from tests.support.backend import AUTH, Backend
@@ -257,3 +259,59 @@ async def test_the_page_speaks_english_and_shows_only_the_followed_residents(
     await expect(page.locator("#charts")).to_contain_text("have not agreed to share heart rate")
     await expect(page.locator("body")).not_to_contain_text(world.enrolment.residents[1].name)  # family2's relative
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_change_from_their_usual_is_said_in_plain_words_with_its_chart(
+    sign_in: SignIn, database_url: str, world: World
+) -> None:
+    """The personal baseline's last verdict (stored as a code with parameters) in both languages, with a chart of
+    the feature per day against the usual range."""
+    resident = world.resident_ids[0]
+    yesterday = judged_day(datetime.now(UTC), "Asia/Shanghai")  # what the running detectors judge now
+    nan = float("nan")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO resident_baseline_days (resident_id, day, worn_hours, features) VALUES (%s, %s, 20, %s)",
+                [
+                    (resident, yesterday - timedelta(days=k), [70.0, 76.0 + (k % 3) + 9 * (k < 2), nan, 5000.0, nan])
+                    for k in range(21)
+                ],
+            )
+        deviation = {"feature": "resting_hr", "value": 86.0, "usual": 77.0, "spread": 1.5, "days": 2}
+        await conn.execute(
+            "INSERT INTO resident_baselines (resident_id, fitted_at, fitted_through, days, features, median, mad, "
+            "evaluated_day, verdict, finding_en, finding_zh, deviations) "
+            "VALUES (%s, now(), %s, 19, %s, %s, %s, %s, 'unusual', %s, %s, %s) ON CONFLICT (resident_id) DO UPDATE "
+            "SET fitted_through = excluded.fitted_through, days = excluded.days, features = excluded.features, "
+            "median = excluded.median, mad = excluded.mad, evaluated_day = excluded.evaluated_day, "
+            "verdict = excluded.verdict, finding_en = excluded.finding_en, finding_zh = excluded.finding_zh, "
+            "deviations = excluded.deviations",
+            (
+                resident,
+                yesterday - timedelta(days=1),
+                ["night_hr", "resting_hr", "activity", "steps", "sleep_h"],
+                [70.0, 77.0, nan, 5000.0, nan],
+                [1.0, 1.0, nan, 0.0, nan],
+                yesterday,
+                "Welfare check: resting heart rate 9 beats/min above usual (77) for 2 days.",
+                "建议探访：静息心率比平时（77）高 9 次/分，已连续 2 天。",
+                Jsonb({"overall": False, "deviations": [deviation]}),
+            ),
+        )
+    page = await sign_in("family", viewport=PHONE)
+    card = page.locator("#baseline-change")
+    await expect(card.locator("h3")).to_have_text("与平时相比有变化")
+    await expect(card.locator("#baseline-words li")).to_have_text("静息心率比平时（77）高 9 次/分，已连续 2 天")
+    chart = card.locator("#chart-baseline")
+    await expect(chart.locator("title")).to_have_text("每天的静息心率")
+    await expect(chart.locator("desc")).to_contain_text("平时 77，最近判断的一天 86")
+    await expect(chart.locator("polyline.line")).to_have_count(1)
+    await expect(chart.locator("polygon.band")).to_have_count(1)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+    english = await sign_in("family", lang="en", viewport=PHONE)
+    await expect(english.locator("#baseline-words li")).to_have_text(
+        "Resting heart rate 9 beats/min above their usual (77) for 2 days"
+    )
+    await expect(english.locator("#chart-baseline title")).to_have_text("Resting heart rate per day")

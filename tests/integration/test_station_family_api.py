@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.messages import Metric
@@ -304,3 +305,43 @@ async def test_today_against_a_usual_day_and_nights_in_bed(
     assert datetime.fromisoformat(nights[1]["in_bed_at"]) == local(1, 21, 30)
     assert datetime.fromisoformat(nights[1]["up_at"]) == local(0, 6, 40)
     assert (await family.get(f"/api/family/residents/{resident}/sleep?nights=61")).status_code == 422
+
+
+async def test_the_family_status_says_what_changed_from_their_usual_only_when_vitals_are_shared(
+    backend: Backend, world: World, db: psycopg.AsyncConnection[Any], clock: ManualClock, login: Login
+) -> None:
+    resident = world.resident_ids[0]
+    judged = clock.now().astimezone(SHANGHAI).date() - timedelta(days=1)
+    nan = float("nan")
+    async with db.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO resident_baseline_days (resident_id, day, worn_hours, features) VALUES (%s, %s, 20, %s)",
+            [(resident, judged - timedelta(days=k), [62.0 + 20 * (k == 0), 70.0, nan, 4000.0, nan]) for k in range(40)],
+        )
+    deviation = {"feature": "night_hr", "value": 82.0, "usual": 62.0, "spread": 2.0, "days": 1}
+    await db.execute(
+        "INSERT INTO resident_baselines (resident_id, fitted_at, fitted_through, days, features, median, mad, "
+        "evaluated_day, verdict, finding_en, finding_zh, deviations) VALUES (%s, now(), %s, 28, %s, %s, %s, %s, "
+        "'unusual', 'Welfare check: night heart rate 20 beats/min above usual (62).', "
+        "'建议探访：夜间心率比平时（62）高 20 次/分。', %s) ON CONFLICT (resident_id) DO UPDATE SET "
+        "evaluated_day = excluded.evaluated_day, verdict = excluded.verdict, deviations = excluded.deviations",
+        (
+            resident,
+            judged - timedelta(days=1),
+            ["night_hr", "resting_hr", "activity", "steps", "sleep_h"],
+            [62.0, 70.0, nan, 4000.0, nan],
+            [1.0, 1.0, nan, 100.0, nan],
+            judged,
+            Jsonb({"overall": False, "deviations": [deviation]}),
+        ),
+    )
+    family = await login("family")
+    change = (await family.get(f"/api/family/residents/{resident}/status")).json()["baseline"]
+    assert change["day"] == judged.isoformat()
+    assert change["deviations"] == [deviation]
+    # The chart: the resident's own history window (28 days) up to the judged day, the judged day last.
+    assert [p["day"] for p in change["series"]][-1] == judged.isoformat()
+    assert len(change["series"]) == 29
+    assert change["series"][-1]["value"] == 82.0
+    await db.execute("UPDATE family_links SET share_vitals = false WHERE resident_id = %s", (resident,))
+    assert (await family.get(f"/api/family/residents/{resident}/status")).json()["baseline"] is None

@@ -60,6 +60,34 @@ class TodayVsUsual(_Model):
     usual_days: int
 
 
+BaselineFeature = Literal["night_hr", "resting_hr", "activity", "steps", "sleep_h"]
+
+
+class BaselineDeviation(_Model):
+    """One way a day departed from the resident's usual: the feature is the code, the rest its parameters."""
+
+    feature: BaselineFeature
+    value: float
+    usual: float = Field(description="The median of the feature over the baseline's days.")
+    spread: float = Field(description="Its robust standard deviation.")
+    days: int = Field(description="Days in a row it has lasted, the judged day included.")
+
+
+class BaselineDay(_Model):
+    day: date
+    value: float
+
+
+class BaselineChange(_Model):
+    """The last day judged against the resident's personal baseline was unusual: what changed, worded by the
+    page in the reader's language, and the daily values of the first change for its chart."""
+
+    day: date = Field(description="The local day judged.")
+    overall: bool = Field(description="No single feature is far off, but the combination is.")
+    deviations: list[BaselineDeviation]
+    series: list[BaselineDay] = Field(description="The first deviation's feature per local day, oldest first.")
+
+
 class FamilyDevice(_Model):
     kind: str
     online: bool
@@ -78,6 +106,9 @@ class FamilyStatus(_Model):
     reasons: list[Reason]
     last_activity: LastActivity | None
     today: TodayVsUsual | None = Field(description="Only when the resident shares activity.")
+    baseline: BaselineChange | None = Field(
+        default=None, description="Only when the resident shares vitals and their last judged day was unusual."
+    )
     devices: list[FamilyDevice]
     now: UtcDatetime
 

@@ -1,10 +1,11 @@
-"""SQL for the family status page: links, open incidents with their station task, activity, steps, bed events."""
+"""SQL for the family status page: links, open incidents with their station task, activity, steps, bed events,
+the personal baseline's last verdict."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import date, datetime
+from typing import Any, Final
 
 from psycopg.rows import class_row
 
@@ -167,3 +168,24 @@ async def incident_history(conn: Conn, *, resident_id: int, limit: int) -> list[
             (resident_id, limit),
         )
         return await cur.fetchall()
+
+
+async def baseline_verdict(conn: Conn, *, resident_id: int, since: date) -> tuple[date, dict[str, Any]] | None:
+    """The last day judged against the personal baseline, when it was unusual and judged on or after ``since``."""
+    cursor = await conn.execute(
+        "SELECT evaluated_day, deviations FROM resident_baselines WHERE resident_id = %s AND verdict = 'unusual' "
+        "AND deviations IS NOT NULL AND evaluated_day >= %s",
+        (resident_id, since),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+async def baseline_series(conn: Conn, *, resident_id: int, feature: int, since: date) -> list[tuple[date, float]]:
+    """One daily feature of the personal baseline (``feature``: its index) from ``since``, oldest first."""
+    cursor = await conn.execute(
+        "SELECT day, features[%s] FROM resident_baseline_days WHERE resident_id = %s AND day >= %s "
+        "AND features[%s] <> 'NaN' ORDER BY day",
+        (feature + 1, resident_id, since, feature + 1),
+    )
+    return [(day, float(value)) for day, value in await cursor.fetchall()]

@@ -9,11 +9,16 @@ from typing import Final, cast
 from zoneinfo import ZoneInfo
 
 from homecare.backend.accounts.models import Actor
+from homecare.backend.detection.baseline import FEATURES
+from homecare.backend.detection.config import get_settings
 from homecare.backend.devices.repository import device_status
 from homecare.backend.family import InvalidRange
 from homecare.backend.family import repository as repo
 from homecare.backend.family.models import (
     ActivitySource,
+    BaselineChange,
+    BaselineDay,
+    BaselineDeviation,
     FamilyDevice,
     FamilyIncident,
     FamilyStatus,
@@ -37,6 +42,8 @@ USUAL_DAYS: Final = 14
 MIN_USUAL_DAYS: Final = 3
 MAX_NIGHTS: Final = 60
 HISTORY_LIMIT: Final = 100
+BASELINE_FRESH: Final = timedelta(days=2)
+"""A welfare verdict is shown while it is about yesterday or the day before (not once the data stopped)."""
 NIGHT_STARTS: Final = time(18, 0)
 """A night runs from 18:00 the evening before to 12:00 on its morning, the resident's local time."""
 NIGHT_ENDS: Final = time(12, 0)
@@ -159,6 +166,9 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
                 now=now,
                 zone=zone,
             )
+        change = None
+        if await _may(conn, actor=actor, resident_id=resident_id, action="family.baseline", share="vitals"):
+            change = await _baseline_change(conn, resident_id=resident_id, today=now.astimezone(zone).date())
     state, reasons = _state(open_incidents, devices, last, now)
     return FamilyStatus(
         resident_id=resident_id,
@@ -168,8 +178,31 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
         reasons=reasons,
         last_activity=last,
         today=today,
+        baseline=change,
         devices=devices,
         now=now,
+    )
+
+
+async def _baseline_change(conn: Conn, *, resident_id: int, today: date) -> BaselineChange | None:
+    """Yesterday's (or the day before's) unusual verdict of the personal baseline, with its chart's days."""
+    found = await repo.baseline_verdict(conn, resident_id=resident_id, since=today - BASELINE_FRESH)
+    if found is None:
+        return None
+    day, judged = found
+    deviations = [BaselineDeviation.model_validate(d) for d in judged["deviations"]]
+    if not deviations:
+        return None
+    settings = await get_settings(conn, resident_id=resident_id)
+    since = day - timedelta(days=settings.baseline.history_days)
+    series = await repo.baseline_series(
+        conn, resident_id=resident_id, feature=FEATURES.index(deviations[0].feature), since=since
+    )
+    return BaselineChange(
+        day=day,
+        overall=bool(judged["overall"]),
+        deviations=deviations,
+        series=[BaselineDay(day=d, value=v) for d, v in series if d <= day],
     )
 
 

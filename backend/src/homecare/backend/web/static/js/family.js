@@ -113,6 +113,31 @@ function describeLine(points, unit, period) {
 }
 
 /** The chart figures of one resident over one range. */
+/** A departure from the resident's personal baseline, worded from its code and parameters. */
+function baselineText(d) {
+  const digits = d.feature === "sleep_h" ? 1 : 0;
+  const words = t(`fa.baseline.${d.feature}.${d.value >= d.usual ? "up" : "down"}`,
+    { change: number(Math.abs(d.value - d.usual), digits), usual: number(d.usual, digits) });
+  return d.days > 1 ? t("fa.baseline.days", { words, days: d.days }) : words;
+}
+
+/** What changed from their usual, and the daily values of the first change against their usual range. */
+function baselineCard(change) {
+  const first = change.deviations[0];
+  const digits = first.feature === "sleep_h" ? 1 : 0;
+  const points = change.series.map((p) => ({ at: dayStart(p.day) + 12 * HOUR, value: p.value,
+    low: first.usual - first.spread, high: first.usual + first.spread, width: 24 * HOUR }));
+  const start = dayStart(change.series.length ? change.series[0].day : change.day);
+  return el("section", { class: "card baseline-card", id: "baseline-change", "aria-labelledby": "baseline-heading" },
+    el("h3", { id: "baseline-heading" }, t(change.overall ? "fa.baseline.overall" : "fa.baseline.title")),
+    el("ul", { id: "baseline-words" }, change.deviations.map((d) => el("li", { "data-feature": d.feature },
+      baselineText(d)))),
+    timeChart({ id: "chart-baseline", title: t(`fa.baseline.chart.${first.feature}`), points, start,
+      end: dayStart(change.day) + 24 * HOUR, format: (v) => number(v, digits), empty: t("fa.noData"),
+      desc: t("fa.baseline.desc", { usual: number(first.usual, digits), value: number(first.value, digits) }) }),
+    el("p", { class: "muted" }, t("fa.baseline.basis")));
+}
+
 async function chartFigures(resident, rangeKey) {
   const end = Date.now(), span = RANGES[rangeKey], start = end - span;
   const iso = (ms) => new Date(ms).toISOString();
@@ -209,6 +234,7 @@ startPage("family", async (main) => {
     if (shown.share_status) {
       const status = await api(`family/residents/${shown.resident_id}/status`);
       parts.push(statusPanel(status), glance(status));
+      if (status.baseline) parts.push(baselineCard(status.baseline));
     } else {
       parts.push(el("p", { class: "card muted not-shared" }, t("fa.noStatus")));
     }
