@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from homecare.backend.care.ability import ITEMS, MAX_TOTAL, Adjustment, Level, Part, level_of_total, score
+from homecare.backend.care.models import RoundIn
 from homecare.backend.care.rounds import month_bounds, periods
 
 
@@ -78,3 +80,10 @@ def test_a_month_is_one_period_or_its_weeks_cut_at_the_edges() -> None:
     days = sum((last - first).days + 1 for first, last in weeks)
     assert days == 31
     assert month_bounds(None, today=date(2027, 2, 14)) == (date(2027, 2, 1), date(2027, 3, 1))
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12", "2026-13", "2026-1", "1999-12"])
+def test_a_round_is_for_a_month_of_the_platform_s_days(month: str) -> None:
+    with pytest.raises(ValidationError):
+        RoundIn(month=month)
+    assert RoundIn(month="2199-12").month == "2199-12"

@@ -42,7 +42,9 @@ class ProfileIn(_In):
 
     living_situation: list[LivingSituation] = Field(default=[], max_length=4)
     economic_status: EconomicStatus | None = None
-    disability: Text | None = Field(default=None, max_length=200, description="Kind of disability, e.g. 肢体残疾.")
+    disability: Text | None = Field(
+        default=None, min_length=1, max_length=200, description="Kind of disability, e.g. 肢体残疾."
+    )
     disability_grade: int | None = Field(default=None, ge=1, le=4, description="残疾等级 1 (most severe) to 4.")
     chronic_conditions: list[Condition] = Field(default=[], max_length=30, description="Kept on the resident card.")
 
@@ -254,7 +256,7 @@ class Visit(_Out):
 
 
 class RoundIn(_In):
-    month: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = Field(
+    month: Annotated[str, StringConstraints(pattern=r"^2[01]\d{2}-(0[1-9]|1[0-2])$")] | None = Field(
         default=None, description="YYYY-MM in the caller's zone (default: this month).", examples=["2026-12"]
     )
 
@@ -303,3 +305,104 @@ class VisitCard(_Out):
     standing: Standing
     living_situation: list[LivingSituation]
     records: list[VisitRecord]
+
+
+# --- home services and bookings ------------------------------------------------------------------------------
+
+ServiceKind = Literal["meal", "bathing", "cleaning", "escort", "nursing", "rehabilitation"]
+"""助餐 meals, 助浴 bathing, 助洁 cleaning, 助医 escort to the doctor, 上门护理 nursing, 康复 rehabilitation."""
+Yuan = Annotated[
+    Decimal,
+    Field(ge=0, le=100000, max_digits=10, decimal_places=2),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100000, "multipleOf": 0.01}),
+]
+
+
+class ServiceSubsidyIn(_In):
+    level: LevelNumber
+    economic_status: EconomicStatus | None = Field(default=None, description="Only for this status (null: all).")
+    yuan: Yuan
+
+
+class ServiceIn(_In):
+    """A service of a station's catalogue."""
+
+    station_id: RowId
+    kind: ServiceKind
+    name: Text = Field(min_length=1, max_length=100, examples=["午餐送餐"])
+    duration_min: int = Field(ge=5, le=480)
+    price_yuan: Yuan
+    capacity: int = Field(ge=1, le=1000, description="Bookings that may run at the same time.")
+    radius_km: float = Field(
+        ge=0.01, le=100, description="Homes this far from the station (straight line) are served; to 10 m."
+    )
+    subsidies: list[ServiceSubsidyIn] = Field(default=[], max_length=50)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        keys = [(s.level, s.economic_status) for s in self.subsidies]
+        if len(set(keys)) != len(keys):
+            raise PydanticCustomError("duplicate_subsidy", "a subsidy is listed twice for one level and status")
+        return self
+
+
+class ServiceSubsidy(_Out):
+    level: int
+    economic_status: EconomicStatus | None
+    yuan: Decimal
+
+
+class Service(_Out):
+    id: int
+    station_id: int
+    station_name: str
+    kind: ServiceKind
+    name: str
+    duration_min: int
+    price_yuan: Decimal
+    capacity: int
+    radius_km: float
+    subsidies: list[ServiceSubsidy]
+
+
+class Quote(_Out):
+    """What the resident pays, before confirming: the price, the subsidy their level earns, the co-payment."""
+
+    price_yuan: Decimal
+    subsidy_yuan: Decimal
+    copay_yuan: Decimal
+
+
+class Offer(_Out):
+    """A service that can come at the time asked: nearest first."""
+
+    service: Service
+    travel_min: float = Field(description="Estimated travel from the station to the home.")
+    free_places: int = Field(description="Places left at that time.")
+    quote: Quote
+
+
+class BookingIn(_In):
+    resident_id: RowId
+    service_id: RowId
+    starts_at: Instant
+
+
+class CancelIn(_In):
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class Booking(_Out):
+    id: int
+    resident_id: int
+    service: Service
+    starts_at: datetime
+    ends_at: datetime
+    status: Literal["booked", "cancelled"]
+    channel: Literal["family", "hotline", "station"]
+    quote: Quote
+    booked_by: str
+    booked_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None

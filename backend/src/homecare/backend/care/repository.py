@@ -387,3 +387,130 @@ async def records(conn: Conn, *, visit_id: int) -> list[dict[str, Any]]:
             (visit_id,),
         )
         return await cur.fetchall()
+
+
+# --- home services and bookings ------------------------------------------------------------------------------
+
+_SERVICE_SELECT = """
+    SELECT c.id, c.station_id, s.name AS station_name, c.kind, c.name, c.duration_min, c.price_yuan, c.capacity,
+           c.radius_km::float AS radius_km, s.lat AS station_lat, s.lon AS station_lon,
+           coalesce((SELECT json_agg(json_build_object('level', x.level, 'economic_status', x.economic_status,
+                                                       'yuan', x.yuan::text) ORDER BY x.level, x.economic_status)
+                     FROM care_service_subsidies x WHERE x.service_id = c.id), '[]') AS subsidies
+    FROM care_services c JOIN stations s ON s.id = c.station_id
+"""
+
+
+async def insert_service(
+    conn: Conn, *, values: dict[str, Any], subsidies: list[tuple[int, str | None, Decimal]]
+) -> int:
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "INSERT INTO care_services (station_id, kind, name, duration_min, price_yuan, capacity, radius_km) "
+            "VALUES (%(station_id)s, %(kind)s, %(name)s, %(duration_min)s, %(price_yuan)s, %(capacity)s, "
+            "%(radius_km)s) RETURNING id",
+            values,
+        )
+        service_id = await cur.fetchone()
+    assert service_id is not None
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO care_service_subsidies (service_id, level, economic_status, yuan) VALUES (%s, %s, %s, %s)",
+            [(service_id, *s) for s in subsidies],
+        )
+    return int(service_id)
+
+
+async def services(
+    conn: Conn, *, service_id: int | None = None, station_id: int | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """Active services, by station and name, filtered by id, station or kind."""
+    where, params = ["c.active"], []
+    for column, value in (("c.id", service_id), ("c.station_id", station_id), ("c.kind", kind)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"{_SERVICE_SELECT} WHERE {' AND '.join(where)} ORDER BY c.station_id, c.name", params)
+        return await cur.fetchall()
+
+
+async def lock_bookings(conn: Conn, *, service_id: int, resident_id: int) -> None:
+    """Serialise bookings of one service and of one resident (capacity and overlaps are checked, then written)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(7142013, %s)", (service_id,))
+    await conn.execute("SELECT pg_advisory_xact_lock(7142014, %s)", (resident_id,))
+
+
+async def taken_places(conn: Conn, *, service_id: int, starts_at: datetime, ends_at: datetime) -> int:
+    """Live bookings of the service overlapping [starts_at, ends_at)."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT count(*) FROM care_bookings WHERE service_id = %s AND status = 'booked' "
+            "AND starts_at < %s AND ends_at > %s",
+            (service_id, ends_at, starts_at),
+        )
+        return int(await cur.fetchone() or 0)
+
+
+async def overlapping_booking(conn: Conn, *, resident_id: int, starts_at: datetime, ends_at: datetime) -> int | None:
+    """The resident's live booking overlapping [starts_at, ends_at), if any."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT id FROM care_bookings WHERE resident_id = %s AND status = 'booked' "
+            "AND starts_at < %s AND ends_at > %s ORDER BY starts_at LIMIT 1",
+            (resident_id, ends_at, starts_at),
+        )
+        found = await cur.fetchone()
+        return None if found is None else int(found)
+
+
+async def insert_booking(conn: Conn, *, values: dict[str, Any]) -> int:
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({name})s" for name in values)
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(f"INSERT INTO care_bookings ({columns}) VALUES ({placeholders}) RETURNING id", values)
+        booking_id = await cur.fetchone()
+    assert booking_id is not None
+    return int(booking_id)
+
+
+_BOOKING_COLUMNS = (
+    "id, resident_id, service_id, starts_at, ends_at, status, channel, price_yuan, subsidy_yuan, copay_yuan, "
+    "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason"
+)
+
+
+async def bookings(
+    conn: Conn, *, booking_id: int | None = None, resident_id: int | None = None, lock: bool = False
+) -> list[dict[str, Any]]:
+    """Bookings by id or of a resident, soonest first."""
+    where, params = [], []
+    if booking_id is not None:
+        where.append("id = %s")
+        params.append(booking_id)
+    if resident_id is not None:
+        where.append("resident_id = %s")
+        params.append(resident_id)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {_BOOKING_COLUMNS} FROM care_bookings WHERE {' AND '.join(where) or 'true'} "
+            "ORDER BY starts_at, id" + (" FOR UPDATE" if lock else ""),
+            params,
+        )
+        return await cur.fetchall()
+
+
+async def cancel_booking(conn: Conn, *, booking_id: int, actor: str, reason: str, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE care_bookings SET status = 'cancelled', cancelled_at = %s, cancelled_by = %s, cancel_reason = %s "
+        "WHERE id = %s",
+        (now, actor, reason, booking_id),
+    )
+
+
+async def home(conn: Conn, *, resident_id: int) -> tuple[float, float] | None:
+    """Where the resident lives (lat, lon), when known."""
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT lat, lon FROM residents WHERE id = %s AND lat IS NOT NULL", (resident_id,))
+        row = await cur.fetchone()
+    return None if row is None else (float(row[0]), float(row[1]))

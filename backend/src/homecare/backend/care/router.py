@@ -8,26 +8,33 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
-from homecare.backend.care import rounds, service
+from homecare.backend.care import bookings, rounds, service
 from homecare.backend.care.models import (
     Assessment,
     AssessmentIn,
     AssessmentItem,
     AssignIn,
+    Booking,
+    BookingIn,
+    CancelIn,
     CareRules,
     CareRulesIn,
+    Offer,
     Profile,
     ProfileIn,
     Round,
     RoundIn,
+    Service,
+    ServiceIn,
+    ServiceKind,
     Visit,
     VisitCard,
     VisitRecord,
     VisitRecordIn,
 )
-from homecare.backend.deps import AdminActor, ConnDep, ManagerActor, StaffActor, require_role
+from homecare.backend.deps import AdminActor, ConnDep, CurrentActor, ManagerActor, StaffActor, require_role
 from homecare.backend.incidents.router import AlarmsDep
-from homecare.backend.inputs import BigRowId, RowId
+from homecare.backend.inputs import BigRowId, Instant, RowId
 
 router = APIRouter(prefix="/care", tags=["care"])
 
@@ -116,3 +123,55 @@ async def post_record(
     return await rounds.record_visit(
         conn, actor=actor, visit_id=visit_id, body=body, now=alarms.clock.now(), escalation=alarms.escalation
     )
+
+
+@router.post("/services", status_code=201, summary="Add a service to a station's catalogue, with its subsidies")
+async def post_service(actor: ManagerActor, conn: ConnDep, body: ServiceIn) -> Service:
+    return await bookings.add_service(conn, body=body)
+
+
+@router.get("/services", summary="The stations' service catalogue")
+async def get_services(
+    actor: CurrentActor,
+    conn: ConnDep,
+    station_id: Annotated[RowId | None, Query(description="Only this station's.")] = None,
+) -> list[Service]:
+    return await bookings.catalogue(conn, station_id=station_id)
+
+
+@router.get(
+    "/residents/{resident_id}/offers",
+    summary="Services of a kind that can come at a time, nearest first, with the price, subsidy and co-payment",
+)
+async def get_offers(
+    actor: CurrentActor,
+    conn: ConnDep,
+    resident_id: ResidentId,
+    kind: Annotated[ServiceKind, Query()],
+    starts_at: Annotated[Instant, Query(description="When the service should start, with its offset.")],
+) -> list[Offer]:
+    return await bookings.offers(conn, actor=actor, resident_id=resident_id, kind=kind, starts_at=starts_at)
+
+
+@router.get("/residents/{resident_id}/bookings", summary="A resident's bookings, soonest first")
+async def get_bookings(actor: CurrentActor, conn: ConnDep, resident_id: ResidentId) -> list[Booking]:
+    return await bookings.resident_bookings(conn, actor=actor, resident_id=resident_id)
+
+
+@router.post(
+    "/bookings",
+    status_code=201,
+    summary="Book a service (family, the hotline, the station): in its area, a place free, no overlap",
+)
+async def post_booking(actor: CurrentActor, conn: ConnDep, body: BookingIn) -> Booking:
+    return await bookings.book(conn, actor=actor, body=body, now=datetime.now(UTC))
+
+
+@router.post("/bookings/{booking_id}/cancel", summary="Cancel a booking, with the reason")
+async def post_cancel(
+    actor: CurrentActor,
+    conn: ConnDep,
+    booking_id: Annotated[BigRowId, Path(description="The booking's id.")],
+    body: CancelIn,
+) -> Booking:
+    return await bookings.cancel(conn, actor=actor, booking_id=booking_id, reason=body.reason, now=datetime.now(UTC))

@@ -1,0 +1,155 @@
+"""Home services through the API: a station's catalogue with subsidies per level, offers nearest first with the
+co-payment shown before booking, bookings by the family and the hotline refused when out of the area, overlapping
+or full (naming the field), another family kept out, and a cancellation with its reason freeing the place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from homecare.backend.care.ability import ITEMS
+from tests.support.world import Login, World
+
+
+@pytest.fixture
+def broker_url(amqtt_url: str) -> str:
+    return amqtt_url
+
+
+def meal(station_id: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "station_id": station_id,
+        "kind": "meal",
+        "name": "午餐送餐",
+        "duration_min": 60,
+        "price_yuan": 20,
+        "capacity": 1,
+        "radius_km": 10,
+        "subsidies": [{"level": 2, "yuan": 8}, {"level": 2, "economic_status": "subsistence", "yuan": "15.00"}],
+        **extra,
+    }
+
+
+def locs(response: Any) -> list[list[str]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_services_offered_booked_and_cancelled(
+    login: Login, world: World, db: psycopg.AsyncConnection[Any]
+) -> None:
+    admin, operator = await login("admin"), await login("operator")
+    family, family2 = await login("family"), await login("family2")
+    mum, other = world.resident_ids[0], world.resident_ids[1]
+    station = world.station_ids[0]
+    home = await (await db.execute("SELECT lat, lon FROM stations WHERE id = %s", (station,))).fetchone()
+    assert home is not None
+    far = await (
+        await db.execute(
+            "INSERT INTO stations (code, name, address, lat, lon) VALUES ('far', '远处服务站', '远处路 1 号', %s, %s) "
+            "RETURNING id",
+            (home[0] + 0.3, home[1]),
+        )
+    ).fetchone()
+    assert far is not None
+
+    # The catalogue: bad values are named.
+    assert locs(await admin.post("/api/care/services", json=meal(station, radius_km=0))) == [["body", "radius_km"]]
+    missing = meal(station)
+    del missing["price_yuan"]
+    assert locs(await admin.post("/api/care/services", json=missing)) == [["body", "price_yuan"]]
+    assert locs(await admin.post("/api/care/services", json=meal(999999))) == [["body", "station_id"]]
+    assert (await operator.post("/api/care/services", json=meal(station))).status_code == 403
+    near_meal = await admin.post("/api/care/services", json=meal(station))
+    assert near_meal.status_code == 201, near_meal.text
+    assert locs(await admin.post("/api/care/services", json=meal(station))) == [["body", "name"]]  # twice
+    far_meal = await admin.post(
+        "/api/care/services", json=meal(far[0], name="中央厨房送餐", price_yuan=18, radius_km=60)
+    )
+    tiny = await admin.post("/api/care/services", json=meal(station, name="只送隔壁", radius_km=0.01))
+    catalogue = (await family.get("/api/care/services")).json()
+    assert {s["name"] for s in catalogue} == {"午餐送餐", "中央厨房送餐", "只送隔壁"}
+
+    # Mum is assessed at level 2 and lives on the subsistence allowance: her subsidy is the status's own rule.
+    await admin.put(f"/api/care/residents/{mum}", json={"economic_status": "subsistence"})
+    items = {code: item.max_score for code, item in ITEMS.items()}
+    items |= dict.fromkeys(("stairs", "walking", "transport", "bathing", "bed_mobility", "transfer"), 0)
+    items |= dict.fromkeys(("dressing_lower", "daily_affairs"), 0)
+    today = datetime.now(UTC).date().isoformat()
+    assessed = await admin.post(
+        f"/api/care/residents/{mum}/assessments", json={"assessed_on": today, "assessor": "赵敏", "items": items}
+    )
+    assert assessed.json()["level"] == 2, assessed.text
+
+    noon = (datetime.now(UTC) + timedelta(days=2)).replace(hour=4, minute=0, second=0, microsecond=0)
+    when = {"kind": "meal", "starts_at": noon.isoformat()}
+    offers = (await family.get(f"/api/care/residents/{mum}/offers", params=when)).json()
+    assert [o["service"]["name"] for o in offers] == ["午餐送餐", "中央厨房送餐"]  # nearest first; 只送隔壁 is too far
+    assert offers[0]["travel_min"] < offers[1]["travel_min"]
+    assert offers[0]["quote"] == {"price_yuan": "20.00", "subsidy_yuan": "15.00", "copay_yuan": "5.00"}
+    assert offers[1]["quote"] == {"price_yuan": "18.00", "subsidy_yuan": "15.00", "copay_yuan": "3.00"}
+
+    booked = await family.post(
+        "/api/care/bookings",
+        json={"resident_id": mum, "service_id": near_meal.json()["id"], "starts_at": when["starts_at"]},
+    )
+    assert booked.status_code == 201, booked.text
+    booking = booked.json()
+    assert (booking["channel"], booking["booked_by"], booking["quote"]["copay_yuan"]) == ("family", "family", "5.00")
+    assert datetime.fromisoformat(booking["ends_at"]) == noon + timedelta(minutes=60)
+
+    # Refused, naming the field: overlapping her own booking, out of the area, the only place taken, in the past.
+    half_past = (noon + timedelta(minutes=30)).isoformat()
+    overlap = await operator.post(
+        "/api/care/bookings", json={"resident_id": mum, "service_id": far_meal.json()["id"], "starts_at": half_past}
+    )
+    assert locs(overlap) == [["body", "starts_at"]]
+    assert str(booking["id"]) in overlap.json()["detail"][0]["msg"]
+    later = (noon + timedelta(hours=3)).isoformat()
+    outside = await operator.post(
+        "/api/care/bookings", json={"resident_id": mum, "service_id": tiny.json()["id"], "starts_at": later}
+    )
+    assert locs(outside) == [["body", "service_id"]]
+    full = await operator.post(
+        "/api/care/bookings",
+        json={"resident_id": other, "service_id": near_meal.json()["id"], "starts_at": when["starts_at"]},
+    )
+    assert locs(full) == [["body", "starts_at"]]
+    assert "no place left" in full.json()["detail"][0]["msg"]
+    others = (await operator.get(f"/api/care/residents/{other}/offers", params=when)).json()
+    assert [o["service"]["name"] for o in others] == ["中央厨房送餐"]
+    assert others[0]["quote"]["subsidy_yuan"] == "0.00"  # not assessed: no subsidy
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    in_the_past = await operator.post(
+        "/api/care/bookings", json={"resident_id": other, "service_id": far_meal.json()["id"], "starts_at": past}
+    )
+    assert locs(in_the_past) == [["body", "starts_at"]]
+
+    # Another family sees nothing of Mum's bookings and cannot cancel them.
+    assert (await family2.get(f"/api/care/residents/{mum}/bookings")).status_code == 404
+    assert (await family2.get(f"/api/care/residents/{mum}/offers", params=when)).status_code == 404
+    assert (await family2.post(f"/api/care/bookings/{booking['id']}/cancel", json={"reason": "x"})).status_code == 404
+    mine = (await family.get(f"/api/care/residents/{mum}/bookings")).json()
+    assert [b["id"] for b in mine] == [booking["id"]]
+
+    assert locs(await family.post(f"/api/care/bookings/{booking['id']}/cancel", json={"reason": ""})) == [
+        ["body", "reason"]
+    ]
+    cancelled = await family.post(f"/api/care/bookings/{booking['id']}/cancel", json={"reason": "住院了"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["cancel_reason"], cancelled.json()["cancelled_by"]) == (
+        "cancelled",
+        "住院了",
+        "family",
+    )
+    again = await family.post(f"/api/care/bookings/{booking['id']}/cancel", json={"reason": "再取消"})
+    assert locs(again) == [["body", "reason"]]
+    freed = await operator.post(
+        "/api/care/bookings",
+        json={"resident_id": other, "service_id": near_meal.json()["id"], "starts_at": when["starts_at"]},
+    )
+    assert freed.status_code == 201, freed.text
+    assert freed.json()["channel"] == "hotline"
