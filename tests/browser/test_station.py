@@ -66,6 +66,8 @@ async def test_a_responder_takes_a_dispatched_alarm_to_done_and_the_family_sees_
     done = station.locator("#tasks-closed .task")
     await expect(done).to_have_attribute("data-status", "done")
     await expect(done.locator(".note")).to_contain_text("扶老人坐好，血压正常，无受伤")
+    await expect(done).to_contain_text("王强")  # who went, by name rather than by user name
+    await expect(done).not_to_contain_text("responder")
     await expect(station.locator("#no-tasks")).to_be_visible()
     await expect(station.locator("#capacity")).to_have_text("0 / 3 在用")
 

@@ -104,6 +104,7 @@ async def test_a_responder_works_a_task_from_the_station_view(
     ]
     task = view["tasks"][0]
     assert all((task["resident"]["name"], task["resident"]["address"], task["travel_min"]))
+    # The duty roster is the station's responders: its welfare visitor (孙丽) does not take alarms.
     assert [(p["display_name"], p["on_duty"], p["me"]) for p in view["roster"]] == [("王强", True, True)]
     assert (view["on_duty_count"], view["station"]["active_tasks"]) == (1, 1)
     etag = first.headers["etag"]

@@ -36,6 +36,7 @@ class StationTaskItem(_Model):
     on_scene_at: UtcDatetime | None
     closed_at: UtcDatetime | None
     responder: str | None
+    responder_name: str | None = Field(default=None, description="The responder's display name.")
     note: str | None
     cause: str
     priority: int

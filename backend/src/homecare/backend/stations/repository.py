@@ -41,6 +41,7 @@ class TaskRow:
     on_scene_at: datetime | None
     closed_at: datetime | None
     responder: str | None
+    responder_name: str | None
     note: str | None
     cause: str
     priority: int
@@ -59,6 +60,7 @@ class TaskRow:
 # and its version.
 _TASKS_FROM: Final = (
     "FROM station_tasks t JOIN incidents i ON i.id = t.incident_id JOIN residents r ON r.id = i.resident_id "
+    "LEFT JOIN users u ON u.username = t.responder "
     "WHERE t.station_id = %(station)s AND (t.status = ANY(%(active)s) OR t.closed_at >= "
     "  (SELECT date_trunc('day', %(now)s AT TIME ZONE z.timezone) AT TIME ZONE z.timezone "
     "   FROM stations z WHERE z.id = %(station)s))"
@@ -71,7 +73,8 @@ async def station_tasks(conn: Conn, *, station_id: int, now: datetime) -> list[T
     async with conn.cursor(row_factory=class_row(TaskRow)) as cur:
         await cur.execute(
             "SELECT t.id, t.incident_id, t.status, t.travel_min, t.offered_at, t.accepted_at, t.on_scene_at, "
-            "       t.closed_at, t.responder, t.note, i.cause, i.priority, i.status AS incident_status, i.opened_at, "
+            "       t.closed_at, t.responder, u.display_name AS responder_name, t.note, i.cause, i.priority, "
+            "       i.status AS incident_status, i.opened_at, "
             "       i.explanation_en, i.explanation_zh, r.id AS resident_id, r.display_name AS resident_name, "
             f"      r.address, r.access_notes, r.phone {_TASKS_FROM} "
             "ORDER BY t.status = ANY(%(active)s) DESC, "
@@ -92,11 +95,12 @@ class RosterRow:
 
 
 async def roster(conn: Conn, *, station_id: int) -> list[RosterRow]:
-    """The station's people who can sign in, those on duty first."""
+    """The station's responders who can sign in, those on duty first (its welfare visitors do not take alarms)."""
     async with conn.cursor(row_factory=class_row(RosterRow)) as cur:
         await cur.execute(
             "SELECT id AS user_id, username, display_name, phone, on_duty FROM users "
-            "WHERE station_id = %s AND disabled_at IS NULL ORDER BY on_duty DESC, display_name, id",
+            "WHERE station_id = %s AND role = 'responder' AND disabled_at IS NULL "
+            "ORDER BY on_duty DESC, display_name, id",
             (station_id,),
         )
         return await cur.fetchall()

@@ -61,6 +61,7 @@ async def station_view(conn: Conn, *, actor: Actor, station_id: int, now: dateti
             on_scene_at=r.on_scene_at,
             closed_at=r.closed_at,
             responder=r.responder,
+            responder_name=r.responder_name,
             note=r.note,
             cause=r.cause,
             priority=r.priority,

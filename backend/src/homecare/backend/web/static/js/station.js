@@ -155,7 +155,7 @@ startPage("station", async (main) => {
         : null,
       timeLine("st.offeredAt", task.offered_at), timeLine("st.acceptedAt", task.accepted_at),
       timeLine("st.onSceneAt", task.on_scene_at), timeLine("st.closedAt", task.closed_at),
-      task.responder ? el("span", { class: "when" }, t("st.by", { name: task.responder })) : null),
+      task.responder ? el("span", { class: "when" }, t("st.by", { name: task.responder_name || task.responder })) : null),
     task.note ? el("p", { class: "note" }, el("strong", {}, t("st.note")), " ", task.note) : null,
     step ? stepForm(task, step, draft) : (buttons.length ? el("div", { class: "actions" }, buttons) : null));
   }
