@@ -1,17 +1,21 @@
 """Home services through the API: a station's catalogue with subsidies per level, offers nearest first with the
 co-payment shown before booking, bookings by the family and the hotline refused when out of the area, overlapping
-or full (naming the field), another family kept out, and a cancellation with its reason freeing the place."""
+or full (naming the field), another family kept out, a cancellation with its reason freeing the place, a meal every
+weekday booked as one series or not at all, and bookings moved with their reasons."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from homecare.backend.care.ability import ITEMS
 from tests.support.world import Login, World
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -153,3 +157,98 @@ async def test_services_offered_booked_and_cancelled(
     )
     assert freed.status_code == 201, freed.text
     assert freed.json()["channel"] == "hotline"
+
+
+async def test_a_meal_every_weekday_booked_as_one_series_and_a_booking_moved(
+    login: Login, world: World, db: psycopg.AsyncConnection[Any]
+) -> None:
+    admin, family, family2, operator = (
+        await login("admin"),
+        await login("family"),
+        await login("family2"),
+        await login("operator"),
+    )
+    mum, other = world.resident_ids[0], world.resident_ids[1]
+    service = (await admin.post("/api/care/services", json=meal(world.station_ids[0]))).json()["id"]
+    today = datetime.now(SHANGHAI).date()
+    monday = today + timedelta(days=7 - today.weekday())  # next week's
+    lunch = datetime.combine(monday, time(11, 30), SHANGHAI)
+    friday_after = monday + timedelta(days=11)
+    series = {
+        "resident_id": mum,
+        "service_id": service,
+        "starts_at": lunch.isoformat(),
+        "weekdays": [0, 1, 2, 3, 4],
+        "until": friday_after.isoformat(),
+    }
+
+    # The other resident already has the only place on the second Wednesday: the whole series is refused.
+    wednesday = datetime.combine(monday + timedelta(days=9), time(11, 30), SHANGHAI)
+    taken = await operator.post(
+        "/api/care/bookings", json={"resident_id": other, "service_id": service, "starts_at": wednesday.isoformat()}
+    )
+    assert taken.status_code == 201, taken.text
+    refused = await family.post("/api/care/bookings/series", json=series)
+    assert locs(refused) == [["body", "weekdays"]]
+    assert wednesday.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in refused.json()["detail"][0]["msg"]
+    assert (await family.get(f"/api/care/residents/{mum}/bookings")).json() == []  # nothing half-written
+
+    assert locs(await family.post("/api/care/bookings/series", json={**series, "weekdays": []})) == [
+        ["body", "weekdays"]
+    ]
+    too_long = {**series, "until": (monday + timedelta(days=120)).isoformat()}
+    assert locs(await family.post("/api/care/bookings/series", json=too_long)) == [["body", "until"]]
+
+    # Moved, with a reason, to the day before: the series now fits.
+    moved = await operator.post(
+        f"/api/care/bookings/{taken.json()['id']}/move",
+        json={"starts_at": (wednesday - timedelta(days=2)).isoformat(), "reason": "家属要求改到周一"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["changes"], datetime.fromisoformat(moved.json()["starts_at"])) == (
+        1,
+        wednesday - timedelta(days=2),
+    )
+    # Mum's series still meets it on that Monday: moved to a quarter past twelve (overlapping its own old slot).
+    nudged = await operator.post(
+        f"/api/care/bookings/{taken.json()['id']}/move",
+        json={"starts_at": (wednesday - timedelta(days=2, minutes=-45)).isoformat(), "reason": "晚一点送"},
+    )
+    assert nudged.status_code == 200, nudged.text
+    assert nudged.json()["changes"] == 2
+    still_full = await family.post("/api/care/bookings/series", json=series)
+    assert locs(still_full) == [["body", "weekdays"]]  # the only place, 12:15-13:15 against 11:30-12:30
+    await operator.post(
+        f"/api/care/bookings/{taken.json()['id']}/move",
+        json={"starts_at": (wednesday - timedelta(days=2, hours=-3)).isoformat(), "reason": "改到下午"},
+    )
+
+    booked = await family.post("/api/care/bookings/series", json=series)
+    assert booked.status_code == 201, booked.text
+    visits = booked.json()
+    assert len(visits) == 10  # two weeks of weekdays
+    assert {v["series_id"] for v in visits} == {visits[0]["id"]}
+    assert {datetime.fromisoformat(v["starts_at"]).astimezone(SHANGHAI).time() for v in visits} == {time(11, 30)}
+    assert {datetime.fromisoformat(v["starts_at"]).astimezone(SHANGHAI).weekday() for v in visits} == set(range(5))
+
+    # Moving onto another booking of hers, or someone else's relative's, is refused.
+    clash = await family.post(
+        f"/api/care/bookings/{visits[0]['id']}/move",
+        json={"starts_at": visits[1]["starts_at"], "reason": "x"},
+    )
+    assert locs(clash) == [["body", "starts_at"]]
+    no_reason = await family.post(
+        f"/api/care/bookings/{visits[0]['id']}/move", json={"starts_at": visits[0]["starts_at"]}
+    )
+    assert locs(no_reason) == [["body", "reason"]]
+    foreign = await family2.post(
+        f"/api/care/bookings/{visits[0]['id']}/move", json={"starts_at": visits[0]["starts_at"], "reason": "x"}
+    )
+    assert foreign.status_code == 404
+    history = await (
+        await db.execute(
+            "SELECT changed_by, reason FROM care_booking_changes WHERE booking_id = %s ORDER BY id",
+            (taken.json()["id"],),
+        )
+    ).fetchall()
+    assert history == [("operator", "家属要求改到周一"), ("operator", "晚一点送"), ("operator", "改到下午")]

@@ -4,9 +4,10 @@ other bookings; cancelled with a reason."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -16,8 +17,10 @@ from homecare.backend.care import repository as repo
 from homecare.backend.care.models import (
     Booking,
     BookingIn,
+    MoveIn,
     Offer,
     Quote,
+    SeriesIn,
     Service,
     ServiceIn,
     ServiceKind,
@@ -25,7 +28,10 @@ from homecare.backend.care.models import (
 from homecare.backend.dispatch.routing import haversine_km, travel_minutes
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.access import open_resident
+from homecare.backend.zones import zone_or_service
 from homecare.storage.connections import Conn
+
+MAX_SERIES_DAYS: Final = 92
 
 CHANNEL_OF: dict[Role, str] = {Role.FAMILY: "family", Role.RESPONDER: "station", Role.VISITOR: "station"}
 """The booking channel of each role; the call centre's roles book through the hotline."""
@@ -115,47 +121,157 @@ async def _booking(conn: Conn, row: dict[str, Any]) -> Booking:
     )
 
 
+async def _bookable_service(conn: Conn, *, service_id: int, home: tuple[float, float]) -> dict[str, Any]:
+    rows = await repo.services(conn, service_id=service_id)
+    if not rows:
+        raise InvalidCareInput([("service_id", f"service {service_id} does not exist")])
+    service = rows[0]
+    if haversine_km(*home, service["station_lat"], service["station_lon"]) > service["radius_km"]:
+        raise InvalidCareInput([("service_id", "the resident's home is outside the area this service covers")])
+    return service
+
+
+async def _check_slot(
+    conn: Conn,
+    *,
+    service: dict[str, Any],
+    resident_id: int,
+    starts_at: datetime,
+    field: str,
+    besides: int | None = None,
+) -> datetime:
+    """The end of a visit starting then, once the resident is free and the service has a place (else
+    InvalidCareInput naming ``field``); the caller holds the bookings lock."""
+    ends_at = starts_at + timedelta(minutes=service["duration_min"])
+    other = await repo.overlapping_booking(
+        conn, resident_id=resident_id, starts_at=starts_at, ends_at=ends_at, besides=besides
+    )
+    if other is not None:
+        raise InvalidCareInput(
+            [(field, f"the resident is already booked at {starts_at:%Y-%m-%d %H:%M} UTC (booking {other})")]
+        )
+    taken = await repo.taken_places(
+        conn, service_id=service["id"], starts_at=starts_at, ends_at=ends_at, besides=besides
+    )
+    if taken >= service["capacity"]:
+        raise InvalidCareInput([(field, f"the service has no place left at {starts_at:%Y-%m-%d %H:%M} UTC")])
+    return ends_at
+
+
+async def _book(
+    conn: Conn, *, actor: Actor, body: BookingIn, starts: list[datetime], field: str, now: datetime
+) -> list[int]:
+    """Check every start and book them all, or none (the caller's transaction)."""
+    home, standing = await _resident_facts(conn, actor=actor, resident_id=body.resident_id, action="care.booking")
+    service = await _bookable_service(conn, service_id=body.service_id, home=home)
+    await repo.lock_bookings(conn, service_id=body.service_id, resident_id=body.resident_id)
+    price = quote(service, level=standing.level, economic_status=standing.economic_status)
+    booked = []
+    for starts_at in starts:
+        ends_at = await _check_slot(
+            conn, service=service, resident_id=body.resident_id, starts_at=starts_at, field=field
+        )
+        booked.append(
+            await repo.insert_booking(
+                conn,
+                values={
+                    "resident_id": body.resident_id,
+                    "service_id": body.service_id,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
+                    "channel": CHANNEL_OF.get(actor.role, "hotline"),
+                    **price.model_dump(),
+                    "booked_by": actor.name,
+                    "booked_at": now,
+                },
+            )
+        )
+    return booked
+
+
 async def book(conn: Conn, *, actor: Actor, body: BookingIn, now: datetime) -> Booking:
     """Book a service for a resident: the home must be in its area, a place free for the whole visit, and the
     resident not booked for anything else then. Price, subsidy and co-payment are fixed now."""
     if body.starts_at < now:
         raise InvalidCareInput([("starts_at", "a booking starts in the future")])
     async with conn.transaction():
-        (lat, lon), standing = await _resident_facts(
-            conn, actor=actor, resident_id=body.resident_id, action="care.booking"
-        )
-        rows = await repo.services(conn, service_id=body.service_id)
-        if not rows:
-            raise InvalidCareInput([("service_id", f"service {body.service_id} does not exist")])
-        service = rows[0]
-        if haversine_km(lat, lon, service["station_lat"], service["station_lon"]) > service["radius_km"]:
-            raise InvalidCareInput([("service_id", "the resident's home is outside the area this service covers")])
-        ends_at = body.starts_at + timedelta(minutes=service["duration_min"])
-        await repo.lock_bookings(conn, service_id=body.service_id, resident_id=body.resident_id)
-        other = await repo.overlapping_booking(
-            conn, resident_id=body.resident_id, starts_at=body.starts_at, ends_at=ends_at
-        )
-        if other is not None:
-            raise InvalidCareInput([("starts_at", f"the resident is already booked then (booking {other})")])
-        taken = await repo.taken_places(conn, service_id=body.service_id, starts_at=body.starts_at, ends_at=ends_at)
-        if taken >= service["capacity"]:
-            raise InvalidCareInput([("starts_at", "the service has no place left at that time")])
-        price = quote(service, level=standing.level, economic_status=standing.economic_status)
-        booking_id = await repo.insert_booking(
+        [booking_id] = await _book(conn, actor=actor, body=body, starts=[body.starts_at], field="starts_at", now=now)
+        [row] = await repo.bookings(conn, booking_id=booking_id)
+        return await _booking(conn, row)
+
+
+def series_starts(body: SeriesIn, zone: ZoneInfo) -> list[datetime]:
+    """The starts of a recurring booking: starts_at's local time on each chosen weekday up to ``until``, a local
+    time that a clock change skips or repeats taken as the zone gives it."""
+    first = body.starts_at.astimezone(zone)
+    if body.until < first.date():
+        raise InvalidCareInput([("until", "the series ends before it starts")])
+    if (body.until - first.date()).days > MAX_SERIES_DAYS:
+        raise InvalidCareInput([("until", f"a series runs for {MAX_SERIES_DAYS} days at most")])
+    days = (first.date() + timedelta(days=n) for n in range((body.until - first.date()).days + 1))
+    return [
+        datetime.combine(day, first.time(), zone).astimezone(UTC)
+        for day in days
+        if day.weekday() in body.weekdays
+    ]
+
+
+async def book_series(conn: Conn, *, actor: Actor, body: SeriesIn, now: datetime) -> list[Booking]:
+    """A recurring booking (a meal every weekday): every visit is checked as a one-off is, and either all are
+    booked, as one series, or none (the first that cannot be is named)."""
+    if body.starts_at < now:
+        raise InvalidCareInput([("starts_at", "a booking starts in the future")])
+    async with conn.transaction():
+        zone = zone_or_service(await repo.resident_timezone(conn, resident_id=body.resident_id))
+        starts = series_starts(body, zone)
+        if not starts:
+            raise InvalidCareInput([("weekdays", "none of these weekdays falls between the start and until")])
+        ids = await _book(conn, actor=actor, body=body, starts=starts, field="weekdays", now=now)
+        await repo.join_series(conn, booking_ids=ids)
+        return [await _booking(conn, row) for row in await repo.bookings(conn, series_id=min(ids))]
+
+
+async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: datetime) -> Booking:
+    """Move a live booking to another time (checked as a new one is, itself aside), keeping the reason."""
+    if body.starts_at < now:
+        raise InvalidCareInput([("starts_at", "a booking starts in the future")])
+    async with conn.transaction():
+        row = await _booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.move")
+        if row["status"] != "booked":
+            raise InvalidCareInput([("starts_at", "a cancelled booking cannot be moved")])
+        [service] = await repo.services(conn, service_id=row["service_id"])
+        await repo.lock_bookings(conn, service_id=row["service_id"], resident_id=row["resident_id"])
+        ends_at = await _check_slot(
             conn,
-            values={
-                "resident_id": body.resident_id,
-                "service_id": body.service_id,
-                "starts_at": body.starts_at,
-                "ends_at": ends_at,
-                "channel": CHANNEL_OF.get(actor.role, "hotline"),
-                **price.model_dump(),
-                "booked_by": actor.name,
-                "booked_at": now,
-            },
+            service=service,
+            resident_id=row["resident_id"],
+            starts_at=body.starts_at,
+            field="starts_at",
+            besides=booking_id,
+        )
+        await repo.move_booking(
+            conn,
+            booking_id=booking_id,
+            starts_at=body.starts_at,
+            ends_at=ends_at,
+            actor=actor.name,
+            reason=body.reason,
+            now=now,
         )
         [row] = await repo.bookings(conn, booking_id=booking_id)
         return await _booking(conn, row)
+
+
+async def _booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
+    """The booking, locked, if the actor may see its resident (the opening logged); else BookingNotFound."""
+    rows = await repo.bookings(conn, booking_id=booking_id, lock=True)
+    if not rows:
+        raise BookingNotFound(booking_id)
+    try:
+        await open_resident(conn, actor=actor, resident_id=rows[0]["resident_id"], action=action)
+    except ResidentNotFound as err:
+        raise BookingNotFound(booking_id) from err
+    return rows[0]
 
 
 async def resident_bookings(conn: Conn, *, actor: Actor, resident_id: int) -> list[Booking]:
@@ -167,14 +283,7 @@ async def resident_bookings(conn: Conn, *, actor: Actor, resident_id: int) -> li
 async def cancel(conn: Conn, *, actor: Actor, booking_id: int, reason: str, now: datetime) -> Booking:
     """Cancel a booking with the reason; who may see the resident may cancel."""
     async with conn.transaction():
-        rows = await repo.bookings(conn, booking_id=booking_id, lock=True)
-        if not rows:
-            raise BookingNotFound(booking_id)
-        row = rows[0]
-        try:
-            await open_resident(conn, actor=actor, resident_id=row["resident_id"], action="care.booking.cancel")
-        except ResidentNotFound as err:
-            raise BookingNotFound(booking_id) from err
+        row = await _booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.cancel")
         if row["status"] != "booked":
             raise InvalidCareInput([("reason", "the booking is already cancelled")])
         await repo.cancel_booking(conn, booking_id=booking_id, actor=actor.name, reason=reason, now=now)

@@ -388,7 +388,21 @@ class BookingIn(_In):
     starts_at: Instant
 
 
+class SeriesIn(BookingIn):
+    """A recurring booking: the same local time on these weekdays, from starts_at's day up to ``until``."""
+
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        min_length=1, max_length=7, description="0 Monday … 6 Sunday.", examples=[[0, 1, 2, 3, 4]]
+    )
+    until: Day = Field(description="The last local day of the series (at most 92 days after the first).")
+
+
 class CancelIn(_In):
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class MoveIn(_In):
+    starts_at: Instant
     reason: Text = Field(min_length=1, max_length=500)
 
 
@@ -406,3 +420,5 @@ class Booking(_Out):
     cancelled_at: datetime | None
     cancelled_by: str | None
     cancel_reason: str | None
+    series_id: int | None = Field(description="The first booking of its recurring series; null for a one-off.")
+    changes: int = Field(description="How often it was moved to another time.")

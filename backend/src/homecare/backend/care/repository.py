@@ -441,24 +441,28 @@ async def lock_bookings(conn: Conn, *, service_id: int, resident_id: int) -> Non
     await conn.execute("SELECT pg_advisory_xact_lock(7142014, %s)", (resident_id,))
 
 
-async def taken_places(conn: Conn, *, service_id: int, starts_at: datetime, ends_at: datetime) -> int:
-    """Live bookings of the service overlapping [starts_at, ends_at)."""
+async def taken_places(
+    conn: Conn, *, service_id: int, starts_at: datetime, ends_at: datetime, besides: int | None = None
+) -> int:
+    """Live bookings of the service overlapping [starts_at, ends_at), other than booking ``besides``."""
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
             "SELECT count(*) FROM care_bookings WHERE service_id = %s AND status = 'booked' "
-            "AND starts_at < %s AND ends_at > %s",
-            (service_id, ends_at, starts_at),
+            "AND starts_at < %s AND ends_at > %s AND id IS DISTINCT FROM %s",
+            (service_id, ends_at, starts_at, besides),
         )
         return int(await cur.fetchone() or 0)
 
 
-async def overlapping_booking(conn: Conn, *, resident_id: int, starts_at: datetime, ends_at: datetime) -> int | None:
-    """The resident's live booking overlapping [starts_at, ends_at), if any."""
+async def overlapping_booking(
+    conn: Conn, *, resident_id: int, starts_at: datetime, ends_at: datetime, besides: int | None = None
+) -> int | None:
+    """The resident's live booking overlapping [starts_at, ends_at) other than booking ``besides``, if any."""
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
             "SELECT id FROM care_bookings WHERE resident_id = %s AND status = 'booked' "
-            "AND starts_at < %s AND ends_at > %s ORDER BY starts_at LIMIT 1",
-            (resident_id, ends_at, starts_at),
+            "AND starts_at < %s AND ends_at > %s AND id IS DISTINCT FROM %s ORDER BY starts_at LIMIT 1",
+            (resident_id, ends_at, starts_at, besides),
         )
         found = await cur.fetchone()
         return None if found is None else int(found)
@@ -476,21 +480,25 @@ async def insert_booking(conn: Conn, *, values: dict[str, Any]) -> int:
 
 _BOOKING_COLUMNS = (
     "id, resident_id, service_id, starts_at, ends_at, status, channel, price_yuan, subsidy_yuan, copay_yuan, "
-    "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason"
+    "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason, series_id, "
+    "(SELECT count(*) FROM care_booking_changes c WHERE c.booking_id = care_bookings.id)::int AS changes"
 )
 
 
 async def bookings(
-    conn: Conn, *, booking_id: int | None = None, resident_id: int | None = None, lock: bool = False
+    conn: Conn,
+    *,
+    booking_id: int | None = None,
+    resident_id: int | None = None,
+    series_id: int | None = None,
+    lock: bool = False,
 ) -> list[dict[str, Any]]:
-    """Bookings by id or of a resident, soonest first."""
+    """Bookings by id, of a resident or of a series, soonest first."""
     where, params = [], []
-    if booking_id is not None:
-        where.append("id = %s")
-        params.append(booking_id)
-    if resident_id is not None:
-        where.append("resident_id = %s")
-        params.append(resident_id)
+    for column, value in (("id", booking_id), ("resident_id", resident_id), ("series_id", series_id)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"SELECT {_BOOKING_COLUMNS} FROM care_bookings WHERE {' AND '.join(where) or 'true'} "
@@ -514,3 +522,28 @@ async def home(conn: Conn, *, resident_id: int) -> tuple[float, float] | None:
         await cur.execute("SELECT lat, lon FROM residents WHERE id = %s AND lat IS NOT NULL", (resident_id,))
         row = await cur.fetchone()
     return None if row is None else (float(row[0]), float(row[1]))
+
+
+async def join_series(conn: Conn, *, booking_ids: list[int]) -> None:
+    """Make the bookings one recurring series, named by the first."""
+    await conn.execute("UPDATE care_bookings SET series_id = %s WHERE id = ANY(%s)", (min(booking_ids), booking_ids))
+
+
+async def move_booking(
+    conn: Conn, *, booking_id: int, starts_at: datetime, ends_at: datetime, actor: str, reason: str, now: datetime
+) -> None:
+    """Move a booking to another time and record the change with its reason."""
+    await conn.execute(
+        "INSERT INTO care_booking_changes (booking_id, changed_at, changed_by, from_starts, to_starts, reason) "
+        "SELECT id, %s, %s, starts_at, %s, %s FROM care_bookings WHERE id = %s",
+        (now, actor, starts_at, reason, booking_id),
+    )
+    await conn.execute(
+        "UPDATE care_bookings SET starts_at = %s, ends_at = %s WHERE id = %s", (starts_at, ends_at, booking_id)
+    )
+
+
+async def resident_timezone(conn: Conn, *, resident_id: int) -> str:
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute("SELECT timezone FROM residents WHERE id = %s", (resident_id,))
+        return str(await cur.fetchone())

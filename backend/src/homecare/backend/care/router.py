@@ -19,11 +19,13 @@ from homecare.backend.care.models import (
     CancelIn,
     CareRules,
     CareRulesIn,
+    MoveIn,
     Offer,
     Profile,
     ProfileIn,
     Round,
     RoundIn,
+    SeriesIn,
     Service,
     ServiceIn,
     ServiceKind,
@@ -175,3 +177,22 @@ async def post_cancel(
     body: CancelIn,
 ) -> Booking:
     return await bookings.cancel(conn, actor=actor, booking_id=booking_id, reason=body.reason, now=datetime.now(UTC))
+
+
+@router.post(
+    "/bookings/series",
+    status_code=201,
+    summary="Book a recurring service (a meal every weekday): every visit checked, all booked or none",
+)
+async def post_series(actor: CurrentActor, conn: ConnDep, body: SeriesIn) -> list[Booking]:
+    return await bookings.book_series(conn, actor=actor, body=body, now=datetime.now(UTC))
+
+
+@router.post("/bookings/{booking_id}/move", summary="Move a booking to another time, with the reason")
+async def post_move(
+    actor: CurrentActor,
+    conn: ConnDep,
+    booking_id: Annotated[BigRowId, Path(description="The booking's id.")],
+    body: MoveIn,
+) -> Booking:
+    return await bookings.move(conn, actor=actor, booking_id=booking_id, body=body, now=datetime.now(UTC))
