@@ -205,11 +205,13 @@ async def test_the_operator_tells_the_family(backend: Backend, world: World, db:
     assert rows[-1][:2] == ("daughter@example.org", "女儿请尽快回电")
     assert "女儿请尽快回电" in rows[-1][2]
     step = detail["transitions"][-1]
-    assert (step["actor"], step["detail"]["change"], step["detail"]["enqueued"]) == (
+    assert (step["actor"], step["detail"]["change"], step["detail"]["notified"], step["reason"]) == (
         "operator",
         "family_notified",
-        True,
+        {"family": 1},
+        "女儿请尽快回电",
     )
+    assert step["detail"]["why"] == {"code": "told", "params": {"audience": "family", "n": 1}}
 
 
 async def test_the_detail_says_what_triggered_it(backend: Backend, world: World, db: Db) -> None:

@@ -80,7 +80,7 @@ async def test_home_station_when_on_duty_with_capacity_else_the_nearest(db: Db) 
     incident = await sos(db, second, NOON_SHANGHAI, escalation)
     suggestions = await dispatch.suggest_stations(db, incident_id=incident, now=NOON_SHANGHAI)
     assert [(s.code, s.available) for s in suggestions] == [("N1", True), ("N2", True), ("H", False), ("OFF", False)]
-    assert "capacity" in suggestions[2].reason
+    assert suggestions[2].why == {"code": "at_capacity", "params": {"active": 1, "capacity": 1}}
     task = await dispatch.dispatch(db, incident_id=incident, actor="op", now=NOON_SHANGHAI, escalation=escalation)
     assert task.station_id == near
     assert task.travel_min is not None
@@ -96,7 +96,8 @@ async def test_outside_its_hours_the_home_station_is_passed_over(db: Db) -> None
     task = await dispatch.dispatch(db, incident_id=incident, actor="op", now=NIGHT_SHANGHAI, escalation=escalation)
     assert task.station_id == all_night
     suggestions = await dispatch.suggest_stations(db, incident_id=incident, now=NIGHT_SHANGHAI)
-    assert "closed now" in next(s.reason for s in suggestions if s.station_id == day_station)
+    closed = next(s.why for s in suggestions if s.station_id == day_station)
+    assert closed == {"code": "closed", "params": {"opens": "08:00", "closes": "20:00"}}
 
 
 async def test_coverage_report_lists_homes_beyond_fifteen_minutes(db: Db) -> None:

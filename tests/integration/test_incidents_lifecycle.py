@@ -134,3 +134,34 @@ async def test_im_ok_reaches_a_wristband_fall_that_the_radar_also_saw(db: Db) ->
         db, signal=fall(rid, SignalKind.CANCEL), now=T0 + timedelta(seconds=20), escalation=escalation
     )
     assert (ok.incident_id, ok.change) == (opened.incident_id, "cancelled")
+
+
+async def test_repeats_fold_into_one_trail_line_with_the_count_and_the_latest_value(db: Db) -> None:
+    escalation = Escalation(policies=load_policies())
+    rid = await resident(db)
+
+    def spo2(value: int, priority: Priority = Priority.HIGH) -> Signal:
+        return Signal(
+            resident_id=rid,
+            cause=Cause.VITALS_SPO2,
+            priority=priority,
+            explanation_en=f"SpO2 {value}%",
+            explanation_zh=f"血氧 {value}%",
+            detected_at=T0,
+        )
+
+    for n, value in enumerate([91, 90, 89, 90, 88, 87]):  # a reading every 30 s
+        priority = Priority.CRITICAL if value == 87 else Priority.HIGH
+        applied = await incidents.apply_signal(
+            db, signal=spo2(value, priority), now=T0 + timedelta(seconds=30 * n), escalation=escalation
+        )
+    assert applied.incident_id is not None
+    detail = await incidents.incident_detail(db, incident_id=applied.incident_id, actor=SERVICE)
+    assert detail.incident.repeat_count == 6
+    changes = [(t.detail or {}).get("change") for t in detail.transitions]
+    assert changes.count("folded") == 1  # not five "repeat N" lines
+    assert changes.count("reprioritised") == 1  # the more urgent last reading is a line of its own
+    line = next(t.detail for t in detail.transitions if (t.detail or {}).get("change") == "folded")
+    assert line is not None
+    last = (T0 + timedelta(seconds=150)).isoformat()
+    assert line["why"] == {"code": "repeats", "params": {"n": 5, "at": last, "zh": "血氧 87%", "en": "SpO2 87%"}}

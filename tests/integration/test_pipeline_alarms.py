@@ -449,9 +449,10 @@ async def test_the_fall_model_downgrades_a_doubtful_fall_but_a_human_still_sees_
     incident = await one_incident(database_url, status="pre_alarm")
     assert incident is not None
     assert incident["priority"] == 4
-    trail = await rows(database_url, "SELECT actor, reason FROM incident_transitions ORDER BY id")
+    trail = await rows(database_url, "SELECT actor, detail->'why' FROM incident_transitions ORDER BY id")
     assert trail[-1][0] == "fall-model"
-    assert "doubts" in trail[-1][1]
+    assert trail[-1][1]["code"] == "fall_model_doubts"
+    assert trail[-1][1]["params"]["priority"] == 4
     clock.advance(46)  # no "I'm OK": it still becomes an alarm, at low priority, in front of a person
     await eventually(lambda: one_incident(database_url, status="open", priority=4))
 

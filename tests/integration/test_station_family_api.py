@@ -213,7 +213,14 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
     status = (await family.get(f"/api/family/residents/{resident}/status")).json()
     assert status["state"] == "needs_attention"
     assert status["reasons"] == [
-        {"code": "low_battery", "device_kind": "wristband", "battery": 15, "cause": None, "since": None}
+        {
+            "code": "low_battery",
+            "device_kind": "wristband",
+            "battery": 15,
+            "cause": None,
+            "service": None,
+            "since": None,
+        }
     ]
     assert status["last_activity"]["source"] == "motion"
     assert datetime.fromisoformat(status["last_activity"]["at"]) == now - timedelta(minutes=12)
@@ -226,9 +233,11 @@ async def test_the_family_status_follows_the_incident_and_the_devices(
             await service.post(f"/api/incidents/{incident_id}/dispatch", json={"station_id": world.station_ids[0]})
         ).json()
         status = (await family.get(f"/api/family/residents/{resident}/status")).json()
+        assert (status["state"], status["reasons"][0]["code"]) == ("needs_attention", "incident")  # only asked
+        await service.post(f"/api/tasks/{task['id']}/accept", json={"actor": "responder"})
+        status = (await family.get(f"/api/family/residents/{resident}/status")).json()
         assert (status["state"], status["reasons"][0]["code"]) == ("help_on_the_way", "help_on_the_way")
-        for action in ("accept", "on-scene"):
-            await service.post(f"/api/tasks/{task['id']}/{action}", json={"actor": "responder"})
+        await service.post(f"/api/tasks/{task['id']}/on-scene", json={"actor": "responder"})
         status = (await family.get(f"/api/family/residents/{resident}/status")).json()
         assert (status["state"], status["reasons"][0]["code"]) == ("help_on_the_way", "responder_on_scene")
         await service.post(f"/api/tasks/{task['id']}/done", json={"actor": "responder", "note": "ok"})

@@ -56,6 +56,7 @@ def _station(ident: int, lat: float, **kw: object) -> StationState:
         "timezone": "Asia/Shanghai",
         "on_duty": True,
         "active_tasks": 0,
+        "on_call": 0,
     }
     base.update(kw)
     return StationState(**base)  # type: ignore[arg-type]
@@ -72,3 +73,21 @@ def test_ranking_prefers_the_home_station_then_the_fastest_available() -> None:
     assert [
         c.station_id for c in rank_stations(busy, home_station_id=1, lat=31.0, lon=121.0, at=at, exclude=frozenset({2}))
     ][:1] == [3]
+
+
+def test_out_of_hours_a_station_with_people_on_call_still_takes_tasks() -> None:
+    night = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)  # 23:00 in Asia/Shanghai
+    day = {"opens": time(8), "closes": time(20)}
+    stations = [
+        _station(1, 31.001, **day),  # nearest, closed, nobody on call
+        _station(2, 31.05, **day, on_call=2),  # farther, its two people on call
+        _station(3, 31.002, **day, on_call=1, active_tasks=2),  # on call but full
+    ]
+    ranked = rank_stations(stations, home_station_id=1, lat=31.0, lon=121.0, at=night)
+    assert [(c.station_id, c.available, c.why["code"]) for c in ranked] == [
+        (2, True, "on_call"),
+        (1, False, "closed"),
+        (3, False, "at_capacity"),
+    ]
+    assert ranked[0].why["params"] == {"people": 2, "opens": "08:00", "closes": "20:00"}
+    assert ranked[1].why["params"] == {"opens": "08:00", "closes": "20:00"}

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from homecare.backend.dispatch import service as dispatch
 from homecare.backend.incidents import repository as repo
 from homecare.backend.incidents import service
-from homecare.backend.incidents.models import Status
+from homecare.backend.incidents.models import Status, why
 from homecare.backend.incidents.policy import Escalation, FamilyStep
 from homecare.storage.connections import Conn
 
@@ -46,12 +46,8 @@ async def _unacknowledged(conn: Conn, *, incident_id: int, step: int, now: datet
     policy = escalation.policies.named(incident.policy, incident.priority)
     rule = policy.acknowledge
     waited = int((now - (incident.alarm_at or incident.opened_at)).total_seconds())
-    reason = (
-        f"not acknowledged after {waited} s (policy {policy.name}: {rule.within_s} s); "
-        f"alerting {' and '.join('every operator' if a == 'staff' else 'the supervisor' for a in rule.alert)}"
-    )
-    enqueued = {
-        a: await service.notify(conn, escalation=escalation, incident=incident, audience=a, reason=reason)
+    notified = {
+        a: await service.notify(conn, escalation=escalation, incident=incident, audience=a, reason="escalated")
         for a in rule.alert
     }
     await service.record(
@@ -60,13 +56,13 @@ async def _unacknowledged(conn: Conn, *, incident_id: int, step: int, now: datet
         now=now,
         actor=service.SYSTEM,
         change="escalated",
-        reason=reason,
-        detail={"step": step + 1, "audiences": list(rule.alert), "enqueued": enqueued, "policy": policy.name},
+        because=why("unacknowledged", waited=waited, within=rule.within_s),
+        detail={"step": step + 1, "audiences": list(rule.alert), "notified": notified, "policy": policy.name},
         escalation_level=incident.escalation_level + 1,
     )
     if step == 0:
         await service.tell_family_if_policy_says(
-            conn, escalation=escalation, incident=incident, step=FamilyStep.UNACKNOWLEDGED, now=now, reason=reason
+            conn, escalation=escalation, incident=incident, step=FamilyStep.UNACKNOWLEDGED, now=now, notice="escalated"
         )
     if step < rule.max_repeats:
         await repo.add_timer(

@@ -31,7 +31,7 @@ from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
 from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
-from homecare.backend.incidents.models import CLOSED, Incident
+from homecare.backend.incidents.models import CLOSED, Incident, why
 from homecare.backend.incidents.policy import Escalation, load_policies
 from homecare.backend.notifications.service import notify_incident
 from homecare.backend.settings import Settings
@@ -41,6 +41,7 @@ from homecare.storage.migrate import LOCK_NAMESPACE
 log = logging.getLogger(__name__)
 
 CHANNELS: Final = ("homecare_events", "homecare_imu_bursts")
+FALL_MODEL: Final = "fall-model"  # the actor of the fall model's verdicts on the audit trail
 # One pipeline at a time applies each source, in id order (an "I'm OK" after its fall).
 PIPELINE_LOCKS: Final = {"event": 31, "imu_burst": 32}
 
@@ -328,13 +329,12 @@ class AlarmPipeline:
         still sees it, at the model's lower priority, with its reason."""
         detail = {"burst_id": burst_id, "model_priority": int(verdict.priority), "model_cause": verdict.cause.value}
         if verdict.cause is Cause.FALL_CONFIRMED or verdict.priority <= incident.priority:
-            priority = min(incident.priority, int(verdict.priority))
-            reason = f"fall model confirms: {verdict.explanation_en}"
+            priority, code = min(incident.priority, int(verdict.priority)), "fall_model_confirms"
         else:
-            priority = int(verdict.priority)
-            reason = f"fall model doubts the fall (kept, at lower priority): {verdict.explanation_en}"
+            priority, code = int(verdict.priority), "fall_model_doubts"
+        because = why(code, priority=priority, zh=verdict.explanation_zh, en=verdict.explanation_en)
         await incidents.reprioritise(
-            conn, incident_id=incident.id, priority=priority, now=now, actor="fall-model", reason=reason, detail=detail
+            conn, incident_id=incident.id, priority=priority, now=now, actor=FALL_MODEL, because=because, detail=detail
         )
 
     # --- periodic detectors and commands --------------------------------------------------------

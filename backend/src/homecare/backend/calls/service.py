@@ -21,7 +21,7 @@ from homecare.backend.calls.models import Call, CallOutcome, CallSetup, CallStat
 from homecare.backend.calls.settings import CallSettings, IceServer
 from homecare.backend.calls.tokens import issue
 from homecare.backend.incidents import service as incidents
-from homecare.backend.incidents.models import CLOSED, Incident, Status
+from homecare.backend.incidents.models import CLOSED, Incident, Status, why
 from homecare.backend.residents.access import open_resident
 from homecare.contracts.messages import StartCall
 from homecare.storage.connections import Conn
@@ -29,13 +29,6 @@ from homecare.storage.connections import Conn
 HOME_UNIT: Final = "home_unit"
 SYSTEM: Final = incidents.SYSTEM
 _CALLABLE: Final = frozenset({Status.OPEN, Status.ACKNOWLEDGED})  # the statuses the incidents service calls from
-_SAYS: Final = {
-    CallOutcome.COMPLETED: "call ended",
-    CallOutcome.REFUSED: "the home unit refused the call",
-    CallOutcome.FAILED: "the call could not connect",
-    CallOutcome.DROPPED: "the call dropped",
-    CallOutcome.NO_ANSWER: "no answer from the home unit",
-}
 
 
 def ice_servers(settings: CallSettings, *, user: str, now: datetime) -> list[IceServer]:
@@ -147,9 +140,9 @@ async def place_call(
             video=video,
         )
         await repo.queue_command(conn, device_id=device_id, incident_id=incident_id, body=body.model_dump(mode="json"))
-        note = f"voice call to home unit {uid}" + (" with video" if video else "")
+        because = why("call_video" if video else "call_voice", device=uid)
         if incident.status in _CALLABLE:
-            await incidents.start_call(conn, incident_id=incident_id, actor=actor.name, now=now, note=note)
+            await incidents.start_call(conn, incident_id=incident_id, actor=actor.name, now=now, because=because)
         else:
             await incidents.record(
                 conn,
@@ -157,7 +150,7 @@ async def place_call(
                 now=now,
                 actor=actor.name,
                 change="call_placed",
-                reason=note,
+                because=because,
                 detail={"call_id": call_id},
             )
     return await get_call(conn, call_id=call_id)
@@ -202,7 +195,6 @@ async def answered(conn: Conn, *, call_id: str, now: datetime) -> None:
                 now=now,
                 actor=HOME_UNIT,
                 change="call_answered",
-                reason="the home unit answered",
                 detail={"call_id": call_id},
             )
 
@@ -214,11 +206,6 @@ async def end(
     async with conn.transaction():
         if await repo.end_call(conn, call_id=call_id, outcome=outcome.value, ended_by=ended_by, reason=reason, now=now):
             call = await get_call(conn, call_id=call_id)
-            says = _SAYS[outcome]
-            if call.duration_s is not None:
-                says += f" after {round(call.duration_s)} s"
-            if outcome is CallOutcome.COMPLETED:
-                says += ", hung up by " + ("the home unit" if ended_by == HOME_UNIT else ended_by)
             incident = await incidents.load_for_update(conn, incident_id=call.incident_id)
             await incidents.record(
                 conn,
@@ -226,7 +213,8 @@ async def end(
                 now=now,
                 actor=ended_by,
                 change="call_ended",
-                reason=says + (f": {reason}" if reason else ""),
+                reason=reason,
+                because=why(f"call_{outcome.value}", seconds=round(call.duration_s or 0), by=ended_by),
                 detail={"call_id": call_id, "outcome": outcome.value, "duration_s": call.duration_s},
             )
     return await get_call(conn, call_id=call_id)
@@ -254,15 +242,14 @@ async def family_callback(
         )
         if contact is None:
             raise NotCallable(f"contact {body.contact_id} is not one of this resident's")
-        outcome = "reached" if body.outcome == "reached" else "no answer"
-        note = f"; {body.note}" if body.note else ""
         await incidents.record(
             conn,
             incident=incident,
             now=now,
             actor=actor.name,
             change="family_called",
-            reason=f"called {contact.name} ({contact.phone or '—'}): {outcome}{note}",
+            reason=body.note,
+            because=why(f"family_{body.outcome}", name=contact.name, phone=contact.phone or "—"),
             detail={"contact_id": contact.id, "outcome": body.outcome},
         )
     return await incidents.get_incident(conn, incident_id=incident_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,12 +24,39 @@ class StationSuggestion(_Model):
     travel_min: float = Field(description="Estimated travel time to the home, minutes (-1: home not located).")
     home: bool = Field(description="The station the home belongs to.")
     available: bool
-    reason: str
+    why: dict[str, Any] = Field(
+        description="Why it can or cannot take it, as a code and its parameters (the pages word it): open, "
+        "on_call {people, opens, closes} (out of hours, its people on call), closed {opens, closes}, "
+        "at_capacity {active, capacity}, switched_off, did_not_accept (it declined this incident or let it time out).",
+        examples=[{"code": "closed", "params": {"opens": "08:00", "closes": "20:00"}}],
+    )
 
 
 class DispatchBody(_Model):
     actor: Actor | None = None
     station_id: RowId | None = Field(default=None, description="Default: the first suggested available station.")
+    note: Text | None = Field(default=None, max_length=2000)
+
+
+EmergencyService = Literal["medical", "police", "fire"]
+EmergencyAnswer = Literal["sent", "advice", "refused", "no_answer"]
+
+
+class EmergencyOption(_Model):
+    """An emergency service the operator can call: 120 medical, 110 police, 119 fire."""
+
+    service: EmergencyService
+    number: str
+    by_cause: bool = Field(description="The one the incident's cause calls for (listed first).")
+
+
+class EmergencyBody(_Model):
+    actor: Actor | None = None
+    service: EmergencyService | None = Field(default=None, description="Default: the one the cause calls for.")
+    answer: EmergencyAnswer = Field(
+        description="What they answered: sent (someone is on the way), advice (advice by phone only), refused, "
+        "no_answer. Anything but sent leaves the incident with nobody on the way."
+    )
     note: Text | None = Field(default=None, max_length=2000)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from psycopg.rows import class_row, dict_row, scalar_row
 from psycopg.types.json import Jsonb
@@ -16,12 +16,15 @@ ACTIVE_TASK_STATUSES = ("offered", "accepted", "en_route", "on_scene")
 
 
 async def station_states(conn: Conn) -> list[StationState]:
-    """Every station with its count of active (offered, accepted, en route, on scene) tasks."""
+    """Every station with its count of active (offered, accepted, en route, on scene) tasks and of its people
+    on its roster now."""
     async with conn.cursor(row_factory=class_row(StationState)) as cur:
         await cur.execute(
             "SELECT s.id, s.code, s.name, s.lat, s.lon, s.capacity, s.opens, s.closes, s.timezone, s.on_duty, "
             " (SELECT count(*) FROM station_tasks t WHERE t.station_id = s.id AND t.status = ANY(%s))::int "
-            " AS active_tasks FROM stations s ORDER BY s.id",
+            " AS active_tasks, "
+            " (SELECT count(*) FROM users u WHERE u.station_id = s.id AND u.on_duty AND u.disabled_at IS NULL)::int "
+            " AS on_call FROM stations s ORDER BY s.id",
             (list(ACTIVE_TASK_STATUSES),),
         )
         return await cur.fetchall()
@@ -64,23 +67,27 @@ class TaskRow:
     id: int
     incident_id: int
     station_id: int
+    station_name: str
     status: str
     travel_min: float | None
 
 
+_TASK_COLUMNS: Final = (
+    "t.id, t.incident_id, t.station_id, s.name AS station_name, t.status, t.travel_min "
+    "FROM station_tasks t JOIN stations s ON s.id = t.station_id"
+)
+
+
 async def get_task(conn: Conn, *, task_id: int) -> TaskRow | None:
     async with conn.cursor(row_factory=class_row(TaskRow)) as cur:
-        await cur.execute(
-            "SELECT id, incident_id, station_id, status, travel_min FROM station_tasks WHERE id = %s", (task_id,)
-        )
+        await cur.execute(f"SELECT {_TASK_COLUMNS} WHERE t.id = %s", (task_id,))
         return await cur.fetchone()
 
 
 async def active_tasks(conn: Conn, *, incident_id: int) -> list[TaskRow]:
     async with conn.cursor(row_factory=class_row(TaskRow)) as cur:
         await cur.execute(
-            "SELECT id, incident_id, station_id, status, travel_min FROM station_tasks "
-            "WHERE incident_id = %s AND status = ANY(%s) ORDER BY id",
+            f"SELECT {_TASK_COLUMNS} WHERE t.incident_id = %s AND t.status = ANY(%s) ORDER BY t.id",
             (incident_id, list(ACTIVE_TASK_STATUSES)),
         )
         return await cur.fetchall()
@@ -90,6 +97,16 @@ async def offered_station_ids(conn: Conn, *, incident_id: int) -> list[int]:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute("SELECT station_id FROM station_tasks WHERE incident_id = %s ORDER BY id", (incident_id,))
         return [int(s) for s in await cur.fetchall()]
+
+
+async def refused_station_ids(conn: Conn, *, incident_id: int) -> set[int]:
+    """The stations that declined this incident or let its offer time out."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT station_id FROM station_tasks WHERE incident_id = %s AND status IN ('declined', 'timed_out')",
+            (incident_id,),
+        )
+        return {int(s) for s in await cur.fetchall()}
 
 
 async def insert_task(conn: Conn, *, incident_id: int, station_id: int, travel_min: float | None, now: datetime) -> int:

@@ -15,6 +15,8 @@ from homecare.backend.dispatch import (
 from homecare.backend.dispatch.models import (
     CoverageReport,
     DispatchBody,
+    EmergencyBody,
+    EmergencyOption,
     MapView,
     StationStatus,
     StationSuggestion,
@@ -79,6 +81,33 @@ async def unreachable(
         actor=actor.acting_as(body.actor),
         now=alarms.clock.now(),
         escalation=alarms.escalation,
+        note=body.note,
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}/emergency-services",
+    summary="The emergency services (120, 110, 119), the one the incident's cause calls for first",
+)
+async def emergency_options(actor: StaffActor, conn: ConnDep, incident_id: IncidentId) -> list[EmergencyOption]:
+    return await service.emergency_options(conn, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/emergency-services",
+    summary="Record a call to the emergency services and what they answered (only 'sent' puts help on the way)",
+)
+async def emergency_services(
+    actor: StaffActor, conn: ConnDep, alarms: AlarmsDep, incident_id: IncidentId, body: EmergencyBody
+) -> Incident:
+    return await service.call_emergency_services(
+        conn,
+        incident_id=incident_id,
+        actor=actor.acting_as(body.actor),
+        now=alarms.clock.now(),
+        escalation=alarms.escalation,
+        answer=body.answer,
+        service=body.service,
         note=body.note,
     )
 

@@ -1,5 +1,7 @@
 """Travel-time model and station choice: home station when on duty with capacity, else the fastest to reach.
 
+Out of its opening hours a station still takes tasks while one of its people is on its roster (on call).
+
 The model: straight-line (haversine) distance × a detour factor of 1.4 (road distance over straight
 line in a dense city grid; published circuity factors for Chinese and European cities are 1.2–1.5),
 covered at 20 km/h, a responder's door-to-door speed by e-bike or car through urban traffic including
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 EARTH_RADIUS_KM: Final = 6371.0088
@@ -60,11 +62,26 @@ class StationState:
     timezone: str
     on_duty: bool
     active_tasks: int
+    on_call: int  # its people on its roster now: who answers out of hours
+
+
+def availability(s: StationState, at: datetime) -> tuple[bool, str, dict[str, Any]]:
+    """Whether the station can take a task at ``at``, with why as a code and its parameters (the pages word it)."""
+    if not s.on_duty:
+        return False, "switched_off", {}
+    if s.active_tasks >= s.capacity:
+        return False, "at_capacity", {"active": s.active_tasks, "capacity": s.capacity}
+    if within_hours(s.opens, s.closes, s.timezone, at):
+        return True, "open", {}
+    hours = {"opens": f"{s.opens:%H:%M}", "closes": f"{s.closes:%H:%M}"}
+    if s.on_call:
+        return True, "on_call", {"people": s.on_call, **hours}
+    return False, "closed", hours
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A station that could take the incident, with why it can or cannot."""
+    """A station that could take the incident, with why it can or cannot (a reason code and its parameters)."""
 
     station_id: int
     code: str
@@ -72,7 +89,7 @@ class Candidate:
     travel_min: float
     home: bool
     available: bool
-    reason: str
+    why: dict[str, Any]
 
 
 def rank_stations(
@@ -91,24 +108,16 @@ def rank_stations(
         if s.id in exclude:
             continue
         minutes = travel_minutes(lat, lon, s.lat, s.lon) if lat is not None and lon is not None else math.inf
-        if not s.on_duty:
-            available, reason = False, "switched off duty"
-        elif not within_hours(s.opens, s.closes, s.timezone, at):
-            available, reason = False, f"closed now (hours {s.opens:%H:%M}–{s.closes:%H:%M} {s.timezone})"
-        elif s.active_tasks >= s.capacity:
-            available, reason = False, f"at capacity ({s.active_tasks}/{s.capacity} tasks)"
-        else:
-            available, reason = True, "on duty with capacity"
-        home = s.id == home_station_id
+        available, code, params = availability(s, at)
         ranked.append(
             Candidate(
                 s.id,
                 s.code,
                 s.name,
                 round(minutes, 1) if math.isfinite(minutes) else -1.0,
-                home,
+                s.id == home_station_id,
                 available,
-                ("home station; " if home else "") + reason,
+                {"code": code, "params": params},
             )
         )
     ranked.sort(key=lambda c: (not c.available, not c.home, c.travel_min if c.travel_min >= 0 else math.inf))

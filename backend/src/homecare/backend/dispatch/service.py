@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -16,6 +17,9 @@ from homecare.backend.dispatch import (
 from homecare.backend.dispatch import repository as repo
 from homecare.backend.dispatch.models import (
     CoverageReport,
+    EmergencyAnswer,
+    EmergencyOption,
+    EmergencyService,
     HomeOutside,
     MapHome,
     MapIncident,
@@ -29,14 +33,14 @@ from homecare.backend.dispatch.routing import (
     DETOUR_FACTOR,
     URBAN_SPEED_KMH,
     Candidate,
+    availability,
     rank_stations,
     travel_minutes,
-    within_hours,
 )
 from homecare.backend.incidents import InvalidTransition
 from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
-from homecare.backend.incidents.models import CLOSED, Incident, StationTask, Status
+from homecare.backend.incidents.models import CLOSED, Incident, StationTask, Status, why
 from homecare.backend.incidents.policy import Escalation, FamilyStep
 from homecare.contracts.messages import HelpComing
 from homecare.storage.connections import Conn
@@ -51,6 +55,9 @@ _TASK_MOVES: Final = {
     "on_scene": frozenset({"accepted", "en_route"}),
     "done": frozenset({"accepted", "en_route", "on_scene"}),
 }
+EMERGENCY_NUMBERS: Final[dict[EmergencyService, str]] = {"medical": "120", "police": "110", "fire": "119"}
+# The service an alarm's cause calls for; every other cause is a matter for the ambulance (120).
+_SERVICE_FOR_CAUSE: Final[dict[str, EmergencyService]] = {"smoke": "fire", "night_door": "police"}
 
 
 async def _candidates(
@@ -68,8 +75,20 @@ async def _candidates(
     )
 
 
+async def _choices(conn: Conn, *, incident: Incident, now: datetime) -> list[Candidate]:
+    """The stations for the operator: a station that already declined this incident or let it time out is shown
+    as not available for it (never suggested again), though the operator may still name it."""
+    refused = await repo.refused_station_ids(conn, incident_id=incident.id)
+    candidates = [
+        replace(c, available=False, why={"code": "did_not_accept", "params": {}}) if c.station_id in refused else c
+        for c in await _candidates(conn, incident=incident, now=now)
+    ]
+    return sorted(candidates, key=lambda c: not c.available)  # stable: otherwise in the ranking's order
+
+
 async def suggest_stations(conn: Conn, *, incident_id: int, now: datetime) -> list[StationSuggestion]:
-    """Every station for this incident, best first (home station if available, then by travel time)."""
+    """Every station for this incident, best first (home station if available, then by travel time; one that
+    already let this incident down is not available for it)."""
     incident = await incidents.get_incident(conn, incident_id=incident_id)
     return [
         StationSuggestion(
@@ -79,9 +98,9 @@ async def suggest_stations(conn: Conn, *, incident_id: int, now: datetime) -> li
             travel_min=c.travel_min,
             home=c.home,
             available=c.available,
-            reason=c.reason,
+            why=c.why,
         )
-        for c in await _candidates(conn, incident=incident, now=now)
+        for c in await _choices(conn, incident=incident, now=now)
     ]
 
 
@@ -106,7 +125,7 @@ async def dispatch(
             raise AlreadyDispatched(
                 f"incident {incident_id} already has station {active[0].station_id} {active[0].status}"
             )
-        candidates = await _candidates(conn, incident=incident, now=now)
+        candidates = await _choices(conn, incident=incident, now=now)
         if station_id is None:
             chosen = next((c for c in candidates if c.available), None)
             if chosen is None:
@@ -116,7 +135,7 @@ async def dispatch(
             if chosen is None:
                 raise StationNotFound(station_id)
         task_id = await _offer(
-            conn, incident=incident, candidate=chosen, now=now, actor=actor, escalation=escalation, reason=note
+            conn, incident=incident, candidate=chosen, now=now, actor=actor, escalation=escalation, note=note
         )
     return await _task(conn, task_id)
 
@@ -129,8 +148,9 @@ async def _offer(
     now: datetime,
     actor: str,
     escalation: Escalation,
-    reason: str | None,
+    note: str | None,
 ) -> int:
+    """Offer to one station with its accept timer. The family hears of it only once a station accepts."""
     travel = candidate.travel_min if candidate.travel_min >= 0 else None
     task_id = await repo.insert_task(
         conn, incident_id=incident.id, station_id=candidate.station_id, travel_min=travel, now=now
@@ -156,7 +176,7 @@ async def _offer(
         "station_id": candidate.station_id,
         "station": candidate.name,
         "travel_min": travel,
-        "station_reason": candidate.reason,
+        "station_why": candidate.why,
     }
     await incidents.record(
         conn,
@@ -165,21 +185,14 @@ async def _offer(
         actor=actor,
         change="dispatched" if first else "offered",
         to=Status.DISPATCHED,
-        reason=reason or f"offered to {candidate.name} ({candidate.reason})",
+        reason=note,
+        because=why("offered_to", station=candidate.name),
         detail=detail,
+        attention=None,
         **fields,
     )
     if first:
         await tell_home_help_coming(conn, incident_id=incident.id, travel_min=travel, now=now, actor=SYSTEM)
-        updated = await incidents.get_incident(conn, incident_id=incident.id)
-        await incidents.tell_family_if_policy_says(
-            conn,
-            escalation=escalation,
-            incident=updated,
-            step=FamilyStep.DISPATCHED,
-            now=now,
-            reason=f"{candidate.name} is sending help",
-        )
     return task_id
 
 
@@ -206,8 +219,13 @@ async def tell_home_help_coming(
         from_status=incident.status.value,
         to_status=incident.status.value,
         actor=actor,
-        reason="home unit told help is coming" if queued else "no home unit to tell",
-        detail={"change": "help_coming", "eta_min": eta, "home_units": queued},
+        reason=None,
+        detail={
+            "change": "help_coming",
+            "eta_min": eta,
+            "home_units": queued,
+            "why": why("home_told" if queued else "no_home_unit", n=queued),
+        },
     )
     return queued
 
@@ -227,29 +245,39 @@ async def help_coming_again(conn: Conn, *, incident_id: int, actor: str, now: da
     return await incidents.get_incident(conn, incident_id=incident_id)
 
 
-async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalation: Escalation, why: str) -> int | None:
+async def offer_next(conn: Conn, *, incident: Incident, now: datetime, escalation: Escalation) -> int | None:
     """After a decline or time-out: offer to the next available station not yet asked, within the policy's
-    limit; otherwise record that no station took it and alert the supervisor. Caller holds the lock."""
+    limit. Otherwise the dispatch has failed, and the screens say so: nobody is on the way (the incident is
+    back to acknowledged, marked ``dispatch_failed`` at the top of the queue) and the supervisor is alerted —
+    or the trail says, as a problem, that there was no supervisor to alert. Caller holds the lock."""
     policy = escalation.policies.named(incident.policy, incident.priority)
     asked = await repo.offered_station_ids(conn, incident_id=incident.id)
     candidates = await _candidates(conn, incident=incident, now=now, exclude=frozenset(asked))
     chosen = next((c for c in candidates if c.available), None)
-    if chosen is None or len(asked) >= policy.station.max_offers:
-        reason = f"{why}; no further station available (asked {len(asked)}): the supervisor is alerted"
-        await incidents.record(
-            conn, incident=incident, now=now, actor=SYSTEM, change="no_station", reason=reason, detail={"asked": asked}
+    if chosen is not None and len(asked) < policy.station.max_offers:
+        return await _offer(
+            conn, incident=incident, candidate=chosen, now=now, actor=SYSTEM, escalation=escalation, note=None
         )
-        await incidents.notify(conn, escalation=escalation, incident=incident, audience="supervisor", reason=reason)
-        return None
-    return await _offer(
+    failed: dict[str, Any] = {"attention": "dispatch_failed", "station_id": None}
+    if incident.status is Status.DISPATCHED:
+        failed["status"] = Status.ACKNOWLEDGED.value
+    await incidents_repo.update_incident(conn, incident_id=incident.id, **failed)  # the message says it as it is
+    alerted = await incidents.notify(
+        conn, escalation=escalation, incident=incident, audience="supervisor", reason="no_station"
+    )
+    await incidents.record(
         conn,
         incident=incident,
-        candidate=chosen,
         now=now,
         actor=SYSTEM,
-        escalation=escalation,
-        reason=f"{why}; offered to the next station, {chosen.name}",
+        change="no_station",
+        to=Status.ACKNOWLEDGED if incident.status is Status.DISPATCHED else None,
+        because=why("no_station", asked=len(asked)),
+        detail={"asked": asked, "notified": {"supervisor": alerted}},
+        attention="dispatch_failed",
+        station_id=None,
     )
+    return None
 
 
 async def move_task(
@@ -287,8 +315,8 @@ async def move_task(
             await incidents_repo.cancel_timers(
                 conn, incident_id=incident.id, kinds=["station_accept"], now=now, task_id=task_id
             )
-        detail = {"task_id": task_id, "station_id": task.station_id, "task_status": to}
-        reason = f"station task {to}" + (f": {note}" if note else "")
+        detail = {"task_id": task_id, "station_id": task.station_id, "station": task.station_name, "task_status": to}
+        reason = note
         if to == "on_scene" and incident.status is Status.DISPATCHED:
             await incidents.record(
                 conn,
@@ -308,17 +336,25 @@ async def move_task(
                 incident=updated,
                 step=FamilyStep.ON_SCENE,
                 now=now,
-                reason="a responder is with them",
+                notice="on_scene",
             )
         else:
             await incidents.record(
                 conn, incident=incident, now=now, actor=actor, change=f"task_{to}", reason=reason, detail=detail
             )
+        if to == "accepted":
+            # Only now is help on the way: the family hears it from a station that has said yes.
+            await incidents.tell_family_if_policy_says(
+                conn,
+                escalation=escalation,
+                incident=await incidents.get_incident(conn, incident_id=incident.id),
+                step=FamilyStep.DISPATCHED,
+                now=now,
+                notice="dispatched",
+            )
         if to == "declined" and incident.status in _DISPATCHABLE:
             refreshed = await incidents.get_incident(conn, incident_id=incident.id)
-            await offer_next(
-                conn, incident=refreshed, now=now, escalation=escalation, why=f"station {task.station_id} declined"
-            )
+            await offer_next(conn, incident=refreshed, now=now, escalation=escalation)
     return await _task(conn, task_id)
 
 
@@ -330,23 +366,18 @@ async def time_out_task(conn: Conn, *, task_id: int, now: datetime, escalation: 
     incident = await incidents.load_for_update(conn, incident_id=task.incident_id)
     await repo.update_task(conn, task_id=task_id, status="timed_out", now=now)
     policy = escalation.policies.named(incident.policy, incident.priority)
-    why = f"station {task.station_id} did not accept within {policy.station.accept_within_s} s"
     await incidents.record(
         conn,
         incident=incident,
         now=now,
         actor=SYSTEM,
         change="task_timed_out",
-        reason=why,
-        detail={"task_id": task_id, "station_id": task.station_id},
+        because=why("not_accepted", station=task.station_name, seconds=policy.station.accept_within_s),
+        detail={"task_id": task_id, "station_id": task.station_id, "station": task.station_name},
     )
     if incident.status in _DISPATCHABLE:
         await offer_next(
-            conn,
-            incident=await incidents.get_incident(conn, incident_id=incident.id),
-            now=now,
-            escalation=escalation,
-            why=why,
+            conn, incident=await incidents.get_incident(conn, incident_id=incident.id), now=now, escalation=escalation
         )
 
 
@@ -374,7 +405,8 @@ async def resident_unreachable(
             now=now,
             actor=actor,
             change="emergency_services",
-            reason=f"resident unreachable; emergency services called on {number}" + (f": {note}" if note else ""),
+            reason=note,
+            because=why("unreachable_called", number=number),
             detail={"emergency_number": number, "policy": policy.name},
             **taken,
         )
@@ -385,7 +417,7 @@ async def resident_unreachable(
             incident=incident,
             step=FamilyStep.EMERGENCY_SERVICES,
             now=now,
-            reason=f"we could not reach them; {number} has been called",
+            notice="unreachable",
         )
         if policy.unreachable.dispatch and not await repo.active_tasks(conn, incident_id=incident_id):
             candidates = await _candidates(conn, incident=incident, now=now)
@@ -398,8 +430,81 @@ async def resident_unreachable(
                     now=now,
                     actor=actor,
                     escalation=escalation,
-                    reason="resident unreachable: station sent",
+                    note=None,
                 )
+    return await incidents.get_incident(conn, incident_id=incident_id)
+
+
+def service_for(cause: str) -> EmergencyService:
+    """The emergency service an alarm's cause calls for: fire (119) for smoke, police (110) for a door opened at
+    night, the ambulance (120) for everything else."""
+    return _SERVICE_FOR_CAUSE.get(cause, "medical")
+
+
+async def emergency_options(conn: Conn, *, incident_id: int) -> list[EmergencyOption]:
+    """The emergency services, the one the incident's cause calls for first."""
+    incident = await incidents.get_incident(conn, incident_id=incident_id)
+    first = service_for(incident.cause)
+    order = [first, *(s for s in EMERGENCY_NUMBERS if s != first)]
+    return [EmergencyOption(service=s, number=EMERGENCY_NUMBERS[s], by_cause=s == first) for s in order]
+
+
+async def call_emergency_services(
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    answer: EmergencyAnswer,
+    service: EmergencyService | None = None,
+    note: str | None = None,
+) -> Incident:
+    """Record that the operator called the emergency services (by the cause unless named) and what they answered.
+    Only "sent" puts help on the way (and tells the family, if the policy says so); any other answer leaves
+    the incident marked ``dispatch_failed`` unless a station is already offered or on its way."""
+    async with conn.transaction():
+        incident = await incidents.load_for_update(conn, incident_id=incident_id)
+        if incident.status in CLOSED or incident.status is Status.PRE_ALARM:
+            raise InvalidTransition(
+                f"cannot call emergency services for incident {incident_id}: it is {incident.status.value}"
+            )
+        service = service or service_for(incident.cause)
+        number = EMERGENCY_NUMBERS[service]
+        fields: dict[str, Any] = {}
+        if incident.acknowledged_at is None:
+            await incidents_repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge"], now=now)
+            fields |= {"acknowledged_at": now, "acknowledged_by": actor}
+        to = Status.ACKNOWLEDGED if incident.status is Status.OPEN else None  # an operator is on it now
+        if answer == "sent":
+            fields["attention"] = None
+            if incident.status in (Status.OPEN, Status.ACKNOWLEDGED, Status.IN_CALL):
+                to = Status.DISPATCHED
+            if incident.dispatched_at is None:
+                fields["dispatched_at"] = now
+        elif not await repo.active_tasks(conn, incident_id=incident_id):
+            fields["attention"] = "dispatch_failed"
+        await incidents.record(
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="emergency_services",
+            to=to,
+            reason=note,
+            because=why(f"emergency_{answer}", number=number, service=service),
+            detail={"service": service, "number": number, "answer": answer},
+            **fields,
+        )
+        if answer == "sent":
+            await incidents.tell_family_if_policy_says(
+                conn,
+                escalation=escalation,
+                incident=await incidents.get_incident(conn, incident_id=incident_id),
+                step=FamilyStep.EMERGENCY_SERVICES,
+                now=now,
+                notice=f"emergency_{service}",
+            )
     return await incidents.get_incident(conn, incident_id=incident_id)
 
 
@@ -416,7 +521,7 @@ async def list_stations(conn: Conn, *, now: datetime) -> list[StationStatus]:
     result = []
     for row in await repo.stations(conn):
         s = states[row["id"]]
-        available = s.on_duty and within_hours(s.opens, s.closes, s.timezone, now) and s.active_tasks < s.capacity
+        available = availability(s, now)[0]
         result.append(StationStatus(**row, active_tasks=s.active_tasks, available_now=available))
     return result
 

@@ -29,7 +29,13 @@ class FollowedResident(_Model):
 
 State = Literal["help_on_the_way", "needs_attention", "all_well"]
 ReasonCode = Literal[
-    "help_on_the_way", "responder_on_scene", "incident", "device_offline", "low_battery", "no_activity"
+    "help_on_the_way",
+    "responder_on_scene",
+    "emergency_on_the_way",
+    "incident",
+    "device_offline",
+    "low_battery",
+    "no_activity",
 ]
 ActivitySource = Literal["motion", "door", "bed", "steps", "activity"]
 
@@ -39,6 +45,7 @@ class Reason(_Model):
 
     code: ReasonCode
     cause: str | None = Field(default=None, description="The incident's cause, for incident reasons.")
+    service: str | None = Field(default=None, description="medical, police or fire: who is coming (120/110/119).")
     device_kind: str | None = None
     battery: int | None = None
     since: UtcDatetime | None = None
@@ -124,7 +131,8 @@ class FamilyIncident(_Model):
     on_scene_at: UtcDatetime | None
     closed_at: UtcDatetime | None
     outcome: Outcome | None
-    station_name: str | None
+    station_name: str | None = Field(description="The station that accepted and sent someone, if one did.")
+    emergency_service: str | None = Field(description="medical, police or fire, if they said they were coming.")
 
 
 class Night(_Model):

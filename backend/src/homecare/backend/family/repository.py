@@ -15,6 +15,11 @@ from homecare.contracts.messages import Metric
 from homecare.storage.connections import Conn
 
 HELPING_TASK_STATUSES: Final = ("accepted", "en_route", "on_scene")
+# The emergency service (medical, police, fire) the operator recorded as sending someone for incident i.
+_EMERGENCY_SENT: Final = (
+    "(SELECT e.detail->>'service' FROM incident_transitions e WHERE e.incident_id = i.id "
+    " AND e.detail->>'change' = 'emergency_services' AND e.detail->>'answer' = 'sent' ORDER BY e.id DESC LIMIT 1)"
+)
 # Home-sensor events that mean someone moved, and what the page calls them.
 MOVEMENT_EVENTS: Final = {
     "motion": "motion",
@@ -58,6 +63,7 @@ class OpenIncident:
     dispatched_at: datetime | None
     on_scene_at: datetime | None
     task_status: str | None  # the latest station task that has accepted, if any
+    emergency: str | None  # the emergency service that said it is sending someone, if any
 
 
 async def open_incidents(conn: Conn, *, resident_id: int) -> list[OpenIncident]:
@@ -65,7 +71,8 @@ async def open_incidents(conn: Conn, *, resident_id: int) -> list[OpenIncident]:
         await cur.execute(
             "SELECT i.id, i.cause, i.status, i.opened_at, i.dispatched_at, i.on_scene_at, "
             "       (SELECT t.status FROM station_tasks t WHERE t.incident_id = i.id AND t.status = ANY(%s) "
-            "        ORDER BY t.id DESC LIMIT 1) AS task_status "
+            "        ORDER BY t.id DESC LIMIT 1) AS task_status, "
+            f"      {_EMERGENCY_SENT} AS emergency "
             "FROM incidents i WHERE i.resident_id = %s AND i.status NOT IN ('resolved', 'cancelled') "
             "ORDER BY i.priority, i.opened_at",
             (list(HELPING_TASK_STATUSES), resident_id),
@@ -158,13 +165,15 @@ async def bed_events(conn: Conn, *, resident_id: int, start: datetime, end: date
 
 
 async def incident_history(conn: Conn, *, resident_id: int, limit: int) -> list[FamilyIncident]:
-    """The resident's incidents, newest first, without notes or the audit trail."""
+    """The resident's incidents, newest first, without notes or the audit trail; the station named is one that
+    accepted, never one that was only asked."""
     async with conn.cursor(row_factory=class_row(FamilyIncident)) as cur:
         await cur.execute(
             "SELECT i.id, i.cause, i.status, i.opened_at, i.dispatched_at, i.on_scene_at, i.closed_at, i.outcome, "
-            "       s.name AS station_name "
-            "FROM incidents i LEFT JOIN stations s ON s.id = i.station_id WHERE i.resident_id = %s "
-            "ORDER BY i.opened_at DESC, i.id DESC LIMIT %s",
+            "       (SELECT s.name FROM station_tasks t JOIN stations s ON s.id = t.station_id "
+            "        WHERE t.incident_id = i.id AND t.accepted_at IS NOT NULL ORDER BY t.id DESC LIMIT 1) "
+            f"      AS station_name, {_EMERGENCY_SENT} AS emergency_service "
+            "FROM incidents i WHERE i.resident_id = %s ORDER BY i.opened_at DESC, i.id DESC LIMIT %s",
             (resident_id, limit),
         )
         return await cur.fetchall()

@@ -50,7 +50,6 @@ NIGHT_ENDS: Final = time(12, 0)
 LONGEST_STAY: Final = timedelta(hours=16)
 """A stay in bed longer than this is a missed exit event, not sleep: it is left out."""
 _HOUR: Final = timedelta(hours=1)
-_HELPING: Final = frozenset({"dispatched", "on_scene"})
 
 
 async def followed(conn: Conn, *, actor: Actor) -> list[FollowedResident]:
@@ -105,10 +104,14 @@ def _state(
 ) -> tuple[State, list[Reason]]:
     helping, worrying = [], []
     for incident in open_incidents:
+        # Help is on the way only once someone has said yes: a station that accepted, or emergency services
+        # that said they are sending someone; a station that was only asked is not help.
         if incident.task_status == "on_scene" or incident.status == "on_scene":
             helping.append(Reason(code="responder_on_scene", cause=incident.cause, since=incident.on_scene_at))
-        elif incident.task_status is not None or incident.status in _HELPING:
+        elif incident.task_status is not None:
             helping.append(Reason(code="help_on_the_way", cause=incident.cause, since=incident.dispatched_at))
+        elif incident.emergency is not None:
+            helping.append(Reason(code="emergency_on_the_way", cause=incident.cause, service=incident.emergency))
         else:
             worrying.append(Reason(code="incident", cause=incident.cause, since=incident.opened_at))
     for device in devices:

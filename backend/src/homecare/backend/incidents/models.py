@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -32,6 +32,16 @@ class Status(enum.StrEnum):
 
 
 CLOSED: Final = frozenset({Status.RESOLVED, Status.CANCELLED})
+
+Attention = Literal["dispatch_failed"]
+"""What is left to do that the platform could not do: nobody is on the way after a dispatch failed."""
+
+
+def why(code: str, **params: Any) -> dict[str, Any]:
+    """A reason the platform writes for people, as a code with its parameters (never words in one language):
+    kept in a transition's ``detail`` and worded in the reader's language by the pages (``why.<code>`` in
+    ``web/static/js/labels.js``). Parameters named ``zh`` and ``en`` carry a detector's own words in both."""
+    return {"code": code, "params": params}
 
 
 class Outcome(enum.StrEnum):
@@ -77,6 +87,9 @@ class Incident(_Model):
     event_id: int | None
     escalation_level: int
     policy: str | None
+    attention: Attention | None = Field(
+        default=None, description="dispatch_failed: nobody is on the way after a dispatch; it heads the queue."
+    )
 
 
 class Transition(_Model):

@@ -120,9 +120,10 @@ def load_policies(path: Path | None = None) -> PolicySet:
 
 class Notify(Protocol):
     """``homecare.backend.notifications.service.notify_incident``, passed in by the alarms layer
-    (``homecare.backend.alarms.pipeline.start_pipeline``): enqueues in the caller's transaction."""
+    (``homecare.backend.alarms.pipeline.start_pipeline``): enqueues in the caller's transaction and says how many
+    messages it queued (0: nobody to tell)."""
 
-    def __call__(self, conn: Conn, *, incident_id: int, audience: Audience, reason: str) -> Awaitable[None]: ...
+    def __call__(self, conn: Conn, *, incident_id: int, audience: Audience, reason: str) -> Awaitable[int]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ _INCIDENT_COLUMNS: Final = """
     i.id, i.resident_id, r.display_name AS resident_name, i.cause, i.priority, i.status, i.explanation_en,
     i.explanation_zh, i.opened_at, i.alarm_at, i.recovery_deadline, i.acknowledged_at, i.acknowledged_by,
     i.dispatched_at, i.on_scene_at, i.closed_at, i.outcome, i.station_id, i.last_seen_at, i.repeat_count,
-    i.device_id, i.event_id, i.escalation_level, i.policy
+    i.device_id, i.event_id, i.escalation_level, i.policy, i.attention
 """
 _UPDATABLE: Final = frozenset(
     {
@@ -40,6 +40,7 @@ _UPDATABLE: Final = frozenset(
         "last_seen_at",
         "repeat_count",
         "escalation_level",
+        "attention",
     }
 )
 
@@ -115,6 +116,16 @@ async def insert_transition(
     )
 
 
+async def update_fold_line(conn: Conn, *, incident_id: int, detail: dict[str, Any]) -> bool:
+    """Rewrite the incident's one line of folded repeats with the latest count and words; False when it has none."""
+    cursor = await conn.execute(
+        "UPDATE incident_transitions SET detail = %s WHERE id = (SELECT id FROM incident_transitions "
+        "WHERE incident_id = %s AND detail->>'change' = 'folded' ORDER BY id DESC LIMIT 1)",
+        (Jsonb(detail), incident_id),
+    )
+    return cursor.rowcount > 0
+
+
 async def append_change(conn: Conn, *, incident_id: int, at: datetime, change: str) -> None:
     """Append the incident as it now is to the feed, in the caller's transaction."""
     incident = await get_incident(conn, incident_id=incident_id)
@@ -128,14 +139,14 @@ async def append_change(conn: Conn, *, incident_id: int, at: datetime, change: s
 
 
 async def queue(conn: Conn, *, limit: int, include_pre_alarms: bool) -> list[Incident]:
-    """Open incidents, most urgent first, then oldest first."""
+    """Open incidents: those nobody is on the way for after a failed dispatch first, then most urgent, oldest."""
     statuses = ["open", "acknowledged", "in_call", "dispatched", "on_scene"]
     if include_pre_alarms:
         statuses.append("pre_alarm")
     async with conn.cursor(row_factory=class_row(Incident)) as cur:
         await cur.execute(
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents i JOIN residents r ON r.id = i.resident_id "
-            "WHERE i.status = ANY(%s) ORDER BY i.priority, i.opened_at, i.id LIMIT %s",
+            "WHERE i.status = ANY(%s) ORDER BY i.attention IS NULL, i.priority, i.opened_at, i.id LIMIT %s",
             (statuses, limit),
         )
         return await cur.fetchall()

@@ -18,6 +18,7 @@ from homecare.backend.incidents.models import (
     IncidentDetail,
     Outcome,
     Status,
+    why,
 )
 from homecare.backend.incidents.policy import Audience, Escalation, FamilyStep
 from homecare.backend.residents.access import open_resident
@@ -63,13 +64,15 @@ async def record(
     change: str,
     to: Status | None = None,
     reason: str | None = None,
+    because: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
     **fields: Any,
 ) -> None:
     """Apply ``fields`` (and the new status), store the attributed transition and append the feed row.
 
-    A step that does not change the status (an escalation, a note, a repeat) is stored as a transition
-    from the status to itself, so the audit trail holds every step in one place.
+    ``reason`` is a person's own words (a note); ``because`` the platform's, as a code with parameters (``why``).
+    A step that does not change the status (an escalation, a note) is stored as a transition from the status
+    to itself, so the audit trail holds every step in one place.
     """
     status = to or incident.status
     if to is not None:
@@ -84,31 +87,38 @@ async def record(
         to_status=status.value,
         actor=actor,
         reason=reason,
-        detail={"change": change, **(detail or {})},
+        detail={"change": change, **(detail or {}), **({"why": because} if because else {})},
     )
     await repo.append_change(conn, incident_id=incident.id, at=now, change=change)
 
 
-async def notify(conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str) -> bool:
-    """Ask the notifications package to tell someone, in this transaction; False when it could not."""
+async def notify(conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str) -> int:
+    """Ask the notifications package to tell someone, in this transaction; how many messages were queued.
+    0 means nobody was told (no recipient, or the notifier failed): callers record that as a problem."""
     if escalation.notify is None:
-        return False
+        return 0
     try:
         async with conn.transaction():  # a savepoint: a notifier failure must not undo the incident change
-            await escalation.notify(conn, incident_id=incident.id, audience=audience, reason=reason)
+            return await escalation.notify(conn, incident_id=incident.id, audience=audience, reason=reason)
     except Exception:
         log.exception("could not enqueue a %s notification for incident %d", audience, incident.id)
-        return False
-    return True
+        return 0
+
+
+def told(audience: str, count: int) -> dict[str, Any]:
+    """The reason for a notification step: who was told, or — a problem the operator must see — nobody."""
+    return why("told" if count else "nobody_told", audience=audience, n=count)
 
 
 async def tell_family_if_policy_says(
-    conn: Conn, *, escalation: Escalation, incident: Incident, step: FamilyStep, now: datetime, reason: str
+    conn: Conn, *, escalation: Escalation, incident: Incident, step: FamilyStep, now: datetime, notice: str
 ) -> None:
+    """Tell the family when the policy says so at this step; ``notice`` is the message's reason code
+    (``homecare.backend.notifications.messages.REASONS``). The trail says whether anyone was told."""
     policy = escalation.policies.named(incident.policy, incident.priority)
     if step not in policy.family_at:
         return
-    sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
+    count = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=notice)
     await repo.insert_transition(
         conn,
         incident_id=incident.id,
@@ -116,13 +126,14 @@ async def tell_family_if_policy_says(
         from_status=incident.status.value,
         to_status=incident.status.value,
         actor=SYSTEM,
-        reason=f"family told: {reason}",
+        reason=None,
         detail={
-            "change": "notified",
+            "change": "notified" if count else "not_notified",
             "audience": "family",
             "step": step.value,
-            "enqueued": sent,
+            "notified": {"family": count},
             "policy": policy.name,
+            "why": told("family", count),
         },
     )
 
@@ -176,14 +187,7 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
                     await _open(conn, signal=signal, now=now, escalation=escalation, actor=actor, detail=detail),
                     "opened",
                 )
-            fields: dict[str, Any] = {"repeat_count": existing.repeat_count + 1, "last_seen_at": now}
-            reason = f"repeat {existing.repeat_count + 1}: {signal.explanation_en}"
-            if signal.priority < existing.priority:
-                fields["priority"] = int(signal.priority)
-                reason += f" (priority raised to {int(signal.priority)})"
-            await record(
-                conn, incident=existing, now=now, actor=actor, change="folded", reason=reason, detail=detail, **fields
-            )
+            await _fold(conn, incident=existing, signal=signal, now=now, actor=actor, detail=detail)
             return Applied(existing.id, "folded")
         if existing is None:
             return Applied(None, "ignored")
@@ -201,29 +205,69 @@ async def apply_signal(conn: Conn, *, signal: Signal, now: datetime, escalation:
                 actor=RESIDENT,
                 change="cancelled",
                 to=Status.CANCELLED,
-                reason=f"cancelled by the resident within the recovery window: {signal.explanation_en}",
+                because=why("cancelled_in_window", zh=signal.explanation_zh, en=signal.explanation_en),
                 detail=detail,
                 closed_at=now,
                 outcome=Outcome.CANCELLED_BY_RESIDENT.value,
             )
             return Applied(existing.id, "cancelled")
-        if signal.kind is SignalKind.CANCEL:
-            reason = (
-                f"the resident reports being OK; the alarm stands until a person closes it: {signal.explanation_en}"
-            )
-        else:
-            reason = f"condition cleared: {signal.explanation_en}"
+        code = "resident_ok" if signal.kind is SignalKind.CANCEL else "cleared"
         await record(
             conn,
             incident=existing,
             now=now,
             actor=actor if signal.kind is SignalKind.CLEAR else RESIDENT,
             change="noted",
-            reason=reason,
+            because=why(code, zh=signal.explanation_zh, en=signal.explanation_en),
             detail=detail,
             last_seen_at=now,
         )
         return Applied(existing.id, "noted")
+
+
+async def _fold(
+    conn: Conn, *, incident: Incident, signal: Signal, now: datetime, actor: str, detail: dict[str, Any]
+) -> None:
+    """A repeat of the open incident's alarm: counted on the incident and on ONE trail line, which always holds
+    the number of repeats and the latest words (a reading every 30 s must not bury the record); a repeat
+    that is more urgent raises the priority, a line of its own."""
+    count = incident.repeat_count + 1
+    fields: dict[str, Any] = {"repeat_count": count, "last_seen_at": now}
+    raised = signal.priority < incident.priority
+    if raised:
+        fields["priority"] = int(signal.priority)
+    await repo.update_incident(conn, incident_id=incident.id, **fields)
+    repeats = count - 1
+    line = {
+        "change": "folded",
+        **detail,
+        "repeats": repeats,
+        "last_at": now.isoformat(),
+        "why": why("repeats", n=repeats, at=now.isoformat(), zh=signal.explanation_zh, en=signal.explanation_en),
+    }
+    if not await repo.update_fold_line(conn, incident_id=incident.id, detail=line):
+        await repo.insert_transition(
+            conn,
+            incident_id=incident.id,
+            at=now,
+            from_status=incident.status.value,
+            to_status=incident.status.value,
+            actor=actor,
+            reason=None,
+            detail=line,
+        )
+    if raised:
+        await repo.insert_transition(
+            conn,
+            incident_id=incident.id,
+            at=now,
+            from_status=incident.status.value,
+            to_status=incident.status.value,
+            actor=actor,
+            reason=None,
+            detail={"change": "reprioritised", "why": why("priority_raised", priority=int(signal.priority))},
+        )
+    await repo.append_change(conn, incident_id=incident.id, at=now, change="folded")
 
 
 # Causes that describe one happening seen by different devices: the wristband's fall and the ceiling
@@ -273,8 +317,13 @@ async def _open(
         from_status=None,
         to_status=incident.status.value,
         actor=actor,
-        reason=signal.explanation_en,
-        detail={"change": "opened", "policy": policy.name, **detail},
+        reason=None,
+        detail={
+            "change": "opened",
+            "policy": policy.name,
+            **detail,
+            "why": why("signal", zh=signal.explanation_zh, en=signal.explanation_en),
+        },
     )
     await repo.append_change(conn, incident_id=incident_id, at=now, change="opened")
     if deadline is not None:
@@ -282,7 +331,7 @@ async def _open(
     else:
         await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
         await tell_family_if_policy_says(
-            conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, reason=signal.explanation_en
+            conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, notice="alarm"
         )
     return incident_id
 
@@ -296,12 +345,12 @@ async def raise_alarm(conn: Conn, *, incident: Incident, now: datetime, escalati
         actor=SYSTEM,
         change="alarm",
         to=Status.OPEN,
-        reason='no "I\'m OK" within the recovery window',
+        because=why("no_im_ok"),
         alarm_at=now,
     )
     await _start_acknowledge_clock(conn, escalation=escalation, incident=incident, now=now)
     await tell_family_if_policy_says(
-        conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, reason=incident.explanation_en
+        conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, notice="alarm"
     )
 
 
@@ -312,7 +361,7 @@ async def reprioritise(
     priority: int,
     now: datetime,
     actor: str,
-    reason: str,
+    because: dict[str, Any],
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Change the priority (a model confirmed or rejected a fall), keeping the incident in front of people."""
@@ -326,7 +375,7 @@ async def reprioritise(
             now=now,
             actor=actor,
             change="reprioritised",
-            reason=reason,
+            because=because,
             detail=detail,
             priority=priority,
         )
@@ -364,7 +413,15 @@ async def acknowledge(conn: Conn, *, incident_id: int, actor: str, now: datetime
     return await _get(conn, incident_id)
 
 
-async def start_call(conn: Conn, *, incident_id: int, actor: str, now: datetime, note: str | None = None) -> Incident:
+async def start_call(
+    conn: Conn,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+    because: dict[str, Any] | None = None,
+) -> Incident:
     """The operator calls the home (acknowledging it, if nobody has)."""
     async with conn.transaction():
         incident = await load_for_update(conn, incident_id=incident_id)
@@ -375,7 +432,15 @@ async def start_call(conn: Conn, *, incident_id: int, actor: str, now: datetime,
             await repo.cancel_timers(conn, incident_id=incident_id, kinds=["acknowledge"], now=now)
             fields = {"acknowledged_at": now, "acknowledged_by": actor}
         await record(
-            conn, incident=incident, now=now, actor=actor, change="in_call", to=Status.IN_CALL, reason=note, **fields
+            conn,
+            incident=incident,
+            now=now,
+            actor=actor,
+            change="in_call",
+            to=Status.IN_CALL,
+            reason=note,
+            because=because,
+            **fields,
         )
     return await _get(conn, incident_id)
 
@@ -416,15 +481,11 @@ async def resolve(
             detail={"outcome": outcome.value},
             closed_at=now,
             outcome=outcome.value,
+            attention=None,
         )
         closed = await _get(conn, incident_id)
         await tell_family_if_policy_says(
-            conn,
-            escalation=escalation,
-            incident=closed,
-            step=FamilyStep.RESOLVED,
-            now=now,
-            reason=f"closed: {outcome.value}",
+            conn, escalation=escalation, incident=closed, step=FamilyStep.RESOLVED, now=now, notice="resolved"
         )
     return await _get(conn, incident_id)
 
@@ -445,18 +506,14 @@ async def cancel(
             actor=actor,
             change="cancelled",
             to=Status.CANCELLED,
-            reason=note or "cancelled by the resident",
+            reason=note,
             closed_at=now,
             outcome=Outcome.CANCELLED_BY_RESIDENT.value,
+            attention=None,
         )
         closed = await _get(conn, incident_id)
         await tell_family_if_policy_says(
-            conn,
-            escalation=escalation,
-            incident=closed,
-            step=FamilyStep.CANCELLED,
-            now=now,
-            reason="cancelled by the resident",
+            conn, escalation=escalation, incident=closed, step=FamilyStep.CANCELLED, now=now, notice="cancelled"
         )
     return await _get(conn, incident_id)
 
@@ -482,22 +539,25 @@ async def tell_family_now(
     escalation: Escalation,
     note: str | None = None,
 ) -> Incident:
-    """The operator tells the family now, whatever the policy says; recorded on the audit trail (with whether
-    the messages could be queued). Refused during a pre-alarm: the resident may still call it off."""
+    """The operator tells the family now, whatever the policy says; recorded on the audit trail with how many
+    messages were queued, or as a problem when nobody could be told. Refused during a pre-alarm: the resident
+    may still call it off."""
     async with conn.transaction():
         incident = await load_for_update(conn, incident_id=incident_id)
         if incident.status is Status.PRE_ALARM:
             raise InvalidTransition(f"cannot tell the family about incident {incident_id}: it is still a pre-alarm")
-        reason = note.strip() if note and note.strip() else _STAGE_REASON[incident.status]
-        sent = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
+        words = note.strip() if note and note.strip() else None
+        reason = words or _STAGE_REASON[incident.status]
+        count = await notify(conn, escalation=escalation, incident=incident, audience="family", reason=reason)
         await record(
             conn,
             incident=incident,
             now=now,
             actor=actor,
-            change="family_notified",
-            reason=f"family told: {reason}",
-            detail={"audience": "family", "enqueued": sent},
+            change="family_notified" if count else "not_notified",
+            reason=words,
+            because=told("family", count),
+            detail={"audience": "family", "notified": {"family": count}},
         )
     return await _get(conn, incident_id)
 

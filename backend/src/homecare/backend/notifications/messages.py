@@ -42,7 +42,11 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     "on_scene": ("服务人员已到达", "the responder has arrived"),
     "resolved": ("已处理完毕", "resolved"),
     "cancelled": ("已取消", "cancelled"),
-    "unreachable": ("联系不上老人，已派人上门", "resident unreachable, responder sent"),
+    "unreachable": ("联系不上老人，已呼叫急救", "resident unreachable: emergency services called"),
+    "no_station": ("没有服务站接单，需要改派", "no station accepted: someone must be sent"),
+    "emergency_medical": ("已呼叫 120，救护车正在赶来", "120 called: an ambulance is on the way"),
+    "emergency_police": ("已报警 110，警察正在赶来", "110 called: the police are on the way"),
+    "emergency_fire": ("已呼叫 119，消防员正在赶来", "119 called: the fire service is on the way"),
 }
 
 STATUSES: Final[dict[str, tuple[str, str]]] = {

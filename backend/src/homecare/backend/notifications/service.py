@@ -21,15 +21,16 @@ CHANGE_BATCH: Final = 200
 MAX_REASON: Final = 1000
 
 
-async def notify_incident(conn: Conn, *, incident_id: int, audience: Audience, reason: str) -> None:
-    """Enqueue one message per recipient of ``audience`` about the incident, atomically with the caller's work.
+async def notify_incident(conn: Conn, *, incident_id: int, audience: Audience, reason: str) -> int:
+    """Enqueue one message per recipient of ``audience`` about the incident, atomically with the caller's work;
+    how many were queued (0: nobody to tell, which the caller records as a problem, never as done).
 
     family: the resident's contacts with ``notify`` set and an e-mail address (each address once);
     staff / supervisor: the subscribed e-mail addresses and webhook endpoints (from the notification
     settings, written to ``notification_subscriptions`` when the delivery worker starts).
-    ``reason`` is a code (alarm, escalated, acknowledged, dispatched, on_scene, resolved, cancelled,
-    unreachable), shown translated in the subject, or free text, quoted in the body (the subject then
-    names the incident's stage). The content is rendered now, from the incident as this
+    ``reason`` is a code (``messages.REASONS``: alarm, escalated, dispatched, no_station, emergency_medical, …),
+    shown translated in the subject, or free text, quoted in the body (the subject then names the incident's
+    stage). The content is rendered now, from the incident as this
     transaction sees it. Nothing is sent here: the delivery worker sends after the caller commits, and
     nothing at all if the caller rolls back. Raises ``IncidentNotFound``.
     """
@@ -45,7 +46,7 @@ async def notify_incident(conn: Conn, *, incident_id: int, audience: Audience, r
             recipients = await repo.subscribers(conn, audience=audience)
         if not recipients:
             log.warning("incident %d: nobody to notify in audience %s (%s)", incident_id, audience, reason)
-            return
+            return 0
         composed = compose(incident, audience=audience, reason=reason)
         await repo.enqueue(
             conn,
@@ -63,6 +64,7 @@ async def notify_incident(conn: Conn, *, incident_id: int, audience: Audience, r
                 for channel, address in recipients
             ],
         )
+        return len(recipients)
 
 
 async def sync_subscriptions(conn: Conn, *, settings: NotificationSettings) -> None:

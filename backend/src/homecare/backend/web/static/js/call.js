@@ -1,6 +1,7 @@
 // The call panel of the incident screen: voice (and consented video) with the home unit over WebRTC, the call's
 // state and timer, mute and volume, retry after a drop, the incident's calls, and ringing the family back.
 import { addStrings, ago, api, clock, el, formatTime, t, toast } from "./common.js";
+import { relation } from "./labels.js";
 
 addStrings({
   zh: {
@@ -302,7 +303,7 @@ class CallPanel {
         }
       };
       return el("li", { dataset: { contactId: c.id } },
-        el("span", { class: "call-family-name" }, c.name, c.relation ? ` (${c.relation})` : ""), " ",
+        el("span", { class: "call-family-name" }, c.name, c.relation ? ` (${relation(c.relation)})` : ""), " ",
         c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : "—", " ",
         el("button", { class: "small", onclick: record("reached") }, t("call.reached")),
         el("button", { class: "small", onclick: record("no_answer") }, t("call.noAnswer")), " ", outcome);

@@ -1,6 +1,6 @@
 // The family status page, phone first: how they are at a glance, trends over 24 h / 7 d / 30 d, and alarms.
 import { ago, announce, api, el, formatTime, lang, startPage, t, toast } from "./common.js";
-import { label } from "./labels.js";
+import { label, relation } from "./labels.js";
 import { dayStart, localDate, timeChart } from "./family/charts.js";
 import { svg } from "./svg.js";
 import "./family/strings.js";
@@ -28,6 +28,7 @@ const hhmm = (iso) => formatTime(iso, { date: false, seconds: false });
 
 function reasonText(reason) {
   const vars = { cause: label("cause", reason.cause), device: label("device", reason.device_kind),
+    service: label("service", reason.service),
     battery: reason.battery, time: reason.since ? hhmm(reason.since) : "", ago: reason.since ? ago(reason.since) : "" };
   const key = reason.code === "device_offline" && reason.since ? "fa.why.device_offline_since" : `fa.why.${reason.code}`;
   return t(key, vars);
@@ -83,8 +84,9 @@ function historyItem(incident) {
     el("div", { class: "row" }, el("strong", { class: "cause" }, label("cause", incident.cause)),
       el("time", { datetime: incident.opened_at }, formatTime(incident.opened_at, { seconds: false }))),
     el("p", { class: "outcome" }, t(outcome)),
-    incident.station_name || arrived ? el("p", { class: "muted" },
+    incident.station_name || incident.emergency_service || arrived ? el("p", { class: "muted" },
       [incident.station_name ? t("fa.station", { station: incident.station_name }) : null,
+        incident.emergency_service ? t("fa.emergency", { service: label("service", incident.emergency_service) }) : null,
         arrived ? t("fa.arrived", { min: arrived }) : null].filter(Boolean).join(" · ")) : null);
 }
 
@@ -229,7 +231,7 @@ startPage("family", async (main) => {
 
   async function showStatus() {
     const shown = resident;
-    heading.textContent = shown.display_name + (shown.relation ? t("fa.relation", { relation: shown.relation }) : "");
+    heading.textContent = shown.display_name + (shown.relation ? t("fa.relation", { relation: relation(shown.relation) }) : "");
     const parts = [];
     if (shown.share_status) {
       const status = await api(`family/residents/${shown.resident_id}/status`);

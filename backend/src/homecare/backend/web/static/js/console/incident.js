@@ -1,7 +1,7 @@
 // The incident screen: the resident card, what triggered it, vitals, devices, tasks, the audit trail, and actions.
 import { ago, api, el, formatTime, lang, t, toast } from "../common.js";
 import { CLOSED, timerOf } from "./queue.js";
-import { OUTCOMES, label } from "../labels.js";
+import { OUTCOMES, because, isProblem, label, relation, stepText } from "../labels.js";
 import { svg } from "../svg.js";
 import "./strings.js";
 
@@ -48,9 +48,9 @@ function phone(number) {
   return number ? el("a", { href: `tel:${number}` }, number) : "—";
 }
 
-/** Who did a step of the trail: a user's display name, else the name the platform recorded. */
+/** Who did a step of the trail: a user's display name, else the platform's actor in the reader's language. */
 function actorName(step) {
-  return step.actor_name || step.actor;
+  return step.actor_name || label("actor", step.actor);
 }
 
 function section(cls, heading, ...body) {
@@ -159,6 +159,7 @@ export class IncidentScreen {
         el("div", { class: "inc-tags" }, this.prioBadge, el("strong", { id: "inc-cause" }, label("cause",
           this.incident.cause)), this.statusBadge)),
         this.timer),
+      this.attentionNote = el("p", { class: "inc-attention", id: "inc-attention", hidden: true }),
       el("div", { class: "actions", role: "toolbar" }, Object.values(this.buttons)),
       el("section", { id: "call-panel" }),
       el("div", { class: "inc-grid" },
@@ -197,6 +198,8 @@ export class IncidentScreen {
     this.prioBadge.className = `badge prio p${i.priority}`;
     this.root.querySelector("#inc-cause").textContent = label("cause", i.cause);
     this.root.dataset.status = i.status;
+    this.attentionNote.hidden = !i.attention;
+    this.attentionNote.textContent = i.attention ? t(`attention.${i.attention}`) : "";
     this.tick(Date.now());
     const tasks = this.detail?.incident.id === i.id ? (i.tasks || this.detail.tasks) : i.tasks || [];
     const busy = tasks.some((task) => ACTIVE_TASKS.has(task.status));
@@ -233,8 +236,8 @@ export class IncidentScreen {
       i.status === "pre_alarm" ? el("p", { class: "waiting", id: "inc-waiting" }, t("trigger.waiting")) : null,
       i.repeat_count > 1 ? el("p", { class: "muted" }, t("trigger.repeats", { n: i.repeat_count })) : null, dl,
       findings.length ? el("ul", { class: "findings" }, findings.map((s) =>
-        el("li", {}, el("span", { class: "muted" }, `${formatTime(s.at, { date: false })} ${actorName(s)}: `), s.reason)))
-        : null);
+        el("li", {}, el("span", { class: "muted" }, `${formatTime(s.at, { date: false })} ${actorName(s)}: `),
+          stepText(s.detail) || s.reason))) : null);
   }
 
   residentSection(card) {
@@ -252,7 +255,7 @@ export class IncidentScreen {
   contactsList(card) {
     if (!card.contacts.length) return el("p", { class: "muted" }, t("card.none"));
     return el("ol", { class: "contacts", id: "card-contacts" }, card.contacts.map((c) => el("li", {},
-      el("span", { class: "c-name" }, c.name), c.relation ? el("span", { class: "muted" }, ` (${label("relation", c.relation)})`) : null,
+      el("span", { class: "c-name" }, c.name), c.relation ? el("span", { class: "muted" }, ` (${relation(c.relation)})`) : null,
       " ", phone(c.phone))));
   }
 
@@ -285,11 +288,12 @@ export class IncidentScreen {
       el("table", { class: "dense", id: "trail" },
       el("thead", {}, el("tr", {}, el("th", {}, t("trail.when")), el("th", {}, t("trail.who")),
         el("th", {}, t("trail.what")))),
-      el("tbody", {}, [...transitions].reverse().map((s) => el("tr", {},
+      el("tbody", {}, [...transitions].reverse().map((s) => el("tr", { class: isProblem(s.detail) ? "problem" : undefined },
         el("td", { class: "nowrap" }, formatTime(s.at)), el("td", {}, actorName(s)),
         el("td", {}, el("strong", {}, label("change", s.detail?.change || s.to_status)),
           s.from_status && s.from_status !== s.to_status ? el("span", { class: "muted" },
             ` ${label("status", s.from_status)} → ${label("status", s.to_status)}`) : null,
+          stepText(s.detail) ? el("div", { class: "reason" }, stepText(s.detail)) : null,
           s.reason ? el("div", { class: "reason" }, s.reason) : null))))));
   }
 
@@ -382,32 +386,64 @@ export class IncidentScreen {
     return { box, confirm };
   }
 
+  /** Send a station, or record a call to the emergency services and their answer. Something sensible is always
+   * chosen: the suggested station, else the emergency service the cause calls for. */
   async dispatchDialog() {
-    const options = el("div", { class: "stations", role: "radiogroup" }, el("p", { class: "muted" }, t("dispatch.loading")));
-    const { confirm } = this.dialog("dispatch-dialog", t("dispatch.heading"), options, async (form) => {
-      const chosen = form.querySelector("input[name=station]:checked");
-      if (!chosen) return false;
-      const name = chosen.closest("label").dataset.name;
-      return (await this.post("dispatch", { station_id: Number(chosen.value) }, t("done.dispatch", { station: name })))
-        !== null;
-    });
+    const options = el("div", { class: "stations", role: "radiogroup", "aria-label": t("dispatch.heading") },
+      el("p", { class: "muted" }, t("dispatch.loading")));
+    const answer = el("select", { id: "emergency-answer" },
+      ["sent", "advice", "refused", "no_answer"].map((code) => el("option", { value: code }, label("answer", code))));
+    const answerRow = el("div", { class: "emergency-answer", hidden: true },
+      el("label", { for: "emergency-answer" }, t("dispatch.answer")), answer);
+    const hint = el("p", { class: "muted", id: "dispatch-hint" });
+    const { confirm } = this.dialog("dispatch-dialog", t("dispatch.heading"), el("div", {}, options, answerRow, hint),
+      async (form) => {
+        const chosen = form.querySelector("input[name=target]:checked");
+        if (!chosen) return false;
+        const name = chosen.closest("label").dataset.name;
+        if (chosen.dataset.service) {
+          return (await this.post("emergency-services", { service: chosen.dataset.service, answer: answer.value },
+            t("done.emergency", { service: name, answer: label("answer", answer.value) }))) !== null;
+        }
+        return (await this.post("dispatch", { station_id: Number(chosen.value) }, t("done.dispatch", { station: name })))
+          !== null;
+      });
+    const sync = () => {
+      const chosen = options.querySelector("input[name=target]:checked");
+      answerRow.hidden = !chosen?.dataset.service;
+      confirm.disabled = !chosen;
+      hint.textContent = chosen ? "" : t("dispatch.pick");
+    };
+    options.addEventListener("change", sync);
     confirm.disabled = true;
     try {
-      const stations = await api(`incidents/${this.id}/stations`);
+      const [stations, services] = await Promise.all([api(`incidents/${this.id}/stations`),
+        api(`incidents/${this.id}/emergency-services`)]);
       const suggested = stations.find((s) => s.available) || null;
-      options.replaceChildren(...stations.map((s) => el("label", { class: `station-opt${s.available ? "" : " off"}`,
+      const stationOptions = stations.map((s) => el("label", { class: `station-opt${s.available ? "" : " off"}`,
         dataset: { name: s.name, station: s.station_id } },
-      el("input", { type: "radio", name: "station", value: s.station_id, checked: s === suggested }),
+      el("input", { type: "radio", name: "target", value: s.station_id, checked: s === suggested }),
       el("span", { class: "s-name" }, s.name),
       el("span", { class: "s-travel" }, s.travel_min >= 0 ? t("dispatch.travel", { m: Math.ceil(s.travel_min) })
         : t("dispatch.unknown")),
       s === suggested ? el("span", { class: "badge ok" }, t("dispatch.suggested")) : null,
       s.home ? el("span", { class: "badge" }, t("dispatch.home")) : null,
-      s.available ? null : el("span", { class: "muted s-reason" }, `${t("dispatch.unavailable")}: ${s.reason}`))));
-      confirm.disabled = false;
+      el("span", { class: "muted s-reason" }, because(s.why))));
+      const serviceOptions = services.map((o) => el("label", { class: "station-opt emergency",
+        dataset: { name: label("service", o.service), service: o.service } },
+      el("input", { type: "radio", name: "target", value: o.service, "data-service": o.service,
+        checked: !suggested && o.by_cause }),
+      el("span", { class: "s-name" }, label("service", o.service)),
+      el("span", { class: "s-travel" }, o.number),
+      !suggested && o.by_cause ? el("span", { class: "badge ok" }, t("dispatch.suggested")) : null,
+      o.by_cause ? el("span", { class: "badge" }, t("dispatch.byCause")) : null));
+      options.replaceChildren(el("h3", {}, t("dispatch.stations")), ...stationOptions,
+        el("h3", {}, t("dispatch.emergency")), ...serviceOptions);
+      sync();
       confirm.focus();
     } catch (err) {
       options.replaceChildren(el("p", { class: "error" }, err.message));
+      hint.textContent = t("dispatch.pick");
     }
   }
 

@@ -15,7 +15,9 @@ export function useAnswerTargets(targets) {
 }
 
 function order(a, b) {
-  return a.incident.priority - b.incident.priority || a.openedMs - b.openedMs || a.incident.id - b.incident.id;
+  // A failed dispatch (nobody on the way) heads the queue again, then the most urgent, then the oldest.
+  return !a.incident.attention - !b.incident.attention || a.incident.priority - b.incident.priority
+    || a.openedMs - b.openedMs || a.incident.id - b.incident.id;
 }
 
 /** The timer of one incident now: text and tone (countdown, ok, amber, red, quiet). */
@@ -83,7 +85,8 @@ export class Queue {
       this.moveTabStop();
       return "added";
     }
-    const moved = entry.incident.priority !== incident.priority || entry.incident.opened_at !== incident.opened_at;
+    const moved = entry.incident.priority !== incident.priority || entry.incident.opened_at !== incident.opened_at
+      || !entry.incident.attention !== !incident.attention;
     entry.incident = incident;
     entry.openedMs = Date.parse(incident.opened_at);
     this.fill(entry);
@@ -98,7 +101,7 @@ export class Queue {
   get size() { return this.entries.size; }
   waiting() {
     let n = 0;
-    for (const entry of this.sorted) if (WAITING.has(entry.incident.status)) n += 1;
+    for (const entry of this.sorted) if (WAITING.has(entry.incident.status) || entry.incident.attention) n += 1;
     return n;
   }
 
@@ -166,12 +169,13 @@ export class Queue {
     const { incident, row, cells } = entry;
     row.dataset.id = incident.id;
     row.dataset.status = incident.status;
-    row.className = `q-row p${incident.priority} s-${incident.status}${entry.fresh ? " fresh" : ""}`;
+    row.className = `q-row p${incident.priority} s-${incident.status}${incident.attention ? " attention" : ""}`
+      + `${entry.fresh ? " fresh" : ""}`;
     cells.prio.textContent = t("priority", { p: incident.priority });
     cells.prio.title = t("priority.title", { p: incident.priority });
     cells.name.textContent = incident.resident_name || `#${incident.resident_id}`;
     cells.cause.textContent = label("cause", incident.cause);
-    cells.status.textContent = label("status", incident.status);
+    cells.status.textContent = incident.attention ? t("queue.attention") : label("status", incident.status);
     cells.timer.title = incident.status === "pre_alarm" ? t("queue.countdown") : "";
     const { text, tone } = timerOf(incident);
     cells.timer.textContent = entry.timerText = text;
