@@ -84,7 +84,10 @@ async def test_a_fall_at_night_no_station_accepts_the_operator_sends_120(
             "closes = ((now() AT TIME ZONE timezone) + interval '3 hours')::time"
         )
         on_call = await (
-            await conn.execute("SELECT s.name FROM users u JOIN stations s ON s.id = u.station_id WHERE u.on_duty")
+            await conn.execute(
+                "SELECT s.name FROM users u JOIN stations s ON s.id = u.station_id "
+                "WHERE u.on_duty AND u.role = 'responder'"
+            )
         ).fetchall()
     assert len(on_call) == 1
     station = on_call[0][0]

@@ -16,14 +16,15 @@ ACTIVE_TASK_STATUSES = ("offered", "accepted", "en_route", "on_scene")
 
 
 async def station_states(conn: Conn) -> list[StationState]:
-    """Every station with its count of active (offered, accepted, en route, on scene) tasks and of its people
-    on its roster now."""
+    """Every station with its count of active (offered, accepted, en route, on scene) tasks and of its responders
+    on its roster now (on call)."""
     async with conn.cursor(row_factory=class_row(StationState)) as cur:
         await cur.execute(
             "SELECT s.id, s.code, s.name, s.lat, s.lon, s.capacity, s.opens, s.closes, s.timezone, s.on_duty, "
             " (SELECT count(*) FROM station_tasks t WHERE t.station_id = s.id AND t.status = ANY(%s))::int "
             " AS active_tasks, "
-            " (SELECT count(*) FROM users u WHERE u.station_id = s.id AND u.on_duty AND u.disabled_at IS NULL)::int "
+            " (SELECT count(*) FROM users u WHERE u.station_id = s.id AND u.role = 'responder' AND u.on_duty "
+            "  AND u.disabled_at IS NULL)::int "
             " AS on_call FROM stations s ORDER BY s.id",
             (list(ACTIVE_TASK_STATUSES),),
         )
