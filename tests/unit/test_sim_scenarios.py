@@ -9,7 +9,14 @@ import pytest
 
 from homecare.contracts.messages import DeviceKind
 from homecare.sim.incidents import Fall
-from homecare.sim.scenarios import ScenarioError, load_scenario, parse_duration, shipped_scenarios, stage
+from homecare.sim.scenarios import (
+    ScenarioError,
+    load_scenario,
+    on_present_clock,
+    parse_duration,
+    shipped_scenarios,
+    stage,
+)
 
 SHIPPED = shipped_scenarios()
 
@@ -105,3 +112,24 @@ def test_durations_and_times(tmp_path: Path) -> None:
     scenario = load_scenario(_write(tmp_path, BASE + "steps:\n  - {at: '+15m', do: sos, resident: 1}"))
     assert scenario.time_of("+15m") == scenario.begins + timedelta(minutes=15)
     assert scenario.time_of("day 2 08:00") - scenario.begins == timedelta(hours=23)
+
+
+def test_on_the_present_clock_a_scenario_never_runs_ahead_of_real_time() -> None:
+    # Before: every run replayed 2026-03-10, which the platform dead-lettered for clock skew.
+    spo2 = load_scenario(next(p for p in SHIPPED if p.stem == "spo2-decline"))  # 3d1h at 60, jumping nights
+    now = 1_900_000_000.0
+    sos = load_scenario(next(p for p in SHIPPED if p.stem == "sos-cancelled"))
+    assert on_present_clock(sos, speed=1, now=now).begins.timestamp() == now  # at speed 1 (no jumps): now
+    moved = on_present_clock(spo2, now=now)
+    assert moved.speed == spo2.speed
+    assert moved.duration == spo2.duration
+    # Faster, it starts as far back as it gains, so that its clock reaches the present as the run ends.
+    assert moved.begins.timestamp() + moved.duration.total_seconds() - moved.real_duration_s == now
+    assert moved.real_duration_s == spo2.real_duration_s < spo2.duration.total_seconds() / spo2.speed  # jumps
+    for old, new in zip(spo2.steps, moved.steps, strict=True):
+        assert new.at.startswith("+")
+        assert moved.time_of(new.at) - moved.begins == spo2.time_of(old.at) - spo2.begins
+    hood, jumps = stage(moved)
+    clock_at_end = now  # simulated time at the end of the run, real time then being now
+    assert all(moved.begins.timestamp() <= j.at < j.to <= clock_at_end for j in jumps)
+    assert hood.household(9).record.devices[0].uid == "sc1-r0009-wr"  # its own devices, not the neighbourhood's

@@ -7,9 +7,10 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,22 +20,32 @@ from rich.table import Table
 from rich.text import Text
 
 from homecare.sim.clock import SimClock
+from homecare.sim.device import SimDevice
 from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
-from homecare.sim.mqtt_url import parse_mqtt_url
+from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
 from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.sim.platform import Platform, PlatformError
 from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus, VoiceOptions
 from homecare.sim.scenarios import (
+    Scenario,
     ScenarioError,
     load_scenario,
+    on_present_clock,
     parse_duration,
     scenario_run,
     shipped_scenarios,
+    stage,
 )
+from homecare.sim.settings import SimSettings
 
 app = typer.Typer(help="Simulated homes, scenarios and a load fleet for homecare.", no_args_is_help=True)
 console = Console(stderr=True)
 
-MqttUrl = Annotated[str, typer.Option("--mqtt-url", help="Broker, mqtt://host:port.")]
+REGISTRY_DELAY_S: Final = 2.0  # the gateways learn of new devices from the database's notifications: let them
+
+MqttUrl = Annotated[
+    str | None, typer.Option("--mqtt-url", help="Broker, mqtt://host:port (default: HOMECARE_MQTT_URL's).")
+]
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning.")]
 
 
@@ -42,6 +53,20 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request to the platform is noise
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """A mistake or a failure the user can act on: one plain line, no traceback."""
+    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _broker(mqtt_url: str | None) -> BrokerAddress:
+    try:
+        return parse_mqtt_url(mqtt_url) if mqtt_url else SimSettings().broker
+    except ValueError as err:
+        _fail(str(err), 2)
 
 
 def _seconds(text: str) -> float:
@@ -59,7 +84,7 @@ def _status_line(s: RunStatus, tz: Any) -> str:
     return f"[bold]{when}[/] | {online} | sent {sent or '-'} | unacked events {s.unacked}{alarm}"
 
 
-def _play(run: NeighbourhoodRun, until: float | None) -> None:
+def _play(run: NeighbourhoodRun, until: float | None) -> RunStatus:
     """Run with a live status line until `until` or Ctrl-C (devices then say offline and disconnect)."""
     tz = run.hood.tz
     with (
@@ -67,6 +92,7 @@ def _play(run: NeighbourhoodRun, until: float | None) -> None:
         contextlib.suppress(KeyboardInterrupt),
     ):
         asyncio.run(run.run(until=until, on_tick=lambda status: live.update(_status_line(status, tz))))
+    return run.status
 
 
 ApiUrl = Annotated[
@@ -80,7 +106,8 @@ CallKey = Annotated[
     Path | None, typer.Option(help="Instead of asking the API: a file holding the call-signing public key (base64url).")
 ]
 DataDir = Annotated[
-    Path, typer.Option(envvar="HOMECARE_DATA_DIR", help="The home units' speech is made once and kept under it.")
+    Path | None,
+    typer.Option(help="The home units' speech is made once and kept under it (default: HOMECARE_DATA_DIR's)."),
 ]
 
 
@@ -97,7 +124,7 @@ def neighbourhood(
     residents: Annotated[int, typer.Option(help="How many residents (numbered from 1).")] = 50,
     seed: Annotated[int, typer.Option(help="Everything about the people and their days follows from it.")] = 1,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second (60: an hour a minute).")] = 1.0,
-    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
+    mqtt_url: MqttUrl = None,
     only: Annotated[str | None, typer.Option(help="Run only these residents, e.g. 1,2,7.")] = None,
     start: Annotated[datetime | None, typer.Option(help="Simulated start (default: now).")] = None,
     duration: Annotated[str | None, typer.Option(help="Simulated time to run, e.g. 2h (default: forever).")] = None,
@@ -108,7 +135,7 @@ def neighbourhood(
     state: Annotated[Path | None, typer.Option(help="JSON file keeping each device's seq across runs.")] = None,
     api_url: ApiUrl = None,
     call_key: CallKey = None,
-    data_dir: DataDir = Path("var"),
+    data_dir: DataDir = None,
     log_level: LogLevel = "info",
 ) -> None:
     """Run a neighbourhood's devices (7 per resident) against a broker; with --api-url or --call-key each home
@@ -120,12 +147,12 @@ def neighbourhood(
     options = RunOptions(telemetry_interval, heartbeat_interval, seq_state=state)
     run = NeighbourhoodRun(
         hood,
-        parse_mqtt_url(mqtt_url),
+        _broker(mqtt_url),
         clock,
         residents=chosen,
         options=options,
         secrets=secrets,
-        voice=_voice(api_url, call_key, data_dir),
+        voice=_voice(api_url, call_key, data_dir or SimSettings().data_dir),
     )
     until = clock.now() + _seconds(duration) if duration else None
     _play(run, until)
@@ -164,33 +191,92 @@ def scenarios() -> None:
     Console().print(table)
 
 
+def _scenario_file(name: str) -> Path:
+    """A scenario file, or the shipped scenario of that name (with or without .yaml)."""
+    if Path(name).exists():
+        return Path(name)
+    shipped = {p.stem: p for p in shipped_scenarios()} | {p.name: p for p in shipped_scenarios()}
+    if name in shipped:
+        return shipped[name]
+    names = ", ".join(p.stem for p in shipped_scenarios())
+    _fail(f"no scenario {name!r}: give a scenario file, or one of {names} (`homecare sim scenarios` says more)", 2)
+
+
 @app.command()
 def scenario(
-    file: Annotated[Path, typer.Argument(help="A scenario YAML file, or the name of a shipped one.")],
-    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
-    speed: Annotated[float | None, typer.Option(help="Override the scenario's speed.")] = None,
+    name: Annotated[str, typer.Argument(help="A shipped scenario (`homecare sim scenarios`) or a scenario file.")],
+    mqtt_url: MqttUrl = None,
+    speed: Annotated[float | None, typer.Option(help="Override the scenario's speed (above 0).")] = None,
     check: Annotated[bool, typer.Option(help="Only validate the file.")] = False,
-    api_url: ApiUrl = None,
-    call_key: CallKey = None,
-    data_dir: DataDir = Path("var"),
+    api_url: Annotated[
+        str | None, typer.Option(help="The platform's API (default: HOMECARE_SIM_API_URL, or HOMECARE_API_PORT's).")
+    ] = None,
+    data_dir: DataDir = None,
     log_level: LogLevel = "info",
 ) -> None:
-    """Run a scenario file ("resident 7 falls at 10:00 and does not respond"); with --api-url or --call-key the
-    home units answer the platform's calls."""
-    _logging(log_level)
-    if not file.exists():
-        shipped = {p.stem: p for p in shipped_scenarios()} | {p.name: p for p in shipped_scenarios()}
-        file = shipped.get(str(file), file)
+    """Play a scenario ("resident 7 falls at 10:00 and does not respond") against the running platform, now.
+
+    Its residents and devices are its own, enrolled through the API with fresh secrets and revoked when it ends,
+    so a running neighbourhood's devices are never taken over. It runs on the present clock (at a speed above 1 it
+    starts in the recent past and reaches the present as it ends), and exits with 1 when no device could connect
+    or none of the events it sent was acknowledged."""
+    if speed is not None and not 0 < speed <= 1_000_000:
+        _fail(f"--speed must be above 0 and at most 1000000, not {speed:g}", 2)
     try:
-        loaded = load_scenario(file)
+        loaded = load_scenario(_scenario_file(name))
     except ScenarioError as err:
-        console.print(str(err), style="red", markup=False, highlight=False)
-        raise typer.Exit(2) from err
+        _fail(str(err), 2)
     if check:
-        console.print(f"{file}: ok ({len(loaded.steps)} steps, {loaded.begins} for {loaded.duration})")
+        console.print(f"{name}: ok ({len(loaded.steps)} steps, {loaded.duration} at speed {speed or loaded.speed:g})")
         return
-    run = scenario_run(loaded, parse_mqtt_url(mqtt_url), speed=speed, voice=_voice(api_url, call_key, data_dir))
-    _play(run, loaded.ends.timestamp())
+    _logging(log_level)
+    settings = SimSettings()
+    if api_url:
+        settings = settings.model_copy(update={"sim_api_url": api_url})
+    if data_dir:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    broker = _broker(mqtt_url)
+    try:
+        status, devices = _play_at_platform(loaded, settings, broker, speed)
+    except PlatformError as err:
+        _fail(str(err))
+    events = status.sent.get("event", 0)
+    console.print(f"{loaded.name}: {events} events sent, {status.acked} acknowledged by the platform")
+    if not any(device.stats.connects for device in devices):
+        _fail(f"no device of the scenario could connect to the broker at {broker}")
+    if events and not status.acked:
+        _fail(f"none of the {events} events sent was acknowledged: is a gateway of the platform reading {broker}?")
+
+
+def _play_at_platform(
+    loaded: Scenario, settings: SimSettings, broker: BrokerAddress, speed: float | None
+) -> tuple[RunStatus, list[SimDevice]]:
+    """Enrol the scenario's homes, play it on the present clock, then revoke its devices."""
+    with Platform(settings.api_url, settings.token()) as platform:
+        hood, _ = stage(loaded)
+        residents = [hood.household(i).record for i in (loaded.only or sorted(hood.households))]
+        credentials = platform.enrol(residents, reference=loaded.resident_reference)
+        time.sleep(REGISTRY_DELAY_S)
+        present = on_present_clock(loaded, speed=speed)
+        log = logging.getLogger(__name__)
+        log.info(
+            "%s: %d residents with %d devices of its own, from %s at speed %g",
+            loaded.name,
+            len(residents),
+            len(credentials),
+            present.begins.strftime("%H:%M:%S"),
+            present.speed,
+        )
+        options = RunOptions(
+            telemetry_interval_s=present.telemetry_interval.total_seconds(),
+            heartbeat_interval_s=present.heartbeat_interval.total_seconds(),
+            drain_s=15.0,
+        )
+        voice = VoiceOptions(settings.data_dir / "sim-speech", api_url=settings.api_url)
+        run = scenario_run(present, broker, options=options, voice=voice, credentials=credentials)
+        status = _play(run, present.ends.timestamp())
+        platform.retire(credentials, prefix=loaded.device_prefix)
+        return status, list(run.devices.values())
 
 
 @app.command()
@@ -199,7 +285,7 @@ def fleet(
     rate: Annotated[float, typer.Option(help="Messages per second, all devices together.")] = 20_000.0,
     duration: Annotated[float, typer.Option(help="Seconds of publishing (after all have connected).")] = 60.0,
     qos: Annotated[int, typer.Option(min=0, max=1)] = 0,
-    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
+    mqtt_url: MqttUrl = None,
     processes: Annotated[int, typer.Option(help="Split the devices over this many processes.")] = 1,
     burst: Annotated[int, typer.Option(min=1, help="Messages per device per write (fewer syscalls).")] = 1,
     prefix: Annotated[str, typer.Option(help="Device uids are PREFIX-000001….")] = "fleet",
@@ -211,7 +297,7 @@ def fleet(
 ) -> None:
     """Load: thousands of devices publishing telemetry (3 data points each) at a target rate."""
     config = FleetConfig(
-        broker=parse_mqtt_url(mqtt_url),
+        broker=_broker(mqtt_url),
         devices=devices,
         rate=rate,
         duration_s=duration,

@@ -114,11 +114,13 @@ def build_neighbourhood(
     timezone: str = "Asia/Shanghai",
     stations: int | None = None,
     background_incidents: bool = True,
+    uid_prefix: str = "",
 ) -> Neighbourhood:
     """N residents (numbered from 1) with homes clustered around a few stations, all from `seed`.
 
     `background_incidents` adds real-world rates of falls, false fall triggers and accidental SOS
-    presses; scenarios usually turn it off so that only what they script happens.
+    presses; scenarios usually turn it off so that only what they script happens. `uid_prefix` names another
+    set of devices for the same people (a scenario's own, beside a running neighbourhood's).
     """
     if residents < 1:
         raise ValueError("a neighbourhood needs at least one resident")
@@ -136,7 +138,7 @@ def build_neighbourhood(
     hood = Neighbourhood(seed=seed, tz=tz, enrolment=Enrolment(seed, tuple(station_list), ()))
     records = []
     for profile in profiles:
-        record = _resident_record(profile, seed, station_list)
+        record = _resident_record(profile, seed, station_list, uid_prefix)
         records.append(record)
         hood.households[profile.index] = Household(
             record,
@@ -147,7 +149,7 @@ def build_neighbourhood(
     return hood
 
 
-def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station]) -> ResidentRecord:
+def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station], uid_prefix: str) -> ResidentRecord:
     rng = rng_for(seed, Stream.GEOGRAPHY, profile.index)
     station = stations[int(rng.integers(len(stations)))]
     # Homes cluster within walking distance of their station (σ ≈ 600 m).
@@ -162,7 +164,7 @@ def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station
     rooms[DeviceKind.FALL_SENSOR] = str(fall_room)
     devices = tuple(
         DeviceRecord(
-            uid=(uid := device_uid(profile.index, kind)),
+            uid=(uid := uid_prefix + device_uid(profile.index, kind)),
             kind=kind,
             resident=profile.index,
             secret=device_secret(seed, uid),

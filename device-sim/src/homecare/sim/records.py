@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from homecare.contracts.messages import DeviceKind
+
+VULNERABLE_FRAILTY: Final = 0.6  # residents this frail are flagged for monthly welfare visits
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class ResidentRecord:
     phone: str
     contacts: tuple[Contact, ...]
     devices: tuple[DeviceRecord, ...]
+
+    @property
+    def vulnerable(self) -> bool:
+        return self.frailty >= VULNERABLE_FRAILTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -47,6 +47,7 @@ class RunOptions:
     keepalive_s: int = 60
     backoff_s: tuple[float, float] = (1.0, 60.0)
     seq_state: Path | None = None  # JSON file of next seq per device, so seq keeps growing across runs
+    drain_s: float = 0.0  # real seconds to wait at the end for the acks of events still unacknowledged
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class RunStatus:
     devices: int = 0
     connected: int = 0
     sent: dict[str, int] = field(default_factory=dict)
+    acked: int = 0  # events the platform acknowledged
     unacked: int = 0
     alarms: list[str] = field(default_factory=list)  # recent alarm reports, newest last
 
@@ -214,6 +216,7 @@ class NeighbourhoodRun:
         options: RunOptions | None = None,
         secrets: bool = True,
         voice: VoiceOptions | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.hood = hood
         self.clock = clock
@@ -225,6 +228,7 @@ class NeighbourhoodRun:
         self.voices = None if voice is None else HomeVoices(voice)
         self._broker = broker
         self._secrets = secrets
+        self._credentials = credentials or {}  # secrets the platform issued, by uid (else each record's own)
         self._seqs = SeqState(self.options.seq_state)
         self._timers: dict[str, _Timers] = {}
         self._reported: dict[str, tuple[int, EventHappening]] = {}  # happening key → (seq, happening)
@@ -263,6 +267,12 @@ class NeighbourhoodRun:
                 if on_tick is not None:
                     on_tick(self.status)
                 await asyncio.sleep(self.options.tick_s)
+            deadline = time.monotonic() + self.options.drain_s
+            while any(d.outbox for d in self.devices.values()) and time.monotonic() < deadline:
+                for device in self.devices.values():
+                    device.maintain()
+                await asyncio.sleep(self.options.tick_s)
+            self._count()
         finally:
             self._seqs.save(self.devices.values())
             if voicing is not None and self.voices is not None:
@@ -287,7 +297,7 @@ class NeighbourhoodRun:
                     clock=self.clock,
                     bridge=bridge,
                     firmware=record.firmware,
-                    secret=record.secret if self._secrets else None,
+                    secret=self._credentials.get(record.uid, record.secret) if self._secrets else None,
                     first_seq=self._seqs.first(record.uid),
                     settings=DeviceSettings(o.telemetry_interval_s, o.heartbeat_interval_s),
                     resend_after_s=o.resend_after_s,
@@ -319,10 +329,14 @@ class NeighbourhoodRun:
                     device.go_offline(power=flat)
                 self._periodic(h, record.kind, device, now)
                 device.maintain()
+        self.status.sim_time = now
+        self._count()
+
+    def _count(self) -> None:
         s = self.status
-        s.sim_time = now
         s.devices = len(self.devices)
         s.connected = sum(d.connected for d in self.devices.values())
+        s.acked = sum(d.stats.acked for d in self.devices.values())
         s.unacked = sum(len(d.outbox) for d in self.devices.values())
         s.sent = {c.value: sum(d.stats.sent[c] for d in self.devices.values()) for c in Channel if c is not Channel.CMD}
 

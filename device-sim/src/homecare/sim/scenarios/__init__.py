@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -177,7 +179,7 @@ class Scenario(_Strict):
     seed: int = Field(default=1, ge=0)
     residents: int = Field(default=50, ge=1, le=10_000, description="Size of the neighbourhood.")
     only: list[Annotated[int, Field(ge=1)]] | None = Field(
-        default=None, description="Run only these residents' devices (all are still enrolled)."
+        default=None, description="Enrol and run only these residents' homes (the others stay out of the run)."
     )
     timezone: str = "Asia/Shanghai"
     start: datetime
@@ -230,6 +232,26 @@ class Scenario(_Strict):
     def ends(self) -> datetime:
         return self.begins + self.duration
 
+    @property
+    def device_prefix(self) -> str:
+        """A scenario's devices are its own (`sc1-r0007-wr`), never those of a running neighbourhood (`r0007-wr`)."""
+        return f"sc{self.seed}-"
+
+    @property
+    def resident_reference(self) -> str:
+        """Its residents' reference at the platform (a format of their number), apart from a neighbourhood's."""
+        return f"scenario-{self.seed}-{{index:04d}}"
+
+    @property
+    def real_duration_s(self) -> float:
+        """Real seconds the run takes at its speed (what its jumps skip takes none)."""
+        skipped = sum(
+            (self.time_of(step.to) - self.time_of(step.at)).total_seconds()
+            for step in self.steps
+            if isinstance(step, JumpStep)
+        )
+        return (self.duration.total_seconds() - skipped) / self.speed
+
     def time_of(self, at: str) -> datetime:
         match = _AT.match(at)
         assert match is not None  # checked by the At type
@@ -278,6 +300,29 @@ def _explain(err: ValidationError) -> str:
     return "\n  " + "\n  ".join(lines)
 
 
+def on_present_clock(scenario: Scenario, *, speed: float | None = None, now: float | None = None) -> Scenario:
+    """The scenario moved to the present, at `speed` (default: its own). Every step keeps its offset from the start;
+    the start is placed so that the simulated clock never runs ahead of the real one, which the platform would
+    refuse as clock skew: at speed 1 the run starts now, faster it starts as far back as it will gain and reaches
+    the present as it ends."""
+    moved = scenario.model_copy(update={"speed": speed or scenario.speed})
+    now = time.time() if now is None else now
+    start = now + moved.real_duration_s - moved.duration.total_seconds()
+
+    def offset(at: str) -> str:
+        return f"+{(scenario.time_of(at) - scenario.begins).total_seconds():.3f}s"
+
+    steps = [
+        step.model_copy(
+            update={"at": offset(step.at)} | ({"to": offset(step.to)} if isinstance(step, JumpStep) else {})
+        )
+        for step in scenario.steps
+    ]
+    return Scenario.model_validate(
+        moved.model_dump(by_alias=True) | {"start": datetime.fromtimestamp(start, moved.tz), "steps": steps}
+    )
+
+
 def shipped_scenarios() -> list[Path]:
     return sorted(SCENARIO_DIR.glob("*.yaml"))
 
@@ -289,6 +334,7 @@ def stage(scenario: Scenario) -> tuple[Neighbourhood, list[Jump]]:
         seed=scenario.seed,
         timezone=scenario.timezone,
         background_incidents=scenario.background_incidents,
+        uid_prefix=scenario.device_prefix,
     )
     end = scenario.ends.timestamp()
     jumps = []
@@ -336,15 +382,19 @@ def scenario_run(
     speed: float | None = None,
     options: RunOptions | None = None,
     voice: VoiceOptions | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> NeighbourhoodRun:
-    """A run of the staged scenario on its own clock; `await run.run(until=scenario.ends.timestamp())`."""
+    """A run of the staged scenario on its own clock; `await run.run(until=scenario.ends.timestamp())`.
+    `credentials` are the secrets the platform issued, by uid (default: each device's own from the seed)."""
     hood, jumps = stage(scenario)
     clock = SimClock(scenario.begins.timestamp(), speed or scenario.speed)
     options = options or RunOptions(
         telemetry_interval_s=scenario.telemetry_interval.total_seconds(),
         heartbeat_interval_s=scenario.heartbeat_interval.total_seconds(),
     )
-    run = NeighbourhoodRun(hood, broker, clock, residents=scenario.only, options=options, voice=voice)
+    run = NeighbourhoodRun(
+        hood, broker, clock, residents=scenario.only, options=options, voice=voice, credentials=credentials
+    )
     for jump in jumps:
         run.add_jump(jump)
     return run
