@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Annotated
 
+import psycopg
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
 
 from homecare.backend.accounts.cli import app as users_app
 from homecare.backend.detection.falls.cli import app as falls_app
 from homecare.backend.detection.replay.cli import app as vitals_app
 from homecare.backend.settings import Settings
 from homecare.gateway.settings import GatewaySettings
+from homecare.launcher.errors import explain
 from homecare.launcher.lifeline import follow as follow_lifeline
 from homecare.launcher.settings import SystemSettings
 from homecare.sim.cli import app as sim_app
@@ -25,12 +30,15 @@ app.add_typer(users_app, name="users")
 app.add_typer(sim_app, name="sim", help="Simulated devices: a neighbourhood, scenarios, a load fleet.")
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool, console: Console | None = None) -> None:
+    """Log lines to stderr, or through the console that shows a spinner, so that they never land on its line."""
+    handler = None if console is None else RichHandler(console=console, show_path=False)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if handler is None else "%(name)s: %(message)s",
+        handlers=None if handler is None else [handler],
     )
-    for noisy in ("amqtt", "transitions"):
+    for noisy in ("amqtt", "transitions", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -50,9 +58,9 @@ def run(
     verbose: Verbose = False,
 ) -> None:
     """Start everything: database, broker, gateway, API and a simulated neighbourhood. Ctrl-C stops it."""
-    from homecare.launcher.runner import run_system
+    from homecare.launcher.runner import console, run_system
 
-    _logging(verbose)
+    _logging(verbose, console)
     raise typer.Exit(run_system(SystemSettings(), residents=residents, seed=seed, speed=speed))
 
 
@@ -88,6 +96,7 @@ def api(verbose: Verbose = False) -> None:
 
     _logging(verbose)
     settings = Settings()
+    _reachable(settings.required_database_url("the API"))
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -104,11 +113,39 @@ def migrate(verbose: Verbose = False) -> None:
 
     _logging(verbose)
     settings = StorageSettings()
-    if settings.database_url is None:
-        raise typer.BadParameter("set HOMECARE_DATABASE_URL")
-    asyncio.run(prepare_storage(settings.database_url, settings))
+    asyncio.run(prepare_storage(settings.required_database_url("homecare migrate"), settings))
+
+
+def _reachable(dsn: str) -> None:
+    """Fail at once on a database that cannot be reached (a server would only find out inside its startup)."""
+    psycopg.connect(dsn, connect_timeout=5).close()
+
+
+def main() -> None:
+    """The `homecare` command. A mistake or a failure it knows is one or two plain lines and a non-zero exit
+    status (errors.explain); a bug keeps its traceback."""
+    try:
+        status = app(standalone_mode=False)
+    except typer.TyperException as err:  # a usage error (its context names the command), or another of click's
+        context = getattr(err, "ctx", None)
+        if context is None:
+            raise
+        where = context.command_path
+        typer.echo(f"{where}: {err}\nTry '{where} --help' for help.", err=True)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except Exception as err:
+        known = explain(err)
+        if known is None:
+            raise
+        message, code = known
+        typer.echo(f"homecare: {message}", err=True)
+        sys.exit(code)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":
     follow_lifeline()  # a child of `homecare run` (which starts them this way) ends with it
-    app()
+    main()

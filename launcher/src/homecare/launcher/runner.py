@@ -30,6 +30,7 @@ from homecare.backend.devices.repository import enrol_device
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
+from homecare.launcher.instance import Port, claim
 from homecare.launcher.lifeline import ENV as LIFELINE_ENV
 from homecare.launcher.lifeline import hold as hold_lifeline
 from homecare.launcher.settings import SystemSettings
@@ -38,12 +39,11 @@ from homecare.sim.records import Enrolment
 from homecare.storage import EmbeddedServerError
 from homecare.storage.connections import Conn
 from homecare.storage.embedded import EmbeddedPostgres
-from homecare.storage.maintenance import prepare_storage_when_reachable
+from homecare.storage.maintenance import prepare_storage, prepare_storage_when_reachable
 from homecare.storage.settings import redacted
 
 console = Console()
 
-VULNERABLE_FRAILTY = 0.6  # simulated residents this frail are flagged for monthly welfare visits
 SERVICE_USER = "homecare-gateway"  # the gateways' account at the embedded broker
 RESTART_ALERT = 5  # restarts of one part within RESTART_WINDOW_S that turn the status line into an alert
 RESTART_WINDOW_S = 300.0
@@ -113,6 +113,11 @@ class Child:
 def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: float) -> int:
     """Start everything, show where it is, supervise until Ctrl-C; returns the exit code."""
     data_dir = settings.data_dir.absolute()
+    ports = [Port(settings.api_host, settings.api_port, "API", "HOMECARE_API_PORT")]
+    if settings.embedded_broker:
+        address = urlsplit(settings.mqtt_url)
+        ports.append(Port(address.hostname or "127.0.0.1", address.port or 1883, "broker", "HOMECARE_MQTT_URL"))
+    instance = claim(data_dir, ports)  # before anything is started, written or connected
     logs = data_dir / "logs"
     token = settings.api_token.get_secret_value() if settings.api_token else _installation_secret(data_dir, "api-token")
     database: EmbeddedPostgres | None = None
@@ -135,7 +140,12 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
             else:
                 dsn = settings.database_url
             status.update("Applying database migrations…")
-            asyncio.run(prepare_storage_when_reachable(dsn, settings))
+            # An external database that cannot be reached is a mistake to report now, not an outage to wait out.
+            asyncio.run(
+                prepare_storage_when_reachable(dsn, settings)
+                if database is not None
+                else prepare_storage(dsn, settings)
+            )
             status.update(f"Enrolling a neighbourhood of {residents} residents…")
             enrolment = build_neighbourhood(residents, seed=seed).enrolment
             logins = demo_logins(data_dir)
@@ -221,6 +231,7 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
                 child.stop()
             if database is not None:
                 database.stop()
+        instance.close()
         console.print("homecare stopped.")
 
 
@@ -271,7 +282,7 @@ async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[Dem
                 birth_year=resident.birth_year,
                 sex={"f": "female", "m": "male"}[resident.sex],
                 phone=resident.phone,
-                vulnerable=resident.frailty >= VULNERABLE_FRAILTY,
+                vulnerable=resident.vulnerable,
             )
             await replace_contacts(
                 conn,

@@ -3,6 +3,7 @@
 Exceptions (under the project's root, ``homecare.storage.errors.HomecareError``; all keep its HTTP 500)::
 
     DatabaseError                base of this package
+    ├── DatabaseNotConfigured    a command that needs HOMECARE_DATABASE_URL was run without it
     ├── EmbeddedServerError      the embedded server could not be initialised, started or stopped
     └── MigrationError           a migration failed, was edited after it ran, or the storage mode conflicts
 """
@@ -12,6 +13,10 @@ from homecare.storage.errors import HomecareError
 
 class DatabaseError(HomecareError):
     """Base of the storage package's exceptions."""
+
+
+class DatabaseNotConfigured(DatabaseError):
+    """A command that needs a database was run without HOMECARE_DATABASE_URL; the message says which."""
 
 
 class EmbeddedServerError(DatabaseError):

@@ -11,6 +11,10 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from homecare.storage import DatabaseNotConfigured
+
+_POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
+_DSN_FORM = "postgresql://user:password@host:port/database"
 _PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
 
@@ -44,8 +48,21 @@ class StorageSettings(BaseSettings):
     def _postgres_scheme(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # The parser's own message quotes the whole string, password and all: say what is wrong without it.
+        scheme = urlsplit(value).scheme if "://" in value else None
+        if scheme is not None and scheme not in _POSTGRES_SCHEMES:
+            raise ValueError(f"not a PostgreSQL URL ({scheme}://…); write {_DSN_FORM}")
         try:
             conninfo_to_dict(value)
         except psycopg.ProgrammingError as err:
-            raise ValueError(f"database_url is not a PostgreSQL connection string: {err}") from err
+            raise ValueError(f"not a PostgreSQL connection string; write {_DSN_FORM}") from err
         return value
+
+    def required_database_url(self, needed_by: str) -> str:
+        """The database URL, or a DatabaseNotConfigured error saying that `needed_by` needs one."""
+        if self.database_url is None:
+            raise DatabaseNotConfigured(
+                f"{needed_by} needs a database: set HOMECARE_DATABASE_URL ({_DSN_FORM}); "
+                "`homecare run` starts one of its own"
+            )
+        return self.database_url

@@ -19,10 +19,7 @@ app = typer.Typer(help="Accounts: the first administrator, password resets.", no
 
 
 def _dsn() -> str:
-    settings = Settings()
-    if settings.database_url is None:
-        raise typer.BadParameter("set HOMECARE_DATABASE_URL (the embedded server of `homecare run` prints it)")
-    return settings.database_url
+    return Settings().required_database_url("homecare users")
 
 
 @app.command("create-admin")

@@ -15,6 +15,7 @@ from homecare.backend.detection import cards
 from homecare.backend.detection.falls import card, evaluation, training
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, DatasetError, FallDataset, datasets_dir
 from homecare.backend.detection.falls.evaluation import GROUPS, GroupMetrics
+from homecare.backend.detection.falls.features import MIN_INPUT_FS
 from homecare.backend.detection.falls.model import ArtefactError, FallModel
 
 app = typer.Typer(
@@ -68,6 +69,10 @@ def evaluate(
         model = FallModel.load(position or dataset.position)
     except (DatasetError, ArtefactError) as err:
         raise typer.BadParameter(str(err)) from err
+    if dataset.fs < MIN_INPUT_FS:
+        raise typer.BadParameter(
+            f"{file} is sampled at {dataset.fs:g} Hz; the fall models need at least {MIN_INPUT_FS:g} Hz"
+        )
     with _progress() as progress:
         task = progress.add_task(f"{file.name}: {model.position} model", total=dataset.n_trials)
         results = evaluation.evaluate(model, dataset, lambda: progress.advance(task))

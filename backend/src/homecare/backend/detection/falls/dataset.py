@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,13 @@ class FallDataset:
     @classmethod
     def load(cls, path: Path) -> FallDataset:
         """Read and check a dataset file; pickled objects are refused."""
+        try:
+            with path.open("rb") as stream:
+                is_archive = zipfile.is_zipfile(stream)
+        except OSError as err:
+            raise DatasetError(f"{path}: cannot be read ({err.strerror})") from err
+        if not is_archive:
+            raise DatasetError(f"{path} is not a recording: give a fall-dataset .npz file (acc, gyr, trials, labels)")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
