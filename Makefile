@@ -11,11 +11,14 @@ MANIFESTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 install: $(VENV)/.installed
 
 # One editable install per member: each src folder goes on the path as it is, so a file's path is its
-# import path. `uv sync` does the same from the workspace in pyproject.toml.
-$(VENV)/.installed: $(MANIFESTS)
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(foreach m,$(MEMBERS),-e ./$(m)) 'homecare-contracts[calls,generate]' --group dev
+# import path. `uv sync` does the same from the workspace in pyproject.toml. pip's progress is shown as a line per
+# stage (what it is resolving, building and installing, and how many); its whole log is kept in $(VENV)/pip.log.
+$(VENV)/.installed: $(MANIFESTS) deploy/pip_progress.py
+	@test -d $(VENV) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing pip, then homecare's six packages and their dependencies into $(VENV) (about a minute)"
+	@$(BIN)/python deploy/pip_progress.py $(VENV)/pip.log $(BIN)/pip install --upgrade pip
+	@$(BIN)/python deploy/pip_progress.py $(VENV)/pip.log $(BIN)/pip install \
+		$(foreach m,$(MEMBERS),-e ./$(m)) 'homecare-contracts[calls,generate]' --group dev
 	@touch $@
 
 system-packages:
