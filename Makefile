@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 # One editable install per member: each src folder goes on the path as it is, so a file's path is its
 # import path. `uv sync` does the same from the workspace in pyproject.toml. pip's progress is shown as a line per
 # stage (what it is resolving, building and installing, and how many); its whole log is kept in $(VENV)/pip.log.
-$(VENV)/.installed: $(MANIFESTS) deploy/pip_progress.py
+$(VENV)/.installed: $(MANIFESTS)
 	@test -d $(VENV) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@echo "installing pip, then homecare's six packages and their dependencies into $(VENV) (about a minute)"
 	@$(BIN)/python deploy/pip_progress.py $(VENV)/pip.log $(BIN)/pip install --upgrade pip

@@ -48,12 +48,7 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")
 @app.command()
 def run(
     residents: Annotated[int, typer.Option(help="Simulated residents in the neighbourhood.")] = 50,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Seed of the simulated neighbourhood; the shipped scenarios' (1) lets them sign in as its devices."
-        ),
-    ] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated neighbourhood: its people, homes and days.")] = 1,
     speed: Annotated[float, typer.Option(help="Simulated clock speed (60 = an hour a minute).")] = 1.0,
     verbose: Verbose = False,
 ) -> None:
@@ -129,9 +124,9 @@ def main() -> None:
     except typer.TyperException as err:  # a usage error (its context names the command), or another of click's
         context = getattr(err, "ctx", None)
         if context is None:
-            raise
-        where = context.command_path
-        typer.echo(f"{where}: {err}\nTry '{where} --help' for help.", err=True)
+            typer.echo(f"homecare: {err}", err=True)
+        else:
+            typer.echo(f"{context.command_path}: {err}\nTry '{context.command_path} --help' for help.", err=True)
         sys.exit(err.exit_code)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
