@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from homecare.backend.care.ability import ITEMS
 from tests.support.world import Login, World
@@ -327,19 +328,26 @@ async def test_a_welfare_round_planned_recorded_and_counted(
         rate = (await supervisor.get("/api/reports/welfare-visits")).json()
         assert (rate["visited"], rate["rate"]) == (1, 0.5)
 
-        # Nobody at home: an incident for the call centre, the visit still to make, no visit counted.
+        # Nobody at home: an incident for the call centre (at the priority set for this resident), the visit still
+        # to make, no visit counted.
+        await db.execute(
+            "INSERT INTO detection_settings (resident_id, overrides) VALUES (%s, %s)",
+            (alone, Jsonb({"priorities": {"visit_finding": 1}})),
+        )
         weekly_url = f"/api/care/visits/{weekly_visit}/records"
         not_home = await visitor.post(weekly_url, json={"visited_at": at, "outcome": "not_home"})
         assert not_home.status_code == 201, not_home.text
         incident_id = not_home.json()["incident_id"]
         incident = await (
             await db.execute(
-                "SELECT cause, status, resident_id, explanation_zh FROM incidents WHERE id = %s", (incident_id,)
+                "SELECT cause, status, resident_id, explanation_zh, priority FROM incidents WHERE id = %s",
+                (incident_id,),
             )
         ).fetchone()
         assert incident is not None
         assert incident[:3] == ("visit_finding", "open", alone)
         assert "不在家" in incident[3]
+        assert incident[4] == 1
         rate = (await supervisor.get("/api/reports/welfare-visits")).json()
         assert (rate["visited"], [r["resident_id"] for r in rate["not_visited"]]) == (1, [alone])
 

@@ -209,11 +209,7 @@ def series_starts(body: SeriesIn, zone: ZoneInfo) -> list[datetime]:
     if (body.until - first.date()).days > MAX_SERIES_DAYS:
         raise InvalidCareInput([("until", f"a series runs for {MAX_SERIES_DAYS} days at most")])
     days = (first.date() + timedelta(days=n) for n in range((body.until - first.date()).days + 1))
-    return [
-        datetime.combine(day, first.time(), zone).astimezone(UTC)
-        for day in days
-        if day.weekday() in body.weekdays
-    ]
+    return [datetime.combine(day, first.time(), zone).astimezone(UTC) for day in days if day.weekday() in body.weekdays]
 
 
 async def book_series(conn: Conn, *, actor: Actor, body: SeriesIn, now: datetime) -> list[Booking]:

@@ -21,7 +21,8 @@ from homecare.backend.care.models import (
     VisitRecordIn,
 )
 from homecare.backend.care.service import standing
-from homecare.backend.detection.signals import DEFAULT_PRIORITY, Cause, Signal, SignalKind
+from homecare.backend.detection.config import get_settings
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.incidents.policy import Escalation
 from homecare.backend.incidents.service import apply_signal
 from homecare.backend.residents import repository as residents_repo
@@ -266,7 +267,7 @@ async def record_visit(
                     resident_id=row["resident_id"],
                     cause=Cause.VISIT_FINDING,
                     kind=SignalKind.ALARM,
-                    priority=DEFAULT_PRIORITY[Cause.VISIT_FINDING],
+                    priority=(await get_settings(conn, resident_id=row["resident_id"])).priority(Cause.VISIT_FINDING),
                     explanation_en=en,
                     explanation_zh=zh,
                     detected_at=body.visited_at,
