@@ -27,8 +27,18 @@ system-packages:
 run: install
 	$(BIN)/homecare run
 
+# The TimescaleDB build for the embedded server (see its README); the suite's second pass installs it into a copy.
+TIMESCALEDB ?= ../shared/timescaledb
+
+# Everything on plain PostgreSQL, then the integration tests again on TimescaleDB when its build is here.
 test: install system-packages
 	$(BIN)/pytest
+	@if [ -f $(TIMESCALEDB)/install.sh ]; then \
+		echo "== the integration tests again, on TimescaleDB ($(TIMESCALEDB)) =="; \
+		HOMECARE_TEST_TIMESCALEDB=$(TIMESCALEDB) $(BIN)/pytest tests/integration --storage=timescale; \
+	else \
+		echo "TimescaleDB pass skipped: $(TIMESCALEDB)/install.sh (TimescaleDB built for the embedded server) is not here"; \
+	fi
 
 # What CI checks before the tests: formatting, lint, strict types over every distribution, and layers.
 check: install

@@ -1,9 +1,15 @@
 """Shared fixtures: one PostgreSQL server for the whole run and a fresh, migrated database per test.
 
+``--storage=plain`` (the default) or ``--storage=timescale`` chooses the storage mode every test database
+is migrated in; tests marked ``storage_mode("…")`` exercise one mode's machinery and are deselected in the
+other. ``make test`` runs everything in plain mode, then the integration tests in TimescaleDB mode.
+
 Environment:
-    HOMECARE_TEST_DATABASE_URL   use this server instead of starting one (a TimescaleDB, say); the role
-                                 must be allowed to CREATE DATABASE. The storage mode follows the server.
+    HOMECARE_TEST_DATABASE_URL   use this server instead of starting one; the role must be allowed to
+                                 CREATE DATABASE, and for --storage=timescale the server must have TimescaleDB.
     HOMECARE_TEST_PG_BIN         start the embedded server from these binaries (/usr/lib/postgresql/15/bin)
+    HOMECARE_TEST_TIMESCALEDB    for --storage=timescale without an external server: the TimescaleDB build to
+                                 install into a copy of the embedded server (default ../shared/timescaledb)
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from homecare.backend.settings import Settings
 from homecare.sim.netloop import PahoBridge
 from homecare.storage.embedded import EmbeddedPostgres
 from homecare.storage.maintenance import prepare_database
+from homecare.storage.migrate import StorageMode
 from tests.support.backend import Backend, start_backend
 from tests.support.brokers import amqtt_broker, mosquitto_broker
+from tests.support.timescale import PRELOAD, timescale_bin_dir
 from tests.support.world import Login, World, build_world, signed_in
 
 # The shared test server trades durability for speed (a database per test forces a checkpoint on DROP);
@@ -38,6 +46,37 @@ TEST_SERVER_SETTINGS = {
     "max_wal_size": "1GB",
     "fsync": "off",
 }
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--storage",
+        choices=[mode.value for mode in StorageMode],
+        default=StorageMode.PLAIN.value,
+        help="the storage mode of every test database; timescale without HOMECARE_TEST_DATABASE_URL installs "
+        "HOMECARE_TEST_TIMESCALEDB (default ../shared/timescaledb) into a copy of the embedded server",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "storage_mode(mode): tests one storage mode's own machinery")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"storage mode: {config.getoption('storage')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = config.getoption("storage")
+    other = [item for item in items if (m := item.get_closest_marker("storage_mode")) and m.args[0] != mode]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+
+
+@pytest.fixture(scope="session")
+def storage_mode(pytestconfig: pytest.Config) -> StorageMode:
+    return StorageMode(pytestconfig.getoption("storage"))
 
 
 @dataclass(frozen=True)
@@ -52,19 +91,33 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    """One server for the run: external (HOMECARE_TEST_DATABASE_URL) or embedded in a temporary directory."""
+def timescale_bin(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    """The bin directory of a copy of the embedded server with TimescaleDB installed (not yet preloaded)."""
+    files = os.environ.get("HOMECARE_TEST_TIMESCALEDB") or pytestconfig.rootpath.parent / "shared" / "timescaledb"
+    return timescale_bin_dir(Path(files), tmp_path_factory.mktemp("timescaledb"))
+
+
+@pytest.fixture(scope="session")
+def pg_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, storage_mode: StorageMode
+) -> Iterator[PgServer]:
+    """One server for the run: external (HOMECARE_TEST_DATABASE_URL) or embedded in a temporary directory
+    (for TimescaleDB, a copy of the embedded server with the extension installed and preloaded)."""
     external = os.environ.get("HOMECARE_TEST_DATABASE_URL")
     if external:
         yield PgServer(admin_dsn=external, embedded=None)
         return
-    bin_dir = os.environ.get("HOMECARE_TEST_PG_BIN")
-    server = EmbeddedPostgres(
-        tmp_path_factory.mktemp("pg"),
-        bin_dir=Path(bin_dir) if bin_dir else None,
-        database="postgres",
-        settings=TEST_SERVER_SETTINGS,
-    )
+    bin_dir = Path(os.environ["HOMECARE_TEST_PG_BIN"]) if os.environ.get("HOMECARE_TEST_PG_BIN") else None
+    settings = TEST_SERVER_SETTINGS
+    if storage_mode is StorageMode.TIMESCALE:
+        if bin_dir is not None:
+            raise pytest.UsageError(
+                "--storage=timescale installs TimescaleDB into a copy of the embedded server; "
+                "unset HOMECARE_TEST_PG_BIN or use HOMECARE_TEST_DATABASE_URL"
+            )
+        bin_dir = request.getfixturevalue("timescale_bin")
+        settings = {**TEST_SERVER_SETTINGS, **PRELOAD}
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), bin_dir=bin_dir, database="postgres", settings=settings)
     server.start()
     try:
         yield PgServer(admin_dsn=server.dsn, embedded=server)
@@ -89,11 +142,18 @@ async def drop_database(server: PgServer, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def template_database(pg_server: PgServer) -> AsyncIterator[str]:
+async def template_database(pg_server: PgServer, storage_mode: StorageMode) -> AsyncIterator[str]:
     """A database migrated once per run; tests get copies of it (CREATE DATABASE … TEMPLATE is fast)."""
     name = await create_database(pg_server, prefix="hc_template")
-    async with await psycopg.AsyncConnection.connect(pg_server.dsn_for(name)) as conn:
-        await prepare_database(conn, settings=Settings(_env_file=None))
+    async with await psycopg.AsyncConnection.connect(pg_server.dsn_for(name), autocommit=True) as conn:
+        await prepare_database(conn, settings=Settings(_env_file=None), mode=storage_mode.value)
+        if storage_mode is StorageMode.TIMESCALE:
+            # Tests store data from fixed past days (the detection tests live in March 2026); TimescaleDB's
+            # retention jobs would drop it while a test runs. The jobs stay, unscheduled.
+            await conn.execute(
+                "SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs "
+                "WHERE proc_name = 'policy_retention'"
+            )
     async with await psycopg.AsyncConnection.connect(pg_server.admin_dsn, autocommit=True) as admin:
         # A template must have no sessions; this also keeps TimescaleDB's job scheduler out of it.
         await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))

@@ -16,7 +16,7 @@ from homecare.contracts.messages import Metric, Priority
 from homecare.sim.household import EventHappening
 from homecare.sim.incidents import NightOut
 from homecare.sim.neighbourhood import build_neighbourhood
-from homecare.storage.migrate import StorageMode, read_storage_mode
+from tests.support.telemetry import store_telemetry
 
 Conn = psycopg.AsyncConnection[Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,19 +57,9 @@ class Home:
                 params,
             )
 
-    async def steps(self, minute: datetime, steps: float) -> None:
-        """A wristband minute in the rollup (plain mode: the minute table, with its daily partition)."""
-        if await read_storage_mode(self.db) is StorageMode.PLAIN:
-            day = minute.replace(hour=0, minute=0, second=0, microsecond=0)
-            await self.db.execute(
-                f"CREATE TABLE IF NOT EXISTS telemetry_1m_p{day:%Y%m%d} PARTITION OF telemetry_1m "
-                f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
-            )
-            await self.db.execute(
-                "INSERT INTO telemetry_1m (bucket, resident_id, metric, n, sum, min, max) "
-                "VALUES (%s, %s, %s, 1, %s, %s, %s)",
-                (minute, self.rid, int(Metric.STEPS), steps, steps, steps),
-            )
+    async def steps(self, minute: datetime, steps: float, *, now: datetime) -> None:
+        """A wristband's step count for one minute, in the minute rollup by ``now``."""
+        await store_telemetry(self.db, [(minute, self.devices["wristband"], self.rid, Metric.STEPS, steps)], now=now)
 
 
 def _of(signals: list[Signal], rid: int, cause: Cause) -> list[Signal]:
@@ -196,7 +186,7 @@ async def test_a_day_without_any_activity_and_wristband_steps_end_it(db: Conn) -
     assert quiet.explanation_en == "No movement since yesterday 12:00; usually up by 08:00."
 
     # No home sensor sees them, but the wristband counts steps (out shopping): that is activity.
-    await home.steps(now.replace(second=0) + timedelta(minutes=3), 40)
+    await home.steps(now.replace(second=0) + timedelta(minutes=3), 40, now=now + timedelta(minutes=5))
     signals = await run_periodic_detectors(db, now=now + timedelta(minutes=5))
     assert [s.kind for s in _of(signals, home.rid, Cause.NO_ACTIVITY_DAY)] == [SignalKind.CLEAR]
     assert [s.kind for s in _of(signals, home.rid, Cause.INACTIVITY)] == [SignalKind.CLEAR]

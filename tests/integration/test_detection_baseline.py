@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
-import pytest
 
 from homecare.backend.detection.baseline import FEATURES, baseline_status, load_baseline
 from homecare.backend.detection.config import BaselineSettings
@@ -17,7 +16,7 @@ from homecare.backend.detection.periodic import run_periodic_detectors
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.contracts.messages import Metric, Priority
 from homecare.sim.neighbourhood import build_neighbourhood
-from homecare.storage.migrate import StorageMode, read_storage_mode
+from tests.support.telemetry import Point, store_telemetry
 
 Conn = psycopg.AsyncConnection[Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -37,43 +36,32 @@ def _simulated_minutes(first: date, last: date) -> dict[str, np.ndarray]:
     return {"start": minutes, **{k: np.round(v[k]) for k in ("heart_rate", "activity", "steps")}}
 
 
-async def _store(db: Conn, rid: int, minutes: dict[str, np.ndarray], *, night_hr_change: dict[date, float]) -> None:
-    """The minute rollups of these readings (one reading a minute), with the night heart rate raised on some days."""
-    days = {datetime.fromtimestamp(float(t), UTC).date() for t in minutes["start"]}
-    for day in days:  # plain mode keeps daily partitions around the wall clock only
-        await db.execute(
-            f"CREATE TABLE IF NOT EXISTS telemetry_1m_p{day:%Y%m%d} PARTITION OF telemetry_1m "
-            f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
-        )
+def _points(
+    device: int, rid: int, minutes: dict[str, np.ndarray], *, night_hr_change: dict[date, float]
+) -> list[Point]:
+    """One reading a minute of each metric, with the night heart rate raised on some days."""
     local = [datetime.fromtimestamp(float(t), SHANGHAI) for t in minutes["start"]]
     extra = np.array([night_hr_change.get(t.date(), 0.0) if t.hour < 6 else 0.0 for t in local])
-    async with (
-        db.cursor() as cur,
-        cur.copy("COPY telemetry_1m (bucket, resident_id, metric, n, sum, min, max) FROM STDIN") as copy,
+    at = [t.astimezone(UTC) for t in local]
+    points: list[Point] = []
+    for metric, key, add in (
+        (Metric.HEART_RATE, "heart_rate", extra),
+        (Metric.ACTIVITY, "activity", 0.0),
+        (Metric.STEPS, "steps", 0.0),
     ):
-        for metric, key, add in (
-            (Metric.HEART_RATE, "heart_rate", extra),
-            (Metric.ACTIVITY, "activity", 0.0),
-            (Metric.STEPS, "steps", 0.0),
-        ):
-            values = minutes[key] + add
-            for t, value in zip(minutes["start"], values, strict=True):
-                await copy.write_row(
-                    (
-                        datetime.fromtimestamp(float(t), UTC),
-                        rid,
-                        int(metric),
-                        1,
-                        float(value),
-                        float(value),
-                        float(value),
-                    )
-                )
+        points += [(t, device, rid, metric, float(v)) for t, v in zip(at, minutes[key] + add, strict=True)]
+    return points
 
 
-async def _resident(db: Conn, name: str) -> int:
+async def _resident(db: Conn, name: str) -> tuple[int, int]:
+    """A resident and their wristband."""
     cur = await db.execute("INSERT INTO residents (display_name) VALUES (%s) RETURNING id", (name,))
-    return int((await cur.fetchone())[0])  # type: ignore[index]
+    rid = int((await cur.fetchone())[0])  # type: ignore[index]
+    cur = await db.execute(
+        "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, 'wristband', %s) RETURNING id",
+        (f"wr-{name.lower()}", rid),
+    )
+    return rid, int((await cur.fetchone())[0])  # type: ignore[index]
 
 
 def _welfare(signals: list[Signal], rid: int) -> list[Signal]:
@@ -81,20 +69,25 @@ def _welfare(signals: list[Signal], rid: int) -> list[Signal]:
 
 
 async def test_a_raised_night_heart_rate_asks_for_a_welfare_check(db: Conn) -> None:
-    if await read_storage_mode(db) is not StorageMode.PLAIN:
-        pytest.skip("writes the minute rollup table directly (a continuous aggregate under TimescaleDB)")
     minutes = _simulated_minutes(FIRST, JUDGED + timedelta(days=1))
-    usual, unwell, newcomer = [await _resident(db, n) for n in ("Usual", "Unwell", "Newcomer")]
+    (usual, usual_band), (unwell, unwell_band), (newcomer, newcomer_band) = [
+        await _resident(db, n) for n in ("Usual", "Unwell", "Newcomer")
+    ]
     last_judged = _local(JUDGED + timedelta(days=1)).timestamp()
     before_next = {k: v[minutes["start"] < last_judged] for k, v in minutes.items()}
-    await _store(db, usual, before_next, night_hr_change={})
-    await _store(db, unwell, before_next, night_hr_change={JUDGED: 22.0})  # an infection: +22/min at night
     recent = {
         k: v[before_next["start"] >= _local(JUDGED - timedelta(days=3)).timestamp()] for k, v in before_next.items()
     }
-    await _store(db, newcomer, recent, night_hr_change={})
-
     now = _local(JUDGED + timedelta(days=1), 3)  # 03:00 the next morning: the judged day is complete
+    await store_telemetry(
+        db,
+        [
+            *_points(usual_band, usual, before_next, night_hr_change={}),
+            *_points(unwell_band, unwell, before_next, night_hr_change={JUDGED: 22.0}),  # an infection: +22/min
+            *_points(newcomer_band, newcomer, recent, night_hr_change={}),
+        ],
+        now=now,
+    )
     signals = await run_periodic_detectors(db, now=now)
     assert _welfare(signals, usual) == []
     assert _welfare(signals, newcomer) == []
@@ -136,7 +129,7 @@ async def test_a_raised_night_heart_rate_asks_for_a_welfare_check(db: Conn) -> N
 
     # The next day is ordinary again: the check clears.
     following = {k: v[minutes["start"] >= last_judged] for k, v in minutes.items()}
-    await _store(db, unwell, following, night_hr_change={})
+    await store_telemetry(db, _points(unwell_band, unwell, following, night_hr_change={}), now=now + timedelta(days=1))
     [clear] = _welfare(await run_periodic_detectors(db, now=now + timedelta(days=1)), unwell)
     assert clear.kind is SignalKind.CLEAR
     assert clear.explanation_en == "Daily pattern back within the personal baseline."

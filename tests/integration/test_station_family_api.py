@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.messages import Metric
 from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.telemetry import Point, store_telemetry
 from tests.support.waiting import eventually
 from tests.support.world import Login, World
 
@@ -273,23 +274,23 @@ async def test_today_against_a_usual_day_and_nights_in_bed(
     def local(day_back: int, hour: int, minute: int = 0) -> datetime:
         return datetime.combine(today - timedelta(days=day_back), time(hour, minute), SHANGHAI)
 
-    async def steps(at: datetime, total: float) -> None:
-        await db.execute(
-            "INSERT INTO telemetry_1h (bucket, resident_id, metric, n, sum, min, max) "
-            "VALUES (%s, %s, %s, 1, %s, %s, %s)",
-            (at, resident, int(Metric.STEPS), total, total, total),
-        )
+    wristband = (await device_ids(db, resident))["wristband"]
+    uploads: list[Point] = []
+
+    def steps(at: datetime, total: float) -> None:
+        uploads.append((at, wristband, resident, Metric.STEPS, total))
 
     # Five earlier days: a morning walk, and 15:00–16:00 of which half the hour has passed at 15:30; the
     # evening does not count yet. Day 9 has data only after 15:30: it counts as a day with 0 so far, so the
     # median of (0, 1100, 1300, 1300, 1400, 1500) is 1300.
     for back, morning in ((1, 1000), (2, 1200), (3, 800), (4, 1000), (5, 1100)):
-        await steps(local(back, 9), morning)
-        await steps(local(back, 15), 600)
-        await steps(local(back, 20), 5000)
-    await steps(local(9, 20), 700)
-    await steps(local(0, 9), 400)
-    await steps(local(0, 15), 50)
+        steps(local(back, 9), morning)
+        steps(local(back, 15), 600)
+        steps(local(back, 20), 5000)
+    steps(local(9, 20), 700)
+    steps(local(0, 9), 400)
+    steps(local(0, 15), 50)
+    await store_telemetry(db, uploads, now=clock.now())
     family = await login("family")
     status = (await family.get(f"/api/family/residents/{resident}/status")).json()
     assert status["today"] == {"metric": "steps", "today": 450.0, "usual": 1300.0, "usual_days": 6}

@@ -1,4 +1,5 @@
-"""The embedded server: starts, survives a crash and a stale postmaster.pid, is shared, runs PostgreSQL 15."""
+"""The embedded server: starts, survives a crash and a stale postmaster.pid, is shared, runs PostgreSQL 15 and
+TimescaleDB."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 from homecare.backend.settings import Settings
 from homecare.storage.embedded import EmbeddedPostgres, serve_database
 from homecare.storage.maintenance import prepare_database
+from homecare.storage.migrate import StorageMode
 from homecare.storage.rollups import refresh_rollups
+from tests.support.timescale import PRELOAD
 
 PG15_BIN = Path(os.environ.get("HOMECARE_TEST_PG15_BIN", "/usr/lib/postgresql/15/bin"))
 HAVE_PG15 = (PG15_BIN / "postgres").exists()
@@ -90,16 +93,22 @@ async def test_an_external_database_url_starts_nothing(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a directory listing in a test
 
 
-async def test_a_cluster_migrates_rolls_up_and_survives_a_crash_and_a_stale_pid_file(tmp_path: Path) -> None:
-    """On PostgreSQL 15 when its binaries are here (the oldest version supported), else the embedded one."""
-    bin_dir = PG15_BIN if HAVE_PG15 else None
-    server = EmbeddedPostgres(tmp_path / "data", bin_dir=bin_dir, settings=SMALL)
+async def test_a_cluster_migrates_rolls_up_and_survives_a_crash_and_a_stale_pid_file(
+    tmp_path: Path, storage_mode: StorageMode, request: pytest.FixtureRequest
+) -> None:
+    """In the run's storage mode: plain on PostgreSQL 15 when its binaries are here (the oldest version
+    supported), else on the embedded one; TimescaleDB on the embedded one with the extension preloaded."""
+    if storage_mode is StorageMode.TIMESCALE:
+        bin_dir, settings = request.getfixturevalue("timescale_bin"), {**SMALL, **PRELOAD}
+    else:
+        bin_dir, settings = PG15_BIN if HAVE_PG15 else None, SMALL
+    server = EmbeddedPostgres(tmp_path / "data", bin_dir=bin_dir, settings=settings)
     dsn = server.start()
     try:
-        if bin_dir is not None:
+        if bin_dir == PG15_BIN:
             assert server.major_version == 15
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
-            await prepare_database(conn, settings=Settings(_env_file=None))
+            assert await prepare_database(conn, settings=Settings(_env_file=None)) is storage_mode
             await conn.set_autocommit(True)
             await conn.execute("INSERT INTO residents (display_name) VALUES ('Zhao Lei')")
             now = datetime.now(UTC)
@@ -118,7 +127,7 @@ async def test_a_cluster_migrates_rolls_up_and_survives_a_crash_and_a_stale_pid_
         crash(server)
         server.stop()  # nothing left to stop, and no error about it
         assert not (server.pgdata / "postmaster.pid").exists()
-        server = EmbeddedPostgres(tmp_path / "data", bin_dir=bin_dir, settings=SMALL)
+        server = EmbeddedPostgres(tmp_path / "data", bin_dir=bin_dir, settings=settings)
         dsn = server.start()
         assert row_of(dsn, "SELECT count(*), sum(value) FROM telemetry")[0] == 120, "committed rows survive"
         server.stop()

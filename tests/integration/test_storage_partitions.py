@@ -8,7 +8,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from homecare.storage.migrate import StorageMode, read_storage_mode
 from homecare.storage.partitions import (
     drop_expired_partitions,
     ensure_partitions,
@@ -29,17 +28,12 @@ async def copy_rows(conn: Conn, rows: list[tuple[datetime, int, int | None, int,
             await copy.write_row(row)
 
 
-async def require_plain(conn: Conn) -> None:
-    if await read_storage_mode(conn) is StorageMode.TIMESCALE:
-        pytest.skip("TimescaleDB creates and drops chunks itself")
-
-
 def today() -> datetime:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+@pytest.mark.storage_mode("plain")  # TimescaleDB creates and drops chunks itself
 async def test_partitions_cover_the_retention_window_and_three_days_ahead(db: Conn) -> None:
-    await require_plain(db)
     for table in ("telemetry", "telemetry_1m"):
         days = [day for _, day, _ in await list_partitions(db, table)]
         assert days[0] == (today() - timedelta(days=30)).date()
@@ -48,8 +42,8 @@ async def test_partitions_cover_the_retention_window_and_three_days_ahead(db: Co
     assert await ensure_partitions(db, raw_retention_days=30) == 0, "already there: nothing to do"
 
 
+@pytest.mark.storage_mode("plain")  # TimescaleDB creates and drops chunks itself
 async def test_expired_partitions_are_dropped_and_recent_data_stays(db: Conn) -> None:
-    await require_plain(db)
     assert await ensure_partitions(db, raw_retention_days=40) == 20  # ten older days, two tables
     old, recent = today() - timedelta(days=38, hours=-3), datetime.now(UTC) - timedelta(minutes=1)
     await copy_rows(db, [(old, 1, None, 1, 70.0, 1), (recent, 1, None, 1, 71.0, 2)])
@@ -62,8 +56,8 @@ async def test_expired_partitions_are_dropped_and_recent_data_stays(db: Conn) ->
     assert await drop_expired_partitions(db, raw_retention_days=30) == []
 
 
+@pytest.mark.storage_mode("plain")  # TimescaleDB creates and drops chunks itself
 async def test_a_row_without_a_partition_is_refused_until_partitions_exist(db: Conn) -> None:
-    await require_plain(db)
     future = today() + timedelta(days=5, hours=1)
     with pytest.raises(psycopg.errors.CheckViolation, match="no partition"):
         await copy_rows(db, [(future, 1, None, 1, 70.0, 1)])

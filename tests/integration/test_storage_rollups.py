@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.settings import Settings
 from homecare.storage.maintenance import MAINTENANCE_LOCK, maintain_once, run_maintenance
-from homecare.storage.migrate import LOCK_NAMESPACE, StorageMode, read_storage_mode
+from homecare.storage.migrate import LOCK_NAMESPACE
 from homecare.storage.rollups import LATE_WINDOW, floor_time, refresh_rollups
 
 Conn = psycopg.AsyncConnection[Any]
@@ -156,9 +156,37 @@ async def test_rollups_equal_the_raw_data_including_late_rows(db: Conn) -> None:
     await assert_rollups_match(db)
 
 
+@pytest.mark.storage_mode("timescale")
+async def test_continuous_aggregates_store_only_complete_buckets_and_lose_no_older_one(db: Conn) -> None:
+    """A refresh over one late hour used to move the watermark past every bucket not yet materialised (they
+    vanished from the views) and to store the current, still filling hour."""
+    fleet = await make_fleet(db)
+    now = await db_now(db)
+    current_hour = floor_time(now, timedelta(hours=1))
+    await copy_rows(db, fleet.rows(300, now - timedelta(days=2, hours=3), now - timedelta(days=2)))
+    late = fleet.rows(100, current_hour - timedelta(hours=5), current_hour - timedelta(hours=4))
+    late += fleet.rows(50, current_hour, now)
+    await copy_rows(db, late)
+    await mark_late(db, late)
+    report = await refresh_rollups(db, raw_retention_days=RETENTION_DAYS)
+    assert report.dirty_rows > 0
+    await assert_rollups_match(db)
+    for view, width in (("telemetry_1m", timedelta(minutes=1)), ("telemetry_1h", timedelta(hours=1))):
+        cursor = await db.execute(
+            "SELECT materialization_hypertable_schema, materialization_hypertable_name "
+            "FROM timescaledb_information.continuous_aggregates WHERE view_name = %s",
+            (view,),
+        )
+        stored = await cursor.fetchone()
+        assert stored is not None
+        cursor = await db.execute(sql.SQL("SELECT max(bucket) FROM {}").format(sql.Identifier(*stored)))
+        [newest] = await cursor.fetchone() or [None]
+        assert newest is not None, f"{view} materialised nothing"
+        assert newest < floor_time(now, width), f"{view} stored a bucket that is still filling"
+
+
+@pytest.mark.storage_mode("plain")  # continuous aggregates track late rows through their invalidation log
 async def test_late_rows_are_recomputed_once_flagged(db: Conn) -> None:
-    if await read_storage_mode(db) is StorageMode.TIMESCALE:
-        pytest.skip("continuous aggregates track late rows through their invalidation log")
     fleet = await make_fleet(db)
     now = await db_now(db)
     await copy_rows(db, fleet.rows(500, now - timedelta(hours=2), now))
@@ -174,9 +202,8 @@ async def test_late_rows_are_recomputed_once_flagged(db: Conn) -> None:
     await assert_rollups_match(db)
 
 
+@pytest.mark.storage_mode("plain")  # the watermark is the plain-mode refresher's
 async def test_refresh_resumes_from_its_watermark(db: Conn) -> None:
-    if await read_storage_mode(db) is StorageMode.TIMESCALE:
-        pytest.skip("the watermark is the plain-mode refresher's")
     fleet = await make_fleet(db)
     now = await db_now(db)
     first = await refresh_rollups(db, raw_retention_days=RETENTION_DAYS, now=now - timedelta(hours=1))

@@ -145,7 +145,11 @@ async def _delete_older(conn: Conn, table: str, column: str, cutoff: datetime) -
 
 
 async def sync_timescale_policies(conn: Conn, *, settings: StorageSettings) -> None:
-    """Align the TimescaleDB retention policies with the settings (the migration set defaults)."""
+    """Align the TimescaleDB retention policies with the settings (the migration set defaults).
+
+    A continuous aggregate's job names the aggregate's view since TimescaleDB 2.20, its materialisation
+    hypertable before; either is recognised, so a policy that already fits is left alone.
+    """
     wanted = {
         "telemetry": settings.raw_retention_days,
         "telemetry_1m": settings.raw_retention_days,
@@ -158,10 +162,11 @@ async def sync_timescale_policies(conn: Conn, *, settings: StorageSettings) -> N
                 SELECT (j.config ->> 'drop_after')::interval = make_interval(days => %(days)s)
                 FROM timescaledb_information.jobs j
                 WHERE j.proc_name = 'policy_retention'
-                  AND j.hypertable_name = coalesce(
-                      (SELECT materialization_hypertable_name
-                       FROM timescaledb_information.continuous_aggregates WHERE view_name = %(relation)s),
-                      %(relation)s)
+                  AND ((j.hypertable_schema, j.hypertable_name) = (current_schema(), %(relation)s)
+                       OR (j.hypertable_schema, j.hypertable_name) IN (
+                           SELECT materialization_hypertable_schema, materialization_hypertable_name
+                           FROM timescaledb_information.continuous_aggregates
+                           WHERE view_schema = current_schema() AND view_name = %(relation)s))
                 """,
                 {"relation": relation, "days": days},
             )

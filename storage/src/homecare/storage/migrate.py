@@ -149,23 +149,44 @@ async def _storage_mode(conn: Conn, requested: RequestedMode) -> StorageMode:
         return recorded
     chosen = StorageMode.PLAIN
     if requested != "plain":
-        available = await (
-            await conn.execute("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb')")
-        ).fetchone()
-        if available is not None and available[0]:
+        unusable = await _timescale_unusable(conn)
+        if unusable is None:
             try:
                 async with conn.transaction():
                     await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
                 chosen = StorageMode.TIMESCALE
             except psycopg.Error as err:
-                if requested == "timescale":
-                    raise MigrationError(f"TimescaleDB is installed but cannot be enabled: {err}") from err
-                log.warning("TimescaleDB is installed but cannot be enabled (%s); using plain partitions", err)
-        elif requested == "timescale":
-            raise MigrationError("TimescaleDB storage was asked for but the extension is not available")
+                unusable = f"the extension cannot be enabled: {err}"
+        if unusable is not None:
+            if requested == "timescale":
+                raise MigrationError(f"TimescaleDB storage was asked for, but {unusable}")
+            log.warning("TimescaleDB cannot be used: %s; using plain partitions", unusable)
     await conn.execute("INSERT INTO storage_mode (mode) VALUES (%s)", (chosen.value,))
     log.info("storage mode chosen: %s", chosen)
     return chosen
+
+
+async def _timescale_unusable(conn: Conn) -> str | None:
+    """Why CREATE EXTENSION timescaledb cannot work here, or None when it can be tried.
+
+    Checked beforehand because on a server that has the files but does not preload the library the
+    statement ends the session (FATAL), and the plain fallback would be left without a connection.
+    """
+    # The loader that shared_preload_libraries brings in defines timescaledb.disable_load; unlike
+    # shared_preload_libraries itself, any role may read it.
+    row = await (
+        await conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb'), "
+            "current_setting('timescaledb.disable_load', true) IS NOT NULL"
+        )
+    ).fetchone()
+    assert row is not None
+    available, preloaded = row
+    if not available:
+        return "the timescaledb extension is not installed on the server"
+    if not preloaded:
+        return "the server does not preload it (shared_preload_libraries = 'timescaledb')"
+    return None
 
 
 async def _apply_pending(conn: Conn, migrations: list[Migration]) -> list[str]:

@@ -4,18 +4,21 @@ Plain mode recomputes (never adds to) every minute bucket from the watermark min
 up to the current minute, then the hour buckets those minutes fall in, with
 ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``. Rows that arrive later than that window are
 announced by the gateway in ``rollup_dirty`` (resident, UTC hour), in the same transaction as the
-rows; their hours are recomputed here. Under TimescaleDB the continuous aggregates' policies do the
-work; dirty hours are refreshed explicitly (the policy window only reaches back 7 days) and cleared.
+rows; their hours are recomputed here. Under TimescaleDB each refresh materialises the continuous
+aggregates' complete buckets from where they stand, the late window and the dirty hours included (the
+policies do the same every minute but reach back only 7 days).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import psycopg
 from psycopg import sql
 
 from homecare.storage import DatabaseError
@@ -36,6 +39,7 @@ REFRESH_LOCK: Final = 4
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_NEVER_MATERIALISED: Final = -210866803200000000  # TimescaleDB's watermark before the first refresh (4714 BC)
 
 _MINUTES_FROM_RAW: Final = """
 INSERT INTO telemetry_1m AS r (bucket, resident_id, metric, n, sum, min, max)
@@ -96,18 +100,14 @@ async def refresh_rollups(conn: Conn, *, raw_retention_days: int, now: datetime 
     async with autocommit(conn):
         mode = await read_storage_mode(conn)
         if mode is StorageMode.TIMESCALE:
-            return await _refresh_timescale(conn)
+            return await _refresh_timescale(conn, raw_retention_days=raw_retention_days, now=now)
         if mode is not StorageMode.PLAIN:
             raise DatabaseError("refresh_rollups needs a migrated database")
         return await _refresh_plain(conn, raw_retention_days=raw_retention_days, now=now)
 
 
 async def _refresh_plain(conn: Conn, *, raw_retention_days: int, now: datetime | None) -> RefreshReport:
-    if now is None:
-        row = await (await conn.execute("SELECT now()")).fetchone()
-        assert row is not None
-        now = row[0]
-    assert now is not None
+    now = now or await _database_now(conn)
     current_minute = floor_time(now, _MINUTE)
     end = current_minute + _MINUTE  # the current, still filling minute is recomputed next time too
     row = await (await conn.execute("SELECT watermark FROM rollup_state WHERE name = %s", (WATERMARK,))).fetchone()
@@ -183,26 +183,91 @@ async def _refresh_dirty_plain(conn: Conn) -> int:
     return total
 
 
-async def _refresh_timescale(conn: Conn) -> RefreshReport:
-    """Refresh the continuous aggregates over the dirty hours, then clear them."""
-    rows = 0
-    for _ in range(MAX_DIRTY_BATCHES):
-        cursor = await conn.execute("SELECT resident_id, hour FROM rollup_dirty ORDER BY hour LIMIT %s", (DIRTY_BATCH,))
-        claimed = await cursor.fetchall()
-        batch_hours = sorted({floor_time(hour, _HOUR) for _, hour in claimed})
-        for hour in batch_hours:
-            for view in ("telemetry_1m", "telemetry_1h"):  # the hourly aggregate reads the minute one
-                await conn.execute(
-                    sql.SQL("CALL refresh_continuous_aggregate({}, {}, {})").format(
-                        sql.Literal(view), sql.Literal(hour), sql.Literal(hour + _HOUR)
+async def _refresh_timescale(conn: Conn, *, raw_retention_days: int, now: datetime | None) -> RefreshReport:
+    """Materialise the continuous aggregates' complete buckets, late rows and dirty hours included.
+
+    A refresh moves an aggregate's watermark to the end of its window, and buckets below the watermark
+    are read from the materialisation only. So each aggregate is first refreshed from where it stands
+    (its watermark, or the raw retention horizon) to its last complete bucket — never a filling one —
+    in slices, then over the dirty hours (below the horizon, where the policies do not reach).
+    """
+    now = now or await _database_now(conn)
+    horizon = floor_time(now - timedelta(days=raw_retention_days), _HOUR)
+    ends = {"telemetry_1m": floor_time(now, _MINUTE), "telemetry_1h": floor_time(now, _HOUR)}
+    await conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, REFRESH_LOCK))
+    try:
+        # Claimed first: a late row committed after this claim flags its hour again for the next refresh.
+        claimed = await (await conn.execute("DELETE FROM rollup_dirty RETURNING resident_id, hour")).fetchall()
+        try:
+            # Hours behind the horizon stay as they are: their raw rows and minutes are dropped or about to
+            # be, and a refresh over them would empty their stored hours.
+            dirty = sorted({floor_time(hour, _HOUR) for _, hour in claimed if hour >= horizon})
+            watermarks = [await _watermark(conn, view) or horizon for view in ends]
+            start = floor_time(max(min(*watermarks, now - LATE_WINDOW), horizon), _HOUR)
+            for view, end in ends.items():  # the hourly aggregate is computed from the minute one
+                for window_start, window_end in _slices([(start, end), *_ranges(dirty)], end):
+                    await conn.execute(
+                        sql.SQL("CALL refresh_continuous_aggregate({}, {}, {})").format(
+                            sql.Literal(view), sql.Literal(window_start), sql.Literal(window_end)
+                        )
                     )
-                )
+        except BaseException:
+            await _unclaim(conn, claimed)
+            raise
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, REFRESH_LOCK))
+    return RefreshReport(StorageMode.TIMESCALE, start, ends["telemetry_1m"], dirty_rows=len(claimed))
+
+
+async def _database_now(conn: Conn) -> datetime:
+    row = await (await conn.execute("SELECT now()")).fetchone()
+    assert row is not None
+    now: datetime = row[0]
+    return now
+
+
+async def _watermark(conn: Conn, view: str) -> datetime | None:
+    """Where the aggregate's materialisation ends, or None before its first refresh."""
+    cursor = await conn.execute(
+        """
+        SELECT CASE WHEN w.watermark > %(never)s THEN _timescaledb_functions.to_timestamp(w.watermark) END
+        FROM _timescaledb_catalog.continuous_agg c
+        JOIN _timescaledb_catalog.continuous_aggs_watermark w ON w.mat_hypertable_id = c.mat_hypertable_id
+        WHERE c.user_view_schema = current_schema() AND c.user_view_name = %(view)s
+        """,
+        {"view": view, "never": _NEVER_MATERIALISED},
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def _unclaim(conn: Conn, claimed: list[tuple[int, datetime]]) -> None:
+    """Put claimed dirty hours back after a failed refresh (best effort: the connection may be gone)."""
+    with contextlib.suppress(psycopg.Error):
         await conn.execute(
-            "DELETE FROM rollup_dirty WHERE (resident_id, hour) IN "
-            "(SELECT * FROM unnest(%s::int[], %s::timestamptz[]))",
+            "INSERT INTO rollup_dirty (resident_id, hour) SELECT * FROM unnest(%s::int[], %s::timestamptz[]) "
+            "ON CONFLICT DO NOTHING",
             ([r for r, _ in claimed], [h for _, h in claimed]),
         )
-        rows += len(claimed)
-        if len(claimed) < DIRTY_BATCH:
-            break
-    return RefreshReport(StorageMode.TIMESCALE, dirty_rows=rows)
+
+
+def _ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted hour starts merged into contiguous [start, end) ranges."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for hour in hours:
+        if ranges and ranges[-1][1] == hour:
+            ranges[-1] = (ranges[-1][0], hour + _HOUR)
+        else:
+            ranges.append((hour, hour + _HOUR))
+    return ranges
+
+
+def _slices(ranges: list[tuple[datetime, datetime]], end: datetime) -> list[tuple[datetime, datetime]]:
+    """The ranges cut at ``end`` (no filling bucket is stored) and into pieces of at most ``SLICE``."""
+    out = []
+    for start, stop in ranges:
+        stop = min(stop, end)
+        while start < stop:
+            out.append((start, min(start + SLICE, stop)))
+            start += SLICE
+    return out
