@@ -2,13 +2,18 @@
 
 Prints sustained data points per second (three per message), end-to-end latency p50/p99 and loss
 counted from the stored rows against each device's seqs, once at QoS 0 and once at QoS 1, and
-writes the figures to bench/results/ingest.json. Run: ``make bench-ingest``.
+writes the figures under the storage mode they were measured in (plain or timescale; the other
+mode's figures stay) to bench/results/ingest.json. On TimescaleDB it also compresses the stored
+chunks and reports their size before and after. Run: ``make bench-ingest``, against the embedded
+server (plain), or against an external server with ``HOMECARE_BENCH_DATABASE_URL`` (a fresh
+database per run, created and dropped there; the role must be allowed to CREATE DATABASE).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -17,18 +22,23 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from rich.console import Console
 
 from homecare.sim.fleet import FleetConfig, FleetProgress, fleet_devices, run_fleet
 from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.storage.embedded import EmbeddedPostgres
-from homecare.storage.maintenance import prepare_storage
+from homecare.storage.maintenance import prepare_database
+from homecare.storage.migrate import StorageMode
 from homecare.storage.settings import StorageSettings
 from tests.support.brokers import free_port, mosquitto_broker
 from tests.support.mqtt import TestClient
@@ -55,6 +65,8 @@ class RunFigures:
     p50_ms: float
     p99_ms: float
     gateways: int
+    storage_mode: str
+    compression: dict[str, int] | None  # TimescaleDB: the telemetry chunks' bytes before and after
 
 
 def main() -> None:
@@ -65,14 +77,26 @@ def main() -> None:
     parser.add_argument("--qos1-rate", type=float, default=15_000.0, help="messages/s offered at QoS 1")
     parser.add_argument("--gateways", type=int, default=1, help="gateway processes (>1 uses $share)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("HOMECARE_BENCH_DATABASE_URL"),
+        help="an external server to measure (default: HOMECARE_BENCH_DATABASE_URL, else the embedded server)",
+    )
     args = parser.parse_args()
 
     runs = []
     for qos, rate in ((0, args.qos0_rate), (1, args.qos1_rate)):
-        figures = run_once(qos=qos, rate=rate, duration=args.duration, devices=args.devices, gateways=args.gateways)
+        figures = run_once(
+            qos=qos,
+            rate=rate,
+            duration=args.duration,
+            devices=args.devices,
+            gateways=args.gateways,
+            server_url=args.database_url,
+        )
         runs.append(figures)
         console.print(
-            f"[bold]QoS {qos}[/]: {figures.points_per_s:,.0f} data points/s sustained "
+            f"[bold]QoS {qos}, {figures.storage_mode}[/]: {figures.points_per_s:,.0f} data points/s sustained "
             f"({figures.stored_msgs:,} messages in {figures.drain_s:.1f} s), latency p50 {figures.p50_ms:.0f} ms, "
             f"p99 {figures.p99_ms:.0f} ms, lost {figures.lost_msgs}, broker dropped {figures.broker_dropped}; "
             f"publisher {figures.publisher_us_per_msg:.1f} µs/msg"
@@ -84,35 +108,73 @@ def main() -> None:
         "lost": qos0.lost_msgs + qos1.lost_msgs,
         "p50_ms": round(max(qos0.p50_ms, qos1.p50_ms), 1),
         "p99_ms": round(max(qos0.p99_ms, qos1.p99_ms), 1),
+        "compression": qos1.compression,
         "runs": [asdict(r) for r in runs],
         "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    by_mode = json.loads(args.output.read_text()) if args.output.exists() else {}
+    by_mode[qos1.storage_mode] = result
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    console.print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "machine")}))
+    args.output.write_text(json.dumps(dict(sorted(by_mode.items())), indent=2) + "\n")
+    for mode, figures in sorted(by_mode.items()):
+        summary = {k: v for k, v in figures.items() if k not in ("runs", "machine")}
+        console.print(f"{mode}: {json.dumps(summary)}")
     console.print(f"written to {args.output}")
 
 
-def run_once(*, qos: int, rate: float, duration: float, devices: int, gateways: int) -> RunFigures:
-    with tempfile.TemporaryDirectory(prefix="homecare-bench-") as tmp:
+def run_once(
+    *, qos: int, rate: float, duration: float, devices: int, gateways: int, server_url: str | None
+) -> RunFigures:
+    with tempfile.TemporaryDirectory(prefix="homecare-bench-") as tmp, _database(Path(tmp), server_url) as dsn:
         work = Path(tmp)
+        with mosquitto_broker(work) as broker_url:
+            return _measure(
+                work, dsn, broker_url, qos=qos, rate=rate, duration=duration, devices=devices, gateways=gateways
+            )
+
+
+@contextlib.contextmanager
+def _database(work: Path, server_url: str | None) -> Iterator[str]:
+    """A fresh, empty database: on the external server (dropped afterwards), else on an embedded one."""
+    if server_url is None:
         database = EmbeddedPostgres(work / "data")
-        dsn = database.start()
         try:
-            with mosquitto_broker(work) as broker_url:
-                return _measure(
-                    work, dsn, broker_url, qos=qos, rate=rate, duration=duration, devices=devices, gateways=gateways
-                )
+            yield database.start()
         finally:
             database.stop()
+        return
+    name = f"homecare_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def _prepare(dsn: str) -> StorageMode:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        return await prepare_database(conn, settings=StorageSettings(_env_file=None, database_url=dsn))
+
+
+def _compression(dsn: str) -> dict[str, int]:
+    """Compress every telemetry chunk (as the compression policy does after 7 days) and total their bytes."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('telemetry') c")
+        row = conn.execute(
+            "SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes) "
+            "FROM chunk_compression_stats('telemetry')"
+        ).fetchone()
+    assert row is not None
+    return {"before_bytes": int(row[0]), "after_bytes": int(row[1])}
 
 
 def _measure(
     work: Path, dsn: str, broker_url: str, *, qos: int, rate: float, duration: float, devices: int, gateways: int
 ) -> RunFigures:
-    settings = StorageSettings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
-    asyncio.run(prepare_storage(dsn, settings))
+    mode = asyncio.run(_prepare(dsn))
     fleet = fleet_devices(devices, prefix="bench")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
@@ -179,6 +241,8 @@ def _measure(
         p50_ms=p50 * 1000,
         p99_ms=p99 * 1000,
         gateways=len(processes),
+        storage_mode=mode.value,
+        compression=_compression(dsn) if mode is StorageMode.TIMESCALE else None,
     )
 
 
