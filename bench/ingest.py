@@ -2,11 +2,12 @@
 
 Prints sustained data points per second (three per message), end-to-end latency p50/p99 and loss
 counted from the stored rows against each device's seqs, once at QoS 0 and once at QoS 1, and
-writes the figures under the storage mode they were measured in (plain or timescale; the other
-mode's figures stay) to bench/results/ingest.json. On TimescaleDB it also compresses the stored
-chunks and reports their size before and after. Run: ``make bench-ingest``, against the embedded
-server (plain), or against an external server with ``HOMECARE_BENCH_DATABASE_URL`` (a fresh
-database per run, created and dropped there; the role must be allowed to CREATE DATABASE).
+writes the figures under the storage mode they were measured in (plain or timescale; a mode not
+measured keeps its figures) to bench/results/ingest.json. On TimescaleDB it also compresses the
+stored chunks and reports their size before and after. Run: ``make bench-ingest``: the embedded
+server in plain mode, then a copy of it with TimescaleDB (``../shared/timescaledb``, or
+``HOMECARE_BENCH_TIMESCALEDB``) preloaded; or only an external server, ``HOMECARE_BENCH_DATABASE_URL``
+(a fresh database per run, created and dropped there; the role must be allowed to CREATE DATABASE).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from homecare.storage.migrate import StorageMode
 from homecare.storage.settings import StorageSettings
 from tests.support.brokers import free_port, mosquitto_broker
 from tests.support.mqtt import TestClient
+from tests.support.timescale import PRELOAD, timescale_bin_dir
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 console = Console()
@@ -80,27 +82,66 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default=os.environ.get("HOMECARE_BENCH_DATABASE_URL"),
-        help="an external server to measure (default: HOMECARE_BENCH_DATABASE_URL, else the embedded server)",
+        help="measure this external server only (default: HOMECARE_BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--timescaledb",
+        type=Path,
+        default=Path(os.environ.get("HOMECARE_BENCH_TIMESCALEDB", "../shared/timescaledb")),
+        help="without an external server: the TimescaleDB build for the embedded server, measured after plain",
     )
     args = parser.parse_args()
 
-    runs = []
-    for qos, rate in ((0, args.qos0_rate), (1, args.qos1_rate)):
-        figures = run_once(
-            qos=qos,
-            rate=rate,
-            duration=args.duration,
-            devices=args.devices,
-            gateways=args.gateways,
-            server_url=args.database_url,
-        )
-        runs.append(figures)
+    with tempfile.TemporaryDirectory(prefix="homecare-bench-server-") as tmp:
+        for server in _servers(args.database_url, args.timescaledb, Path(tmp)):
+            runs = []
+            for qos, rate in ((0, args.qos0_rate), (1, args.qos1_rate)):
+                figures = run_once(
+                    qos=qos,
+                    rate=rate,
+                    duration=args.duration,
+                    devices=args.devices,
+                    gateways=args.gateways,
+                    server=server,
+                )
+                runs.append(figures)
+                console.print(
+                    f"[bold]QoS {qos}, {figures.storage_mode}[/]: {figures.points_per_s:,.0f} data points/s "
+                    f"sustained ({figures.stored_msgs:,} messages in {figures.drain_s:.1f} s), latency p50 "
+                    f"{figures.p50_ms:.0f} ms, p99 {figures.p99_ms:.0f} ms, lost {figures.lost_msgs}, broker dropped "
+                    f"{figures.broker_dropped}; publisher {figures.publisher_us_per_msg:.1f} µs/msg"
+                )
+            _record(args.output, runs)
+    for mode, figures in sorted(json.loads(args.output.read_text()).items()):
+        summary = {k: v for k, v in figures.items() if k not in ("runs", "machine")}
+        console.print(f"{mode}: {json.dumps(summary)}")
+    console.print(f"written to {args.output}")
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the runs' databases live: an external server, or an embedded one started per run."""
+
+    url: str | None = None
+    bin_dir: Path | None = None
+    settings: Mapping[str, str] | None = None
+
+
+def _servers(url: str | None, timescaledb: Path, tmp: Path) -> list[Server]:
+    """The external server alone; else the embedded one (plain), then a copy of it with TimescaleDB."""
+    if url is not None:
+        return [Server(url=url)]
+    if not (timescaledb / "install.sh").is_file():
         console.print(
-            f"[bold]QoS {qos}, {figures.storage_mode}[/]: {figures.points_per_s:,.0f} data points/s sustained "
-            f"({figures.stored_msgs:,} messages in {figures.drain_s:.1f} s), latency p50 {figures.p50_ms:.0f} ms, "
-            f"p99 {figures.p99_ms:.0f} ms, lost {figures.lost_msgs}, broker dropped {figures.broker_dropped}; "
-            f"publisher {figures.publisher_us_per_msg:.1f} µs/msg"
+            f"TimescaleDB not measured: {timescaledb}/install.sh (TimescaleDB built for the embedded "
+            "server) is not here; set HOMECARE_BENCH_TIMESCALEDB or HOMECARE_BENCH_DATABASE_URL"
         )
+        return [Server()]
+    return [Server(), Server(bin_dir=timescale_bin_dir(timescaledb, tmp), settings=PRELOAD)]
+
+
+def _record(output: Path, runs: list[RunFigures]) -> None:
+    """Write these runs' figures under their storage mode; the other mode's figures stay."""
     qos0, qos1 = runs
     result = {
         "qos0_points_per_s": round(qos0.points_per_s),
@@ -113,20 +154,14 @@ def main() -> None:
         "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    by_mode = json.loads(args.output.read_text()) if args.output.exists() else {}
+    by_mode = json.loads(output.read_text()) if output.exists() else {}
     by_mode[qos1.storage_mode] = result
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(dict(sorted(by_mode.items())), indent=2) + "\n")
-    for mode, figures in sorted(by_mode.items()):
-        summary = {k: v for k, v in figures.items() if k not in ("runs", "machine")}
-        console.print(f"{mode}: {json.dumps(summary)}")
-    console.print(f"written to {args.output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(dict(sorted(by_mode.items())), indent=2) + "\n")
 
 
-def run_once(
-    *, qos: int, rate: float, duration: float, devices: int, gateways: int, server_url: str | None
-) -> RunFigures:
-    with tempfile.TemporaryDirectory(prefix="homecare-bench-") as tmp, _database(Path(tmp), server_url) as dsn:
+def run_once(*, qos: int, rate: float, duration: float, devices: int, gateways: int, server: Server) -> RunFigures:
+    with tempfile.TemporaryDirectory(prefix="homecare-bench-") as tmp, _database(Path(tmp), server) as dsn:
         work = Path(tmp)
         with mosquitto_broker(work) as broker_url:
             return _measure(
@@ -135,10 +170,11 @@ def run_once(
 
 
 @contextlib.contextmanager
-def _database(work: Path, server_url: str | None) -> Iterator[str]:
+def _database(work: Path, server: Server) -> Iterator[str]:
     """A fresh, empty database: on the external server (dropped afterwards), else on an embedded one."""
+    server_url = server.url
     if server_url is None:
-        database = EmbeddedPostgres(work / "data")
+        database = EmbeddedPostgres(work / "data", bin_dir=server.bin_dir, settings=server.settings)
         try:
             yield database.start()
         finally:

@@ -27,6 +27,7 @@ MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 LOCK_NAMESPACE: Final = 7142001  # advisory lock class shared by the storage code
 MIGRATION_LOCK: Final = 1
 
+_NOT_INSTALLED: Final = "the timescaledb extension is not installed on the server"
 _FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<variant>plain|timescale))?\.sql$")
 
 _BOOTSTRAP: Final = """
@@ -160,7 +161,8 @@ async def _storage_mode(conn: Conn, requested: RequestedMode) -> StorageMode:
         if unusable is not None:
             if requested == "timescale":
                 raise MigrationError(f"TimescaleDB storage was asked for, but {unusable}")
-            log.warning("TimescaleDB cannot be used: %s; using plain partitions", unusable)
+            if unusable != _NOT_INSTALLED:  # installed for a reason: say why it is not used
+                log.warning("TimescaleDB cannot be used: %s; using plain partitions", unusable)
     await conn.execute("INSERT INTO storage_mode (mode) VALUES (%s)", (chosen.value,))
     log.info("storage mode chosen: %s", chosen)
     return chosen
@@ -183,7 +185,7 @@ async def _timescale_unusable(conn: Conn) -> str | None:
     assert row is not None
     available, preloaded = row
     if not available:
-        return "the timescaledb extension is not installed on the server"
+        return _NOT_INSTALLED
     if not preloaded:
         return "the server does not preload it (shared_preload_libraries = 'timescaledb')"
     return None
