@@ -12,6 +12,10 @@ from pydantic import BaseModel
 from homecare.contracts.messages import Command, Event, Heartbeat, ImuBurst, Presence, Telemetry
 
 ROOT: Final = "homecare/v1/dev"
+# Every contract version's device tree (homecare/<version>/dev/<device id>/<channel>): devices may publish
+# anything there under their own id and the gateways read all of it, so a channel or version this platform
+# does not serve reaches a gateway and is dead-lettered with its reason instead of vanishing at the broker.
+ALL_VERSIONS_ROOT: Final = "homecare/+/dev"
 
 
 class Channel(enum.StrEnum):
@@ -106,6 +110,7 @@ UPLINK_CHANNELS: Final = tuple(c for c, rule in RULES.items() if rule.uplink)
 
 _CHANNELS: Final = {channel.value: channel for channel in Channel}
 _TOPIC = re.compile(r"^homecare/v1/dev/([a-z0-9][a-z0-9-]{2,63})/([a-z]+)$")
+_VERSION = re.compile(r"^homecare/([^/]*)/dev/")
 
 
 class TopicError(ValueError):
@@ -127,6 +132,9 @@ def parse(topic_name: str) -> tuple[str, Channel]:
     """Split a topic into (device id, channel); raise TopicError for anything else."""
     match = _TOPIC.match(topic_name)
     if match is None:
+        version = _VERSION.match(topic_name)
+        if version is not None and version.group(0) != f"{ROOT}/":
+            raise TopicError(f"unknown contract version {version.group(1)[:20]!r} (this platform serves v1)")
         raise TopicError(f"not a homecare topic: {topic_name[:120]!r}")
     channel = _CHANNELS.get(match.group(2))
     if channel is None:

@@ -7,6 +7,7 @@ import enum
 import hmac
 import logging
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,13 +22,16 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import Session
 from amqtt.utils import format_client_message, gen_client_id
 
-from homecare.contracts.topics import UPLINK_CHANNELS, Channel, topic
+from homecare.contracts.codec import printable
+from homecare.contracts.topics import Channel, topic
 from homecare.gateway.settings import GatewaySettings
 from homecare.storage.device_secrets import hash_secret
 
 log = logging.getLogger(__name__)
 
-DEVICE_LOOKUP_TIMEOUT_S: Final = 3
+DATABASE_TIMEOUT_S: Final = 3
+# Refused publishes written to the dead letters per user and minute; a flood beyond that is only logged.
+REFUSALS_RECORDED_PER_MINUTE: Final = 30
 
 
 class Refusal(enum.IntEnum):
@@ -75,13 +79,23 @@ class Accounts:
 
 
 def may(session: Session, service_user: str, topic_name: str, action: Action) -> bool:
-    """The topic ACL of deploy/mosquitto/homecare.acl: a device publishes only on its own uplink topics and
-    reads only its own command topic; the service account is the platform and uses every topic."""
+    """The topic ACL of deploy/mosquitto: a device publishes anywhere under its own id in any version's tree
+    (the gateways dead-letter what they do not serve) except on its own command topic, and reads only its own
+    command topic; the service account is the platform and uses every topic."""
     user = session.username
     if user == service_user:
         return True
     if action is Action.PUBLISH:
-        return topic_name in {topic(user, channel) for channel in UPLINK_CHANNELS}
+        levels = topic_name.split("/")
+        return (
+            len(levels) == 5
+            and levels[0] == "homecare"
+            and levels[2] == "dev"
+            and levels[3] == user
+            and "+" not in topic_name
+            and "#" not in topic_name
+            and topic_name != topic(user, Channel.CMD)  # it would come straight back to the device as a command
+        )
     return topic_name == topic(user, Channel.CMD)
 
 
@@ -116,13 +130,33 @@ class HomecareBroker(Broker):  # type: ignore[misc]  # amqtt ships no type infor
         existing: dict[str, Any] = self._subscriptions  # type: ignore[has-type]  # set by amqtt
         self._subscriptions = _SnapshotDict(existing)
         self._accounts = accounts
-        self._devices: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        self._devices_lock = asyncio.Lock()
+        self._database: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._database_lock = asyncio.Lock()
+        self._refusals: dict[str, int] = {}  # user → publishes refused in the current minute
+        self._refusals_minute = 0
 
     async def shutdown(self) -> None:
         await super().shutdown()
-        if self._devices is not None:
-            await self._devices.close()
+        if self._database is not None:
+            await self._database.close()
+
+    async def _execute(self, query: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        """Run one statement on the broker's own connection (opened when first needed, again after a failure)
+        and return its first row; psycopg.Error or TimeoutError when the database cannot answer."""
+        assert self._accounts.dsn is not None
+        async with self._database_lock:
+            try:
+                if self._database is None or self._database.closed:
+                    self._database = await psycopg.AsyncConnection.connect(
+                        self._accounts.dsn, autocommit=True, connect_timeout=DATABASE_TIMEOUT_S
+                    )
+                async with asyncio.timeout(DATABASE_TIMEOUT_S):
+                    cursor = await self._database.execute(query, params)
+                    return await cursor.fetchone() if cursor.description else None
+            except (psycopg.Error, TimeoutError):
+                if self._database is not None:
+                    await self._database.close()  # the next statement opens a new one
+                raise
 
     # --- CONNECT: who may connect, checked before the session table is touched ---------------------
 
@@ -153,21 +187,7 @@ class HomecareBroker(Broker):  # type: ignore[misc]  # amqtt ships no type infor
         cannot say."""
         if self._accounts.dsn is None:
             return None
-        async with self._devices_lock:
-            try:
-                if self._devices is None or self._devices.closed:
-                    self._devices = await psycopg.AsyncConnection.connect(
-                        self._accounts.dsn, autocommit=True, connect_timeout=DEVICE_LOOKUP_TIMEOUT_S
-                    )
-                async with asyncio.timeout(DEVICE_LOOKUP_TIMEOUT_S):
-                    cursor = await self._devices.execute(
-                        "SELECT secret_hash FROM devices WHERE uid = %s AND revoked_at IS NULL", (uid,)
-                    )
-                    row = await cursor.fetchone()
-            except (psycopg.Error, TimeoutError):
-                if self._devices is not None:
-                    await self._devices.close()  # the next CONNECT opens a new one
-                raise
+        row = await self._execute("SELECT secret_hash FROM devices WHERE uid = %s AND revoked_at IS NULL", (uid,))
         return None if row is None or row[0] is None else str(row[0])
 
     async def _initialize_client_session(
@@ -221,10 +241,43 @@ class HomecareBroker(Broker):  # type: ignore[misc]  # amqtt ships no type infor
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         allowed = may(session, self._accounts.service_user, topic, action)
-        if not allowed and action is not Action.RECEIVE:
-            # Dropped here, never seen by the gateway: the broker's log is where it is recorded.
-            log.warning("refused: %s may not %s %s", session.username, action.value, topic)
+        if not allowed and action is Action.SUBSCRIBE:
+            log.warning("refused: %s may not subscribe to %s", session.username, printable(topic)[:200])
         return allowed
+
+    async def _handle_message_delivery(
+        self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: asyncio.Future[Any]
+    ) -> bool:
+        # amqtt drops a refused publish in here (see _topic_filtering); it is recorded first.
+        message = wait_deliver.result()
+        user = self._accounts.service_user
+        if message is not None and message.topic and not may(client_session, user, message.topic, Action.PUBLISH):
+            await self._record_refused_publish(client_session.username, message.topic, bytes(message.data))
+        return bool(await super()._handle_message_delivery(client_session, handler, wait_deliver))
+
+    async def _record_refused_publish(self, user: str, topic_name: str, payload: bytes) -> None:
+        """A publish the ACL refuses (under another device's id, on the device's own command topic) goes to the
+        dead letters beside what the gateways refuse, where the operator sees it; a flood only to the log."""
+        minute = int(time.monotonic() // 60)
+        if minute != self._refusals_minute:
+            self._refusals_minute, self._refusals = minute, {}
+        count = self._refusals[user] = self._refusals.get(user, 0) + 1
+        if count > REFUSALS_RECORDED_PER_MINUTE:
+            if count == REFUSALS_RECORDED_PER_MINUTE + 1:
+                log.warning("refused: %s keeps publishing where it may not; not recording more this minute", user)
+            return
+        shown = printable(topic_name)[:200]
+        log.warning("refused: %s may not publish on %s", user, shown)
+        if self._accounts.dsn is None:
+            return
+        reason = "refused: the broker lets a device publish only under its own id, and never on its own cmd topic"
+        try:
+            await self._execute(
+                "INSERT INTO dead_letters (topic, device_uid, reason, payload) VALUES (%s, %s, %s, %s)",
+                (shown, printable(user)[:64], reason, payload),
+            )
+        except (psycopg.Error, TimeoutError) as err:
+            log.warning("refused publish of %s not recorded, the database is unavailable: %s", user, err)
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session

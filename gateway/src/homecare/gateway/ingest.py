@@ -18,6 +18,17 @@ _CMD_SUFFIX = "/" + Channel.CMD.value
 _DEVICE_TREE = ROOT + "/"
 
 
+def _one_device_level(topic: str, suffix: str) -> bool:
+    """Whether the topic matches the filter {ROOT}/+<suffix> as the broker matches it (``+`` is exactly one
+    level, possibly empty)."""
+    return (
+        topic.endswith(suffix)
+        and topic.startswith(_DEVICE_TREE)
+        and len(topic) >= len(_DEVICE_TREE) + len(suffix)
+        and "/" not in topic[len(_DEVICE_TREE) : len(topic) - len(suffix)]
+    )
+
+
 class Ingest:
     """Turns one MQTT message into stored rows, a durable write, or a dead letter. Never raises."""
 
@@ -44,9 +55,9 @@ class Ingest:
         self._left_to_others = {"/" + channel.value for channel in left_to_others}
 
     def handle(self, topic: str, payload: bytes | bytearray, delivery: Delivery | None) -> None:
-        if topic.endswith(_CMD_SUFFIX) or (self._left_to_others and self._taken_by_others(topic)):
-            # Our own downlink commands come back through the wildcard subscription, and another gateway
-            # stores (or dead-letters) the channels it takes.
+        if _one_device_level(topic, _CMD_SUFFIX) or (self._left_to_others and self._taken_by_others(topic)):
+            # The platform's own commands come back through the wildcard subscription (the broker lets no
+            # device publish there), and another gateway stores (or dead-letters) the channels it takes.
             if delivery is not None:
                 self._telemetry.acknowledge_later(delivery)
             return
@@ -106,15 +117,9 @@ class Ingest:
         self._telemetry.seen(device.id, now)
 
     def _taken_by_others(self, topic: str) -> bool:
-        """Whether the topic matches another gateway's filter {ROOT}/+/<channel> as the broker matches it
-        (``+`` is exactly one level, possibly empty)."""
+        """Whether the topic matches another gateway's filter {ROOT}/+/<channel>."""
         suffix = topic[topic.rfind("/") :]
-        return (
-            suffix in self._left_to_others
-            and topic.startswith(_DEVICE_TREE)
-            and len(topic) >= len(_DEVICE_TREE) + len(suffix)
-            and "/" not in topic[len(_DEVICE_TREE) : len(topic) - len(suffix)]
-        )
+        return suffix in self._left_to_others and _one_device_level(topic, suffix)
 
     def _duplicate(self, channel: str, delivery: Delivery | None) -> None:
         self._metrics.duplicates.labels(channel).inc()

@@ -20,7 +20,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homecare.contracts.codec import encode
 from homecare.contracts.messages import Ack, AckStatus, Command
-from homecare.contracts.topics import ROOT, UPLINK_CHANNELS, Channel, topic
+from homecare.contracts.topics import ALL_VERSIONS_ROOT, ROOT, UPLINK_CHANNELS, Channel, topic
 from homecare.gateway.commands import CommandSender
 from homecare.gateway.durable_writer import DurableWriter
 from homecare.gateway.ingest import Ingest
@@ -41,13 +41,14 @@ ALARM_CHANNELS: Final = frozenset(channel for channel in UPLINK_CHANNELS if chan
 
 
 def subscription_filters(channels: GatewayChannels, share_group: str | None) -> list[str]:
-    """What a gateway subscribes to. "all" and "telemetry": the whole device tree, so that unknown channels
-    are dead-lettered (by exactly one gateway) rather than ignored; "alarms" only the alarm channels. The
-    split keeps an alarm from ever waiting behind telemetry for the interpreter or the socket."""
+    """What a gateway subscribes to. "all" and "telemetry": every version's device tree, so that unknown
+    channels and versions are dead-lettered (by exactly one gateway) rather than ignored; "alarms" only the
+    alarm channels. The split keeps an alarm from ever waiting behind telemetry for the interpreter or the
+    socket."""
     if channels == "alarms":
         patterns = [f"{ROOT}/+/{channel.value}" for channel in sorted(ALARM_CHANNELS)]
     else:
-        patterns = [f"{ROOT}/#"]
+        patterns = [f"{ALL_VERSIONS_ROOT}/#"]
     return [f"$share/{share_group}/{pattern}" if share_group else pattern for pattern in patterns]
 
 
