@@ -233,37 +233,31 @@ async def test_no_device_takes_over_another_clients_session(secured: Secured) ->
             client.close()
 
 
-def _gateway_process(database_url: str, services_url: str, client_id: str) -> subprocess.Popen[bytes]:
+def _gateway_process(database_url: str, services_url: str, client_id: str | None) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "HOMECARE_GATEWAY_CLIENT_ID"},
         "HOMECARE_DATABASE_URL": database_url,
         "HOMECARE_MQTT_URL": services_url,
         "HOMECARE_MQTT_SHARE_GROUP": "homecare-alarm-gateways",
         "HOMECARE_GATEWAY_CHANNELS": "alarms",
-        "HOMECARE_GATEWAY_CLIENT_ID": client_id,
     }
+    if client_id is not None:
+        env["HOMECARE_GATEWAY_CLIENT_ID"] = client_id
     return subprocess.Popen([sys.executable, "-m", "homecare.launcher.cli", "gateway"], env=env)
 
 
-async def test_a_replaced_gateway_gets_what_was_queued_for_it(database_url: str, tmp_path: Path) -> None:
-    """deploy/ names each gateway stably (a StatefulSet's ordinal, a compose service): the replacement of a
+@pytest.mark.parametrize("named", [True, False], ids=["stable-names", "no-names"])
+async def test_a_replaced_gateway_gets_what_was_queued_for_it(database_url: str, tmp_path: Path, named: bool) -> None:
+    """deploy/ names each gateway stably (a StatefulSet's ordinal, a compose service); gateways given no name (a
+    Deployment's pods) take the lowest free id of a pool held in the database. Either way the replacement of a
     killed gateway resumes its persistent session, and what the broker queued for it meanwhile is stored."""
     household = await enrol(database_url, GOLDEN_DEVICES)
     pendant_id = household.devices["sos-golden-01"]
+    first_id, survivor_id = ("homecare-alarm-gateway-0", "homecare-alarm-gateway-1") if named else (None, None)
     with production_mosquitto(tmp_path, SECRETS) as broker:
-        first = _gateway_process(database_url, broker.services_url, "homecare-alarm-gateway-0")
-        survivor = Gateway(
-            gateway_settings(
-                database_url,
-                broker.services_url,
-                mqtt_share_group="homecare-alarm-gateways",
-                gateway_channels="alarms",
-                gateway_client_id="homecare-alarm-gateway-1",
-            ),
-            database_url,
-        )
+        first = _gateway_process(database_url, broker.services_url, first_id)
         pendant = TestClient(broker.devices_url, client_id="sos-golden-01", password=SECRETS["sos-golden-01"])
-        replacement = None
+        survivor = replacement = None
         try:
 
             async def first_one_stored() -> list[tuple[int, int]]:
@@ -273,7 +267,18 @@ async def test_a_replaced_gateway_gets_what_was_queued_for_it(database_url: str,
                 return await _stored(database_url)
 
             await eventually(first_one_stored, timeout=30)
+            survivor = Gateway(
+                gateway_settings(
+                    database_url,
+                    broker.services_url,
+                    mqtt_share_group="homecare-alarm-gateways",
+                    gateway_channels="alarms",
+                    gateway_client_id=survivor_id,
+                ),
+                database_url,
+            )
             survivor.start()
+            assert survivor.client_id == "homecare-alarm-gateway-1"  # without names: the first holds -0
             first.send_signal(signal.SIGKILL)
             first.wait()
             for seq in range(2, 22):  # the device does not resend: only the broker has them
@@ -282,15 +287,17 @@ async def test_a_replaced_gateway_gets_what_was_queued_for_it(database_url: str,
             stranded = 21 - len(await _stored(database_url))
             assert stranded > 0  # the broker queued a share for the killed gateway's session
 
-            replacement = _gateway_process(database_url, broker.services_url, "homecare-alarm-gateway-0")
+            replacement = _gateway_process(database_url, broker.services_url, first_id)
+            replaced_at = time.monotonic()
 
             async def all_stored() -> bool:
                 return await _stored(database_url) == [(pendant_id, seq) for seq in range(1, 22)]
 
             assert await eventually(all_stored, timeout=30)
+            assert time.monotonic() - replaced_at < 20  # the process's start-up, not a session's expiry
         finally:
             pendant.close()
-            if survivor.wait_connected(0):
+            if survivor is not None and survivor.wait_connected(0):
                 survivor.stop()
             for process in (first, replacement):
                 if process is not None and process.poll() is None:

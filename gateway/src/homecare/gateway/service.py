@@ -8,7 +8,7 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Final
 from urllib.parse import unquote, urlsplit
@@ -21,6 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from homecare.contracts.codec import encode
 from homecare.contracts.messages import Ack, AckStatus, Command
 from homecare.contracts.topics import ALL_VERSIONS_ROOT, ROOT, UPLINK_CHANNELS, Channel, topic
+from homecare.gateway.client_ids import ClientIdPool
 from homecare.gateway.commands import CommandSender
 from homecare.gateway.durable_writer import DurableWriter
 from homecare.gateway.ingest import Ingest
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 
 # What an "alarms" gateway takes; a "telemetry" gateway beside it takes the rest of the device tree.
 ALARM_CHANNELS: Final = frozenset(channel for channel in UPLINK_CHANNELS if channel is not Channel.TELEMETRY)
+# The pool of client ids of gateways started without one (see ClientIdPool), by what they take.
+CLIENT_ID_PREFIXES: Final[dict[GatewayChannels, str]] = {
+    "all": "homecare-gateway",
+    "telemetry": "homecare-telemetry-gateway",
+    "alarms": "homecare-alarm-gateway",
+}
 
 
 def subscription_filters(channels: GatewayChannels, share_group: str | None) -> list[str]:
@@ -55,8 +62,16 @@ def subscription_filters(channels: GatewayChannels, share_group: str | None) -> 
 class Gateway:
     """Owns the MQTT client, the device registry and the writers; start() and stop() from one thread."""
 
-    def __init__(self, settings: GatewaySettings, dsn: str) -> None:
+    def __init__(
+        self, settings: GatewaySettings, dsn: str, on_client_id_lost: Callable[[], None] = lambda: None
+    ) -> None:
         self.settings = settings
+        self._client_ids: ClientIdPool | None = None
+        if settings.gateway_client_id is None:
+            self._client_ids = ClientIdPool(dsn, CLIENT_ID_PREFIXES[settings.gateway_channels], on_client_id_lost)
+            self.client_id = self._client_ids.take()
+        else:
+            self.client_id = settings.gateway_client_id
         self.metrics = GatewayMetrics()
         self._manual_ack = settings.gateway_ack_after_commit
         self._filters = subscription_filters(settings.gateway_channels, settings.mqtt_share_group)
@@ -92,7 +107,7 @@ class Gateway:
         url = urlsplit(self.settings.mqtt_url)
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
-            client_id=self.settings.gateway_client_id,
+            client_id=self.client_id,
             # MQTT 3.1.1: paho receives about twice as fast as over MQTT 5.
             protocol=mqtt.MQTTv311,
             clean_session=False,
@@ -102,7 +117,7 @@ class Gateway:
             client.username_pw_set(unquote(url.username), unquote(url.password or ""))
         else:
             # Brokers keep persistent sessions only for clients that name themselves.
-            client.username_pw_set(self.settings.gateway_client_id)
+            client.username_pw_set(self.client_id)
         if url.scheme == "mqtts":
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         client.max_inflight_messages_set(1000)
@@ -143,6 +158,8 @@ class Gateway:
         # paho leaves its wake-up socket pair to the garbage collector; close it now.
         self._client._reset_sockets()
         self.registry.stop()
+        if self._client_ids is not None:
+            self._client_ids.release()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -157,7 +174,12 @@ class Gateway:
             return
         self._generation += 1
         client.subscribe([(pattern, 1) for pattern in self._filters])
-        log.info("gateway connected to %s (session %d)", redacted(self.settings.mqtt_url), self._generation)
+        log.info(
+            "gateway %s connected to %s (session %d)",
+            self.client_id,
+            redacted(self.settings.mqtt_url),
+            self._generation,
+        )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: Properties
@@ -227,12 +249,18 @@ def serve(settings: GatewaySettings) -> None:
         raise SystemExit("the gateway needs HOMECARE_DATABASE_URL (homecare run sets it)")
     dsn = settings.database_url
     asyncio.run(prepare_storage_when_reachable(dsn, settings))
-    gateway = Gateway(settings, dsn)
+    stop = threading.Event()
+    lost = threading.Event()
+
+    def client_id_lost() -> None:
+        lost.set()
+        stop.set()
+
+    gateway = Gateway(settings, dsn, client_id_lost)
     if settings.gateway_metrics_port is not None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.gateway_metrics_port, addr="127.0.0.1", registry=gateway.metrics.registry)
-    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     gateway.start()
@@ -240,3 +268,5 @@ def serve(settings: GatewaySettings) -> None:
     stop.wait()
     log.info("gateway stopping")
     gateway.stop()
+    if lost.is_set():
+        raise SystemExit(f"gateway {gateway.client_id} stopped: another gateway took its client id")

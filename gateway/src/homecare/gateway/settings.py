@@ -29,7 +29,15 @@ class GatewaySettings(StorageSettings):
         description='What this gateway takes: "all", or "telemetry" / "alarms" when two processes split the work '
         "(an alarm then never queues behind telemetry).",
     )
-    gateway_client_id: str = Field(default="homecare-gateway-1", min_length=1, max_length=64)
+    gateway_client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The gateway's MQTT client id, stable across restarts (a StatefulSet pod's name, a compose "
+        "service's). Unset: the lowest free one of homecare-gateway-N (homecare-telemetry-gateway-N, "
+        "homecare-alarm-gateway-N when split), held through the database, so whatever replaces a killed gateway "
+        "resumes its session.",
+    )
     gateway_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics of the gateway on this port."
     )
