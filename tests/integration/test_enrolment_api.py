@@ -245,6 +245,21 @@ async def test_a_device_secret_is_shown_once_and_only_its_hash_is_kept(
     ] == ["admin.device.enrol", "admin.device.reissue", "admin.device.revoke"]
 
 
+async def test_no_device_is_enrolled_under_a_platform_clients_name(admin: httpx.AsyncClient, world: World) -> None:
+    """A device named like a gateway could connect under the gateway's client id and take its session."""
+    refused = await admin.post(
+        f"/api/admin/residents/{world.resident_ids[0]}/devices",
+        json={"uid": "homecare-alarm-gateway-1", "kind": "sos_pendant"},
+    )
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert (problem["loc"][-1], problem["type"], problem["ctx"]) == (
+        "uid",
+        "reserved_device_id",
+        {"prefix": "homecare-"},
+    )
+
+
 def _connects(url: str, uid: str, secret: str) -> bool:
     try:
         TestClient(url, client_id=uid, username=uid, password=secret).close()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from homecare.backend.detection.config import DetectionSettings
@@ -122,8 +122,23 @@ class ResidentPage(_Out):
     items: list[ResidentSummary]
 
 
+# The platform's own MQTT clients (gateways, the runner's probe) are named so; a device named so could take
+# a gateway's session on a broker that binds client ids to user names.
+PLATFORM_CLIENT_PREFIX: Final = "homecare-"
+
+
+def _not_a_platform_client(uid: str) -> str:
+    if uid.startswith(PLATFORM_CLIENT_PREFIX):
+        raise PydanticCustomError(
+            "reserved_device_id",
+            "device ids starting with {prefix} are the platform's own MQTT clients",
+            {"prefix": PLATFORM_CLIENT_PREFIX},
+        )
+    return uid
+
+
 class DeviceIn(_In):
-    uid: DeviceId
+    uid: Annotated[DeviceId, AfterValidator(_not_a_platform_client)]
     kind: DeviceKind
 
 

@@ -11,7 +11,7 @@ addStrings({
     "adm.pageOf": "第 {from}–{to} 条，共 {total} 条", "adm.fixFields": "请修改标出的内容后再保存",
     "adm.v.missing": "必填", "adm.v.le": "不能大于 {n}", "adm.v.ge": "不能小于 {n}", "adm.v.empty": "不能为空",
     "adm.v.short": "至少 {n} 个字符", "adm.v.long": "最多 {n} 个字符", "adm.v.many": "最多 {n} 项",
-    "adm.v.pattern": "格式不正确", "adm.v.number": "请填写数字", "adm.v.time": "请填写时间，例如 08:00",
+    "adm.v.pattern": "格式不正确", "adm.v.reserved": "以 {prefix} 开头的编号留给平台自身使用", "adm.v.number": "请填写数字", "adm.v.time": "请填写时间，例如 08:00",
     "adm.v.choice": "请从以下选择：{choices}", "adm.v.reach": "联系人需要电话或电子邮箱",
     "adm.s": "{n} 秒", "adm.min": "{n} 分钟", "adm.meets": "达标", "adm.misses": "未达标",
 
@@ -127,7 +127,7 @@ addStrings({
     "adm.pageOf": "{from}–{to} of {total}", "adm.fixFields": "Please correct the marked fields and save again",
     "adm.v.missing": "Required", "adm.v.le": "Must be at most {n}", "adm.v.ge": "Must be at least {n}",
     "adm.v.empty": "Must not be empty", "adm.v.short": "At least {n} characters", "adm.v.long": "At most {n} characters",
-    "adm.v.many": "At most {n} entries", "adm.v.pattern": "Not in the expected format", "adm.v.number": "Enter a number",
+    "adm.v.many": "At most {n} entries", "adm.v.pattern": "Not in the expected format", "adm.v.reserved": "Ids starting with {prefix} are the platform's own", "adm.v.number": "Enter a number",
     "adm.v.time": "Enter a time such as 08:00", "adm.v.choice": "Choose one of: {choices}",
     "adm.v.reach": "A contact needs a phone number or an e-mail address",
     "adm.s": "{n} s", "adm.min": "{n} min", "adm.meets": "On target", "adm.misses": "Below target",

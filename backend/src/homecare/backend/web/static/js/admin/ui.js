@@ -74,6 +74,7 @@ export function explain(item) {
     case "string_too_long": return t("adm.v.long", { n: ctx.max_length });
     case "too_long": return t("adm.v.many", { n: ctx.max_length });
     case "string_pattern_mismatch": return t("adm.v.pattern");
+    case "reserved_device_id": return t("adm.v.reserved", { prefix: ctx.prefix });
     case "float_parsing": case "float_type": case "int_parsing": case "int_type": case "int_from_float":
       return t("adm.v.number");
     case "time_parsing": case "time_type": return t("adm.v.time");
