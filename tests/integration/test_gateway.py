@@ -10,15 +10,13 @@ from typing import Any
 
 import numpy as np
 import psycopg
-import pytest
 
 from homecare.contracts import generate
-from homecare.contracts.codec import decode_command
 from homecare.contracts.messages import AckStatus, Telemetry
-from homecare.contracts.topics import parse
 from homecare.gateway.service import Gateway
+from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol, gateway_settings
-from tests.support.mqtt import TestClient
+from tests.support.mqtt import TestClient, acks
 from tests.support.waiting import eventually
 
 EXAMPLES = Path(generate.HERE) / "examples"
@@ -38,37 +36,6 @@ def uplink_examples() -> list[dict[str, Any]]:
     paths = sorted((EXAMPLES / "valid").glob("*.json"), key=lambda p: (p.stem == "presence-offline-will", p.stem))
     examples = [json.loads(p.read_text()) for p in paths]
     return [e for e in examples if not e["topic"].endswith("/cmd")]
-
-
-async def scalar(database_url: str, query: str, *params: object) -> Any:
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        row = await (await conn.execute(query, params)).fetchone()
-        return None if row is None else row[0]
-
-
-@pytest.fixture
-def device(broker_url: str) -> Any:
-    client = TestClient(broker_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def commands(broker_url: str) -> Any:
-    """Every command the platform sends to any device, decoded, in arrival order."""
-    client = TestClient(broker_url)
-    client.subscribe("homecare/v1/dev/+/cmd")
-    yield client
-    client.close()
-
-
-def acks(commands: TestClient) -> list[tuple[str, int, AckStatus]]:
-    found = []
-    for message in list(commands.received):
-        body = decode_command(message.payload).body
-        if body.kind == "ack":
-            found.append((parse(message.topic)[0], body.ack_seq, body.status))
-    return found
 
 
 async def test_every_golden_example_reaches_the_database(

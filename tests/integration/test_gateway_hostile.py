@@ -21,27 +21,12 @@ from homecare.gateway.service import Gateway
 from homecare.gateway.settings import GatewaySettings
 from homecare.gateway.telemetry_writer import TelemetryWriter
 from homecare.storage.settings import redacted
-from tests.integration.test_gateway import acks, scalar
+from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol, gateway_settings
-from tests.support.mqtt import TestClient
+from tests.support.mqtt import TestClient, acks
 from tests.support.waiting import eventually
 
 PENDANT = "homecare/v1/dev/sos-golden-01/event"
-
-
-@pytest.fixture
-def device(broker_url: str) -> Any:
-    client = TestClient(broker_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def commands(broker_url: str) -> Any:
-    client = TestClient(broker_url)
-    client.subscribe("homecare/v1/dev/+/cmd")
-    yield client
-    client.close()
 
 
 def sos(seq: int, **extra: Any) -> dict[str, Any]:

@@ -10,6 +10,10 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from homecare.contracts.codec import decode_command
+from homecare.contracts.messages import AckStatus
+from homecare.contracts.topics import parse
+
 
 class TestClient:
     """A connected paho client whose received messages are kept in order.
@@ -81,3 +85,13 @@ class TestClient:
         self._client.disconnect()
         self._client.loop_stop()
         self._client._reset_sockets()  # paho leaves its wake-up socket pair to the garbage collector
+
+
+def acks(commands: TestClient) -> list[tuple[str, int, AckStatus]]:
+    """(device id, acknowledged seq, status) of every ack command a client subscribed to commands received."""
+    found = []
+    for message in list(commands.received):
+        body = decode_command(message.payload).body
+        if body.kind == "ack":
+            found.append((parse(message.topic)[0], body.ack_seq, body.status))
+    return found
