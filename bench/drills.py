@@ -40,7 +40,7 @@ from rich.table import Table
 
 from bench.services import start_homecare, wait_for_api, write_results
 from homecare.backend.devices.repository import enrol_device
-from homecare.backend.enrolment.mosquitto_passwords import mosquitto_hash
+from homecare.backend.enrolment.mosquitto_passwords import PasswordFile, mosquitto_hash
 from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.gateway.service import subscription_filters
 from homecare.sim.clock import SimClock
@@ -234,9 +234,10 @@ class BrokerFiles:
         return self.ports.get(1884, self.device_port)
 
     def write_accounts(self, devices: dict[str, str], services: dict[str, str]) -> None:
-        for port, accounts in ((1883, devices), (1884 if 1884 in self.ports else 1883, services)):
-            with self.password_files[port].open("a") as out:
-                out.writelines(f"{user}:{mosquitto_hash(secret)}\n" for user, secret in accounts.items())
+        """The devices' password file and ACL as enrolment writes them, then the services' accounts."""
+        PasswordFile(self.password_files[1883], None).apply(devices)
+        with self.password_files[1884 if 1884 in self.ports else 1883].open("a") as out:
+            out.writelines(f"{user}:{mosquitto_hash(secret)}\n" for user, secret in services.items())
 
 
 async def build_stack(
@@ -303,7 +304,11 @@ def prepare_broker(
         broker_user = pwd.getpwnam("mosquitto")
         os.chown(work / "mosquitto", broker_user.pw_uid, broker_user.pw_gid)
         work.chmod(0o755)
-        for path in [work / "homecare.acl", *broker.password_files.values()]:
+        for path in [
+            work / "homecare.acl",
+            *broker.password_files.values(),
+            PasswordFile(broker.password_files[1883], None).acl_path,
+        ]:
             path.chmod(0o644)
     return broker
 

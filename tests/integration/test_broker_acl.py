@@ -135,12 +135,13 @@ async def test_what_a_device_sends_under_its_own_id_reaches_a_gateway_and_the_re
         pendant.publish("homecare/v1/dev/wr-golden-01/event", _sos("wr-golden-01", 2))
         pendant.publish("homecare/v1/dev/sos-golden-01/event", _sos("sos-golden-01", 3))
         await eventually(lambda: pendant.received)  # the acknowledgement of seq 3, sent after all the others
-        if secured.name == "amqtt":
+        # Mosquitto 2.0 logs a refused publish only at log_type debug (deploy/README.md): nothing to record there.
+        recorded = 2 if secured.name == "mosquitto" else 4
 
-            async def all_four_recorded() -> bool:
-                return len(await _dead_letters(database_url)) >= 4
+        async def all_recorded() -> bool:
+            return len(await _dead_letters(database_url)) >= recorded
 
-            await eventually(all_four_recorded)
+        await eventually(all_recorded)
         await asyncio.sleep(1.0)  # a second copy, or the forged command coming back, would have arrived by now
         letters = await _dead_letters(database_url)
     finally:
@@ -151,18 +152,21 @@ async def test_what_a_device_sends_under_its_own_id_reaches_a_gateway_and_the_re
         Ack(ack_seq=3, status=AckStatus.STORED)
     ]
     assert await _stored(database_url) == [(secured.household.devices["sos-golden-01"], 3)]
-    if secured.name == "mosquitto":
-        # Mosquitto's acl_file cannot let a device write its other topics but not its own command topic (a
-        # `deny` also stops it reading its commands), so there a device writes only the channels of v1 and the
-        # broker drops the rest unrecorded (Mosquitto 2.0 logs a refused publish only at log_type debug).
-        assert letters == []
-        return
-    assert sorted(letters) == [
+    refusals = [
         ("homecare/v1/dev/sos-golden-01/cmd", "sos-golden-01", REFUSED),
-        ("homecare/v1/dev/sos-golden-01/firmware", None, "topic: unknown channel 'firmware'"),
         ("homecare/v1/dev/wr-golden-01/event", "sos-golden-01", REFUSED),
-        ("homecare/v2/dev/sos-golden-01/event", None, "topic: unknown contract version 'v2' (this platform serves v1)"),
     ]
+    assert sorted(letters) == sorted(
+        [
+            ("homecare/v1/dev/sos-golden-01/firmware", None, "topic: unknown channel 'firmware'"),
+            (
+                "homecare/v2/dev/sos-golden-01/event",
+                None,
+                "topic: unknown contract version 'v2' (this platform serves v1)",
+            ),
+            *(refusals if secured.name == "amqtt" else []),
+        ]
+    )
 
 
 async def test_a_device_reads_only_its_own_commands(secured: Secured) -> None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from homecare.backend.enrolment.mosquitto_passwords import mosquitto_hash
+from homecare.backend.enrolment.mosquitto_passwords import PasswordFile, mosquitto_hash
 
 REPO = Path(__file__).resolve().parents[2]
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -93,7 +93,7 @@ class ProductionBroker:
 
     devices_url: str  # anonymous: devices give their own id and secret
     services_url: str  # with the service account's credentials
-    passwd_file: Path  # the devices' password file, as enrolment keeps it
+    passwd_file: Path  # the devices' password file and ACL (PasswordFile), as enrolment keeps them
     pid_file: Path
     log: Path
 
@@ -107,7 +107,7 @@ def production_mosquitto(workdir: Path, devices: Mapping[str, str]) -> Iterator[
     device_port, service_port = free_port(), free_port()
     service_password = secrets.token_urlsafe(16)
     passwd, services, pid_file = workdir / "homecare.passwd", workdir / "services.passwd", workdir / "mosquitto.pid"
-    passwd.write_text("".join(f"{uid}:{mosquitto_hash(secret)}\n" for uid, secret in devices.items()))
+    PasswordFile(passwd, None).apply(devices)  # and the devices' ACL beside it, as enrolment writes them
     services.write_text(f"{SERVICE_USER}:{mosquitto_hash(service_password)}\n")
     (workdir / "persistence").mkdir(exist_ok=True)
     deploy = REPO / "deploy" / "mosquitto"

@@ -1,4 +1,5 @@
-"""Mosquitto's password file kept in step with device credentials: rewritten when they change, reloaded by SIGHUP."""
+"""Mosquitto's device password file and ACL kept in step with device credentials: rewritten when they change,
+reloaded by SIGHUP."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ from homecare.backend.enrolment import BrokerAccountsFailed
 # mosquitto_passwd 2.x: "$7$" is PBKDF2-HMAC-SHA512 with 101 iterations, a 12-byte salt and a 64-byte key.
 PBKDF2_ITERATIONS: Final = 101
 SALT_BYTES: Final = 12
+# The devices' listener's acl_file. A device may publish anywhere under its own id, in any version's tree (the
+# gateways dead-letter a channel or version the platform does not serve), but not on its own cmd topic: the
+# broker would deliver that straight back to it as a command. Mosquitto 2.0 applies a `deny` to reading as well
+# and checks a user's own lines before the patterns, so each device reads its commands by a line of its own.
+DEVICE_ACL_RULES: Final = """\
+# Written by homecare enrolment with the password file beside it, and rewritten on every change: do not edit.
+pattern write homecare/+/dev/%u/+
+pattern deny homecare/v1/dev/%u/cmd
+"""
 
 
 class BrokerAccountSettings(BaseSettings):
@@ -30,9 +40,10 @@ class BrokerAccountSettings(BaseSettings):
 
     passwd_file: Path | None = Field(
         default=None,
-        description="Mosquitto's password_file. When set, issuing device credentials adds or replaces the device's "
-        "line and revoking removes it; other lines (the service accounts) are kept. Mount its directory, not the "
-        "file alone: it is replaced atomically.",
+        description="The devices' listener's password_file. When set, issuing device credentials adds or replaces "
+        "the device's line and revoking removes it; other lines are kept. The listener's acl_file is written beside "
+        "it (<passwd_file>.acl) with a read line for each device. Mount the directory, not the files alone: they "
+        "are replaced atomically.",
     )
     pid_file: Path | None = Field(
         default=None, description="Mosquitto's pid_file: the broker is sent SIGHUP to reload after each change."
@@ -65,6 +76,11 @@ class PasswordFile:
         except (OSError, ValueError) as err:
             raise BrokerAccountsFailed(f"the broker's password file {self.path} was not updated: {err}") from err
 
+    @property
+    def acl_path(self) -> Path:
+        """The devices' ACL, written beside the password file with the same users."""
+        return self.path.with_name(self.path.name + ".acl")
+
     def _rewrite(self, changes: Mapping[str, str | None]) -> None:
         # A lock beside the file: two API workers changing devices at once must not lose each other's lines.
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
@@ -77,15 +93,23 @@ class PasswordFile:
                         kept.append(line)
             kept += [f"{user}:{mosquitto_hash(secret)}" for user, secret in changes.items() if secret is not None]
             mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o640
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            with os.fdopen(fd, "w") as out:
-                out.write("".join(f"{line}\n" for line in kept))
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, mode)  # the umask may have narrowed it; the broker must still read it
-            os.replace(temporary, self.path)  # the broker never reads a half-written file
+            _replace(self.path, "".join(f"{line}\n" for line in kept), mode)
+            users = sorted(line.split(":", 1)[0] for line in kept)
+            reads = "".join(f"user {user}\ntopic read homecare/v1/dev/{user}/cmd\n" for user in users)
+            _replace(self.acl_path, DEVICE_ACL_RULES + reads, mode)
 
     def _reload(self) -> None:
         if self.pid_file is not None:
             os.kill(int(self.pid_file.read_text().strip()), signal.SIGHUP)
+
+
+def _replace(path: Path, text: str, mode: int) -> None:
+    """Write the file whole under a temporary name, then rename it: the broker never reads a half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(temporary, mode)  # the umask may have narrowed it; the broker must still read it
+    os.replace(temporary, path)
