@@ -222,6 +222,14 @@ async def test_the_signalling_socket_turns_away_family_responders_and_bad_tokens
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1008
 
+    # A message far larger than any signalling needs closes the socket unread ("message too big").
+    async with connect(url, max_size=None) as socket:
+        await socket.send(json.dumps({"type": "hello", "token": "x" * 100_000}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009
+
 
 async def test_the_camera_goes_on_only_with_the_residents_consent(
     backend: Backend,

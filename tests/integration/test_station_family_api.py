@@ -115,6 +115,8 @@ async def test_a_responder_works_a_task_from_the_station_view(
     logged = (await (await db.execute("SELECT count(*) FROM access_log WHERE actor = 'responder'")).fetchone())[0]
     unchanged = await responder.get("/api/station", headers={"If-None-Match": etag})
     assert (unchanged.status_code, unchanged.content) == (304, b"")
+    many_tags = ", ".join([etag] * 200)  # a client's list of tags is short; nobody's is kilobytes
+    assert (await responder.get("/api/station", headers={"If-None-Match": many_tags})).status_code == 422
     assert (
         (await (await db.execute("SELECT count(*) FROM access_log WHERE actor = 'responder'")).fetchone())[0]
         == logged

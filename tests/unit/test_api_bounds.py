@@ -10,7 +10,6 @@ from homecare.backend.app import create_app
 from homecare.backend.settings import Settings
 
 BOUNDED_ELSEWHERE = {
-    "GET /api/station header:if-none-match",  # compared with the ETag, never stored
     "POST /api/admin/import/residents body",  # CSV files: read no further than MAX_IMPORT_BYTES
     "POST /api/admin/import/devices body",
 }

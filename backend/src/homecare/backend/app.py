@@ -39,6 +39,8 @@ from homecare.storage.maintenance import prepare_database, run_maintenance
 log = logging.getLogger(__name__)
 
 
+# The largest message a WebSocket client may send: a complete SDP offer or answer is a few kilobytes.
+WS_MAX_MESSAGE_BYTES: Final = 64 * 1024
 SECURITY_HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),  # a file is what its Content-Type says, never sniffed as a script
     # No other site frames our pages (clickjacking the console's buttons); the pages' own Content-Security-Policy
@@ -67,11 +69,12 @@ class SecurityHeaders:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """How uvicorn serves the app (the launcher and the tests alike): it believes X-Forwarded-For only from the
-    configured proxies; with none (the default) a client cannot name the address its requests are counted against."""
+    """How uvicorn serves the app (the launcher and the tests alike): a WebSocket message is at most
+    WS_MAX_MESSAGE_BYTES (uvicorn's default is 16 MiB), and X-Forwarded-For is believed only from the configured
+    proxies; with none (the default) a client cannot name the address its requests are counted against."""
     if not settings.trusted_proxies:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+        return {"ws_max_size": WS_MAX_MESSAGE_BYTES, "proxy_headers": False}
+    return {"ws_max_size": WS_MAX_MESSAGE_BYTES, "proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
 
 
 def create_app(settings: Settings) -> FastAPI:

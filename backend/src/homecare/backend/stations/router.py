@@ -31,7 +31,7 @@ async def get_station(
     alarms: AlarmsDep,
     response: Response,
     station_id: Annotated[RowId | None, Query(description="Administrators and supervisors: which station.")] = None,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> StationView | Response:
     now = alarms.clock.now()
     chosen = service.station_of(actor, asked=station_id)
