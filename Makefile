@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 MEMBERS := firmware-contracts storage gateway backend device-sim launcher
 MANIFESTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install system-packages run test lint format check bench bench-ingest bench-alarms bench-console bench-calls bench-vitals drills generate clean
+.PHONY: install system-packages run test lint format check bench bench-ingest bench-alarms bench-console bench-calls bench-vitals bench-falls drills generate clean
 
 install: $(VENV)/.installed
 
@@ -56,7 +56,7 @@ format: install
 generate: install
 	$(BIN)/python -m homecare.contracts.generate
 
-bench: bench-ingest bench-alarms bench-console bench-calls bench-vitals
+bench: bench-ingest bench-alarms bench-console bench-calls bench-vitals bench-falls
 
 bench-ingest: install system-packages
 	$(BIN)/python -m bench.ingest
@@ -72,6 +72,9 @@ bench-calls: install system-packages
 
 bench-vitals: install system-packages
 	$(BIN)/python -m bench.vitals
+
+bench-falls: install
+	$(BIN)/python -m bench.falls
 
 # Fault drills on the production-shaped stack (about 15 minutes, so not part of `make test`): alarms while parts
 # are killed, stopped, replaced and cut off; fails if an acknowledged alarm is lost or duplicated. Figures in

@@ -1,107 +1,130 @@
-"""Generated sections of the model card: the figures ``homecare falls train`` measured."""
+"""Generated sections of the model card, rendered from the figures ``homecare falls train`` measured."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from homecare.backend.detection.falls.evaluation import GROUPS, GroupMetrics
-from homecare.backend.detection.falls.training import PositionTraining
+from homecare.backend.detection import cards
+from homecare.backend.detection.falls.evaluation import GROUPS
 
 CARD = Path(__file__).with_name("MODEL_CARD.md")
+FIGURES = Path(__file__).with_name("models") / "figures.json"
+"""Every figure of the card, as ``homecare falls train`` wrote it; the card's tables are rendered from it."""
+
+_RATE_DIGITS = {"sensitivity": 3, "specificity": 3, "f1": 3, "false_alarms_per_hour": 2}
 
 
 def _figure(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-_REPEAT_FIGURES: tuple[Callable[[dict[str, GroupMetrics]], float | None], ...] = (
-    lambda report: report["overall"].sensitivity,
-    lambda report: report["overall"].specificity,
-    lambda report: report["overall"].f1,
-    lambda report: report["elderly"].specificity,
-)
-
-
-def _spread(values: list[float | None]) -> str:
-    known = [v for v in values if v is not None]
-    if not known:
+def _rate(group: dict[str, Any], rate: str) -> str:
+    """A rate with its bootstrap interval, e.g. ``0.951 (0.921–0.975)``."""
+    digits = _RATE_DIGITS[rate]
+    value, interval = group[rate], group.get("intervals", {}).get(rate)
+    if value is None:
         return "–"
-    return f"{sum(known) / len(known):.3f} ({min(known):.3f}–{max(known):.3f})"
+    if interval is None:
+        return _figure(value, digits)
+    return f"{value:.{digits}f} ({interval[0]:.{digits}f}–{interval[1]:.{digits}f})"
 
 
-def metrics_table(report: dict[str, GroupMetrics]) -> list[str]:
-    """One markdown row per subject group."""
+def _rates_row(first: list[str], group: dict[str, Any]) -> str:
+    return "| " + " | ".join([*first, *(_rate(group, rate) for rate in _RATE_DIGITS)]) + " |"
+
+
+_RATE_HEADER = "sensitivity | specificity | F1 | false alarms / ADL h |"
+
+
+def summary_section(figures: dict[str, Any]) -> str:
+    """One row per position and dataset: subjects held out, and the dataset left out."""
     lines = [
-        "| subjects | trials | falls | ADLs | sensitivity | specificity | F1 | ADL hours | false alarms / h |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| model | dataset | {_RATE_HEADER} dataset left out: F1 (false alarms / ADL h) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for position in sorted(figures):
+        for entry in figures[position]["datasets"]:
+            left_out = entry.get("left_out")
+            lodo = (
+                "– (one dataset)"
+                if left_out is None
+                else f"{_rate(left_out['overall'], 'f1')} ({_figure(left_out['overall']['false_alarms_per_hour'], 2)})"
+            )
+            lines.append(_rates_row([position, entry["name"]], entry["held_out"]["overall"]) + f" {lodo} |")
+    return "\n".join(lines)
+
+
+def _groups_table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| subjects | people | trials | falls | ADLs | {_RATE_HEADER} ADL hours |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for group in GROUPS:
         m = report[group]
-        lines.append(
-            f"| {group} | {m.trials} | {m.falls} | {m.adls} | {_figure(m.sensitivity)} | "
-            f"{_figure(m.specificity)} | {_figure(m.f1)} | {m.adl_hours:.2f} | "
-            f"{_figure(m.false_alarms_per_hour, 2)} |"
-        )
+        if not m["trials"]:
+            continue
+        first = [group, str(m["subjects"]), str(m["trials"]), str(m["falls"]), str(m["adls"])]
+        lines.append(_rates_row(first, m) + f" {m['adl_hours']:.2f} |")
     return lines
 
 
-def position_section(training: PositionTraining, artefact_bytes: int) -> str:
-    """Held-out figures, sample-rate robustness and provenance of one position's model."""
-    model, dataset, cv = training.model, training.dataset, training.cross_validation
-    unlearnt = sum(
-        1 for trial, windows in enumerate(training.windows) if dataset.label[trial] == 1 and not windows.largest_inside
-    )
-    lines = [
-        f"Trained on `{training.dataset_file}` ({dataset.name}, {dataset.n_trials} trials, "
-        f"{len(set(dataset.subject.tolist()))} subjects). Shipped threshold {model.threshold:.2f} "
-        f"(best held-out F1); per-fold thresholds {', '.join(f'{t:.2f}' for t in cv.fold_thresholds)}. "
-        f"Artefact `models/{model.position}.npz`: {model.forest.n_trees} trees, "
-        f"{model.forest.feature.shape[0]} nodes, {artefact_bytes / 2**20:.2f} MB. "
-        f"Training took {training.seconds:.0f} s. {unlearnt} fall trials have their largest peak too near "
-        "an edge for a window and are not learnt from (they are still evaluated).",
-        "",
-        f"**Held-out subjects, recorded at {dataset.fs:g} Hz (headline):**",
-        "",
-        *metrics_table(training.reports[dataset.fs]),
-        "",
-        f"**The same over {len(training.repeats)} different assignments of subjects to folds** "
-        "(overall; mean, and range):",
-        "",
-        "| sensitivity | specificity | F1 | elderly specificity |",
-        "|---|---|---|---|",
-        "| " + " | ".join(_spread([getter(r) for r in training.repeats]) for getter in _REPEAT_FIGURES) + " |",
-        "",
-        "**The same held-out subjects resampled to other rates** (each trial resampled with an anti-alias "
-        "filter, then fed to the model at that rate):",
-        "",
-        "| rate | sensitivity | specificity | F1 | elderly specificity | false alarms / h | "
-        "99th pct. shift of trial probability |",
-        "|---|---|---|---|---|---|---|",
+def _activities(report: dict[str, Any]) -> list[str]:
+    cells = [
+        f"{code} {'fall' if a['label'] else 'ADL'} {a['alarmed']}/{a['trials']}"
+        for code, a in report["activities"].items()
     ]
-    for rate, report in sorted(training.reports.items()):
-        overall, elderly = report["overall"], report["elderly"]
-        shift = training.probability_shift.get(rate)
-        lines.append(
-            f"| {rate:g} Hz | {_figure(overall.sensitivity)} | {_figure(overall.specificity)} | "
-            f"{_figure(overall.f1)} | {_figure(elderly.specificity)} | "
-            f"{_figure(overall.false_alarms_per_hour, 2)} | "
-            f"{'(native)' if shift is None else _figure(shift)} |"
-        )
+    return [
+        "<details><summary>Per activity (alarmed / trials)</summary>",
+        "",
+        "; ".join(cells) + ".",
+        "",
+        "</details>",
+    ]
+
+
+def position_section(figures: dict[str, Any]) -> str:
+    """Provenance, held-out and left-out figures, robustness and per-activity rates of one position's model."""
+    trained_on = ", ".join(f"`{d['file']}` ({d['name']}, {d['trials']} trials)" for d in figures["datasets"])
+    fold_thresholds = ", ".join(f"{t:.2f}" for t in figures["fold_thresholds"])
+    lines = [
+        f"Trained on {trained_on}. Shipped threshold {figures['threshold']:.2f} (best F1 over the held-out "
+        f"predictions of the training data); the folds' own thresholds {fold_thresholds}. "
+        f"Artefact `models/{figures['position']}.npz`: {figures['trees']} trees, {figures['nodes']} nodes, "
+        f"{figures['artefact_mb']:.2f} MB; fingerprint `{figures['fingerprint'][:16]}`.",
+    ]
+    for entry in figures["datasets"]:
+        lines += [
+            "",
+            f"**{entry['name']}, subjects held out** ({entry['subjects']} subjects, {entry['fs']:g} Hz):",
+            "",
+            *_groups_table(entry["held_out"]),
+            "",
+        ]
+        if "left_out" in entry:
+            lines += [
+                f"**{entry['name']} left out** (model and threshold {entry['left_out']['threshold']:.2f} from "
+                "the other datasets only):",
+                "",
+                *_groups_table(entry["left_out"]),
+                "",
+            ]
+        lines += [
+            f"**{entry['name']}, the same held-out subjects, recordings changed** (overall):",
+            "",
+            f"| recordings | {_RATE_HEADER}",
+            "|---|---|---|---|---|",
+            _rates_row(["as recorded"], entry["held_out"]["overall"]),
+            *(_rates_row([figures["variants"][name]], m) for name, m in entry["variants"].items()),
+            "",
+            *_activities(entry["held_out"]),
+        ]
     return "\n".join(lines)
 
 
-def cross_section(results: dict[tuple[str, str], dict[str, GroupMetrics]]) -> str:
-    """Each model on the other position's dataset, which it never saw."""
-    lines = [
-        "| model | evaluated on | sensitivity | specificity | F1 | elderly specificity | false alarms / h |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for (model_position, data_position), report in sorted(results.items()):
-        overall, elderly = report["overall"], report["elderly"]
-        lines.append(
-            f"| {model_position} | {data_position} data | {_figure(overall.sensitivity)} | "
-            f"{_figure(overall.specificity)} | {_figure(overall.f1)} | {_figure(elderly.specificity)} | "
-            f"{_figure(overall.false_alarms_per_hour, 2)} |"
-        )
-    return "\n".join(lines)
+def render(card: str, figures: dict[str, Any]) -> str:
+    """The card with every generated section rendered from ``figures`` (as in ``figures.json``)."""
+    card = cards.replace_section(card, "metrics:summary", summary_section(figures))
+    for position, position_figures in figures.items():
+        card = cards.replace_section(card, f"metrics:{position}", position_section(position_figures))
+    return card

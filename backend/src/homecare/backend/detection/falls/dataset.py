@@ -10,8 +10,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-TRAINING_FILES = {"waist": "falls/sisfall_waist.npz", "wrist": "falls/wedafall_wrist.npz"}
-"""The dataset each shipped model is trained on, relative to the datasets folder."""
+TRAINING_FILES = {
+    "neck": ("falls/fallalld_neck.npz",),
+    "waist": ("falls/sisfall_waist.npz", "falls/fallalld_waist.npz"),
+    "wrist": ("falls/wedafall_wrist.npz", "falls/fallalld_wrist.npz"),
+}
+"""The datasets each shipped model is trained on, relative to the datasets folder: every one for its position."""
 
 _REQUIRED = {
     "acc": "i",
@@ -58,6 +62,7 @@ class FallDataset:
     subject: npt.NDArray[np.str_]
     age_group: npt.NDArray[np.str_]
     activity: npt.NDArray[np.str_]
+    trial_id: npt.NDArray[np.str_]
 
     @classmethod
     def load(cls, path: Path) -> FallDataset:
@@ -83,13 +88,20 @@ class FallDataset:
         n_samples = arrays["acc"].shape[0]
         if arrays["acc"].shape != (n_samples, 3) or arrays["gyr"].shape != (n_samples, 3):
             raise DatasetError(f"{path}: acc and gyr must both have shape (N, 3)")
-        for key in ("trial_len", "label", "subject", "age_group"):
+        for key in ("trial_len", "label", "subject", "age_group", "activity", "trial_id"):
+            if key not in arrays:
+                continue  # activity and trial_id are optional
             if arrays[key].shape != (n_trials,):
                 raise DatasetError(f"{path}: array {key!r} must have one entry per trial")
+            if key in ("activity", "trial_id") and arrays[key].dtype.kind != "U":
+                raise DatasetError(f"{path}: array {key!r} has dtype {arrays[key].dtype}")
+        if n_trials == 0:
+            raise DatasetError(f"{path}: holds no trials")
         start, length = arrays["trial_start"], arrays["trial_len"]
         if np.any(start < 0) or np.any(length <= 0) or np.any(start + length > n_samples):
             raise DatasetError(f"{path}: trial bounds lie outside the sample arrays")
         activity = arrays.get("activity", np.full(n_trials, "", dtype=np.str_))
+        trial_id = arrays.get("trial_id", np.array([f"#{trial}" for trial in range(n_trials)], dtype=np.str_))
         return cls(
             name=str(arrays.get("dataset", path.stem)),
             source=str(arrays.get("source", "")),
@@ -104,6 +116,7 @@ class FallDataset:
             subject=arrays["subject"],
             age_group=arrays["age_group"],
             activity=activity,
+            trial_id=trial_id,
         )
 
     @property
@@ -122,6 +135,10 @@ class FallDataset:
             return None
         start = int(self.trial_start[trial])
         return self.gyr_ddps[start : start + int(self.trial_len[trial])] / 10.0
+
+    def trial_name(self, trial: int) -> str:
+        """The trial's name in the release (``trial_id``), or its index when the file names none."""
+        return str(self.trial_id[trial])
 
     def duration_s(self, trial: int) -> float:
         """Duration of one trial in seconds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,14 @@ BANDWIDTH_HZ = 8.0
 """Low-pass corner (Hz): below the 18 Hz WEDA-FALL holds, and below Nyquist of a 20 Hz device."""
 MIN_INPUT_FS = 20.0
 """Slower recordings cannot carry the band the features rely on."""
+MIN_DURATION_S = 2.0
+"""Shorter recordings hold too little around an impact to judge it."""
 ACC_FULL_SCALE_G = 4.0
 """Per-axis clip for every accelerometer: the smallest full scale of the training devices (WEDA's watch)."""
+STILL_STD_G = 0.02
+"""A 0.5 s stretch whose magnitude varies less than this (std) is at rest: it reads gravity alone."""
+MAX_GAIN_ERROR = 0.1
+"""Gain errors up to this share are calibrated away from the resting magnitude; larger ones are left alone."""
 PRE_S = 2.0
 """Window start before the impact peak (s): long enough to see the posture before a fall."""
 POST_S = 3.0
@@ -70,73 +77,90 @@ class ImpactWindows:
     """Time of each window's impact peak from the start of the recording (s)."""
     features: FloatArray
     """One row of ``FEATURE_NAMES`` per window."""
-    padded: bool
-    """The recording was shorter than a window and its edges were repeated to fill one."""
-    largest_inside: bool
-    """The first window is centred on the recording's largest peak (it may lie too near an edge)."""
+    duration_s: float
+    """Length of the recording (s)."""
+
+
+class RecordingError(ValueError):
+    """A recording the model cannot judge: too short, too slow, or not (n, 3) finite acceleration."""
 
 
 def condition(acc_g: npt.ArrayLike, fs: float) -> FloatArray:
-    """Clip to the common full scale, band-limit and resample one accelerometer recording to ``MODEL_FS``."""
+    """Bring any device's accelerometer recording to the one signal the models know.
+
+    Clip each axis to the common full scale (as the most limited device would have), band-limit and
+    resample to ``MODEL_FS`` (inputs from ``MIN_INPUT_FS`` to a few hundred Hz), then divide out a
+    small gain error of the device, measured where it lies at rest and reads gravity alone.
+    """
     acc = np.asarray(acc_g, dtype=np.float64)
     if acc.ndim != 2 or acc.shape[1] != 3:
-        raise ValueError(f"acceleration must have shape (n, 3), not {acc.shape}")
-    if not np.isfinite(fs) or fs < MIN_INPUT_FS:
-        raise ValueError(f"sample rate {fs} Hz is below the {MIN_INPUT_FS} Hz the model needs")
-    if acc.shape[0] < fs:
-        raise ValueError("a recording must last at least 1 s")
+        raise RecordingError(f"acceleration must have shape (n, 3), not {acc.shape}")
+    check_recording(acc.shape[0], fs)
     if not np.all(np.isfinite(acc)):
-        raise ValueError("acceleration holds non-finite values")
+        raise RecordingError("acceleration holds non-finite values")
     # Clip before filtering, as a ±4 g device would have, so peak height above saturation carries nothing.
     clipped = np.clip(acc, -ACC_FULL_SCALE_G, ACC_FULL_SCALE_G)
     # Zero-phase, so the impact peak stays where it was; the same analogue band whatever the input rate.
-    filtered = sosfiltfilt(butter(4, BANDWIDTH_HZ, fs=fs, output="sos"), clipped, axis=0)
+    filtered = sosfiltfilt(_low_pass(float(fs)), clipped, axis=0)
     t_in = np.arange(acc.shape[0]) / fs
     t_out = np.arange(int((acc.shape[0] - 1) / fs * MODEL_FS + 1e-9) + 1) / MODEL_FS
-    return np.column_stack([np.interp(t_out, t_in, filtered[:, axis]) for axis in range(3)])
+    resampled = np.column_stack([np.interp(t_out, t_in, filtered[:, axis]) for axis in range(3)])
+    return resampled / resting_gain(resampled)
+
+
+@functools.lru_cache(maxsize=64)
+def _low_pass(fs: float) -> FloatArray:
+    """The band-limiting filter for one input rate (designing it costs more than running it)."""
+    return np.asarray(butter(4, BANDWIDTH_HZ, fs=fs, output="sos"), dtype=np.float64)
+
+
+def check_recording(n_samples: int, fs: float) -> None:
+    """Raise ``RecordingError``, stating the minimum, unless a recording is long and fast enough to judge."""
+    if not np.isfinite(fs) or fs < MIN_INPUT_FS:
+        raise RecordingError(f"sampled at {fs:g} Hz; the fall models need at least {MIN_INPUT_FS:g} Hz")
+    if n_samples < MIN_DURATION_S * fs:
+        raise RecordingError(f"lasts {n_samples / fs:.2f} s; the fall models need at least {MIN_DURATION_S:g} s")
+
+
+def resting_gain(acc: FloatArray) -> float:
+    """The magnitude a recording at ``MODEL_FS`` reads at rest (1.0 for a calibrated device).
+
+    The median over its still half-seconds, if it has any and the error is small enough to be a
+    calibration offset (FallAllD's pendant reads 0.983 g); otherwise 1.0, nothing to go by.
+    """
+    half_second = round(0.5 * MODEL_FS)
+    n = acc.shape[0] // half_second
+    if n == 0:
+        return 1.0
+    magnitude = np.linalg.norm(acc[: n * half_second], axis=1).reshape(n, half_second)
+    still = magnitude[magnitude.std(axis=1) < STILL_STD_G]
+    if still.shape[0] == 0:
+        return 1.0
+    gain = float(np.median(still))
+    return gain if abs(gain - 1.0) <= MAX_GAIN_ERROR else 1.0
 
 
 def impact_peaks(magnitude: FloatArray) -> IndexArray:
-    """Indices of impact peaks whose whole window lies inside the recording, largest first.
-
-    Peaks nearer an edge than the window are left out: in the datasets they are mostly the wearer
-    starting or stopping the recording, and padding their windows with made-up samples would let a
-    model learn the padding. Live bursts are cut around the suspected impact, so it is never that near.
-    """
-    first, last = PRE_N, magnitude.shape[0] - POST_N
-    if last < first:
-        return np.empty(0, dtype=np.intp)
-    inside = magnitude[first : last + 1]
-    peaks, _ = find_peaks(inside, height=MIN_CANDIDATE_G, distance=round(MIN_PEAK_DISTANCE_S * MODEL_FS))
-    peaks = np.union1d(peaks, [int(np.argmax(inside))]).astype(np.intp)
-    return peaks[np.argsort(-inside[peaks], kind="stable")] + first
+    """Indices of impact peaks anywhere in a recording, largest first (the largest is always one)."""
+    peaks, _ = find_peaks(magnitude, height=MIN_CANDIDATE_G, distance=round(MIN_PEAK_DISTANCE_S * MODEL_FS))
+    # find_peaks skips the first and last sample: a recording may start or end on its impact.
+    peaks = np.union1d(peaks, [int(np.argmax(magnitude))]).astype(np.intp)
+    return peaks[np.argsort(-magnitude[peaks], kind="stable")]
 
 
 def impact_windows(acc_g: npt.ArrayLike, fs: float) -> ImpactWindows:
-    """Condition a recording and compute the features of every candidate impact window in it."""
+    """Condition a recording and compute the features of every candidate impact window in it.
+
+    No impact goes unscored: a window reaching past either end of the recording is completed by
+    repeating the edge sample (the least inventive filler), so an impact in the first or last
+    seconds, or a recording shorter than a window, is judged like any other.
+    """
     acc = condition(acc_g, fs)
-    magnitude = np.linalg.norm(acc, axis=1)
-    largest = int(np.argmax(magnitude))
-    peaks = impact_peaks(magnitude)
-    if peaks.size:
-        windows = np.stack([acc[p - PRE_N : p + POST_N] for p in peaks])
-        return ImpactWindows(
-            peak_s=peaks / MODEL_FS,
-            features=window_features(windows),
-            padded=False,
-            largest_inside=bool(peaks[0] == largest),
-        )
-    # Shorter than a window: repeat the edge samples, the least inventive filler available.
-    before = max(0, PRE_N - largest)
-    after = max(0, largest + POST_N - acc.shape[0])
-    padded = np.pad(acc, ((before, after), (0, 0)), mode="edge")
-    start = largest + before - PRE_N
-    return ImpactWindows(
-        peak_s=np.array([largest / MODEL_FS]),
-        features=window_features(padded[None, start : start + WINDOW_N]),
-        padded=True,
-        largest_inside=True,
-    )
+    peaks = impact_peaks(np.linalg.norm(acc, axis=1))
+    padded = np.pad(acc, ((PRE_N, POST_N), (0, 0)), mode="edge")
+    # Padded index p + PRE_N is the peak; its window starts PRE_N earlier.
+    windows = np.stack([padded[p : p + WINDOW_N] for p in peaks])
+    return ImpactWindows(peak_s=peaks / MODEL_FS, features=window_features(windows), duration_s=acc.shape[0] / MODEL_FS)
 
 
 def _segment(start_s: float, end_s: float) -> slice:

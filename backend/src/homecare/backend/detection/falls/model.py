@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.features import FloatArray, ImpactWindows
 
 FORMAT = "homecare-fall-forest"
-FORMAT_VERSION = 1
-MAX_ARTEFACT_BYTES = 32 * 2**20
-"""Refuse artefacts that would unpack to more than this: the shipped ones are a few MB."""
+FORMAT_VERSION = 2
+MAX_ARTEFACT_BYTES = 64 * 2**20
+"""Refuse artefacts that would unpack to more than this: the shipped ones are a few MB (at most 50 on disk)."""
 
 _ARRAYS = {
     "format",
@@ -32,7 +33,9 @@ _ARRAYS = {
     "right",
     "fall_probability",
 }
-_META_KEYS = {"position", "version", "threshold", "preprocessing", "trained_on", "estimator", "created"}
+_META_KEYS = {"position", "version", "threshold", "preprocessing", "trained_on", "estimator"}
+POSITION_ALIASES = {"chest": "neck", "pendant": "neck"}
+"""Sensor positions judged by another position's model: a pendant on a cord hangs at the chest."""
 
 
 class ArtefactError(ValueError):
@@ -45,6 +48,9 @@ def preprocessing() -> dict[str, float]:
         "model_fs": features.MODEL_FS,
         "bandwidth_hz": features.BANDWIDTH_HZ,
         "acc_full_scale_g": features.ACC_FULL_SCALE_G,
+        "min_duration_s": features.MIN_DURATION_S,
+        "still_std_g": features.STILL_STD_G,
+        "max_gain_error": features.MAX_GAIN_ERROR,
         "pre_s": features.PRE_S,
         "post_s": features.POST_S,
         "min_peak_distance_s": features.MIN_PEAK_DISTANCE_S,
@@ -103,6 +109,13 @@ class Forest:
         if np.any(parents[offsets[:-1]] != 0) or np.any(np.delete(parents, offsets[:-1]) != 1):
             raise ArtefactError("nodes are shared between branches or unreachable")
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the node arrays: equal fingerprints, equal trees (the archive's own bytes carry dates)."""
+        digest = hashlib.sha256()
+        for name in ("tree_offsets", "feature", "threshold", "left", "right", "fall_probability"):
+            digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
+        return digest.hexdigest()
+
     def probabilities(self, x: FloatArray) -> FloatArray:
         """Mean leaf probability over the trees for each row of ``x``."""
         # The trees were fitted on float32 features (as scikit-learn does), so compare in float32 too.
@@ -149,7 +162,7 @@ class FallModel:
 
     @classmethod
     def load(cls, position: str) -> FallModel:
-        """Load the model shipped in this package for a sensor position (``waist``, ``wrist``)."""
+        """Load the model shipped in this package for a sensor position (``neck``, ``waist``, ``wrist``)."""
         if position not in available_positions():
             raise ArtefactError(f"no shipped fall model for position {position!r}")
         with resources.as_file(_models_dir() / f"{position}.npz") as path:
@@ -226,17 +239,18 @@ class FallModel:
         )
 
     def assess(self, acc_g: npt.ArrayLike, gyr_dps: npt.ArrayLike | None, fs: float) -> Assessment:
-        """Judge one recording: a live burst or a whole trial, any length of at least 1 s.
+        """Judge one recording: a live burst or a whole trial of at least ``features.MIN_DURATION_S``.
 
-        ``acc_g`` is (n, 3) in g, ``fs`` its sample rate in Hz. ``gyr_dps`` (n, 3) in deg/s is
-        accepted because devices send it, but the shipped models use the accelerometer alone (the
-        gyroscope gave no cross-validated gain and is missing on some devices); it is only checked.
-        The recording is resampled to the model rate, every impact peak with a whole window inside
-        it is scored, and the most fall-like window decides.
+        ``acc_g`` is (n, 3) in g, ``fs`` its sample rate in Hz (at least ``features.MIN_INPUT_FS``).
+        ``gyr_dps`` (n, 3) in deg/s is optional: devices send it, but the shipped models use the
+        accelerometer alone (the gyroscope gave no cross-validated gain and is missing on some devices);
+        it is only checked. The recording is conditioned to the models' one signal, every impact peak
+        in it is scored (up to its first and last sample), and the most fall-like window decides.
+        Raises ``features.RecordingError`` for a recording too short, too slow or malformed.
         """
         acc = np.asarray(acc_g, dtype=np.float64)
         if gyr_dps is not None and np.shape(gyr_dps) != acc.shape:
-            raise ValueError(f"gyroscope shape {np.shape(gyr_dps)} differs from accelerometer {acc.shape}")
+            raise features.RecordingError(f"gyroscope shape {np.shape(gyr_dps)} differs from accelerometer {acc.shape}")
         return self.assess_windows(features.impact_windows(acc, fs))
 
     def assess_windows(self, windows: ImpactWindows) -> Assessment:
@@ -262,6 +276,11 @@ class FallModel:
 
 def _models_dir() -> resources.abc.Traversable:
     return resources.files(__package__) / "models"
+
+
+def model_position(position: str) -> str:
+    """The position whose model judges data recorded at ``position`` (itself, or its ``POSITION_ALIASES`` entry)."""
+    return POSITION_ALIASES.get(position, position)
 
 
 def available_positions() -> tuple[str, ...]:

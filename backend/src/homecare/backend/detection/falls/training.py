@@ -1,12 +1,15 @@
-"""Training of the per-position fall models, with whole subjects held out to measure them."""
+"""Training of the per-position fall models on every dataset of their position, and their held-out evaluation."""
 
 from __future__ import annotations
 
-import datetime
-import time
+import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,67 +19,198 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.dataset import TRAINING_FILES, FallDataset
-from homecare.backend.detection.falls.evaluation import GroupMetrics, TrialResults, resample
+from homecare.backend.detection.falls.evaluation import TrialInfo, TrialResults, count_alarms, resample
 from homecare.backend.detection.falls.features import ImpactWindows
-from homecare.backend.detection.falls.model import Assessment, FallModel, Forest
+from homecare.backend.detection.falls.model import FallModel, Forest, preprocessing
 
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "2.0.0"
 FOLDS = 5
-INNER_FOLDS = 4
+INNER_FOLDS = 3
 SEED = 0
-REPEATS = 5
-"""Cross-validations with different assignments of subjects to folds: WEDA-FALL is small enough to care."""
-ROBUSTNESS_RATES = (20.0, 25.0, 100.0)
+ROBUSTNESS_RATES = (20.0,)
 """Other sample rates the held-out subjects are replayed at, to show the model does not depend on 50 Hz."""
-ADL_WINDOWS_PER_TRIAL = 30
+EDGE_S = 0.5
+"""For the blind-spot check, held-out recordings are cut to start (or end) this long before (after) their impact."""
+AUGMENT_MAX_S = 2.0
+"""Training also sees every trial cut at a random margin up to this before or after its impact."""
+AUGMENTATIONS = ("start~", "end~")
+ADL_WINDOWS_PER_TRIAL = 20
 """Windows kept per ADL trial (largest impacts first), so that long walking trials do not swamp the rest."""
 ESTIMATOR = {
-    "n_estimators": 300,
+    "n_estimators": 100,
     "min_samples_leaf": 2,
     "max_features": "sqrt",
     "class_weight": "balanced",
 }
 
 Advance = Callable[[], None]
+OnStage = Callable[[str, int], Advance]
 
 
 def _ignore() -> None:
     return None
 
 
-def trial_windows(dataset: FallDataset, fs: float | None = None, advance: Advance = _ignore) -> list[ImpactWindows]:
-    """Impact windows of every trial, optionally after resampling the trial to another rate first."""
+def _no_progress(_label: str, _total: int) -> Advance:
+    return _ignore
+
+
+def cache_dir() -> Path:
+    """Where prepared impact windows are kept between runs: ``$HOMECARE_FALLS_CACHE`` or the temp folder."""
+    return Path(os.environ.get("HOMECARE_FALLS_CACHE") or Path(tempfile.gettempdir()) / "homecare-falls-cache")
+
+
+def _cache_key(path: Path, variant: str) -> str:
+    stat = path.stat()
+    recipe = {
+        "file": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "variant": variant,
+        "preprocessing": preprocessing(),
+        "features": features.FEATURE_NAMES,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _save_windows(path: Path, windows: Sequence[ImpactWindows]) -> None:
+    counts = np.array([w.peak_s.shape[0] for w in windows], dtype=np.int64)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(
+        partial,
+        counts=counts,
+        peak_s=np.concatenate([w.peak_s for w in windows]),
+        features=np.vstack([w.features for w in windows]),
+        duration_s=np.array([w.duration_s for w in windows]),
+    )
+    partial.replace(path)
+
+
+def _load_windows(path: Path) -> list[ImpactWindows]:
+    with np.load(path, allow_pickle=False) as archive:
+        counts, peak_s, rows, duration = (archive[k] for k in ("counts", "peak_s", "features", "duration_s"))
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return [
+        ImpactWindows(peak_s=peak_s[a:b], features=rows[a:b], duration_s=float(d))
+        for a, b, d in zip(bounds[:-1], bounds[1:], duration, strict=True)
+    ]
+
+
+def crop_at_impact(acc: npt.NDArray[np.float64], fs: float, edge: str, margin_s: float) -> npt.NDArray[np.float64]:
+    """The recording cut so that its largest impact lies ``margin_s`` from its start or its end.
+
+    What a burst looks like when the device began (or stopped) recording right at the impact; the
+    other side keeps at least the minimum length the models accept.
+    """
+    peak = int(np.argmax(np.linalg.norm(acc, axis=1)))
+    margin, minimum = round(margin_s * fs), int(np.ceil(features.MIN_DURATION_S * fs))
+    if edge == "start":
+        start = max(0, min(peak - margin, acc.shape[0] - minimum))
+        return acc[start:]
+    end = min(acc.shape[0], max(peak + margin + 1, minimum))
+    return acc[:end]
+
+
+def trial_windows(
+    dataset: FallDataset, path: Path, variant: str = "native", advance: Advance = _ignore
+) -> list[ImpactWindows]:
+    """Impact windows of every trial, cached in ``cache_dir()``.
+
+    ``variant`` is ``native``, a sample rate (``"20"``: each trial resampled to it first),
+    ``start``/``end`` (each trial cropped ``EDGE_S`` from its impact by ``crop_at_impact``), or
+    ``start~``/``end~`` (cropped at a margin drawn from 0 to ``AUGMENT_MAX_S`` per trial, to learn from).
+    """
+    cached = cache_dir() / f"{_cache_key(path, variant)}.npz"
+    if cached.exists():
+        windows = _load_windows(cached)
+        if len(windows) == dataset.n_trials:
+            return windows
     windows = []
     for trial in range(dataset.n_trials):
         acc, rate = dataset.acc_g(trial), dataset.fs
-        if fs is not None:
-            acc, rate = resample(acc, dataset.fs, fs), fs
+        if variant in ("start", "end"):
+            acc = crop_at_impact(acc, rate, variant, EDGE_S)
+        elif variant in ("start~", "end~"):
+            margin = float(np.random.default_rng([SEED, trial]).uniform(0.0, AUGMENT_MAX_S))
+            acc = crop_at_impact(acc, rate, variant[:-1], margin)
+        elif variant != "native":
+            acc, rate = resample(acc, dataset.fs, float(variant)), float(variant)
         windows.append(features.impact_windows(acc, rate))
         advance()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    _save_windows(cached, windows)
     return windows
 
 
-def training_rows(
-    label: npt.NDArray[np.int8], windows: Sequence[ImpactWindows], trials: npt.NDArray[np.intp]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
-    """The windows a model learns from: the impact of each fall, the largest impacts of each ADL.
+@dataclass(frozen=True)
+class Corpus:
+    """Every dataset of one sensor position, their trials pooled in file order."""
 
-    A fall whose largest peak lies too near the recording's edge has no window around its impact,
-    and padded recordings are never learnt from (see ``features.impact_windows``).
+    position: str
+    files: tuple[str, ...]
+    datasets: tuple[FallDataset, ...]
+    paths: tuple[Path, ...]
+    windows: tuple[ImpactWindows, ...]
+    augmented: tuple[tuple[ImpactWindows, ...], ...]
+    """The windows of each ``AUGMENTATIONS`` variant, learnt from besides ``windows``."""
+    info: TrialInfo
+    origin: npt.NDArray[np.intp]
+    """Index into ``datasets`` of each pooled trial."""
+
+    def trials_of(self, dataset: int) -> npt.NDArray[np.intp]:
+        """Pooled indices of one dataset's trials."""
+        return np.flatnonzero(self.origin == dataset)
+
+    def variant_windows(self, variant: str, on_stage: OnStage = _no_progress) -> list[ImpactWindows]:
+        """The pooled trials' windows after resampling or cropping (see ``trial_windows``)."""
+        pooled: list[ImpactWindows] = []
+        for dataset, path in zip(self.datasets, self.paths, strict=True):
+            label = f"{self.position}: {dataset.name} windows ({variant})"
+            pooled += trial_windows(dataset, path, variant, on_stage(label, dataset.n_trials))
+        return pooled
+
+
+def load_corpus(position: str, folder: Path, on_stage: OnStage = _no_progress) -> Corpus:
+    """Load every dataset of a position and its impact windows."""
+    files = TRAINING_FILES[position]
+    datasets, paths = [], []
+    for file in files:
+        dataset = FallDataset.load(folder / file)
+        if dataset.position != position:
+            raise ValueError(f"{file} holds {dataset.position!r} data, not {position!r}")
+        datasets.append(dataset)
+        paths.append(folder / file)
+    windows: dict[str, list[ImpactWindows]] = {}
+    for variant in ("native", *AUGMENTATIONS):
+        windows[variant] = []
+        for dataset, path in zip(datasets, paths, strict=True):
+            label = f"{position}: {dataset.name} windows ({variant})"
+            windows[variant] += trial_windows(dataset, path, variant, on_stage(label, dataset.n_trials))
+    return Corpus(
+        position=position,
+        files=files,
+        datasets=tuple(datasets),
+        paths=tuple(paths),
+        windows=tuple(windows["native"]),
+        augmented=tuple(tuple(windows[variant]) for variant in AUGMENTATIONS),
+        info=TrialInfo.concatenate([TrialInfo.of(d) for d in datasets]),
+        origin=np.concatenate([np.full(d.n_trials, i, dtype=np.intp) for i, d in enumerate(datasets)]),
+    )
+
+
+def training_rows(corpus: Corpus, trials: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    """The windows a model learns from: the largest impact of each fall, the largest impacts of each ADL.
+
+    The same again from each trial cut near its impact (``AUGMENTATIONS``), so that a window completed
+    by repeated edge samples tells the model nothing about the label: falls and ADLs both have them.
     """
     rows, labels = [], []
     for trial in trials:
-        found = windows[trial]
-        if found.padded:
-            continue
-        if label[trial] == 1:
-            if found.largest_inside:
-                rows.append(found.features[:1])
-                labels.append(1)
-        else:
-            kept = found.features[:ADL_WINDOWS_PER_TRIAL]
-            rows.append(kept)
-            labels += [0] * kept.shape[0]
+        fall = corpus.info.label[trial] == 1
+        kept = [corpus.windows[trial].features[: 1 if fall else ADL_WINDOWS_PER_TRIAL]]
+        kept += [augmented[trial].features[:1] for augmented in corpus.augmented]
+        rows += kept
+        labels += [int(fall)] * sum(k.shape[0] for k in kept)
     return np.vstack(rows), np.array(labels, dtype=np.int8)
 
 
@@ -117,134 +251,131 @@ def choose_threshold(label: npt.NDArray[np.int8], probability: npt.NDArray[np.fl
     return best_threshold
 
 
-def _model(position: str, forest: Forest, threshold: float) -> FallModel:
-    return FallModel(position=position, version=MODEL_VERSION, threshold=threshold, forest=forest, metadata={})
+def trial_probabilities(forest: Forest, windows: Sequence[ImpactWindows]) -> npt.NDArray[np.float64]:
+    """Each recording's probability: that of its most fall-like window (as ``FallModel.assess_windows``)."""
+    counts = np.array([w.features.shape[0] for w in windows])
+    scores = forest.probabilities(np.vstack([w.features for w in windows]))
+    return np.maximum.reduceat(scores, np.concatenate([[0], np.cumsum(counts)[:-1]]))
 
 
-def _pooled_probability(
-    dataset: FallDataset,
-    windows: Sequence[ImpactWindows],
-    trials: npt.NDArray[np.intp],
-    n_jobs: int,
-    seed: int,
-) -> npt.NDArray[np.float64]:
-    """Out-of-fold trial probabilities within ``trials``, subjects held out (the inner loop)."""
-    probability = np.zeros(dataset.n_trials)
-    splitter = StratifiedGroupKFold(INNER_FOLDS, shuffle=True, random_state=seed)
-    for fit_at, test_at in splitter.split(trials, dataset.label[trials], dataset.subject[trials]):
-        forest = fit_forest(*training_rows(dataset.label, windows, trials[fit_at]), n_jobs, seed)
-        model = _model(dataset.position, forest, 0.5)  # only its probabilities are used here
-        for trial in trials[test_at]:
-            probability[trial] = model.assess_windows(windows[trial]).probability
+def _splits(
+    corpus: Corpus, trials: npt.NDArray[np.intp], folds: int, seed: int
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    split = splitter.split(trials, corpus.info.label[trials], corpus.info.subject[trials])
+    return [(trials[fit_at], trials[test_at]) for fit_at, test_at in split]
+
+
+def _out_of_fold(corpus: Corpus, trials: npt.NDArray[np.intp], n_jobs: int, seed: int) -> npt.NDArray[np.float64]:
+    """Trial probabilities within ``trials``, each from a forest that never saw its subject (the inner loop)."""
+    probability = np.zeros(corpus.info.label.shape[0])
+    for fit_at, test_at in _splits(corpus, trials, INNER_FOLDS, seed):
+        forest = fit_forest(*training_rows(corpus, fit_at), n_jobs, seed)
+        probability[test_at] = trial_probabilities(forest, [corpus.windows[t] for t in test_at])
     return probability[trials]
 
 
-@dataclass
-class CrossValidation:
-    """Held-out results of every trial, at the native rate and the robustness rates."""
-
-    results: dict[float, TrialResults]
-    fold_thresholds: list[float]
-    fold_subjects: list[list[str]]
+def fit_judge(corpus: Corpus, trials: npt.NDArray[np.intp], n_jobs: int, seed: int = SEED) -> FallModel:
+    """A model fitted on ``trials`` alone, its threshold chosen by a subject-held-out inner cross-validation."""
+    threshold = choose_threshold(corpus.info.label[trials], _out_of_fold(corpus, trials, n_jobs, seed))
+    forest = fit_forest(*training_rows(corpus, trials), n_jobs, seed)
+    return FallModel(position=corpus.position, version=MODEL_VERSION, threshold=threshold, forest=forest, metadata={})
 
 
-def cross_validate(
-    dataset: FallDataset,
-    windows: dict[float, list[ImpactWindows]],
-    n_jobs: int,
-    folds: int = FOLDS,
-    seed: int = SEED,
-    advance: Advance = _ignore,
-) -> CrossValidation:
-    """Nested, subject-held-out cross-validation.
+def judge(
+    model: FallModel, windows: Sequence[ImpactWindows], trials: npt.NDArray[np.intp]
+) -> dict[int, tuple[float, int]]:
+    """(probability, alarms) of each trial as ``model`` judges it, through ``assess_windows``."""
+    judged = {}
+    for trial in trials:
+        assessment = model.assess_windows(windows[trial])
+        judged[int(trial)] = (assessment.probability, count_alarms(assessment, model.threshold))
+    return judged
 
-    Each outer fold picks its threshold by an inner cross-validation over its own training subjects,
-    so the held-out subjects influence neither the trees nor the threshold. ``windows`` maps a sample
-    rate to the impact windows of every trial recorded at that rate; ``dataset.fs`` must be present.
-    """
-    native = windows[dataset.fs]
-    assessments: dict[float, dict[int, Assessment]] = {rate: {} for rate in windows}
-    thresholds = np.zeros(dataset.n_trials)
-    fold_thresholds, fold_subjects = [], []
-    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-    for fit_at, test_at in splitter.split(np.zeros(dataset.n_trials), dataset.label, dataset.subject):
-        threshold = choose_threshold(dataset.label[fit_at], _pooled_probability(dataset, native, fit_at, n_jobs, seed))
-        forest = fit_forest(*training_rows(dataset.label, native, fit_at), n_jobs, seed)
-        model = _model(dataset.position, forest, threshold)
-        for rate, rate_windows in windows.items():
-            for trial in test_at:
-                assessments[rate][int(trial)] = model.assess_windows(rate_windows[trial])
-        thresholds[test_at] = threshold
-        fold_thresholds.append(threshold)
-        fold_subjects.append(sorted(set(dataset.subject[test_at].tolist())))
-        advance()
-    trials = range(dataset.n_trials)
-    results = {
-        rate: TrialResults.from_assessments([held_out[t] for t in trials], thresholds.tolist())
-        for rate, held_out in assessments.items()
-    }
-    return CrossValidation(results=results, fold_thresholds=fold_thresholds, fold_subjects=fold_subjects)
+
+def _results(judged: dict[int, tuple[float, int]], thresholds: dict[int, float], trials: Sequence[int]) -> TrialResults:
+    return TrialResults(
+        probability=np.array([judged[t][0] for t in trials]),
+        predicted=np.array([judged[t][0] >= thresholds[t] for t in trials]),
+        alarms=np.array([judged[t][1] for t in trials], dtype=np.int64),
+    )
 
 
 @dataclass
 class PositionTraining:
-    """A trained model with the figures that describe it."""
+    """A trained model with the figures that describe it, as plain JSON values for the model card."""
 
     model: FallModel
-    dataset: FallDataset
-    dataset_file: str
-    windows: list[ImpactWindows]
-    cross_validation: CrossValidation
-    reports: dict[float, dict[str, GroupMetrics]] = field(default_factory=dict)
-    """Held-out metrics of the first cross-validation, per sample rate the subjects were replayed at."""
-    repeats: list[dict[str, GroupMetrics]] = field(default_factory=list)
-    """Held-out metrics at the native rate, one per assignment of subjects to folds."""
-    probability_shift: dict[float, float] = field(default_factory=dict)
-    """Per robustness rate: 99th percentile of |held-out trial probability - the one at the native rate|."""
-    seconds: float = 0.0
+    corpus: Corpus
+    figures: dict[str, Any]
 
 
 def train_position(
-    position: str,
-    datasets: Path,
-    n_jobs: int,
-    folds: int = FOLDS,
-    on_stage: Callable[[str, int], Advance] = lambda _label, _total: _ignore,
+    position: str, folder: Path, n_jobs: int, folds: int = FOLDS, on_stage: OnStage = _no_progress
 ) -> PositionTraining:
-    """Cross-validate, then fit on every subject, the model of one sensor position.
+    """Evaluate with subjects (and whole datasets) held out, then fit on everything, the model of one position.
 
-    ``on_stage(label, total)`` is called at the start of each stage and returns the callback that
-    advances it by one step, for a progress display.
+    Held out within each dataset: an outer cross-validation over the pooled subjects of every dataset of
+    the position; each fold's threshold comes from an inner cross-validation of its training subjects.
+    Leave one dataset out: a model fitted (and thresholded) on the other datasets judges the one left out.
     """
-    started = time.monotonic()
-    dataset = FallDataset.load(datasets / TRAINING_FILES[position])
-    if dataset.position != position:
-        raise ValueError(f"{TRAINING_FILES[position]} holds {dataset.position!r} data, not {position!r}")
-    windows: dict[float, list[ImpactWindows]] = {}
-    for rate in (dataset.fs, *ROBUSTNESS_RATES):
-        advance = on_stage(f"{position}: impact windows at {rate:g} Hz", dataset.n_trials)
-        windows[rate] = trial_windows(dataset, None if rate == dataset.fs else rate, advance)
-    cv = cross_validate(dataset, windows, n_jobs, folds, SEED, on_stage(f"{position}: cross-validation", folds))
-    native = cv.results[dataset.fs]
-    repeats = [native.report(dataset)]
-    advance = on_stage(f"{position}: repeated cross-validation", REPEATS - 1)
-    for seed in range(SEED + 1, SEED + REPEATS):
-        repeat = cross_validate(dataset, {dataset.fs: windows[dataset.fs]}, n_jobs, folds, seed)
-        repeats.append(repeat.results[dataset.fs].report(dataset))
+    corpus = load_corpus(position, folder, on_stage)
+    variants = {"start": "impact 0.5 s after the start", "end": "impact 0.5 s before the end"}
+    variants |= {f"{rate:g}": f"resampled to {rate:g} Hz" for rate in ROBUSTNESS_RATES}
+    variant_windows = {name: corpus.variant_windows(name, on_stage) for name in variants}
+    everyone = np.arange(corpus.info.label.shape[0])
+    splits = _splits(corpus, everyone, folds, SEED)
+    advance = on_stage(f"{position}: cross-validation, subjects held out", len(splits))
+    held_out: dict[str, dict[int, tuple[float, int]]] = {"native": {}, **{name: {} for name in variants}}
+    thresholds: dict[int, float] = {}
+    fold_thresholds = []
+    for fit_at, test_at in splits:
+        model = fit_judge(corpus, fit_at, n_jobs)
+        fold_thresholds.append(model.threshold)
+        held_out["native"] |= judge(model, corpus.windows, test_at)
+        for name, windows in variant_windows.items():
+            held_out[name] |= judge(model, windows, test_at)
+        thresholds |= dict.fromkeys(test_at.tolist(), model.threshold)
         advance()
-    advance = on_stage(f"{position}: final fit", 1)
-    threshold = choose_threshold(dataset.label, native.probability)
-    forest = fit_forest(*training_rows(dataset.label, windows[dataset.fs], np.arange(dataset.n_trials)), n_jobs)
-    advance()
-    metadata = {
-        "created": datetime.date.today().isoformat(),
-        "trained_on": {
-            "dataset": dataset.name,
+    results = {name: _results(judged, thresholds, everyone.tolist()) for name, judged in held_out.items()}
+    datasets_figures = []
+    for index, dataset in enumerate(corpus.datasets):
+        trials = corpus.trials_of(index)
+        info = corpus.info.take(trials)
+        entry: dict[str, Any] = {
+            "name": dataset.name,
+            "file": corpus.files[index],
             "source": dataset.source,
-            "file": TRAINING_FILES[position],
+            "fs": dataset.fs,
             "trials": dataset.n_trials,
+            "falls": int((dataset.label == 1).sum()),
             "subjects": len(set(dataset.subject.tolist())),
-        },
+            "held_out": results["native"].take(trials).report(info).to_dict(),
+            "variants": {name: results[name].take(trials).report(info).to_dict()["overall"] for name in variants},
+        }
+        if len(corpus.datasets) > 1:
+            others = np.flatnonzero(corpus.origin != index)
+            model = fit_judge(corpus, others, n_jobs)
+            judged = judge(model, corpus.windows, trials)
+            lodo = _results(judged, dict.fromkeys(trials.tolist(), model.threshold), trials.tolist())
+            entry["left_out"] = lodo.report(info).to_dict() | {"threshold": model.threshold}
+        datasets_figures.append(entry)
+    advance = on_stage(f"{position}: final fit", 1)
+    threshold = choose_threshold(corpus.info.label, results["native"].probability)
+    forest = fit_forest(*training_rows(corpus, everyone), n_jobs)
+    advance()
+    trained_on = [
+        {
+            "dataset": d["name"],
+            "source": d["source"],
+            "file": d["file"],
+            "trials": d["trials"],
+            "subjects": d["subjects"],
+        }
+        for d in datasets_figures
+    ]
+    metadata = {
+        "trained_on": trained_on,
         "estimator": {
             "kind": "ExtraTreesClassifier",
             "scikit_learn": sklearn.__version__,
@@ -254,26 +385,39 @@ def train_position(
         },
     }
     model = FallModel(position, MODEL_VERSION, threshold, forest, metadata)
-    return PositionTraining(
-        model=model,
-        dataset=dataset,
-        dataset_file=TRAINING_FILES[position],
-        windows=windows[dataset.fs],
-        cross_validation=cv,
-        reports={rate: result.report(dataset) for rate, result in cv.results.items()},
-        repeats=repeats,
-        probability_shift={
-            rate: float(np.percentile(np.abs(result.probability - native.probability), 99))
-            for rate, result in cv.results.items()
-            if rate != dataset.fs
-        },
-        seconds=time.monotonic() - started,
-    )
+    figures = {
+        "position": position,
+        "version": MODEL_VERSION,
+        "threshold": threshold,
+        "fold_thresholds": fold_thresholds,
+        "trees": forest.n_trees,
+        "nodes": int(forest.feature.shape[0]),
+        "fingerprint": forest.fingerprint(),
+        "variants": variants,
+        "datasets": datasets_figures,
+        "shipped": shipped_check(model, corpus),
+    }
+    return PositionTraining(model=model, corpus=corpus, figures=figures)
 
 
-def cross_position(model: FallModel, other: PositionTraining) -> dict[str, GroupMetrics]:
-    """A model judged on another position's dataset, which it never saw."""
-    assessments = [model.assess_windows(windows) for windows in other.windows]
-    results = TrialResults.from_assessments(assessments, [model.threshold] * len(assessments))
-    report: dict[str, GroupMetrics] = results.report(other.dataset)
-    return report
+CHECK_EVERY = 5
+"""The shipped-model check replays every fifth trial of each dataset."""
+
+
+def check_trials(dataset: FallDataset) -> npt.NDArray[np.intp]:
+    """The trials the shipped-model check replays through the public API."""
+    return np.arange(0, dataset.n_trials, CHECK_EVERY)
+
+
+def shipped_check(model: FallModel, corpus: Corpus) -> dict[str, dict[str, float | int]]:
+    """What the shipped model says about a fixed subset of its training trials (in-sample, for ``make test``)."""
+    check = {}
+    for index, dataset in enumerate(corpus.datasets):
+        trials = corpus.trials_of(index)[check_trials(dataset)]
+        probability = np.array([model.assess_windows(corpus.windows[t]).probability for t in trials])
+        check[dataset.name] = {
+            "trials": int(trials.shape[0]),
+            "alarmed": int((probability >= model.threshold).sum()),
+            "mean_probability": round(float(probability.mean()), 4),
+        }
+    return check
