@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
-import pytest
 
 from homecare.backend.detection.config import set_overrides
 from homecare.backend.detection.fall_confirmation import review_burst
+from homecare.backend.detection.falls.dataset import datasets_dir
 from homecare.backend.detection.signals import Cause, SignalKind
 from homecare.contracts.messages import Priority
 from homecare.sim.imu import fall_signal, knock_signal
 
 Conn = psycopg.AsyncConnection[Any]
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
-WEDA = Path("/work/shared/datasets/falls/wedafall_wrist.npz")
+WEDA = datasets_dir() / "falls" / "wedafall_wrist.npz"
+FALLALLD_NECK = datasets_dir() / "falls" / "fallalld_neck.npz"
 
 
 async def _device(db: Conn, kind: str, uid: str) -> tuple[int, int]:
@@ -57,11 +58,9 @@ async def _burst(
     return event_id, (await cur.fetchone())[0]  # type: ignore[index]
 
 
-def _weda_trial(label: int, age_group: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """A WEDA-FALL trial cut as a device would send it: 3 s before to 7 s after its largest impact."""
-    if not WEDA.exists():
-        pytest.skip(f"{WEDA} is not here")
-    d = dict(np.load(WEDA))
+def _weda_trial(label: int, age_group: str, path: Path = WEDA) -> tuple[np.ndarray, np.ndarray, float]:
+    """A dataset trial cut as a device would send it: 3 s before to 7 s after its largest impact."""
+    d = dict(np.load(path))
     fs = float(d["fs"])
     trial = int(np.flatnonzero((d["label"] == label) & (d["age_group"] == age_group))[0])
     s, n = int(d["trial_start"][trial]), int(d["trial_len"][trial])
@@ -126,17 +125,43 @@ async def test_the_simulators_falls_are_confirmed_like_real_ones(db: Conn) -> No
 
 async def test_a_burst_the_model_cannot_read_keeps_the_alarm_critical(db: Conn) -> None:
     rid, device = await _device(db, "wristband", "wr-short-01")
-    acc = np.zeros((20, 3), dtype=np.int16)  # 0.4 s at 50 Hz: too short to judge
+    acc = np.zeros((80, 3), dtype=np.int16)  # 1.6 s at 50 Hz: too short to judge
     acc[:, 2] = 1000
     _, burst_id = await _burst(db, device, rid, acc, None, 50.0)
     signal = await review_burst(db, burst_id=burst_id, now=NOW)
     assert signal is not None
     assert (signal.cause, signal.priority) == (Cause.FALL, Priority.CRITICAL)
     assert "could not check" in signal.explanation_en
+    assert "at least 2 s" in signal.explanation_en
+
+
+async def test_a_pendant_fall_is_confirmed_by_the_neck_model_and_a_knock_downgraded(db: Conn) -> None:
+    rid, device = await _device(db, "sos_pendant", "sos-fall-01")
+    acc, gyr, fs = _weda_trial(1, "young", FALLALLD_NECK)
+    _, burst_id = await _burst(db, device, rid, acc, gyr, fs)
+    signal = await review_burst(db, burst_id=burst_id, now=NOW)
+    assert signal is not None
+    assert (signal.cause, signal.priority) == (Cause.FALL_CONFIRMED, Priority.CRITICAL)
+    assert "Fall confirmed by the neck model" in signal.explanation_en
+    assert "跌倒已由吊坠模型确认" in signal.explanation_zh
+    # The simulated pendant's falls and knocks get the same verdicts as the wristband's.
+    for seed in range(3):
+        rid, device = await _device(db, "sos_pendant", f"sos-sim-{seed:02d}")
+        fall = fall_signal(np.random.default_rng(seed))
+        _, burst_id = await _burst(db, device, rid, fall.acc, None, fall.fs)
+        signal = await review_burst(db, burst_id=burst_id, now=NOW)
+        assert signal is not None
+        assert (signal.cause, signal.priority) == (Cause.FALL_CONFIRMED, Priority.CRITICAL), seed
+    rid, device = await _device(db, "sos_pendant", "sos-knock-01")
+    knock = knock_signal(np.random.default_rng(5))
+    _, burst_id = await _burst(db, device, rid, knock.acc, knock.gyr, knock.fs)
+    signal = await review_burst(db, burst_id=burst_id, now=NOW)
+    assert signal is not None
+    assert (signal.cause, signal.priority) == (Cause.FALL, Priority.LOW)
 
 
 async def test_nothing_to_say_without_a_model_or_a_burst(db: Conn) -> None:
-    rid, device = await _device(db, "sos_pendant", "sos-imu-01")
+    rid, device = await _device(db, "fall_sensor", "radar-imu-01")
     knock = knock_signal(np.random.default_rng(1))
     _, burst_id = await _burst(db, device, rid, knock.acc, knock.gyr, knock.fs)
     assert await review_burst(db, burst_id=burst_id, now=NOW) is None

@@ -107,6 +107,24 @@ def test_a_fall_is_reported_by_wristband_with_imu_and_by_the_radar_in_its_room()
     assert not motion_while_lying
 
 
+def test_a_pendant_fall_is_reported_by_the_pendant_with_its_imu_burst() -> None:
+    hood = build_neighbourhood(8, seed=1, background_incidents=False)
+    home = hood.household(3)
+    t = _start(hood.tz, 10)
+    home.add_incident(Fall(t, responds=False, lies_for_s=600, device=DeviceKind.SOS_PENDANT))
+    home.add_incident(FalseFallAlarm(t + 3600, response_after_s=10, device=DeviceKind.SOS_PENDANT))
+    home.advance_to(t - 60)
+    found = home.advance_to(t + 3700)
+    assert not [h for h in found if h.device is DeviceKind.WRISTBAND and isinstance(h, ImuHappening)]
+    pendant = [h for h in found if h.device is DeviceKind.SOS_PENDANT]
+    alarms = [h for h in pendant if isinstance(h, EventHappening) and h.kind is EventKind.FALL_DETECTED]
+    bursts = [h for h in pendant if isinstance(h, ImuHappening)]
+    assert len(alarms) == 2
+    assert [b.event for b in bursts] == [a.key for a in alarms]
+    ok = [h for h in pendant if isinstance(h, EventHappening) and h.kind is EventKind.IM_OK]
+    assert [h.cancels for h in ok] == [alarms[1].key]  # the knock is cancelled, the fall is not
+
+
 def test_presses_hazards_and_false_alarms() -> None:
     hood = build_neighbourhood(4, seed=1, background_incidents=False)
     home = hood.household(3)

@@ -230,14 +230,14 @@ class Household:
                 imu_rng = rng_for(m.seed, Stream.IMU, self.index, int(t))
                 signal = fall_signal(imu_rng) if real else knock_signal(imu_rng)
                 alarm = event(
-                    t + 1.5,  # the band waits for a moment of stillness after the impact
-                    DeviceKind.WRISTBAND,
+                    t + 1.5,  # the wearable waits for a moment of stillness after the impact
+                    incident.device,
                     EventKind.FALL_DETECTED,
                     confidence=round(float(rng.uniform(0.75, 0.95) if real else rng.uniform(0.5, 0.7)), 2),
                 )
                 t0 = t - signal.impact / signal.fs
                 sent_at = t0 + len(signal.acc) / signal.fs  # when the recording is complete
-                found.append(ImuHappening(sent_at, DeviceKind.WRISTBAND, alarm.key, t0, signal))
+                found.append(ImuHappening(sent_at, incident.device, alarm.key, t0, signal))
                 if isinstance(incident, Fall):
                     room = m.activity_at(t + 1).room
                     if room.value == self._devices[DeviceKind.FALL_SENSOR].room:
@@ -251,7 +251,7 @@ class Household:
                 if not real or (isinstance(incident, Fall) and incident.responds):
                     event(
                         t + incident.response_after_s,
-                        DeviceKind.WRISTBAND,
+                        incident.device,
                         EventKind.IM_OK,
                         cancels=alarm.key,
                     )

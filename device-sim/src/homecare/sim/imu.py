@@ -1,4 +1,4 @@
-"""Wrist IMU signals at 50 Hz around a fall (free fall, impact, lying still) or a harmless knock."""
+"""Wearable IMU signals at 50 Hz (wristband or pendant) around a fall (free fall, impact, lying still) or a knock."""
 
 from __future__ import annotations
 

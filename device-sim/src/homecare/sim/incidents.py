@@ -10,21 +10,26 @@ from homecare.sim.routine import Room
 
 @dataclass(frozen=True, slots=True)
 class Fall:
-    """A real fall: the resident lies on the floor for `lies_for_s`, pressing "I'm OK" if they respond."""
+    """A real fall: the resident lies on the floor for `lies_for_s`, pressing "I'm OK" if they respond.
+
+    `device` is the wearable whose fall trigger fires and sends the IMU burst (see FALL_TRIGGER_DEVICES).
+    """
 
     t: float
     room: Room | None = None  # None: wherever the routine puts them at `t`
     responds: bool = False
     response_after_s: float = 20.0
     lies_for_s: float = 3600.0
+    device: DeviceKind = DeviceKind.WRISTBAND
 
 
 @dataclass(frozen=True, slots=True)
 class FalseFallAlarm:
-    """The wristband's fall trigger fires on a knock; the resident cancels with "I'm OK"."""
+    """A wearable's fall trigger fires on a knock; the resident cancels with "I'm OK"."""
 
     t: float
     response_after_s: float = 12.0
+    device: DeviceKind = DeviceKind.WRISTBAND
 
 
 @dataclass(frozen=True, slots=True)

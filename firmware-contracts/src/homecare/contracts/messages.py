@@ -66,6 +66,10 @@ class DeviceKind(enum.StrEnum):
     WATER_SENSOR = "water_sensor"
 
 
+FALL_TRIGGER_DEVICES: Final = frozenset({DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT})
+"""Wearables with an IMU and a fall trigger: they send a `fall_detected` pre-alarm, then its IMU burst."""
+
+
 class _Message(BaseModel):
     """Wire messages are immutable and reject unknown fields, so a typo is an error, not silence."""
 
@@ -178,15 +182,19 @@ Axis3 = tuple[Int16, Int16, Int16]
 
 
 class ImuBurst(Envelope):
-    """Raw accelerometer (and gyroscope) samples around a suspected fall, for server-side confirmation."""
+    """Raw accelerometer (and gyroscope) samples around a suspected fall, for server-side confirmation, from a
+    wearable with a fall trigger (a wristband or an SOS pendant)."""
 
     event_seq: Seq = Field(description="seq of the `fall_detected` event this burst belongs to.")
     t0: EpochMillis = Field(description="Device time of the first sample.")
-    fs: float = Field(gt=10, le=400, description="Sample rate in Hz (50 recommended).")
+    fs: float = Field(
+        gt=10, le=400, description="Sample rate in Hz (50 recommended; the fall models judge 20 Hz and more)."
+    )
     acc: list[Axis3] = Field(
         min_length=10,
         max_length=MAX_IMU_SAMPLES,
-        description="Acceleration per sample in milli-g, device axes, gravity included.",
+        description="Acceleration per sample in milli-g, device axes in any orientation, gravity included "
+        "(the fall models judge bursts of 2 s and more).",
     )
     gyr: list[Axis3] | None = Field(
         default=None,

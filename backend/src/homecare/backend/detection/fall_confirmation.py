@@ -26,11 +26,9 @@ from homecare.storage.connections import Conn
 
 log = logging.getLogger(__name__)
 
-POSITIONS: Final = {"wristband": "wrist"}
-"""Where each kind of device with an IMU is worn, as the fall models name sensor positions. A pendant
-hangs at the chest and a belt clip would be ``waist``; neither kind sends bursts today."""
-
-MIN_SECONDS: Final = 1.0
+POSITIONS: Final = {"wristband": "wrist", "sos_pendant": "neck"}
+"""Where each kind of device with an IMU is worn, as the fall models name sensor positions (the SOS
+pendant hangs on a cord at the neck; a belt clip would be ``waist``)."""
 
 
 def position_for(kind: str) -> str | None:
@@ -97,8 +95,6 @@ async def review_burst(
         gyr_dps = decode_axes(bytes(gyr_raw), 0.1) if gyr_raw is not None else None
         if gyr_dps is not None and gyr_dps.shape != acc_g.shape:
             gyr_dps = None  # the model does not use it; a malformed one must not block the review
-        if acc_g.shape[0] < MIN_SECONDS * float(fs):
-            raise ValueError(f"{acc_g.shape[0]} samples at {fs} Hz is less than {MIN_SECONDS} s")
         model = models[position] if models is not None and position in models else FallModel.load(position)
         assessment = model.assess(acc_g, gyr_dps, float(fs))
     except (ValueError, ArtefactError) as err:
@@ -128,4 +124,4 @@ async def review_burst(
     )
 
 
-_POSITION_ZH: Final = {"wrist": "腕部", "waist": "腰部"}
+_POSITION_ZH: Final = {"wrist": "腕部", "waist": "腰部", "neck": "吊坠"}

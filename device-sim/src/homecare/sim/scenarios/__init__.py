@@ -100,11 +100,17 @@ class FallStep(_Step):
     responds: bool = Field(default=False, description="Presses 'I'm OK' after `response_after`.")
     response_after: Duration = timedelta(seconds=20)
     lies_for: Duration = Field(default=timedelta(hours=1), description="Time on the floor.")
+    device: Literal[DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT] = Field(
+        default=DeviceKind.WRISTBAND, description="The wearable whose fall trigger fires (and sends its IMU burst)."
+    )
 
 
 class FalseFallAlarmStep(_Step):
     do: Literal["false_fall_alarm"]
     response_after: Duration = timedelta(seconds=12)
+    device: Literal[DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT] = Field(
+        default=DeviceKind.WRISTBAND, description="The wearable whose fall trigger fires on a knock."
+    )
 
 
 class SosStep(_Step):
@@ -352,10 +358,13 @@ def stage(scenario: Scenario) -> tuple[Neighbourhood, list[Jump]]:
                     responds=step.responds,
                     response_after_s=step.response_after.total_seconds(),
                     lies_for_s=step.lies_for.total_seconds(),
+                    device=step.device,
                 )
             )
         elif isinstance(step, FalseFallAlarmStep):
-            home.add_incident(FalseFallAlarm(t, response_after_s=step.response_after.total_seconds()))
+            home.add_incident(
+                FalseFallAlarm(t, response_after_s=step.response_after.total_seconds(), device=step.device)
+            )
         elif isinstance(step, SosStep):
             cancel = None if step.cancel_after is None else step.cancel_after.total_seconds()
             home.add_incident(SosPress(t, step.device, cancel))
