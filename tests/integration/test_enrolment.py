@@ -9,7 +9,7 @@ import psycopg
 
 from homecare.backend.accounts.demo import demo_logins
 from homecare.contracts.messages import DeviceKind
-from homecare.launcher.runner import VULNERABLE_FRAILTY, _enrol
+from homecare.launcher.runner import _enrol
 from homecare.sim.neighbourhood import build_neighbourhood
 
 
@@ -47,11 +47,11 @@ async def test_a_neighbourhood_is_enrolled_once_however_often_it_runs(database_u
     assert kinds <= {kind.value for kind in DeviceKind}
     # Every resident flagged vulnerable has one visit this month, given to the demo visitor of their station.
     assert visits is not None
-    vulnerable = sum(r.frailty >= VULNERABLE_FRAILTY for r in enrolment.residents)
+    vulnerable = sum(r.vulnerable for r in enrolment.residents)
     assert vulnerable > 0
     assert visits[0] == visits[2] == vulnerable
     assert visits[1] == sum(  # the demo visitor belongs to the first station; other stations have none yet
-        r.frailty >= VULNERABLE_FRAILTY and r.station != enrolment.stations[0].code for r in enrolment.residents
+        r.vulnerable and r.station != enrolment.stations[0].code for r in enrolment.residents
     )
     assert visits[3] == vulnerable - 1  # all of them for the same month, once each
 
