@@ -52,7 +52,8 @@ async def test_every_golden_example_reaches_the_database(
     events = [e for e in examples if e["topic"].endswith("/event")]
     await eventually(lambda: _count(database_url, "telemetry", points))
     await eventually(lambda: _count(database_url, "events", len(events)))
-    await eventually(lambda: _count(database_url, "imu_bursts", 1))
+    bursts = [e["payload"] for e in examples if e["topic"].endswith("/imu")]
+    await eventually(lambda: _count(database_url, "imu_bursts", len(bursts)))
     await eventually(lambda: _count(database_url, "heartbeats", 1))
 
     wristband = golden_household.devices["wr-golden-01"]
@@ -69,9 +70,14 @@ async def test_every_golden_example_reaches_the_database(
         == points
     )
 
-    imu = next(e["payload"] for e in examples if e["topic"].endswith("/imu"))
-    acc = await scalar(database_url, "SELECT acc FROM imu_bursts")
-    assert np.frombuffer(acc, dtype="<i2").reshape(-1, 3).tolist() == imu["acc"]
+    for burst in bursts:  # the wristband's and the pendant's, each sample as sent
+        acc = await scalar(
+            database_url,
+            "SELECT b.acc FROM imu_bursts b JOIN devices d ON d.id = b.device_id WHERE d.uid = %s AND b.seq = %s",
+            burst["device_id"],
+            burst["seq"],
+        )
+        assert np.frombuffer(acc, dtype="<i2").reshape(-1, 3).tolist() == burst["acc"]
 
     # Presence: online, then the last will (published last): the state ends offline.
     # Heartbeat: the battery level is on the device's state.

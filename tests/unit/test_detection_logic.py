@@ -148,7 +148,8 @@ def test_imu_bytes_decode_to_physical_units() -> None:
     with pytest.raises(ValueError, match="whole"):
         decode_axes(raw[:-2], 0.001)
     assert position_for("wristband") == "wrist"
-    assert position_for("sos_pendant") is None
+    assert position_for("sos_pendant") == "neck"
+    assert position_for("door_sensor") is None
 
 
 def test_durations_read_naturally() -> None:

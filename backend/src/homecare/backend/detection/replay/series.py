@@ -64,8 +64,11 @@ class SeriesFile:
     def load(cls, path: Path) -> SeriesFile:
         """Read a file; raises ``SeriesError`` with a plain reason when it cannot be used."""
         try:
-            z = np.load(path, allow_pickle=False)
-            data = {key: z[key] for key in z.files}
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an archive of named arrays")
+            with loaded as archive:
+                data = {key: archive[key] for key in archive.files}
         except (OSError, ValueError) as err:
             raise SeriesError(f"{path}: not a readable .npz file ({err})") from err
         missing = [key for key in ("subject", "start", "length", "t", "hr") if key not in data]
