@@ -18,6 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from homecare.backend.fhir import TokenRefused
 from homecare.storage.errors import HomecareError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ async def homecare_error(request: Request, err: Exception) -> Response:
             type(err).__name__,
             exc_info=err,
         )
+    if isinstance(err, TokenRefused):  # OAuth2 clients read RFC 6749's error body
+        body: dict[str, object] = {"error": err.error, "error_description": str(err)}
+        return JSONResponse(body, status_code=err.http_status, headers={**err.headers(), "Cache-Control": "no-store"})
     return JSONResponse({"detail": err.detail()}, status_code=err.http_status, headers=err.headers())
 
 

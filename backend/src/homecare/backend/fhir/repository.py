@@ -1,0 +1,132 @@
+"""SQL for clinic clients, their tokens and residents' consents, and the rows the FHIR resources are made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg.rows import class_row, scalar_row
+
+from homecare.backend.fhir.models import CallingClinic, Clinic, ClinicConsent
+from homecare.backend.incidents.models import CLOSED, Status
+from homecare.storage.connections import Conn
+
+_CLINIC = "SELECT id, name, client_id, created_at, created_by, disabled_at FROM clinic_clients"
+_CONSENT = """
+    SELECT c.resident_id, c.clinic_id, k.name AS clinic_name, c.recorded_at, c.recorded_by, c.revoked_at, c.revoked_by
+    FROM clinic_consents c JOIN clinic_clients k ON k.id = c.clinic_id
+"""
+OPEN_STATUSES = sorted(status.value for status in Status if status not in CLOSED and status is not Status.PRE_ALARM)
+"""Incidents that are alarms now: a pre-alarm (a fall waiting for the resident to recover) is not one yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSecret:
+    id: int
+    secret_hash: str
+    disabled: bool
+
+
+async def insert_clinic(conn: Conn, *, name: str, client_id: str, secret_hash: str, created_by: str) -> Clinic:
+    async with conn.cursor(row_factory=class_row(Clinic)) as cur:
+        await cur.execute(
+            "INSERT INTO clinic_clients (name, client_id, secret_hash, created_by) VALUES (%s, %s, %s, %s) "
+            "RETURNING id, name, client_id, created_at, created_by, disabled_at",
+            (name, client_id, secret_hash, created_by),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def list_clinics(conn: Conn) -> list[Clinic]:
+    async with conn.cursor(row_factory=class_row(Clinic)) as cur:
+        await cur.execute(f"{_CLINIC} ORDER BY id")
+        return await cur.fetchall()
+
+
+async def disable_clinic(conn: Conn, *, clinic_id: int, now: datetime) -> Clinic | None:
+    """Disable the clinic (kept as it was when already disabled) and delete its tokens."""
+    await conn.execute("DELETE FROM clinic_tokens WHERE clinic_id = %s", (clinic_id,))
+    async with conn.cursor(row_factory=class_row(Clinic)) as cur:
+        await cur.execute(
+            "UPDATE clinic_clients SET disabled_at = coalesce(disabled_at, %s) WHERE id = %s "
+            "RETURNING id, name, client_id, created_at, created_by, disabled_at",
+            (now, clinic_id),
+        )
+        return await cur.fetchone()
+
+
+async def clinic_secret(conn: Conn, *, client_id: str) -> ClinicSecret | None:
+    async with conn.cursor(row_factory=class_row(ClinicSecret)) as cur:
+        await cur.execute(
+            "SELECT id, secret_hash, disabled_at IS NOT NULL AS disabled FROM clinic_clients WHERE client_id = %s",
+            (client_id,),
+        )
+        return await cur.fetchone()
+
+
+async def insert_token(conn: Conn, *, token_hash: bytes, clinic_id: int, now: datetime, expires_at: datetime) -> None:
+    """Keep a new token's hash, and forget the clinic's tokens that have expired."""
+    await conn.execute("DELETE FROM clinic_tokens WHERE clinic_id = %s AND expires_at <= %s", (clinic_id, now))
+    await conn.execute(
+        "INSERT INTO clinic_tokens (token_hash, clinic_id, issued_at, expires_at) VALUES (%s, %s, %s, %s)",
+        (token_hash, clinic_id, now, expires_at),
+    )
+
+
+async def token_clinic(conn: Conn, *, token_hash: bytes, now: datetime) -> CallingClinic | None:
+    """The enabled clinic a live token was issued to."""
+    async with conn.cursor(row_factory=class_row(CallingClinic)) as cur:
+        await cur.execute(
+            "SELECT k.id, k.client_id, k.name FROM clinic_tokens t JOIN clinic_clients k ON k.id = t.clinic_id "
+            "WHERE t.token_hash = %s AND t.expires_at > %s AND k.disabled_at IS NULL",
+            (token_hash, now),
+        )
+        return await cur.fetchone()
+
+
+async def upsert_consent(
+    conn: Conn, *, resident_id: int, clinic_id: int, recorded_by: str, now: datetime
+) -> ClinicConsent:
+    await conn.execute(
+        "INSERT INTO clinic_consents (resident_id, clinic_id, recorded_at, recorded_by) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (resident_id, clinic_id) DO UPDATE SET recorded_at = excluded.recorded_at, "
+        "recorded_by = excluded.recorded_by, revoked_at = NULL, revoked_by = NULL",
+        (resident_id, clinic_id, now, recorded_by),
+    )
+    found = await consents(conn, resident_id=resident_id, clinic_id=clinic_id)
+    return found[0]
+
+
+async def revoke_consent(
+    conn: Conn, *, resident_id: int, clinic_id: int, revoked_by: str, now: datetime
+) -> ClinicConsent | None:
+    """Revoke the consent (kept as it was when already revoked); None when none was ever recorded."""
+    await conn.execute(
+        "UPDATE clinic_consents SET revoked_at = %s, revoked_by = %s "
+        "WHERE resident_id = %s AND clinic_id = %s AND revoked_at IS NULL",
+        (now, revoked_by, resident_id, clinic_id),
+    )
+    found = await consents(conn, resident_id=resident_id, clinic_id=clinic_id)
+    return found[0] if found else None
+
+
+async def consents(conn: Conn, *, resident_id: int, clinic_id: int | None = None) -> list[ClinicConsent]:
+    async with conn.cursor(row_factory=class_row(ClinicConsent)) as cur:
+        await cur.execute(
+            f"{_CONSENT} WHERE c.resident_id = %s AND (%s::int IS NULL OR c.clinic_id = %s) ORDER BY c.clinic_id",
+            (resident_id, clinic_id, clinic_id),
+        )
+        return await cur.fetchall()
+
+
+async def consenting_residents(conn: Conn, *, clinic_id: int, resident_ids: list[int] | None = None) -> list[int]:
+    """The residents (of ``resident_ids`` when given) whose consent to share with the clinic stands."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT resident_id FROM clinic_consents WHERE clinic_id = %s AND revoked_at IS NULL "
+            "AND (%s::int[] IS NULL OR resident_id = ANY(%s::int[])) ORDER BY resident_id",
+            (clinic_id, resident_ids, resident_ids),
+        )
+        return list(await cur.fetchall())

@@ -1,0 +1,154 @@
+"""HTTP routes for clinic systems: their registration and residents' consents (administrators), and the OAuth2
+token endpoint clinics call with their client credentials."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Final
+from urllib.parse import parse_qsl, unquote_plus
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from homecare.backend.deps import AdminActor, ConnDep
+from homecare.backend.fhir import TokenRefused, clients
+from homecare.backend.fhir.models import Clinic, ClinicConsent, ClinicToken, NewClinic, RegisteredClinic
+from homecare.backend.inputs import RowId
+
+router = APIRouter(tags=["fhir"])
+token_router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+ClinicId = Annotated[RowId, Path(description="The clinic's id (not its OAuth2 client id).")]
+ResidentId = Annotated[RowId, Path(description="The resident's id.")]
+FORM: Final = "application/x-www-form-urlencoded"
+MAX_TOKEN_REQUEST_BYTES: Final = 4096
+
+
+@router.post(
+    "/fhir/clinics",
+    summary="Register a clinic system; its client secret is in this answer only (administrators)",
+    status_code=status.HTTP_201_CREATED,
+)
+async def post_clinic(actor: AdminActor, conn: ConnDep, body: NewClinic) -> RegisteredClinic:
+    return await clients.register_clinic(conn, actor=actor, name=body.name)
+
+
+@router.get("/fhir/clinics", summary="The registered clinic systems (administrators)")
+async def get_clinics(_: AdminActor, conn: ConnDep) -> list[Clinic]:
+    return await clients.list_clinics(conn)
+
+
+@router.post(
+    "/fhir/clinics/{clinic_id}/disable",
+    summary="Disable a clinic system: no more tokens, and its tokens stop working (administrators)",
+)
+async def disable_clinic(_: AdminActor, conn: ConnDep, clinic_id: ClinicId) -> Clinic:
+    return await clients.disable_clinic(conn, clinic_id=clinic_id, now=datetime.now(UTC))
+
+
+@router.get("/residents/{resident_id}/clinic-consents", summary="The resident's consents to clinics (administrators)")
+async def get_consents(actor: AdminActor, conn: ConnDep, resident_id: ResidentId) -> list[ClinicConsent]:
+    return await clients.consents(conn, actor=actor, resident_id=resident_id)
+
+
+@router.put(
+    "/residents/{resident_id}/clinic-consents/{clinic_id}",
+    summary="Record that the resident consents to share their record with the clinic (administrators)",
+)
+async def put_consent(actor: AdminActor, conn: ConnDep, resident_id: ResidentId, clinic_id: ClinicId) -> ClinicConsent:
+    return await clients.record_consent(
+        conn, actor=actor, resident_id=resident_id, clinic_id=clinic_id, now=datetime.now(UTC)
+    )
+
+
+@router.delete(
+    "/residents/{resident_id}/clinic-consents/{clinic_id}",
+    summary="Revoke the resident's consent: the clinic no longer sees them (administrators)",
+)
+async def delete_consent(
+    actor: AdminActor, conn: ConnDep, resident_id: ResidentId, clinic_id: ClinicId
+) -> ClinicConsent:
+    return await clients.revoke_consent(
+        conn, actor=actor, resident_id=resident_id, clinic_id=clinic_id, now=datetime.now(UTC)
+    )
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """RFC 6749 section 2.3.1: client id and secret, each form-encoded, in an HTTP Basic header."""
+    if header is None or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as err:
+        raise TokenRefused("invalid_request", "the Basic authorization header is not valid base64") from err
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise TokenRefused("invalid_request", "the Basic authorization header has no client_id:client_secret")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The token request's form fields; each at most once (RFC 6749 section 3.2)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
+        raise TokenRefused("invalid_request", f"the token request's body must be {FORM}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_TOKEN_REQUEST_BYTES:
+            raise TokenRefused("invalid_request", f"the token request is longer than {MAX_TOKEN_REQUEST_BYTES} bytes")
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise TokenRefused("invalid_request", "the token request's body is not a valid form") from err
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise TokenRefused("invalid_request", f"{name} is given more than once")
+        if "\x00" in value:
+            raise TokenRefused("invalid_request", f"{name} holds a NUL character")
+        fields[name] = value
+    return fields
+
+
+@token_router.post(
+    "/token",
+    summary="OAuth2 client credentials: a short-lived bearer token for a clinic's FHIR reads",
+    description="Form-encoded (application/x-www-form-urlencoded) `grant_type=client_credentials`; the clinic's "
+    "`client_id` and `client_secret` in an HTTP Basic header or in the form. Refusals answer RFC 6749's "
+    '`{"error": …, "error_description": …}`.',
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": [clients.GRANT_TYPE]},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_token(request: Request, response: Response, conn: ConnDep) -> ClinicToken:
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1: no cache keeps a token
+    response.headers["Pragma"] = "no-cache"
+    fields = await _form(request)
+    basic = _basic_credentials(request.headers.get("authorization"))
+    if basic is not None and ("client_id" in fields or "client_secret" in fields):
+        raise TokenRefused("invalid_request", "give the client credentials once: in the Basic header or the form")
+    client_id, client_secret = basic or (fields.get("client_id"), fields.get("client_secret"))
+    return await clients.issue_token(
+        conn,
+        grant_type=fields.get("grant_type"),
+        client_id=client_id,
+        client_secret=client_secret,
+        now=datetime.now(UTC),
+    )
