@@ -98,6 +98,11 @@ async def test_a_token_request_is_refused_with_the_oauth2_error_that_names_the_p
         as_json = await client.post("/fhir/token", json={"grant_type": "client_credentials"}, headers=basic(clinic))
         assert as_json.status_code == 400
         assert "x-www-form-urlencoded" in as_json.json()["error_description"]
+        nul = await client.post(
+            "/fhir/token", data={"grant_type": "client_credentials"}, headers=basic(clinic, "a\x00b")
+        )
+        assert nul.status_code == 400
+        assert nul.json()["error_description"] == "the client credentials hold a NUL character"
         disabled = await client.post(f"/api/fhir/clinics/{clinic['id']}/disable", headers=AUTH)
         assert disabled.status_code == 200
         assert disabled.json()["disabled_at"] is not None
