@@ -514,19 +514,21 @@ async def test_a_devices_file_gives_each_device_a_secret_once(admin: httpx.Async
 
     good = (
         f"\ufeffuid,kind,resident_ref\r\nwr-imp-0001,wristband,{ref}\r\nmotion-imp-0002,motion_sensor,\r\n"
-        f"{known},sos_pendant,{ref}\r\n"
+        f"{known},sos_pendant,{ref}\r\nbp-imp-0004,blood_pressure_monitor,{ref}\r\ngl-imp-0005,glucose_meter,{ref}\r\n"
     )
     imported = await admin.post(
         "/api/admin/import/devices", content=good.encode(), headers={"Content-Type": "text/csv"}
     )
     assert imported.status_code == 200, imported.text
-    assert (imported.headers["x-added"], imported.headers["x-updated"]) == ("2", "1")
+    assert (imported.headers["x-added"], imported.headers["x-updated"]) == ("4", "1")
     assert imported.headers["content-disposition"] == 'attachment; filename="device-credentials.csv"'
     rows = list(csv.DictReader(io.StringIO(imported.content.decode("utf-8-sig"))))
     assert [(r["uid"], r["action"]) for r in rows] == [
         ("wr-imp-0001", "added"),
         ("motion-imp-0002", "added"),
         (known, "updated"),
+        ("bp-imp-0004", "added"),
+        ("gl-imp-0005", "added"),
     ]
     for row in rows:
         assert await scalar(db, "SELECT secret_hash FROM devices WHERE uid = %s", row["uid"]) == hash_secret(

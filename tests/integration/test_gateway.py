@@ -12,7 +12,7 @@ import numpy as np
 import psycopg
 
 from homecare.contracts import generate
-from homecare.contracts.messages import AckStatus, Telemetry
+from homecare.contracts.messages import AckStatus, Measurement, Metric, Telemetry
 from homecare.gateway.service import Gateway
 from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol, gateway_settings
@@ -48,6 +48,8 @@ async def test_every_golden_example_reaches_the_database(
 
     points = sum(
         len(Telemetry.model_validate(e["payload"]).points()) for e in examples if e["topic"].endswith("/telemetry")
+    ) + sum(
+        len(Measurement.model_validate(e["payload"]).points()) for e in examples if e["topic"].endswith("/measurement")
     )
     events = [e for e in examples if e["topic"].endswith("/event")]
     await eventually(lambda: _count(database_url, "telemetry", points))
@@ -63,6 +65,22 @@ async def test_every_golden_example_reaches_the_database(
         database_url, "SELECT value FROM telemetry WHERE metric = 1 AND device_id = %s ORDER BY ts", wristband
     )
     assert heart_rates == [72.0, 88.0]
+    # The health checks: the cuff's reading, and glucose in mmol/L in its meal context's series (98 mg/dL is 5.4).
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        checks = await (
+            await conn.execute(
+                "SELECT d.uid, t.metric, t.value FROM telemetry t JOIN devices d ON d.id = t.device_id "
+                "WHERE t.metric >= %s ORDER BY t.ts, t.metric",
+                (int(Metric.BP_SYSTOLIC),),
+            )
+        ).fetchall()
+    assert [(uid, Metric(metric), value) for uid, metric, value in checks] == [
+        ("bp-golden-01", Metric.BP_SYSTOLIC, 138.0),
+        ("bp-golden-01", Metric.BP_DIASTOLIC, 86.0),
+        ("bp-golden-01", Metric.BP_PULSE, 71.0),
+        ("gl-golden-01", Metric.GLUCOSE_FASTING, 5.4),
+        ("gl-golden-01", Metric.GLUCOSE_AFTER_MEAL, 7.8),
+    ]
     assert (
         await scalar(
             database_url, "SELECT count(*) FROM telemetry WHERE resident_id = %s", golden_household.resident_id
@@ -297,7 +315,7 @@ async def test_telemetry_and_alarm_gateways_split_the_work(
             device.publish(example["topic"], json.dumps(rebased(example["payload"], now_ms)))
         events = [e for e in uplink_examples() if e["topic"].endswith("/event")]
         await eventually(lambda: _count(database_url, "events", len(events)))
-        await eventually(lambda: _count(database_url, "telemetry", 12))
+        await eventually(lambda: _count(database_url, "telemetry", 17))  # 12 from wearables, 5 from health checks
         await eventually(lambda: len(acks(commands)) == len(events))
     finally:
         device.close()
@@ -314,3 +332,4 @@ async def test_telemetry_and_alarm_gateways_split_the_work(
     assert received("telemetry", "event") == 0
     assert received("alarms", "event") == len(events)
     assert received("alarms", "telemetry") == 0
+    assert (received("alarms", "measurement"), received("telemetry", "measurement")) == (3, 0)  # a crisis is urgent

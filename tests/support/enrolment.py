@@ -34,6 +34,8 @@ GOLDEN_DEVICES = {
     "door-golden-01": "door_sensor",
     "bed-golden-01": "bed_sensor",
     "hu-golden-01": "home_unit",
+    "bp-golden-01": "blood_pressure_monitor",
+    "gl-golden-01": "glucose_meter",
 }
 
 

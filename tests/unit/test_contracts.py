@@ -11,7 +11,7 @@ import pytest
 
 from homecare.contracts import generate
 from homecare.contracts.codec import ContractError, decode_command, decode_uplink, encode
-from homecare.contracts.messages import Telemetry
+from homecare.contracts.messages import Measurement, Metric, Telemetry
 from homecare.contracts.topics import RULES, Channel, TopicError, parse, topic
 
 EXAMPLES = Path(generate.HERE) / "examples"
@@ -78,3 +78,11 @@ def test_every_telemetry_value_is_one_data_point() -> None:
     example = _load(EXAMPLES / "valid" / "telemetry-full.json")
     message = Telemetry.model_validate(example["payload"])
     assert len(message.points()) == 9
+
+
+def test_a_glucose_reading_is_stored_in_mmol_per_litre_in_its_meal_contexts_series() -> None:
+    example = _load(EXAMPLES / "valid" / "measurement-glucose-mg-dl.json")
+    assert Measurement.model_validate(example["payload"]).points() == [(Metric.GLUCOSE_FASTING, 5.4)]
+    # To 0.1 mmol/L as meters show it, so the mmol/L bands agree with the mg/dL ones: 70 mg/dL is not below 3.9.
+    at_70 = {**example["payload"], "glucose": {"value": 70, "unit": "mg/dL", "meal": "random"}}
+    assert Measurement.model_validate(at_70).points() == [(Metric.GLUCOSE_RANDOM, 3.9)]

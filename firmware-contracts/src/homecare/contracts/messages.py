@@ -64,6 +64,8 @@ class DeviceKind(enum.StrEnum):
     HOME_UNIT = "home_unit"
     SMOKE_SENSOR = "smoke_sensor"
     WATER_SENSOR = "water_sensor"
+    BLOOD_PRESSURE_MONITOR = "blood_pressure_monitor"
+    GLUCOSE_METER = "glucose_meter"
 
 
 FALL_TRIGGER_DEVICES: Final = frozenset({DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT})
@@ -102,6 +104,13 @@ class Metric(enum.IntEnum):
     LATITUDE = 7
     LONGITUDE = 8
     LOCATION_ACCURACY = 9
+    BP_SYSTOLIC = 10
+    BP_DIASTOLIC = 11
+    BP_PULSE = 12
+    GLUCOSE_FASTING = 13
+    GLUCOSE_BEFORE_MEAL = 14
+    GLUCOSE_AFTER_MEAL = 15
+    GLUCOSE_RANDOM = 16
 
 
 METRIC_UNITS: Final[dict[Metric, str]] = {
@@ -114,6 +123,13 @@ METRIC_UNITS: Final[dict[Metric, str]] = {
     Metric.LATITUDE: "degrees (WGS-84)",
     Metric.LONGITUDE: "degrees (WGS-84)",
     Metric.LOCATION_ACCURACY: "m",
+    Metric.BP_SYSTOLIC: "mmHg",
+    Metric.BP_DIASTOLIC: "mmHg",
+    Metric.BP_PULSE: "beats/min",
+    Metric.GLUCOSE_FASTING: "mmol/L",
+    Metric.GLUCOSE_BEFORE_MEAL: "mmol/L",
+    Metric.GLUCOSE_AFTER_MEAL: "mmol/L",
+    Metric.GLUCOSE_RANDOM: "mmol/L",
 }
 
 
@@ -169,6 +185,97 @@ class Telemetry(Envelope):
             points.append((Metric.LONGITUDE, self.location.lon))
             if self.location.accuracy_m is not None:
                 points.append((Metric.LOCATION_ACCURACY, self.location.accuracy_m))
+        return points
+
+
+# ---------------------------------------------------------------------------------------------------
+# Home health checks: one message per measurement
+# ---------------------------------------------------------------------------------------------------
+
+
+class MealContext(enum.StrEnum):
+    """When a glucose reading was taken, relative to a meal; each context is a series of its own."""
+
+    FASTING = "fasting"
+    BEFORE_MEAL = "before_meal"
+    AFTER_MEAL = "after_meal"
+    RANDOM = "random"
+
+
+GLUCOSE_METRICS: Final[dict[MealContext, Metric]] = {
+    MealContext.FASTING: Metric.GLUCOSE_FASTING,
+    MealContext.BEFORE_MEAL: Metric.GLUCOSE_BEFORE_MEAL,
+    MealContext.AFTER_MEAL: Metric.GLUCOSE_AFTER_MEAL,
+    MealContext.RANDOM: Metric.GLUCOSE_RANDOM,
+}
+BLOOD_PRESSURE_METRICS: Final = (Metric.BP_SYSTOLIC, Metric.BP_DIASTOLIC, Metric.BP_PULSE)
+HEALTH_CHECK_METRICS: Final = frozenset({Metric.BP_SYSTOLIC, *GLUCOSE_METRICS.values()})
+"""One of these stored means the resident had a health check (a blood-pressure or glucose measurement)."""
+
+MG_DL_PER_MMOL_L: Final = 18.016
+"""Glucose (180.16 g/mol): 1 mmol/L is 18.016 mg/dL."""
+GLUCOSE_RANGES: Final[dict[str, tuple[float, float]]] = {"mg/dL": (10, 1000), "mmol/L": (0.6, 55.5)}
+"""What a glucose meter can physically report, per unit: outside it is a wrong unit or a broken strip."""
+
+
+class BloodPressure(_Message):
+    """One cuff measurement (oscillometric): systolic over diastolic, with the pulse the cuff counted."""
+
+    systolic: int = Field(ge=40, le=300, description="mmHg")
+    diastolic: int = Field(ge=20, le=200, description="mmHg")
+    pulse: int | None = Field(default=None, ge=20, le=250, description="beats/min, when the cuff counted it")
+    unit: Literal["mmHg"] = Field(description="Pressures are in mmHg (a cuff showing kPa still sends mmHg).")
+
+    @model_validator(mode="after")
+    def _systolic_above_diastolic(self) -> BloodPressure:
+        if self.diastolic >= self.systolic:
+            raise ValueError("diastolic must be below systolic")
+        return self
+
+
+class Glucose(_Message):
+    """One capillary blood glucose reading, in the unit the meter shows; stored in mmol/L."""
+
+    value: float = Field(gt=0, description="In `unit`.")
+    unit: Literal["mg/dL", "mmol/L"]
+    meal: MealContext = Field(description="Fasting (8 h without food), before a meal, after one (2 h), or random.")
+
+    @model_validator(mode="after")
+    def _physical(self) -> Glucose:
+        low, high = GLUCOSE_RANGES[self.unit]
+        if not low <= self.value <= high:
+            hint = " (a reading in mg/dL must say so)" if self.unit == "mmol/L" else ""
+            raise ValueError(f"{self.value:g} {self.unit} is out of range {low:g}–{high:g} {self.unit}{hint}")
+        return self
+
+    @property
+    def mmol_per_l(self) -> float:
+        """The reading in the stored unit, to 0.1 mmol/L as meters show it (so 70 mg/dL is 3.9 and 69 is 3.8)."""
+        value = self.value if self.unit == "mmol/L" else self.value / MG_DL_PER_MMOL_L
+        return round(value, 1)
+
+
+class Measurement(Envelope):
+    """One home health check from a blood-pressure monitor or a glucose meter: exactly one reading."""
+
+    blood_pressure: BloodPressure | None = None
+    glucose: Glucose | None = None
+
+    @model_validator(mode="after")
+    def _one_reading(self) -> Measurement:
+        if (self.blood_pressure is None) == (self.glucose is None):
+            raise ValueError("a measurement carries exactly one of blood_pressure and glucose")
+        return self
+
+    def points(self) -> list[tuple[Metric, float]]:
+        """The measurement's data points in storage codes (glucose in mmol/L, in its meal context's series)."""
+        if self.glucose is not None:
+            return [(GLUCOSE_METRICS[self.glucose.meal], self.glucose.mmol_per_l)]
+        bp = self.blood_pressure
+        assert bp is not None
+        points = [(Metric.BP_SYSTOLIC, float(bp.systolic)), (Metric.BP_DIASTOLIC, float(bp.diastolic))]
+        if bp.pulse is not None:
+            points.append((Metric.BP_PULSE, float(bp.pulse)))
         return points
 
 
@@ -365,4 +472,4 @@ class Command(_Message):
     body: Ack | HelpComing | StartCall | Configure = Field(discriminator="kind")
 
 
-UplinkMessage = Telemetry | ImuBurst | Event | Heartbeat | Presence
+UplinkMessage = Telemetry | Measurement | ImuBurst | Event | Heartbeat | Presence

@@ -9,7 +9,7 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from homecare.contracts.messages import Command, Event, Heartbeat, ImuBurst, Presence, Telemetry
+from homecare.contracts.messages import Command, Event, Heartbeat, ImuBurst, Measurement, Presence, Telemetry
 
 ROOT: Final = "homecare/v1/dev"
 # Every contract version's device tree (homecare/<version>/dev/<device id>/<channel>): devices may publish
@@ -22,6 +22,7 @@ class Channel(enum.StrEnum):
     """The last topic level: what kind of message travels on the topic."""
 
     TELEMETRY = "telemetry"
+    MEASUREMENT = "measurement"
     IMU = "imu"
     EVENT = "event"
     STATUS = "status"
@@ -54,6 +55,16 @@ RULES: Final[dict[Channel, TopicRule]] = {
             False,
             "Vital signs and activity. QoS 0 by default (a lost reading is replaced by the next); "
             "QoS 1 is accepted. Not acknowledged by the platform.",
+        ),
+        TopicRule(
+            Channel.MEASUREMENT,
+            Measurement,
+            True,
+            1,
+            False,
+            False,
+            "Home health checks, one message per measurement (a blood pressure or a glucose reading), "
+            "sent when it is taken. QoS 1: the broker holds it until the gateway has stored it.",
         ),
         TopicRule(
             Channel.IMU,

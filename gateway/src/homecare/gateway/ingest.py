@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from homecare.contracts.codec import ContractError, decode, decode_topic, printable, require_topic_device, salvage_alarm
-from homecare.contracts.messages import Heartbeat, ImuBurst, Telemetry
+from homecare.contracts.messages import Heartbeat, ImuBurst, Measurement, Telemetry
 from homecare.contracts.topics import ROOT, Channel
 from homecare.gateway.dedupe import SeqWindow
 from homecare.gateway.durable_writer import DurableWriter, Item
@@ -88,9 +88,9 @@ class Ingest:
             return
 
         now = datetime.now(UTC)
-        if isinstance(message, Telemetry):
+        if isinstance(message, Telemetry | Measurement):  # both are data points of the time series
             if not self._window.first_time(device.id, message.seq):
-                self._duplicate("telemetry", delivery)
+                self._duplicate(channel.value, delivery)
                 return
             now_ms = int(now.timestamp() * 1000)
             if message.ts > now_ms + self._max_future_ms or message.ts < now_ms - self._max_age_ms:

@@ -25,6 +25,8 @@ KIND_NAMES: Final = {  # as the pages name them (web/static/js/labels.js)
     "home_unit": ("Home unit", "家庭主机"),
     "smoke_sensor": ("Smoke sensor", "烟雾报警器"),
     "water_sensor": ("Water sensor", "水浸传感器"),
+    "blood_pressure_monitor": ("Blood-pressure monitor", "血压计"),
+    "glucose_meter": ("Glucose meter", "血糖仪"),
 }
 
 # Every enrolled, not revoked device of a resident, with its latest state and, for wristbands, the

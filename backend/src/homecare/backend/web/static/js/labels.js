@@ -45,6 +45,7 @@ const DEVICES = {
   door_sensor: ["门磁", "Door sensor"], bed_sensor: ["床垫传感器", "Bed sensor"],
   motion_sensor: ["人体感应器", "Motion sensor"], home_unit: ["家庭主机", "Home unit"],
   smoke_sensor: ["烟雾报警器", "Smoke sensor"], water_sensor: ["水浸传感器", "Water sensor"],
+  blood_pressure_monitor: ["血压计", "Blood-pressure monitor"], glucose_meter: ["血糖仪", "Glucose meter"],
 };
 const RELATIONS = {
   daughter: ["女儿", "daughter"], son: ["儿子", "son"], "daughter-in-law": ["儿媳", "daughter-in-law"],
