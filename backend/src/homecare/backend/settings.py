@@ -39,6 +39,19 @@ class Settings(StorageSettings):
     )
     login_window_s: int = Field(default=900, ge=10, le=86_400)
     timezone: str = Field(default="Asia/Shanghai", description="Default zone for display.")
+    carer_check_radius_m: int = Field(
+        default=150,
+        ge=10,
+        le=5000,
+        description="A carer's phone this close to the home (straight line) proves their check-in and check-out.",
+    )
+    carer_late_after_min: int = Field(
+        default=15,
+        ge=1,
+        le=240,
+        description="A booked visit not checked in this long after its start alerts the station and the operators "
+        "(carer non-arrival).",
+    )
     trusted_proxies: list[str] = Field(
         default=[],
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "

@@ -11,11 +11,13 @@ import yaml
 from pydantic import BaseModel
 
 from homecare.contracts.messages import SCHEMA_VERSION
-from homecare.contracts.topics import ROOT, RULES
+from homecare.contracts.topics import ROOT, RULES, Channel, parse
 
 HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"
+EXAMPLE_DIR = HERE / "examples" / "valid"
 ASYNCAPI_FILE = HERE / "asyncapi.yaml"
+MAX_INLINE_EXAMPLE = 1000  # characters of JSON: longer golden examples (IMU bursts) stay only in examples/
 
 
 def schema_name(model: type[BaseModel]) -> str:
@@ -37,6 +39,16 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+def message_examples(channel: Channel) -> list[dict[str, Any]]:
+    """The channel's short golden examples, as AsyncAPI message examples (one per event kind and command)."""
+    found = []
+    for path in sorted(EXAMPLE_DIR.glob("*.json")):
+        example = json.loads(path.read_text())
+        if parse(example["topic"])[1] is channel and len(json.dumps(example["payload"])) <= MAX_INLINE_EXAMPLE:
+            found.append({"name": path.stem, "summary": example.get("note", path.stem), "payload": example["payload"]})
+    return found
+
+
 def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3.0 document for the whole topic tree."""
     channels: dict[str, Any] = {}
@@ -50,6 +62,7 @@ def asyncapi() -> dict[str, Any]:
             "summary": (rule.model.__doc__ or "").strip(),
             "contentType": "application/json",
             "payload": {"$ref": f"./schemas/{name}.schema.json"},
+            "examples": message_examples(channel),
         }
         channels[channel.value] = {
             "address": f"{ROOT}/{{deviceId}}/{channel.value}",

@@ -339,6 +339,7 @@ class EventKind(enum.StrEnum):
     WATER_LEAK = "water_leak"
     WEARABLE_REMOVED = "wearable_removed"
     WEARABLE_WORN = "wearable_worn"
+    CARER_PRESENT = "carer_present"
 
 
 class Priority(enum.IntEnum):
@@ -366,7 +367,18 @@ DEFAULT_PRIORITY: Final[dict[EventKind, Priority]] = {
     EventKind.BED_EXIT: Priority.INFO,
     EventKind.BED_RETURN: Priority.INFO,
     EventKind.MOTION: Priority.INFO,
+    EventKind.CARER_PRESENT: Priority.INFO,
 }
+
+
+CarerCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{6}$",
+        description="A carer's code (six digits), issued by the platform; the home unit sends it as typed.",
+        examples=["428193"],
+    ),
+]
 
 
 class Event(Envelope):
@@ -378,11 +390,16 @@ class Event(Envelope):
         default=None, ge=0, le=1, description="The device's own confidence, for fall_detected."
     )
     cancels_seq: Seq | None = Field(default=None, description="For im_ok: seq of the alarm the resident cancels.")
+    carer_code: CarerCode | None = Field(
+        default=None, description="For carer_present (home units): the code the carer typed or scanned."
+    )
 
     @model_validator(mode="after")
-    def _cancel_names_its_alarm(self) -> Event:
+    def _fields_of_the_kind(self) -> Event:
         if (self.kind is EventKind.IM_OK) != (self.cancels_seq is not None):
             raise ValueError("cancels_seq is required for im_ok and allowed only there")
+        if (self.kind is EventKind.CARER_PRESENT) != (self.carer_code is not None):
+            raise ValueError("carer_code is required for carer_present and allowed only there")
         return self
 
 

@@ -162,7 +162,8 @@ class DurableWriter:
                 if isinstance(message, Event):
                     cur.execute(
                         "INSERT INTO events (device_id, resident_id, seq, ts, received_at, kind, priority, room, "
-                        "confidence, cancels_seq, dropped) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "confidence, cancels_seq, carer_code, dropped) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (device_id, seq) DO NOTHING",
                         (
                             device.id,
@@ -175,6 +176,7 @@ class DurableWriter:
                             message.room,
                             message.confidence,
                             message.cancels_seq,
+                            message.carer_code,
                             Jsonb(item.dropped) if item.dropped else None,
                         ),
                     )

@@ -21,15 +21,16 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     OPERATOR = "operator"
     RESPONDER = "responder"
-    VISITOR = "visitor"  # a station's welfare visitor or carer (巡访员)
+    VISITOR = "visitor"  # a station's welfare visitor (巡访员)
+    CARER = "carer"  # a station's carer who delivers booked home services (上门服务人员)
     FAMILY = "family"
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR})
 """The call centre: they see every resident, and each opening of a record is logged."""
 
-STATION_ROLES = frozenset({Role.RESPONDER, Role.VISITOR})
-"""Staff of one community station: responders and visitors belong to a station."""
+STATION_ROLES = frozenset({Role.RESPONDER, Role.VISITOR, Role.CARER})
+"""Staff of one community station: responders, visitors and carers belong to a station."""
 
 SERVICE_NAME = "service"
 """The name the bearer service token acts under (an administrator without an account row)."""
@@ -119,7 +120,7 @@ class NewUser(_Model):
     display_name: Text = Field(min_length=1, max_length=100)
     role: Role
     password: Password
-    station_id: RowId | None = Field(default=None, description="Required for responders and visitors.")
+    station_id: RowId | None = Field(default=None, description="Required for responders, visitors and carers.")
     phone: Text | None = Field(default=None, max_length=40)
     email: Text | None = Field(default=None, max_length=200)
     language: Language = "zh"

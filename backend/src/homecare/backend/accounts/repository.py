@@ -247,6 +247,20 @@ async def visitor_sees(conn: Conn, *, user_id: int, resident_id: int) -> bool:
         return bool(await cur.fetchone())
 
 
+async def carer_sees(conn: Conn, *, user_id: int, resident_id: int, timezone: str) -> bool:
+    """Whether the carer has a live booked visit to the resident today (in the carer's zone)."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM care_bookings b WHERE b.carer_id = %(u)s AND b.resident_id = %(r)s "
+            "               AND b.status = 'booked' "
+            "               AND b.starts_at >= date_trunc('day', now() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s "
+            "               AND b.starts_at < (date_trunc('day', now() AT TIME ZONE %(tz)s) + interval '1 day') "
+            "                                 AT TIME ZONE %(tz)s)",
+            {"u": user_id, "r": resident_id, "tz": timezone},
+        )
+        return bool(await cur.fetchone())
+
+
 async def responder_sees(conn: Conn, *, station_id: int, resident_id: int) -> bool:
     """Whether the resident belongs to the station or has an incident with a task sent to it."""
     async with conn.cursor(row_factory=scalar_row) as cur:

@@ -193,7 +193,7 @@ async def update_user(conn: Conn, *, actor: Actor, user_id: int, patch: UserPatc
             if patch.disabled or patch.password is not None:
                 await repo.end_user_sessions(conn, user_id=user_id, now=now)
     except psycopg.errors.CheckViolation as err:
-        raise InvalidAccount("responders and visitors belong to a station: give station_id") from err
+        raise InvalidAccount("responders, visitors and carers belong to a station: give station_id") from err
     except psycopg.errors.ForeignKeyViolation as err:
         raise InvalidAccount(f"station {patch.station_id} does not exist") from err
     return updated

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from homecare.backend.alarms.escalation import fire_due_timers
 from homecare.backend.alarms.settings import AlarmSettings
 from homecare.backend.alarms.signals import recovery_window, signal_for_event
+from homecare.backend.care import carers
 from homecare.backend.detection.config import SettingsBook, load_settings
 from homecare.backend.detection.fall_confirmation import review_burst
 from homecare.backend.detection.periodic import run_periodic_detectors
@@ -83,7 +84,7 @@ class PipelineConfig:
 
 _EVENTS_SQL: Final = """
 SELECT e.id, e.device_id, e.resident_id, e.seq, e.ts, e.received_at, e.kind, e.room, e.confidence, e.cancels_seq,
-       e.dropped, d.kind AS device_kind, r.fall_recovery_window_s
+       e.carer_code, e.dropped, d.kind AS device_kind, r.fall_recovery_window_s
 FROM pipeline_inbox i JOIN events e ON e.id = i.item_id
 JOIN devices d ON d.id = e.device_id LEFT JOIN residents r ON r.id = e.resident_id
 WHERE i.source = 'event'
@@ -238,6 +239,8 @@ class AlarmPipeline:
             return None, "unassigned device"
         if row["kind"] == "im_ok":
             return await self._apply_im_ok(conn, row, now=now)
+        if row["kind"] == "carer_present":
+            return None, await carers.record_presence(conn, event=row, at=now)
         settings = None if book is None else book.for_resident(row["resident_id"])
         window = recovery_window(
             settings,

@@ -33,7 +33,12 @@ from homecare.storage.connections import Conn
 
 MAX_SERIES_DAYS: Final = 92
 
-CHANNEL_OF: dict[Role, str] = {Role.FAMILY: "family", Role.RESPONDER: "station", Role.VISITOR: "station"}
+CHANNEL_OF: dict[Role, str] = {
+    Role.FAMILY: "family",
+    Role.RESPONDER: "station",
+    Role.VISITOR: "station",
+    Role.CARER: "station",
+}
 """The booking channel of each role; the call centre's roles book through the hotline."""
 
 
@@ -110,7 +115,7 @@ async def offers(conn: Conn, *, actor: Actor, resident_id: int, kind: ServiceKin
     return sorted(found, key=lambda offer: (offer.travel_min, offer.quote.copay_yuan))
 
 
-async def _booking(conn: Conn, row: dict[str, Any]) -> Booking:
+async def booking_view(conn: Conn, row: dict[str, Any]) -> Booking:
     [service] = await repo.services(conn, service_id=row["service_id"])
     return Booking.model_validate(
         {
@@ -197,7 +202,7 @@ async def book(conn: Conn, *, actor: Actor, body: BookingIn, now: datetime) -> B
     async with conn.transaction():
         [booking_id] = await _book(conn, actor=actor, body=body, starts=[body.starts_at], field="starts_at", now=now)
         [row] = await repo.bookings(conn, booking_id=booking_id)
-        return await _booking(conn, row)
+        return await booking_view(conn, row)
 
 
 def series_starts(body: SeriesIn, zone: ZoneInfo) -> list[datetime]:
@@ -224,7 +229,7 @@ async def book_series(conn: Conn, *, actor: Actor, body: SeriesIn, now: datetime
             raise InvalidCareInput([("weekdays", "none of these weekdays falls between the start and until")])
         ids = await _book(conn, actor=actor, body=body, starts=starts, field="weekdays", now=now)
         await repo.join_series(conn, booking_ids=ids)
-        return [await _booking(conn, row) for row in await repo.bookings(conn, series_id=min(ids))]
+        return [await booking_view(conn, row) for row in await repo.bookings(conn, series_id=min(ids))]
 
 
 async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: datetime) -> Booking:
@@ -232,7 +237,7 @@ async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: 
     if body.starts_at < now:
         raise InvalidCareInput([("starts_at", "a booking starts in the future")])
     async with conn.transaction():
-        row = await _booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.move")
+        row = await booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.move")
         if row["status"] != "booked":
             raise InvalidCareInput([("starts_at", "a cancelled booking cannot be moved")])
         [service] = await repo.services(conn, service_id=row["service_id"])
@@ -255,10 +260,10 @@ async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: 
             now=now,
         )
         [row] = await repo.bookings(conn, booking_id=booking_id)
-        return await _booking(conn, row)
+        return await booking_view(conn, row)
 
 
-async def _booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
+async def booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
     """The booking, locked, if the actor may see its resident (the opening logged); else BookingNotFound."""
     rows = await repo.bookings(conn, booking_id=booking_id, lock=True)
     if not rows:
@@ -273,15 +278,15 @@ async def _booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action
 async def resident_bookings(conn: Conn, *, actor: Actor, resident_id: int) -> list[Booking]:
     async with conn.transaction():
         await open_resident(conn, actor=actor, resident_id=resident_id, action="care.bookings")
-        return [await _booking(conn, row) for row in await repo.bookings(conn, resident_id=resident_id)]
+        return [await booking_view(conn, row) for row in await repo.bookings(conn, resident_id=resident_id)]
 
 
 async def cancel(conn: Conn, *, actor: Actor, booking_id: int, reason: str, now: datetime) -> Booking:
     """Cancel a booking with the reason; who may see the resident may cancel."""
     async with conn.transaction():
-        row = await _booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.cancel")
+        row = await booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.cancel")
         if row["status"] != "booked":
             raise InvalidCareInput([("reason", "the booking is already cancelled")])
         await repo.cancel_booking(conn, booking_id=booking_id, actor=actor.name, reason=reason, now=now)
         [row] = await repo.bookings(conn, booking_id=booking_id)
-        return await _booking(conn, row)
+        return await booking_view(conn, row)

@@ -309,6 +309,7 @@ class VisitCard(_Out):
 
 # --- home services and bookings ------------------------------------------------------------------------------
 
+Task = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ServiceKind = Literal["meal", "bathing", "cleaning", "escort", "nursing", "rehabilitation"]
 """助餐 meals, 助浴 bathing, 助洁 cleaning, 助医 escort to the doctor, 上门护理 nursing, 康复 rehabilitation."""
 Yuan = Annotated[
@@ -337,9 +338,14 @@ class ServiceIn(_In):
         ge=0.01, le=100, description="Homes this far from the station (straight line) are served; to 10 m."
     )
     subsidies: list[ServiceSubsidyIn] = Field(default=[], max_length=50)
+    tasks: list[Task] = Field(
+        default=[], max_length=20, description="The checklist the carer ticks at check-out.", examples=[["送餐到桌"]]
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
+        if len(set(self.tasks)) != len(self.tasks):
+            raise PydanticCustomError("duplicate_task", "a task is listed twice")
         keys = [(s.level, s.economic_status) for s in self.subsidies]
         if len(set(keys)) != len(keys):
             raise PydanticCustomError("duplicate_subsidy", "a subsidy is listed twice for one level and status")
@@ -363,6 +369,7 @@ class Service(_Out):
     capacity: int
     radius_km: float
     subsidies: list[ServiceSubsidy]
+    tasks: list[str]
 
 
 class Quote(_Out):
@@ -422,3 +429,85 @@ class Booking(_Out):
     cancel_reason: str | None
     series_id: int | None = Field(description="The first booking of its recurring series; null for a one-off.")
     changes: int = Field(description="How often it was moved to another time.")
+    carer_id: int | None = Field(description="The carer who delivers it; null until one is assigned.")
+
+
+# --- carer visits --------------------------------------------------------------------------------------------
+
+Outcome = Literal["completed", "not_home", "unwell"]
+"""How a carer's visit ended: the service delivered, nobody at home, or the resident unwell (both raise an incident)."""
+
+
+class CarerIn(_In):
+    carer_id: RowId
+
+
+class CarerCode(_Out):
+    """A carer's code for the home units, shown once to hand over; a new one replaces it."""
+
+    user_id: int
+    code: str
+    issued_at: datetime
+
+
+class PhoneProof(_In):
+    """Where the carer's phone is (WGS-84): within the set distance of the home it proves the carer is there."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class CheckOutIn(PhoneProof):
+    """The end of a visit: the outcome, every task of the service ticked done or not, and notes."""
+
+    outcome: Outcome
+    checklist: dict[Task, bool] | None = Field(
+        default=None, max_length=20, description="Each task of the service → done; none when nobody was at home."
+    )
+    note: Text | None = Field(default=None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _checklist_unless_not_home(self) -> Self:
+        if self.outcome != "not_home" and self.checklist is None:
+            raise PydanticCustomError("checklist_required", "a visit made needs the checklist of the service's tasks")
+        if self.outcome == "not_home" and self.checklist is not None:
+            raise PydanticCustomError("checklist_not_home", "nobody was at home: leave the checklist out")
+        return self
+
+
+class CarerVisit(_Out):
+    """A booked service visit as its carer delivers it: the booking, and its check-in and check-out."""
+
+    booking_id: int
+    resident_id: int
+    resident_name: str
+    address: str | None
+    service_id: int
+    service_name: str
+    service_kind: ServiceKind
+    tasks: list[str]
+    station_id: int
+    station_name: str
+    starts_at: datetime
+    ends_at: datetime
+    status: Literal["booked", "cancelled"]
+    carer_id: int | None
+    carer_name: str | None
+    checked_in_at: datetime | None = Field(description="The first proof: the home unit's code or the phone.")
+    home_unit_in_at: datetime | None
+    phone_in_at: datetime | None
+    phone_in_m: float | None = Field(description="How far the phone was from the home at check-in, metres.")
+    home_unit_out_at: datetime | None
+    checked_out_at: datetime | None
+    phone_out_m: float | None
+    outcome: Outcome | None
+    checklist: dict[str, bool] | None
+    note: str | None
+    incident_id: int | None
+
+
+class CarerVisitCard(_Out):
+    """One visit as the carer opens it: the visit and the resident's card."""
+
+    visit: CarerVisit
+    resident: ResidentBrief

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -396,7 +396,7 @@ _SERVICE_SELECT = """
            c.radius_km::float AS radius_km, s.lat AS station_lat, s.lon AS station_lon,
            coalesce((SELECT json_agg(json_build_object('level', x.level, 'economic_status', x.economic_status,
                                                        'yuan', x.yuan::text) ORDER BY x.level, x.economic_status)
-                     FROM care_service_subsidies x WHERE x.service_id = c.id), '[]') AS subsidies
+                     FROM care_service_subsidies x WHERE x.service_id = c.id), '[]') AS subsidies, c.tasks
     FROM care_services c JOIN stations s ON s.id = c.station_id
 """
 
@@ -406,9 +406,9 @@ async def insert_service(
 ) -> int:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
-            "INSERT INTO care_services (station_id, kind, name, duration_min, price_yuan, capacity, radius_km) "
+            "INSERT INTO care_services (station_id, kind, name, duration_min, price_yuan, capacity, radius_km, tasks) "
             "VALUES (%(station_id)s, %(kind)s, %(name)s, %(duration_min)s, %(price_yuan)s, %(capacity)s, "
-            "%(radius_km)s) RETURNING id",
+            "%(radius_km)s, %(tasks)s) RETURNING id",
             values,
         )
         service_id = await cur.fetchone()
@@ -480,7 +480,7 @@ async def insert_booking(conn: Conn, *, values: dict[str, Any]) -> int:
 
 _BOOKING_COLUMNS = (
     "id, resident_id, service_id, starts_at, ends_at, status, channel, price_yuan, subsidy_yuan, copay_yuan, "
-    "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason, series_id, "
+    "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason, series_id, carer_id, "
     "(SELECT count(*) FROM care_booking_changes c WHERE c.booking_id = care_bookings.id)::int AS changes"
 )
 
@@ -547,3 +547,155 @@ async def resident_timezone(conn: Conn, *, resident_id: int) -> str:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute("SELECT timezone FROM residents WHERE id = %s", (resident_id,))
         return str(await cur.fetchone())
+
+
+# --- carer visits --------------------------------------------------------------------------------------------
+
+
+async def active_carer_station(conn: Conn, *, user_id: int) -> int | None:
+    """The station of an active carer account, or None when the user is not one."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT station_id FROM users WHERE id = %s AND role = 'carer' AND disabled_at IS NULL", (user_id,)
+        )
+        found = await cur.fetchone()
+        return None if found is None else int(found)
+
+
+async def save_carer_code(conn: Conn, *, user_id: int, code: str, actor: str, now: datetime) -> None:
+    """Give the carer this code, replacing their old one (a code another carer holds raises UniqueViolation)."""
+    await conn.execute(
+        "INSERT INTO care_carer_codes (user_id, code, issued_at, issued_by) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (user_id) DO UPDATE SET code = excluded.code, issued_at = excluded.issued_at, "
+        "issued_by = excluded.issued_by",
+        (user_id, code, now, actor),
+    )
+
+
+async def carer_of_code(conn: Conn, *, code: str) -> int | None:
+    """The active carer holding this code."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT c.user_id FROM care_carer_codes c JOIN users u ON u.id = c.user_id "
+            "WHERE c.code = %s AND u.role = 'carer' AND u.disabled_at IS NULL",
+            (code,),
+        )
+        found = await cur.fetchone()
+        return None if found is None else int(found)
+
+
+async def assign_carer(conn: Conn, *, booking_id: int, carer_id: int) -> None:
+    await conn.execute("UPDATE care_bookings SET carer_id = %s WHERE id = %s", (carer_id, booking_id))
+
+
+_CARER_VISIT_SELECT = """
+    SELECT b.id AS booking_id, b.resident_id, r.display_name AS resident_name, r.address, b.service_id,
+           c.name AS service_name, c.kind AS service_kind, c.tasks, c.station_id, s.name AS station_name,
+           b.starts_at, b.ends_at, b.status, b.carer_id, u.display_name AS carer_name,
+           v.checked_in_at, v.home_unit_in_at, v.phone_in_at, v.phone_in_m, v.home_unit_out_at, v.checked_out_at,
+           v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id
+    FROM care_bookings b
+    JOIN residents r ON r.id = b.resident_id
+    JOIN care_services c ON c.id = b.service_id
+    JOIN stations s ON s.id = c.station_id
+    LEFT JOIN users u ON u.id = b.carer_id
+    LEFT JOIN care_service_visits v ON v.booking_id = b.id
+"""
+
+
+async def carer_visit(conn: Conn, *, booking_id: int, lock: bool = False) -> dict[str, Any] | None:
+    """One booking as a carer's visit; ``lock`` holds the booking until the transaction ends."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_CARER_VISIT_SELECT} WHERE b.id = %s" + (" FOR UPDATE OF b" if lock else ""), (booking_id,)
+        )
+        return await cur.fetchone()
+
+
+async def carer_visits(conn: Conn, *, carer_id: int, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The carer's live bookings starting in [since, until), in the order they start (their route)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_CARER_VISIT_SELECT} WHERE b.carer_id = %s AND b.status = 'booked' AND b.starts_at >= %s "
+            "AND b.starts_at < %s ORDER BY b.starts_at, b.id",
+            (carer_id, since, until),
+        )
+        return await cur.fetchall()
+
+
+async def presence_booking(
+    conn: Conn, *, carer_id: int, resident_id: int, at: datetime, margin: timedelta
+) -> int | None:
+    """The carer's live booking at the resident's that ``at`` falls in (widened by ``margin`` each side) and whose
+    home-unit check-out is still to come, the one starting nearest to ``at``; locked."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT b.id FROM care_bookings b LEFT JOIN care_service_visits v ON v.booking_id = b.id "
+            "WHERE b.carer_id = %(carer)s AND b.resident_id = %(resident)s AND b.status = 'booked' "
+            "AND b.starts_at - %(margin)s <= %(at)s AND b.ends_at + %(margin)s >= %(at)s "
+            "AND v.home_unit_out_at IS NULL "
+            "ORDER BY abs(extract(epoch FROM b.starts_at - %(at)s)), b.id LIMIT 1 FOR UPDATE OF b",
+            {"carer": carer_id, "resident": resident_id, "at": at, "margin": margin},
+        )
+        found = await cur.fetchone()
+        return None if found is None else int(found)
+
+
+async def check_in(
+    conn: Conn,
+    *,
+    booking_id: int,
+    carer_id: int,
+    at: datetime,
+    home_unit_event: int | None = None,
+    phone_m: float | None = None,
+) -> None:
+    """Record a proof of arrival, by the home unit (its event) or the phone (its distance from the home); the
+    check-in time is the first proof's."""
+    by_phone = phone_m is not None
+    await conn.execute(
+        "INSERT INTO care_service_visits (booking_id, carer_id, checked_in_at, home_unit_in_at, home_unit_in_event, "
+        "    phone_in_at, phone_in_m) VALUES (%(b)s, %(c)s, %(at)s, %(hu_at)s, %(event)s, %(ph_at)s, %(m)s) "
+        "ON CONFLICT (booking_id) DO UPDATE SET "
+        "    checked_in_at = LEAST(care_service_visits.checked_in_at, excluded.checked_in_at), "
+        "    home_unit_in_at = coalesce(care_service_visits.home_unit_in_at, excluded.home_unit_in_at), "
+        "    home_unit_in_event = coalesce(care_service_visits.home_unit_in_event, excluded.home_unit_in_event), "
+        "    phone_in_at = coalesce(care_service_visits.phone_in_at, excluded.phone_in_at), "
+        "    phone_in_m = coalesce(care_service_visits.phone_in_m, excluded.phone_in_m)",
+        {
+            "b": booking_id,
+            "c": carer_id,
+            "at": at,
+            "hu_at": None if by_phone else at,
+            "event": home_unit_event,
+            "ph_at": at if by_phone else None,
+            "m": phone_m,
+        },
+    )
+
+
+async def home_unit_out(conn: Conn, *, booking_id: int, at: datetime) -> None:
+    await conn.execute("UPDATE care_service_visits SET home_unit_out_at = %s WHERE booking_id = %s", (at, booking_id))
+
+
+async def check_out(
+    conn: Conn,
+    *,
+    booking_id: int,
+    at: datetime,
+    phone_m: float,
+    outcome: str,
+    checklist: dict[str, bool] | None,
+    note: str | None,
+) -> None:
+    await conn.execute(
+        "UPDATE care_service_visits SET checked_out_at = %s, phone_out_m = %s, outcome = %s, checklist = %s, "
+        "note = %s WHERE booking_id = %s",
+        (at, phone_m, outcome, None if checklist is None else Jsonb(checklist), note, booking_id),
+    )
+
+
+async def link_visit_incident(conn: Conn, *, booking_id: int, incident_id: int) -> None:
+    await conn.execute(
+        "UPDATE care_service_visits SET incident_id = %s WHERE booking_id = %s", (incident_id, booking_id)
+    )

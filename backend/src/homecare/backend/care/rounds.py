@@ -161,6 +161,27 @@ def _record(row: dict[str, Any]) -> VisitRecord:
     return VisitRecord.model_validate(row)
 
 
+async def resident_brief(conn: Conn, *, resident_id: int, now: datetime) -> ResidentBrief:
+    """What someone calling at the home needs about the person (the caller has opened the resident)."""
+    card = await residents_repo.card_row(conn, resident_id=resident_id)
+    assert card is not None  # visits and bookings reference residents
+    contacts = await residents_repo.contacts(conn, resident_id=resident_id)
+    year = now.astimezone(zone_or_service(card.timezone)).year
+    return ResidentBrief(
+        id=card.id,
+        name=card.display_name,
+        age=None if card.birth_year is None else year - card.birth_year,
+        sex=card.sex,
+        address=card.address,
+        phone=card.phone,
+        access_notes=card.access_notes,
+        conditions=card.conditions,
+        mobility=card.mobility,
+        language=card.language,
+        contacts=[Contact(name=c["name"], relation=c["relation"], phone=c["phone"]) for c in contacts],
+    )
+
+
 async def visit_card(conn: Conn, *, actor: Actor, visit_id: int, now: datetime) -> VisitCard:
     """The visit with the resident's card, standing and the records so far; the opening is checked and logged."""
     async with conn.transaction():
@@ -169,28 +190,13 @@ async def visit_card(conn: Conn, *, actor: Actor, visit_id: int, now: datetime) 
         await open_resident(
             conn, actor=actor, resident_id=resident_id, action="care.visit_card", detail={"visit_id": visit_id}
         )
-        card = await residents_repo.card_row(conn, resident_id=resident_id)
-        assert card is not None  # care_visits.resident_id references residents
-        contacts = await residents_repo.contacts(conn, resident_id=resident_id)
+        resident = await resident_brief(conn, resident_id=resident_id, now=now)
         resident_standing = await standing(conn, resident_id=resident_id)
         profile = await repo.profile(conn, resident_id=resident_id)
         records = [_record(r) for r in await repo.records(conn, visit_id=visit_id)]
-    year = now.astimezone(zone_or_service(card.timezone)).year
     return VisitCard(
         visit=_visit(row, _today(actor, now)),
-        resident=ResidentBrief(
-            id=card.id,
-            name=card.display_name,
-            age=None if card.birth_year is None else year - card.birth_year,
-            sex=card.sex,
-            address=card.address,
-            phone=card.phone,
-            access_notes=card.access_notes,
-            conditions=card.conditions,
-            mobility=card.mobility,
-            language=card.language,
-            contacts=[Contact(name=c["name"], relation=c["relation"], phone=c["phone"]) for c in contacts],
-        ),
+        resident=resident,
         standing=resident_standing,
         living_situation=(profile.living_situation if profile else None) or [],
         records=records,

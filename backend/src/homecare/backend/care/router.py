@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
-from homecare.backend.care import bookings, rounds, service
+from homecare.backend.care import bookings, carers, rounds, service
 from homecare.backend.care.models import (
     Assessment,
     AssessmentIn,
@@ -17,10 +17,16 @@ from homecare.backend.care.models import (
     Booking,
     BookingIn,
     CancelIn,
+    CarerCode,
+    CarerIn,
     CareRules,
     CareRulesIn,
+    CarerVisit,
+    CarerVisitCard,
+    CheckOutIn,
     MoveIn,
     Offer,
+    PhoneProof,
     Profile,
     ProfileIn,
     Round,
@@ -34,7 +40,15 @@ from homecare.backend.care.models import (
     VisitRecord,
     VisitRecordIn,
 )
-from homecare.backend.deps import AdminActor, ConnDep, CurrentActor, ManagerActor, StaffActor, require_role
+from homecare.backend.deps import (
+    AdminActor,
+    ConnDep,
+    CurrentActor,
+    ManagerActor,
+    SettingsDep,
+    StaffActor,
+    require_role,
+)
 from homecare.backend.incidents.router import AlarmsDep
 from homecare.backend.inputs import BigRowId, Instant, RowId
 
@@ -45,6 +59,8 @@ VisitId = Annotated[BigRowId, Path(description="The planned visit's id.")]
 VisitActor = Annotated[Actor, Depends(require_role(Role.VISITOR, Role.ADMIN, Role.SUPERVISOR))]
 """Visitors (their own visits), and the administrators and supervisors who plan the rounds."""
 RoundsReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.VISITOR))]
+CarerActor = Annotated[Actor, Depends(require_role(Role.CARER))]
+BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
 
 
 @router.get("/assessment-items", summary="The 26 items of GB/T 42195-2022 with their part and highest score")
@@ -173,7 +189,7 @@ async def post_booking(actor: CurrentActor, conn: ConnDep, body: BookingIn) -> B
 async def post_cancel(
     actor: CurrentActor,
     conn: ConnDep,
-    booking_id: Annotated[BigRowId, Path(description="The booking's id.")],
+    booking_id: BookingId,
     body: CancelIn,
 ) -> Booking:
     return await bookings.cancel(conn, actor=actor, booking_id=booking_id, reason=body.reason, now=datetime.now(UTC))
@@ -192,7 +208,69 @@ async def post_series(actor: CurrentActor, conn: ConnDep, body: SeriesIn) -> lis
 async def post_move(
     actor: CurrentActor,
     conn: ConnDep,
-    booking_id: Annotated[BigRowId, Path(description="The booking's id.")],
+    booking_id: BookingId,
     body: MoveIn,
 ) -> Booking:
     return await bookings.move(conn, actor=actor, booking_id=booking_id, body=body, now=datetime.now(UTC))
+
+
+@router.put("/bookings/{booking_id}/carer", summary="Give a booked visit to a carer of the providing station")
+async def put_carer(actor: ManagerActor, conn: ConnDep, booking_id: BookingId, body: CarerIn) -> Booking:
+    return await carers.assign(conn, actor=actor, booking_id=booking_id, carer_id=body.carer_id)
+
+
+@router.post(
+    "/carers/{user_id}/code",
+    status_code=201,
+    summary="Issue a carer a new six-digit code for the home units (the old one stops working)",
+)
+async def post_carer_code(
+    actor: ManagerActor, conn: ConnDep, user_id: Annotated[RowId, Path(description="The carer's user id.")]
+) -> CarerCode:
+    return await carers.issue_code(conn, actor=actor, user_id=user_id, now=datetime.now(UTC))
+
+
+@router.get("/carer-visits", summary="The carer's visits today, in the order they start (the route)")
+async def get_carer_visits(actor: CarerActor, conn: ConnDep, alarms: AlarmsDep) -> list[CarerVisit]:
+    return await carers.todays_visits(conn, actor=actor, now=alarms.clock.now())
+
+
+@router.get("/carer-visits/{booking_id}", summary="One of the carer's visits with the resident's card (logged)")
+async def get_carer_visit(actor: CarerActor, conn: ConnDep, alarms: AlarmsDep, booking_id: BookingId) -> CarerVisitCard:
+    return await carers.visit_card(conn, actor=actor, booking_id=booking_id, now=alarms.clock.now())
+
+
+@router.post(
+    "/carer-visits/{booking_id}/check-in",
+    summary="Check in with the phone: within the set distance of the home (the home unit's code is the other proof)",
+)
+async def post_check_in(
+    actor: CarerActor, conn: ConnDep, alarms: AlarmsDep, settings: SettingsDep, booking_id: BookingId, body: PhoneProof
+) -> CarerVisit:
+    return await carers.check_in(
+        conn,
+        actor=actor,
+        booking_id=booking_id,
+        proof=body,
+        now=alarms.clock.now(),
+        radius_m=settings.carer_check_radius_m,
+    )
+
+
+@router.post(
+    "/carer-visits/{booking_id}/check-out",
+    summary="Check out near the home with the checklist of the service's tasks, notes and the outcome "
+    "(not at home or unwell raises an incident)",
+)
+async def post_check_out(
+    actor: CarerActor, conn: ConnDep, alarms: AlarmsDep, settings: SettingsDep, booking_id: BookingId, body: CheckOutIn
+) -> CarerVisit:
+    return await carers.check_out(
+        conn,
+        actor=actor,
+        booking_id=booking_id,
+        body=body,
+        now=alarms.clock.now(),
+        radius_m=settings.carer_check_radius_m,
+        escalation=alarms.escalation,
+    )

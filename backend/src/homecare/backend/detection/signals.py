@@ -32,6 +32,8 @@ class Cause(enum.StrEnum):
     WEARABLE_REMOVED = "wearable_removed"
     HOME_UNIT_OFFLINE = "home_unit_offline"
     VISIT_FINDING = "visit_finding"  # a welfare visitor found the resident not at home, unwell or the home unsafe
+    CARER_VISIT = "carer_visit"  # a carer delivering a booked service found the resident not at home or unwell
+    CARER_NON_ARRIVAL = "carer_non_arrival"  # a booked service visit not checked in in time after its start
 
 
 DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
@@ -54,6 +56,8 @@ DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
     Cause.WEARABLE_REMOVED: Priority.LOW,
     Cause.HOME_UNIT_OFFLINE: Priority.MEDIUM,
     Cause.VISIT_FINDING: Priority.HIGH,
+    Cause.CARER_VISIT: Priority.HIGH,
+    Cause.CARER_NON_ARRIVAL: Priority.MEDIUM,
 }
 
 

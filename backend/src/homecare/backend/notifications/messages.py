@@ -30,6 +30,8 @@ CAUSES: Final[dict[str, tuple[str, str]]] = {
     "wearable_removed": ("手环已摘下", "wearable removed"),
     "home_unit_offline": ("家庭主机离线", "home unit offline"),
     "visit_finding": ("巡访发现问题", "welfare visit finding"),
+    "carer_visit": ("上门服务发现问题", "home service visit finding"),
+    "carer_non_arrival": ("服务人员未到", "carer did not arrive"),
 }
 
 # Reason codes notify_incident understands; for free text the subject names the incident's stage instead

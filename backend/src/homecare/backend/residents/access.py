@@ -60,6 +60,11 @@ async def open_resident(
             conn, user_id=actor.user_id, resident_id=resident_id
         ):
             raise ResidentNotFound(resident_id)
+    elif actor.role is Role.CARER:
+        if actor.user_id is None or not await accounts_repo.carer_sees(
+            conn, user_id=actor.user_id, resident_id=resident_id, timezone=actor.timezone
+        ):
+            raise ResidentNotFound(resident_id)
     elif await get_resident(conn, resident_id=resident_id) is None:
         raise ResidentNotFound(resident_id)
     await record_access(conn, actor=actor.name, resident_id=resident_id, action=action, detail=detail)

@@ -12,6 +12,8 @@ const CAUSES = {
   device_offline: ["设备离线", "Device offline"], low_battery: ["电量低", "Low battery"],
   wearable_removed: ["手环已摘下", "Wearable removed"], home_unit_offline: ["家庭主机离线", "Home unit offline"],
   visit_finding: ["巡访发现问题", "Welfare visit finding"],
+  carer_visit: ["上门服务发现问题", "Home service visit finding"],
+  carer_non_arrival: ["服务人员未到", "Carer did not arrive"],
 };
 const STATUSES = {
   pre_alarm: ["预报警", "Pre-alarm"], open: ["待接警", "Waiting"], acknowledged: ["已接警", "Acknowledged"],

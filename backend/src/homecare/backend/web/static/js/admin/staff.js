@@ -1,9 +1,9 @@
-// Staff: accounts of administrators, supervisors, operators, station responders and visitors (the accounts API), with
+// Staff: accounts of administrators, supervisors, operators, station responders, visitors and carers (the accounts API), with
 // disabling, the on-duty switch and password resets.
 import { api, el, me, t, toast } from "../common.js";
 import { dialog, field, form, input, select, table, value } from "./ui.js";
 
-export const STAFF_ROLES = ["admin", "supervisor", "operator", "responder", "visitor"];
+export const STAFF_ROLES = ["admin", "supervisor", "operator", "responder", "visitor", "carer"];
 
 /** A form adding an account of one of these roles; onSaved(user). */
 export function userForm(id, roles, stations, onSaved, { title } = {}) {
@@ -92,6 +92,6 @@ export async function staff(panel) {
 
   role.addEventListener("change", refresh);
   panel.append(el("h1", {}, t("adm.tab.staff")), el("div", { class: "card row toolbar" }, role), results,
-    userForm("staff-form", ["operator", "responder", "visitor", "supervisor", "admin"], stations, refresh));
+    userForm("staff-form", ["operator", "responder", "visitor", "carer", "supervisor", "admin"], stations, refresh));
   await refresh();
 }

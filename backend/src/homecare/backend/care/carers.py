@@ -1,0 +1,235 @@
+"""Carer visits: a booked service visit assigned to a carer of its station, checked in and out by the home unit's
+carer_present and the carer's phone near the home, a checklist of the service's tasks at check-out, and the resident
+not at home or unwell raised as an incident through the alarm path."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, time, timedelta
+from typing import Any, Final
+
+import psycopg
+
+from homecare.backend.accounts.models import Actor, Role
+from homecare.backend.care import BookingNotFound, InvalidCareInput
+from homecare.backend.care import repository as repo
+from homecare.backend.care.bookings import booking_in_scope, booking_view
+from homecare.backend.care.models import Booking, CarerCode, CarerVisit, CarerVisitCard, CheckOutIn, PhoneProof
+from homecare.backend.care.rounds import resident_brief
+from homecare.backend.detection.config import get_settings
+from homecare.backend.detection.signals import Cause, Signal, SignalKind
+from homecare.backend.dispatch.routing import haversine_km
+from homecare.backend.incidents.policy import Escalation
+from homecare.backend.incidents.service import apply_signal
+from homecare.backend.zones import zone_or_service
+from homecare.storage.connections import Conn
+
+EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a carer may come a little early
+PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the start or after the end still counts
+OUTCOME_WORDS: Final = {
+    "not_home": ("老人不在家或无人应门", "nobody answered at home"),
+    "unwell": ("老人身体不适", "the resident is unwell"),
+}
+
+
+async def issue_code(conn: Conn, *, actor: Actor, user_id: int, now: datetime) -> CarerCode:
+    """A new random six-digit code for an active carer, replacing their old one."""
+    async with conn.transaction():
+        if await repo.active_carer_station(conn, user_id=user_id) is None:
+            raise InvalidCareInput([("user_id", f"user {user_id} is not an active carer")])
+        while True:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            try:
+                async with conn.transaction():
+                    await repo.save_carer_code(conn, user_id=user_id, code=code, actor=actor.name, now=now)
+            except psycopg.errors.UniqueViolation:
+                continue  # another carer holds it: draw again
+            return CarerCode(user_id=user_id, code=code, issued_at=now)
+
+
+async def assign(conn: Conn, *, actor: Actor, booking_id: int, carer_id: int) -> Booking:
+    """Give a live booking not yet started to a carer of the station that provides the service."""
+    async with conn.transaction():
+        row = await booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.assign")
+        visit = await repo.carer_visit(conn, booking_id=booking_id)
+        assert visit is not None
+        station = await repo.active_carer_station(conn, user_id=carer_id)
+        if station is None:
+            raise InvalidCareInput([("carer_id", f"user {carer_id} is not an active carer")])
+        if station != visit["station_id"]:
+            raise InvalidCareInput([("carer_id", f"the carer works for another station than {visit['station_name']}")])
+        if row["status"] != "booked":
+            raise InvalidCareInput([("carer_id", "the booking is cancelled")])
+        if visit["checked_in_at"] is not None:
+            raise InvalidCareInput([("carer_id", "the visit has started")])
+        await repo.assign_carer(conn, booking_id=booking_id, carer_id=carer_id)
+        [row] = await repo.bookings(conn, booking_id=booking_id)
+        return await booking_view(conn, row)
+
+
+def _day_bounds(actor: Actor, now: datetime) -> tuple[datetime, datetime]:
+    zone = zone_or_service(actor.timezone)
+    start = datetime.combine(now.astimezone(zone).date(), time(), zone)
+    return start, datetime.combine(start.date() + timedelta(days=1), time(), zone)
+
+
+async def todays_visits(conn: Conn, *, actor: Actor, now: datetime) -> list[CarerVisit]:
+    """The carer's visits starting today (their zone), in the order they start: the day's route."""
+    assert actor.user_id is not None  # carers are accounts
+    since, until = _day_bounds(actor, now)
+    return [
+        CarerVisit.model_validate(row)
+        for row in await repo.carer_visits(conn, carer_id=actor.user_id, since=since, until=until)
+    ]
+
+
+async def _own_visit(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
+    """The carer's own visit, locked, its resident's opening checked and logged; else BookingNotFound."""
+    row = await repo.carer_visit(conn, booking_id=booking_id, lock=True)
+    if row is None or actor.role is not Role.CARER or row["carer_id"] != actor.user_id:
+        raise BookingNotFound(booking_id)
+    await booking_in_scope(conn, actor=actor, booking_id=booking_id, action=action)
+    return row
+
+
+async def visit_card(conn: Conn, *, actor: Actor, booking_id: int, now: datetime) -> CarerVisitCard:
+    """The carer's visit with the resident's card; the opening is logged."""
+    async with conn.transaction():
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit")
+        resident = await resident_brief(conn, resident_id=row["resident_id"], now=now)
+    return CarerVisitCard(visit=CarerVisit.model_validate(row), resident=resident)
+
+
+async def _metres_from_home(conn: Conn, *, row: dict[str, Any], proof: PhoneProof, radius_m: int, what: str) -> float:
+    """How far the phone is from the home; too far (or the home not located) is refused naming the position."""
+    home = await repo.home(conn, resident_id=row["resident_id"])
+    if home is None:
+        raise InvalidCareInput([("lat", "the resident's home is not located: the phone cannot prove the visit")])
+    metres = haversine_km(proof.lat, proof.lon, *home) * 1000
+    if metres > radius_m:
+        raise InvalidCareInput(
+            [("lat", f"the phone (lat/lon) is {metres:.0f} m from the home; {what} is accepted within {radius_m} m")]
+        )
+    return metres
+
+
+async def check_in(
+    conn: Conn, *, actor: Actor, booking_id: int, proof: PhoneProof, now: datetime, radius_m: int
+) -> CarerVisit:
+    """The carer's phone near the home checks them in (or proves the home unit's check-in a second time)."""
+    async with conn.transaction():
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_in")
+        if row["status"] != "booked":
+            raise InvalidCareInput([("visit", "the booking is cancelled")])
+        if row["checked_out_at"] is not None:
+            raise InvalidCareInput([("visit", "the visit is already checked out")])
+        if row["phone_in_at"] is not None:
+            raise InvalidCareInput([("visit", "the phone has already checked this visit in")])
+        if now < row["starts_at"] - EARLIEST_CHECK_IN:
+            opens = row["starts_at"] - EARLIEST_CHECK_IN
+            raise InvalidCareInput(
+                [("visit", f"check-in opens at {opens:%Y-%m-%d %H:%M} UTC, an hour before the start")]
+            )
+        metres = await _metres_from_home(conn, row=row, proof=proof, radius_m=radius_m, what="check-in")
+        await repo.check_in(conn, booking_id=booking_id, carer_id=row["carer_id"], at=now, phone_m=metres)
+        found = await repo.carer_visit(conn, booking_id=booking_id)
+    return CarerVisit.model_validate(found)
+
+
+def _check_tasks(tasks: list[str], checklist: dict[str, bool] | None) -> None:
+    """Every task of the service ticked (done or not), nothing else; else InvalidCareInput naming each."""
+    if checklist is None:
+        return
+    errors = [
+        (f"checklist.{task}", "missing: tick every task of the service, done or not")
+        for task in tasks
+        if task not in checklist
+    ]
+    errors += [(f"checklist.{name}", "not a task of this service") for name in checklist if name not in tasks]
+    if errors:
+        raise InvalidCareInput(errors)
+
+
+async def check_out(
+    conn: Conn,
+    *,
+    actor: Actor,
+    booking_id: int,
+    body: CheckOutIn,
+    now: datetime,
+    radius_m: int,
+    escalation: Escalation,
+) -> CarerVisit:
+    """End the visit from the phone near the home, with the checklist, notes and outcome. The resident not at home
+    or unwell opens an incident through the alarm path, in the same transaction."""
+    async with conn.transaction():
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_out")
+        if row["checked_in_at"] is None:
+            raise InvalidCareInput([("visit", "check in first, at the home unit or with the phone")])
+        if row["checked_out_at"] is not None:
+            raise InvalidCareInput([("visit", "the visit is already checked out")])
+        _check_tasks(row["tasks"], body.checklist)
+        metres = await _metres_from_home(conn, row=row, proof=body, radius_m=radius_m, what="check-out")
+        await repo.check_out(
+            conn,
+            booking_id=booking_id,
+            at=now,
+            phone_m=metres,
+            outcome=body.outcome,
+            checklist=body.checklist,
+            note=body.note,
+        )
+        if body.outcome in OUTCOME_WORDS:
+            incident_id = await _raise(conn, row=row, actor=actor, body=body, now=now, escalation=escalation)
+            if incident_id is not None:
+                await repo.link_visit_incident(conn, booking_id=booking_id, incident_id=incident_id)
+        found = await repo.carer_visit(conn, booking_id=booking_id)
+    return CarerVisit.model_validate(found)
+
+
+async def _raise(
+    conn: Conn, *, row: dict[str, Any], actor: Actor, body: CheckOutIn, now: datetime, escalation: Escalation
+) -> int | None:
+    zh, en = OUTCOME_WORDS[body.outcome]
+    en = f"{row['service_name']} by {actor.display_name}: {en}."
+    zh = f"{actor.display_name} 上门服务（{row['service_name']}）：{zh}。"
+    if body.note:
+        en, zh = f"{en} Note: {body.note}", f"{zh} 备注：{body.note}"
+    resident_id = row["resident_id"]
+    applied = await apply_signal(
+        conn,
+        signal=Signal(
+            resident_id=resident_id,
+            cause=Cause.CARER_VISIT,
+            kind=SignalKind.ALARM,
+            priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_VISIT),
+            explanation_en=en[:300],
+            explanation_zh=zh[:300],
+            detected_at=now,
+        ),
+        now=now,
+        escalation=escalation,
+    )
+    return applied.incident_id
+
+
+async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime) -> str:
+    """A carer's code typed at a home unit (a stored carer_present event): the first for a visit checks the carer
+    in, the next checks them out (the home unit's word), at ``at``. What happened, for the pipeline's record."""
+    if event["device_kind"] != "home_unit":
+        return f"carer_present from a {event['device_kind']}, not a home unit: ignored"
+    carer_id = await repo.carer_of_code(conn, code=event["carer_code"])
+    if carer_id is None:
+        return "carer code matches no carer"
+    booking_id = await repo.presence_booking(
+        conn, carer_id=carer_id, resident_id=event["resident_id"], at=at, margin=PRESENCE_MARGIN
+    )
+    if booking_id is None:
+        return f"carer {carer_id} has no visit here now"
+    row = await repo.carer_visit(conn, booking_id=booking_id)
+    assert row is not None
+    if row["home_unit_in_at"] is None:
+        await repo.check_in(conn, booking_id=booking_id, carer_id=carer_id, at=at, home_unit_event=event["id"])
+        return f"carer {carer_id} checked in to booking {booking_id}"
+    await repo.home_unit_out(conn, booking_id=booking_id, at=at)
+    return f"carer {carer_id} checked out of booking {booking_id}"

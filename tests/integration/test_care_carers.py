@@ -1,0 +1,308 @@
+"""Carer visits: a booked visit assigned to a carer, checked in and out by the carer's code typed at the home unit
+(device → real broker → gateway → events → backend) and by the carer's phone near the home, refused when far, early,
+not the carer's own or without every task ticked; not at home or unwell raises an incident, every opening logged."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from homecare.backend.alarms.pipeline import ManualClock
+from homecare.gateway.service import Gateway
+from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.database import scalar
+from tests.support.enrolment import Household, enrol
+from tests.support.mqtt import TestClient
+from tests.support.waiting import eventually
+
+HOME = (31.2310, 121.4710)
+TASKS = ["送餐到桌", "检查冰箱", "清理餐具"]
+PASSWORD = "carer-password-1"
+amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def household(database_url: str) -> Household:
+    """A resident with a home unit, at home near the station that provides the meals."""
+    home = await enrol(database_url, {"hu-care-01": "home_unit"})
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO stations (code, name, address, lat, lon) "
+            "VALUES ('A', '甲服务站', '甲路 1 号', 31.23, 121.47), ('B', '乙服务站', '乙路 2 号', 31.26, 121.47)"
+        )
+        await conn.execute(
+            "UPDATE residents SET lat = %s, lon = %s, station_id = (SELECT id FROM stations WHERE code = 'A') "
+            "WHERE id = %s",
+            (*HOME, home.resident_id),
+        )
+    return home
+
+
+@pytest.fixture
+async def backend(
+    database_url: str, broker_url: str, clock: ManualClock, household: Household, gateway: Gateway
+) -> AsyncIterator[Backend]:
+    running = await start_backend(database_url, clock)
+    try:
+        yield running
+    finally:
+        if not running.task.done():
+            await running.stop()
+
+
+@pytest.fixture
+async def admin(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as client:
+        yield client
+
+
+async def station_id(database_url: str, code: str) -> int:
+    return int(await scalar(database_url, "SELECT id FROM stations WHERE code = %s", code))
+
+
+async def make_carer(admin: httpx.AsyncClient, username: str, station: int) -> int:
+    made = await admin.post(
+        "/api/users",
+        json={
+            "username": username,
+            "display_name": f"护理员 {username}",
+            "role": "carer",
+            "password": PASSWORD,
+            "station_id": station,
+        },
+    )
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+async def signed_in(backend: Backend, username: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=backend.url, headers={"Origin": backend.url}, timeout=10)
+    response = await client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return client
+
+
+async def booked_visit(admin: httpx.AsyncClient, household: Household, station: int, starts_at: datetime) -> int:
+    """A meal booked on the hotline for the resident, from the station's catalogue (added once)."""
+    services = (await admin.get("/api/care/services", params={"station_id": station})).json()
+    if not services:
+        added = await admin.post(
+            "/api/care/services",
+            json={
+                "station_id": station,
+                "kind": "meal",
+                "name": "午餐送餐",
+                "duration_min": 45,
+                "price_yuan": 20,
+                "capacity": 5,
+                "radius_km": 5,
+                "tasks": TASKS,
+            },
+        )
+        assert added.status_code == 201, added.text
+        services = [added.json()]
+    assert services[0]["tasks"] == TASKS
+    booked = await admin.post(
+        "/api/care/bookings",
+        json={
+            "resident_id": household.resident_id,
+            "service_id": services[0]["id"],
+            "starts_at": starts_at.isoformat(),
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    return int(booked.json()["id"])
+
+
+def type_code(device: TestClient, seq: int, code: str) -> None:
+    """The carer types their code at the home unit: it publishes carer_present as firmware would."""
+    payload = {"v": 1, "device_id": "hu-care-01", "seq": seq, "ts": int(time.time() * 1000)}
+    device.publish(
+        "homecare/v1/dev/hu-care-01/event", json.dumps({**payload, "kind": "carer_present", "carer_code": code})
+    )
+
+
+async def rows(database_url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await (await conn.execute(query, params)).fetchall()
+
+
+def locs(response: httpx.Response) -> list[list[str]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_a_carer_checks_in_and_out_by_typing_their_code_at_the_home_unit(
+    backend: Backend, admin: httpx.AsyncClient, device: TestClient, household: Household, database_url: str
+) -> None:
+    station = await station_id(database_url, "A")
+    carer = await make_carer(admin, "carer.li", station)
+    issued = await admin.post(f"/api/care/carers/{carer}/code")
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    assert len(code) == 6
+    assert code.isdigit()
+    booking = await booked_visit(admin, household, station, datetime.now(UTC) + timedelta(minutes=10))
+    assigned = await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})
+    assert assigned.json()["carer_id"] == carer, assigned.text
+
+    # A wrong code is stored like every event and changes nothing.
+    wrong = "000000" if code != "000000" else "111111"
+    type_code(device, 1, wrong)
+    await eventually(
+        lambda: scalar(
+            database_url,
+            "SELECT outcome FROM pipeline_processed p JOIN events e ON e.id = p.item_id "
+            "WHERE p.source = 'event' AND e.seq = 1",
+        )
+    )
+    assert await scalar(database_url, "SELECT count(*) FROM care_service_visits") == 0
+
+    # Arriving, the carer types the code: checked in, with the time the platform received it.
+    type_code(device, 2, code)
+    checked_in = await eventually(
+        lambda: scalar(database_url, "SELECT checked_in_at FROM care_service_visits WHERE booking_id = %s", booking)
+    )
+    received = await scalar(database_url, "SELECT received_at FROM events WHERE seq = 2")
+    assert checked_in <= received  # the platform's clock (a manual one here) when it took the event
+    carer_phone = await signed_in(backend, "carer.li")
+    try:
+        [visit] = (await carer_phone.get("/api/care/carer-visits")).json()
+        assert (visit["booking_id"], visit["tasks"], visit["phone_in_at"]) == (booking, TASKS, None)
+        assert visit["home_unit_in_at"] is not None
+        assert visit["checked_out_at"] is None
+
+        # Leaving, the code again: the home unit's check-out.
+        type_code(device, 3, code)
+        await eventually(
+            lambda: scalar(
+                database_url, "SELECT home_unit_out_at FROM care_service_visits WHERE booking_id = %s", booking
+            )
+        )
+    finally:
+        await carer_phone.aclose()
+    outcomes = await rows(
+        database_url, "SELECT p.outcome FROM pipeline_processed p JOIN events e ON e.id = p.item_id ORDER BY e.seq"
+    )
+    assert [row[0] for row in outcomes] == [
+        "carer code matches no carer",
+        f"carer {carer} checked in to booking {booking}",
+        f"carer {carer} checked out of booking {booking}",
+    ]
+
+
+@amqtt_only
+async def test_phone_check_in_and_out_are_refused_until_right_and_problems_raise_an_incident(
+    backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
+) -> None:
+    station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
+    carer = await make_carer(admin, "carer.wang", station)
+    await make_carer(admin, "carer.zhao", station)
+    far_carer = await make_carer(admin, "carer.far", elsewhere)
+    booking = await booked_visit(admin, household, station, datetime.now(UTC) + timedelta(minutes=10))
+    resident = household.resident_id
+
+    # Assignment: only an active carer of the providing station.
+    assert locs(await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": far_carer})) == [
+        ["body", "carer_id"]
+    ]
+    assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+
+    wang, zhao = await signed_in(backend, "carer.wang"), await signed_in(backend, "carer.zhao")
+    try:
+        near = {"lat": HOME[0] + 0.0003, "lon": HOME[1]}  # about 33 m
+        far = {"lat": HOME[0] + 0.01, "lon": HOME[1]}  # about 1.1 km
+        # Another carer sees nothing of this resident or visit.
+        assert (await zhao.get(f"/api/care/carer-visits/{booking}")).status_code == 404
+        assert (await zhao.post(f"/api/care/carer-visits/{booking}/check-in", json=near)).status_code == 404
+        assert (await zhao.get(f"/api/care/residents/{resident}/bookings")).status_code == 404
+        assert (await zhao.get("/api/care/carer-visits")).json() == []
+
+        url = f"/api/care/carer-visits/{booking}"
+        done = dict.fromkeys(TASKS, True)
+        early = await wang.post(f"{url}/check-out", json={**near, "outcome": "completed", "checklist": done})
+        assert locs(early) == [["body", "visit"]]
+        too_far = await wang.post(f"{url}/check-in", json=far)
+        assert locs(too_far) == [["body", "lat"]]
+        assert "m from the home" in too_far.json()["detail"][0]["msg"]
+        assert locs(await wang.post(f"{url}/check-in", json={"lat": 91, "lon": 0})) == [["body", "lat"]]
+
+        checked_in = await wang.post(f"{url}/check-in", json=near)
+        assert checked_in.status_code == 200, checked_in.text
+        assert 20 < checked_in.json()["phone_in_m"] < 50
+        assert checked_in.json()["checked_in_at"] == checked_in.json()["phone_in_at"]
+        assert locs(await wang.post(f"{url}/check-in", json=near)) == [["body", "visit"]]
+
+        card = await wang.get(url)
+        assert card.json()["resident"]["id"] == resident, card.text
+        assert (await wang.get(f"/api/care/residents/{resident}/bookings")).status_code == 200
+        assert (await wang.get(f"/api/residents/{resident}")).status_code == 403  # not the call centre's card
+
+        # The checklist names every task of the service, done or not, and nothing else.
+        partial = {TASKS[0]: True, TASKS[1]: False}
+        missing = await wang.post(f"{url}/check-out", json={**near, "outcome": "completed", "checklist": partial})
+        assert locs(missing) == [["body", "checklist", TASKS[2]]]
+        extra = {**done, "洗澡": True}
+        assert locs(await wang.post(f"{url}/check-out", json={**near, "outcome": "completed", "checklist": extra})) == [
+            ["body", "checklist", "洗澡"]
+        ]
+        assert locs(await wang.post(f"{url}/check-out", json={**near, "outcome": "completed"})) == [["body"]]
+        assert locs(await wang.post(f"{url}/check-out", json={**far, "outcome": "completed", "checklist": done})) == [
+            ["body", "lat"]
+        ]
+        out = await wang.post(
+            f"{url}/check-out",
+            json={**near, "outcome": "completed", "checklist": {**done, TASKS[1]: False}, "note": "冰箱未开"},
+        )
+        assert out.status_code == 200, out.text
+        assert (out.json()["outcome"], out.json()["checklist"][TASKS[1]], out.json()["incident_id"]) == (
+            "completed",
+            False,
+            None,
+        )
+        assert locs(await wang.post(f"{url}/check-out", json={**near, "outcome": "completed", "checklist": done})) == [
+            ["body", "visit"]
+        ]
+
+        # A later visit: check-in opens an hour before the start; the resident found unwell raises an incident.
+        later = await booked_visit(admin, household, station, datetime.now(UTC) + timedelta(minutes=90))
+        await admin.put(f"/api/care/bookings/{later}/carer", json={"carer_id": carer})
+        later_url = f"/api/care/carer-visits/{later}"
+        assert locs(await wang.post(f"{later_url}/check-in", json=near)) == [["body", "visit"]]
+        clock.advance(45 * 60)
+        assert (await wang.post(f"{later_url}/check-in", json=near)).status_code == 200
+        unwell = await wang.post(
+            f"{later_url}/check-out", json={**near, "outcome": "unwell", "checklist": done, "note": "发烧"}
+        )
+        assert unwell.status_code == 200, unwell.text
+        [incident] = await rows(
+            database_url,
+            "SELECT cause, status, resident_id, explanation_zh FROM incidents WHERE id = %s",
+            unwell.json()["incident_id"],
+        )
+        assert incident[:3] == ("carer_visit", "open", resident)
+        assert "身体不适" in incident[3]
+        assert "发烧" in incident[3]
+    finally:
+        await wang.aclose()
+        await zhao.aclose()
+
+    logged = await rows(
+        database_url,
+        "SELECT DISTINCT a.action FROM access_log a JOIN users u ON u.id = a.user_id "
+        "WHERE u.username = 'carer.wang' AND a.resident_id = %s",
+        resident,
+    )
+    assert {"care.carer_visit", "care.carer_visit.check_in", "care.carer_visit.check_out"} <= {r[0] for r in logged}
