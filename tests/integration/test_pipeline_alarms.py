@@ -31,6 +31,7 @@ DEVICES = {
     "smoke-pipe-01": "smoke_sensor",
     "door-pipe-01": "door_sensor",
     "hu-pipe-01": "home_unit",
+    "bp-pipe-01": "blood_pressure_monitor",
 }
 amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
 
@@ -476,3 +477,33 @@ async def test_the_periodic_detectors_raise_an_incident_from_the_running_pipelin
         return any(i["cause"] == "device_offline" for i in await incidents_of(database_url))
 
     await eventually(device_offline, timeout=15)
+
+
+@amqtt_only
+async def test_a_hypertensive_crisis_reading_becomes_an_incident(
+    backend: Backend, database_url: str, household: Household, clock: ManualClock, device: TestClient
+) -> None:
+    """A cuff's reading of 192/118 goes through the broker and the gateway into the telemetry, and the detectors
+    the pipeline runs make it an urgent incident with its reason in both languages."""
+    reading = {
+        "v": 1,
+        "device_id": "bp-pipe-01",
+        "seq": 1,
+        "ts": int(time.time() * 1000),
+        "blood_pressure": {"systolic": 192, "diastolic": 118, "pulse": 88, "unit": "mmHg"},
+    }
+    device.publish("homecare/v1/dev/bp-pipe-01/measurement", json.dumps(reading))
+
+    async def stored() -> bool:
+        return (
+            len(await rows(database_url, "SELECT 1 FROM telemetry WHERE resident_id = %s", household.resident_id)) == 3
+        )
+
+    await eventually(stored)
+    clock.advance(31)  # the detectors' next turn
+    incident = await eventually(
+        lambda: one_incident(database_url, cause="blood_pressure_crisis", status="open", priority=2), timeout=15
+    )
+    assert incident["device_id"] == household.devices["bp-pipe-01"]
+    assert "192/118 mmHg" in incident["explanation_en"]
+    assert "高血压危象" in incident["explanation_zh"]

@@ -80,6 +80,30 @@ class VitalsSettings(_Settings):
         return self
 
 
+class HealthCheckSettings(_Settings):
+    """Bands for the home health checks (see ``health_checks``): one spot reading is enough, no duration.
+
+    Blood pressure: a hypertensive crisis at or above ``systolic_crisis`` or ``diastolic_crisis`` mmHg (ESC/ESH
+    2018 and ACC/AHA 2017: ≥ 180 systolic or ≥ 120 diastolic). Glucose, stored in mmol/L to 0.1: hypoglycaemia
+    below ``glucose_low`` (ADA level 1: < 3.9 mmol/L, 70 mg/dL), severe below ``glucose_severe`` (level 2:
+    < 3.0 mmol/L, 54 mg/dL), whatever the meal context.
+    """
+
+    enabled: bool = True
+    systolic_crisis: float = Field(default=180, ge=120, le=300)  # ≥ : high priority
+    diastolic_crisis: float = Field(default=120, ge=80, le=200)  # ≥ : high priority
+    glucose_low: float = Field(default=3.9, ge=2, le=10)  # < : medium priority
+    glucose_severe: float = Field(default=3.0, ge=1, le=10)  # < : high priority
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> Self:
+        if self.glucose_severe > self.glucose_low:
+            raise ValueError(
+                f"glucose_severe ({self.glucose_severe:g}) must not be above glucose_low ({self.glucose_low:g})"
+            )
+        return self
+
+
 class BaselineSettings(_Settings):
     """Personal baseline: robust z-scores per daily feature plus a robust covariance envelope."""
 
@@ -151,6 +175,7 @@ class DetectionSettings(_Settings):
 
     falls: FallSettings = FallSettings()
     vitals: VitalsSettings = VitalsSettings()
+    health_checks: HealthCheckSettings = HealthCheckSettings()
     baseline: BaselineSettings = BaselineSettings()
     activity: ActivitySettings = ActivitySettings()
     device_health: DeviceHealthSettings = DeviceHealthSettings()

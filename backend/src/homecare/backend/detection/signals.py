@@ -22,6 +22,8 @@ class Cause(enum.StrEnum):
     VITALS_PULSE = "vitals_pulse"
     VITALS_RESPIRATION = "vitals_respiration"
     VITALS_TEMPERATURE = "vitals_temperature"
+    BLOOD_PRESSURE_CRISIS = "blood_pressure_crisis"  # a home blood-pressure check in the hypertensive crisis band
+    HYPOGLYCAEMIA = "hypoglycaemia"  # a home glucose check below the resident's band
     WELFARE = "welfare"  # a deviation from the resident's personal baseline
     INACTIVITY = "inactivity"  # no movement during the usual active hours
     NOT_BACK_IN_BED = "not_back_in_bed"
@@ -46,6 +48,8 @@ DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
     Cause.VITALS_PULSE: Priority.HIGH,
     Cause.VITALS_RESPIRATION: Priority.HIGH,
     Cause.VITALS_TEMPERATURE: Priority.MEDIUM,
+    Cause.BLOOD_PRESSURE_CRISIS: Priority.HIGH,
+    Cause.HYPOGLYCAEMIA: Priority.HIGH,
     Cause.WELFARE: Priority.LOW,
     Cause.INACTIVITY: Priority.HIGH,
     Cause.NOT_BACK_IN_BED: Priority.MEDIUM,

@@ -20,6 +20,8 @@ CAUSES: Final[dict[str, tuple[str, str]]] = {
     "vitals_pulse": ("心率异常", "abnormal pulse"),
     "vitals_respiration": ("呼吸异常", "abnormal breathing"),
     "vitals_temperature": ("体温异常", "abnormal temperature"),
+    "blood_pressure_crisis": ("高血压危象", "hypertensive crisis"),
+    "hypoglycaemia": ("低血糖", "hypoglycaemia"),
     "welfare": ("健康状况变化", "change in wellbeing"),
     "inactivity": ("长时间无活动", "no movement"),
     "not_back_in_bed": ("夜间未回床", "not back in bed"),

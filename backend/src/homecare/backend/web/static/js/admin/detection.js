@@ -12,10 +12,14 @@ const NUMBERS = [
   ["vitals.pulse_high", "adm.det.pulseHigh", "adm.det.unitBpm"],
   ["vitals.respiration_low", "adm.det.respLow", "adm.det.unitRpm"],
   ["vitals.respiration_high", "adm.det.respHigh", "adm.det.unitRpm"],
+  ["health_checks.systolic_crisis", "adm.det.systolic", "adm.det.unitMmHg"],
+  ["health_checks.diastolic_crisis", "adm.det.diastolic", "adm.det.unitMmHg"],
+  ["health_checks.glucose_low", "adm.det.glucoseLow", "adm.det.unitMmol"],
+  ["health_checks.glucose_severe", "adm.det.glucoseSevere", "adm.det.unitMmol"],
   ["activity.quiet_max_min", "adm.det.quiet", "adm.det.unitMin"],
   ["activity.no_activity_hours", "adm.det.noActivity", "adm.det.unitH"],
 ];
-const SWITCHES = ["vitals", "activity", "baseline", "device_health"];
+const SWITCHES = ["vitals", "health_checks", "activity", "baseline", "device_health"];
 /** NEWS2 SpO2 scale 2, for hypercapnic respiratory failure (e.g. COPD with a prescribed target of 88–92 %). */
 const SCALE_2 = { "vitals.spo2_low": 83, "vitals.spo2_moderate": 85 };
 
