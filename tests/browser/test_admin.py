@@ -226,6 +226,9 @@ async def test_a_supervisor_sees_the_dashboard_only(sign_in: SignIn, world: Worl
     await expect(page.locator("#fig-within60")).to_be_visible()
     await expect(page.locator("#fig-within60 .figure-value")).to_have_text("—")  # no alarms yet
     await expect(page.locator("#chart-ack")).to_contain_text("no alarms")
+    await expect(page.locator("#fig-health .figure-value")).to_have_text("0.0 %")  # nobody has had a health check
+    await expect(page.locator("#fig-health")).to_contain_text("Health-management rate")
+    await expect(page.locator("#fig-health")).to_contain_text("(target 95.0 %)")
     await expect(page.locator("[role=tab]")).to_have_count(1)
     await page.goto("/admin#residents")
     await expect(page.locator("#panel-dashboard")).to_be_visible()

@@ -1,6 +1,6 @@
 """Figures on hand-made incidents, devices and visits: response times with the 60 s / 180 s shares and every
 breach, per operator and station, against the escalation policy's answer targets (which the console is given
-too); coverage; monthly welfare visits; JSON and CSV (BOM, parses back)."""
+too); coverage; monthly welfare visits; the health-management rate; JSON and CSV (BOM, parses back)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from homecare.backend.reports.router import router
 from homecare.backend.reports.service import percentile
 from homecare.backend.runtime import Runtime
 from homecare.backend.settings import Settings
+from homecare.contracts.messages import Metric
+from tests.support.telemetry import store_telemetry
 
 Conn = psycopg.AsyncConnection[Any]
 TOKEN = "test-token-0123456789-abcdefghij"
@@ -461,3 +463,33 @@ async def test_monthly_welfare_visits_of_vulnerable_residents(client: httpx.Asyn
         ("2026-10", "v2", "2026-09-30 23:30:00"),
         ("2026-10", "v3", ""),
     ]
+
+
+async def test_the_health_management_rate_counts_residents_with_a_blood_pressure_or_glucose_check(
+    client: httpx.AsyncClient, db: Conn
+) -> None:
+    a = await station(db, "A", "明园服务站")
+    people = {name: await resident(db, name, a) for name in ("h1", "h2", "h3", "h4", "h5")}
+    await store_telemetry(
+        db,
+        [
+            (local(3, 7, 10), 1, people["h1"], Metric.BP_SYSTOLIC, 132.0),
+            (local(3, 7, 10), 1, people["h1"], Metric.BP_DIASTOLIC, 84.0),
+            (local(31, 23, 50), 2, people["h2"], Metric.GLUCOSE_FASTING, 5.6),  # the month's last minutes
+            (local(12, 9), 3, people["h3"], Metric.HEART_RATE, 70.0),  # a wristband is not a health check
+            (local(1, 0, 10, month=11), 5, people["h5"], Metric.GLUCOSE_RANDOM, 6.1),  # November in Shanghai
+        ],
+        now=local(2, 12, month=11),
+    )
+    response = await client.get("/api/reports/health-management", params=OCTOBER, headers=AUTH)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["residents"], report["checked"], report["rate"]) == (5, 2, 0.4)
+    assert (report["target"], report["meets_target"]) == (0.95, False)
+    assert [r["resident_name"] for r in report["not_checked"]] == ["h3", "h4", "h5"]
+
+    # A check just taken counts at once, whether or not the hourly rollups have it yet.
+    now = datetime.now(UTC)
+    await store_telemetry(db, [(now, 4, people["h4"], Metric.BP_SYSTOLIC, 128.0)], now=now - timedelta(hours=1))
+    recent = (await client.get("/api/reports/health-management", headers=AUTH)).json()
+    assert [r["resident_name"] for r in recent["not_checked"]] == ["h1", "h2", "h3", "h5"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The answer targets (the shares within 60 s and 180 s) are the escalation policy's: incidents/escalation_policy.yaml.
 WELFARE_TARGET: Final = 1.0  # the city plans: every vulnerable resident visited every month
+HEALTH_MANAGEMENT_TARGET: Final = 0.95  # the plans' 老年人健康管理率: at least 95 % of older people
 
 
 class _Model(BaseModel):
@@ -162,3 +163,25 @@ class WelfareVisits(_Model):
     target: float = WELFARE_TARGET
     meets_target: bool | None
     not_visited: list[UnvisitedResident]
+
+
+class UncheckedResident(_Model):
+    """A resident with no home health check in the period."""
+
+    resident_id: int
+    resident_name: str
+    station_id: int | None
+    station_name: str | None
+
+
+class HealthManagement(_Model):
+    """The health-management rate (老年人健康管理率): the share of residents with a home health check (a blood
+    pressure or a glucose reading) in the period."""
+
+    period: Period
+    residents: int = Field(description="Residents on the books before the period ended.")
+    checked: int = Field(description="Of them, those with at least one blood-pressure or glucose reading in it.")
+    rate: float | None = Field(description="checked / residents.")
+    target: float = HEALTH_MANAGEMENT_TARGET
+    meets_target: bool | None
+    not_checked: list[UncheckedResident]

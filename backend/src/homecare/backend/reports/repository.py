@@ -1,13 +1,16 @@
-"""SQL reads behind the reports: alarms in a period, residents' device coverage, welfare visits in a month."""
+"""SQL reads behind the reports: alarms in a period, residents' device coverage, welfare visits in a month, health
+checks in a period."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 from psycopg.rows import class_row
 
 from homecare.backend.devices.repository import ONLINE
+from homecare.contracts.messages import HEALTH_CHECK_METRICS
 from homecare.storage.connections import Conn
 
 
@@ -122,5 +125,53 @@ async def vulnerable_visits(conn: Conn, *, start: datetime, end: datetime) -> li
             ORDER BY r.id
             """,
             {"start": start, "end": end},
+        )
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckRow:
+    """A resident on the books, and whether they had a health check in a period."""
+
+    resident_id: int
+    resident_name: str
+    station_id: int | None
+    station_name: str | None
+    checked: bool
+
+
+ROLLUP_LAG: Final = timedelta(hours=2)
+"""The hourly rollups may not have the latest hours yet: those are read from the raw readings."""
+
+
+async def health_checks(conn: Conn, *, start: datetime, end: datetime, now: datetime) -> list[HealthCheckRow]:
+    """Residents created before ``end``, each with whether a blood-pressure or glucose reading of theirs lies in
+    [start, end): the hourly rollups for the period (they outlive the raw readings), the raw readings for the
+    hours the rollups may not have reached yet."""
+    async with conn.cursor(row_factory=class_row(HealthCheckRow)) as cur:
+        await cur.execute(
+            """
+            WITH checked AS (
+                SELECT resident_id FROM telemetry_1h
+                WHERE metric = ANY(%(metrics)s) AND bucket >= %(start)s AND bucket < %(end)s
+                UNION
+                SELECT resident_id FROM telemetry
+                WHERE metric = ANY(%(metrics)s) AND ts >= greatest(%(start)s, %(recent)s) AND ts < %(end)s
+                  AND resident_id IS NOT NULL
+            )
+            SELECT r.id AS resident_id, r.display_name AS resident_name, s.id AS station_id,
+                   s.name AS station_name, c.resident_id IS NOT NULL AS checked
+            FROM residents r
+            LEFT JOIN checked c ON c.resident_id = r.id
+            LEFT JOIN stations s ON s.id = r.station_id
+            WHERE r.created_at < %(end)s
+            ORDER BY r.id
+            """,
+            {
+                "metrics": sorted(int(m) for m in HEALTH_CHECK_METRICS),
+                "start": start,
+                "end": end,
+                "recent": now - ROLLUP_LAG,
+            },
         )
         return await cur.fetchall()

@@ -1,4 +1,5 @@
-"""HTTP routes for the figures: response times, coverage, welfare visits; JSON and CSV (UTF-8 with BOM)."""
+"""HTTP routes for the figures: response times, coverage, welfare visits, health management; JSON and CSV (UTF-8
+with BOM)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from homecare.backend.incidents.policy import AnswerTargets
 from homecare.backend.incidents.router import AnswerTargetsDep
 from homecare.backend.inputs import Day, Text
 from homecare.backend.reports import export, service
-from homecare.backend.reports.models import Coverage, ResponseTimes, WelfareVisits
+from homecare.backend.reports.models import Coverage, HealthManagement, ResponseTimes, WelfareVisits
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -170,3 +171,20 @@ async def get_not_visited_csv(
 ) -> Response:
     report = await _welfare(actor.name, conn, month, tz or settings.timezone)
     return _csv(export.not_visited_csv(report), f"welfare-not-visited_{report.month}.csv")
+
+
+@router.get(
+    "/health-management",
+    summary="Health-management rate: the share of residents with a blood-pressure or glucose check in the period",
+)
+async def get_health_management(
+    actor: ManagerActor,
+    conn: ConnDep,
+    settings: SettingsDep,
+    start: StartDate = None,
+    end: EndDate = None,
+    tz: TimeZone = None,
+) -> HealthManagement:
+    return await service.health_management(
+        conn, actor=actor.name, start=start, end=end, timezone=tz or settings.timezone
+    )

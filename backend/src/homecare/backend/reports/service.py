@@ -15,15 +15,18 @@ from homecare.backend.inputs import EARLIEST_DAY, LATEST_DAY
 from homecare.backend.reports import InvalidReportQuery
 from homecare.backend.reports import repository as repo
 from homecare.backend.reports.models import (
+    HEALTH_MANAGEMENT_TARGET,
     WELFARE_TARGET,
     AcknowledgeFigures,
     Breach,
     Coverage,
     GroupFigures,
+    HealthManagement,
     OnSceneFigures,
     Period,
     ResidentCoverage,
     ResponseTimes,
+    UncheckedResident,
     UnvisitedResident,
     WelfareVisits,
 )
@@ -313,5 +316,41 @@ async def welfare_visits(
             )
             for r in rows
             if r.visits == 0
+        ],
+    )
+
+
+async def health_management(
+    conn: Conn, *, actor: str, start: date | None, end: date | None, timezone: str, now: datetime | None = None
+) -> HealthManagement:
+    """Share of residents with a home health check (blood pressure or glucose) in the period, and who had none."""
+    now = now or datetime.now(UTC)
+    span = period(start=start, end=end, timezone=timezone, now=now)
+    async with conn.transaction():
+        rows = await repo.health_checks(conn, start=span.start, end=span.end, now=now)
+        await record_access(
+            conn,
+            actor=actor,
+            resident_id=None,
+            action="reports.health_management",
+            detail={"start": span.start_date.isoformat(), "end": span.end_date.isoformat(), "tz": span.timezone},
+        )
+    checked = sum(1 for r in rows if r.checked)
+    rate = _share(checked, len(rows))
+    return HealthManagement(
+        period=span,
+        residents=len(rows),
+        checked=checked,
+        rate=rate,
+        meets_target=None if rate is None else rate >= HEALTH_MANAGEMENT_TARGET,
+        not_checked=[
+            UncheckedResident(
+                resident_id=r.resident_id,
+                resident_name=r.resident_name,
+                station_id=r.station_id,
+                station_name=r.station_name,
+            )
+            for r in rows
+            if not r.checked
         ],
     )

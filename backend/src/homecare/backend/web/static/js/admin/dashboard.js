@@ -77,7 +77,7 @@ export async function dashboard(panel) {
     const tz = zone();
     const range = { start: state.start, end: state.end, tz };
     const months = monthsBack(state.month, TREND_MONTHS);
-    const [times, coverage, devices, welfare, stations, trend] = await Promise.all([
+    const [times, coverage, devices, welfare, stations, trend, checks] = await Promise.all([
       api(`reports/response-times?${new URLSearchParams(range)}`),
       api("stations/coverage"),
       api(`reports/coverage?${new URLSearchParams({ tz })}`),
@@ -90,6 +90,7 @@ export async function dashboard(panel) {
           api(`reports/welfare-visits?${new URLSearchParams({ month: m, tz })}`)]);
         return { month: m, within60: rt.acknowledge.share_within_60s, welfare: wv.rate };
       })),
+      api(`reports/health-management?${new URLSearchParams(range)}`),
     ]).catch((err) => {
       body.replaceChildren(el("p", { class: "form-error", role: "alert" }, t("error.generic", { detail: err.message })));
       return [];
@@ -123,6 +124,9 @@ export async function dashboard(panel) {
       figure("fig-welfare", t("adm.dash.welfare"), pct(welfare.rate),
         { good: welfare.meets_target, note: t("adm.dash.welfareNote", { visited: welfare.visited,
           vulnerable: welfare.vulnerable, month: welfare.month }) }),
+      figure("fig-health", t("adm.dash.health"), pct(checks.rate),
+        { good: checks.meets_target, note: t("adm.dash.healthNote", { checked: checks.checked,
+          residents: checks.residents, target: pct(checks.target) }) }),
       figure("fig-devices", t("adm.dash.devicesOnline"), pct(devices.share_covered),
         { note: t("adm.dash.devicesNote", { covered: devices.covered, enrolled: devices.enrolled,
           online: devices.online_now }) }));
