@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from homecare.backend.app import create_app
 from homecare.backend.http import install as install_error_handler
+from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications import IncidentNotFound, InvalidSignature
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
@@ -240,7 +241,9 @@ class Worker:
 
     def __init__(self, pool: AsyncConnectionPool[Any], settings: NotificationSettings) -> None:
         self.stop = asyncio.Event()
-        self.task = asyncio.create_task(run_delivery(pool, settings=settings, stop_event=self.stop))
+        self.task = asyncio.create_task(
+            run_delivery(pool, settings=settings, metrics=BackendMetrics(), stop_event=self.stop)
+        )
 
     async def close(self) -> None:
         self.stop.set()

@@ -2,7 +2,7 @@
 
 Distributions: contracts ← storage ← gateway | backend; the simulator stands on the contracts alone; the
 launcher (the ``homecare`` command) composes them all. Inside the backend: foundation (settings, zones,
-runtime, inputs) ← domains (one package each, no cycle between them) ← alarms (the flows that cross
+runtime, inputs, metrics) ← domains (one package each, no cycle between them) ← alarms (the flows that cross
 domains) ← API and pages (app, deps, web, every domain's router and command line).
 """
 
@@ -34,7 +34,7 @@ MAY_IMPORT: Final = {  # each distribution and what lies below it
     "sim": {"contracts", "sim"},
     "launcher": set(FOLDERS.values()),
 }
-BACKEND_FOUNDATION: Final = {"settings", "zones", "runtime", "inputs"}
+BACKEND_FOUNDATION: Final = {"settings", "zones", "runtime", "inputs", "metrics"}
 BACKEND_API: Final = {"app", "deps", "web", "http"}
 BACKEND_INTERFACE_MODULES: Final = {"router", "cli"}  # a domain's HTTP and command-line faces
 LAYER_NAMES: Final = ("foundation", "domains", "alarms", "API and pages")

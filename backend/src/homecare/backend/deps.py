@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
 
 from homecare.backend.accounts import Forbidden, NotAuthenticated
 from homecare.backend.accounts import service as accounts
@@ -55,16 +56,32 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _bearer = HTTPBearer(auto_error=False, description="The service token (HOMECARE_API_TOKEN); acts as an administrator.")
 
 
+def _is_token(presented: str | None, token: SecretStr | None) -> bool:
+    """Whether a token is configured and ``presented`` is it (compared in constant time)."""
+    if token is None or presented is None:
+        return False
+    return secrets.compare_digest(presented.encode(), token.get_secret_value().encode())
+
+
 def service_actor(settings: Settings, presented: str | None) -> Actor | None:
     """The administrator the service token stands for, when ``presented`` is that token."""
-    token = settings.api_token
-    if token is None or presented is None:
-        return None
-    if not secrets.compare_digest(presented.encode(), token.get_secret_value().encode()):
+    if not _is_token(presented, settings.api_token):
         return None
     return Actor(
         name=SERVICE_NAME, role=Role.ADMIN, user_id=None, display_name="Service token", timezone=settings.timezone
     )
+
+
+def metrics_reader(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Lets through only whoever presents the metrics token (HOMECARE_METRICS_TOKEN); the API token does not
+    open /metrics, so Prometheus never holds an administrator's token."""
+    if not _is_token(None if credentials is None else credentials.credentials, settings.metrics_token):
+        raise NotAuthenticated("present the metrics token (HOMECARE_METRICS_TOKEN) as a bearer token")
+
+
+MetricsReader = Annotated[None, Depends(metrics_reader)]
 
 
 def refuse_cross_site(origin: str | None, host: str | None) -> None:

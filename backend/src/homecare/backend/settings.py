@@ -18,6 +18,11 @@ class Settings(StorageSettings):
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token for machine access to the API (acts as an administrator)."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus presents to read /metrics; it opens nothing else. Unset, /metrics is "
+        "not served (404).",
+    )
     session_idle_minutes: int = Field(
         default=720, ge=5, le=10_080, description="A signed-in session ends after this long without a request."
     )
@@ -70,7 +75,10 @@ class Settings(StorageSettings):
         return proxies
 
     @model_validator(mode="after")
-    def _token_is_strong(self) -> Settings:
-        if self.api_token is not None and len(self.api_token.get_secret_value()) < 24:
-            raise ValueError("api_token must be at least 24 characters")
+    def _tokens_are_strong(self) -> Settings:
+        for name, token in (("api_token", self.api_token), ("metrics_token", self.metrics_token)):
+            if token is not None and len(token.get_secret_value()) < 24:
+                raise ValueError(f"{name} must be at least 24 characters")
+        if self.metrics_token is not None and self.metrics_token == self.api_token:
+            raise ValueError("metrics_token must differ from api_token, which acts as an administrator")
         return self

@@ -99,7 +99,9 @@ class DurableWriter:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self._dsn)
+                started = time.perf_counter()
                 replies = self._write_all(conn, items)
+                self._metrics.flush.labels("durable").observe(time.perf_counter() - started)
             except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 # Alarms are never dropped: keep them and retry until the database takes them.
                 log.warning("durable writer: %s; retrying %d messages", err, len(items))

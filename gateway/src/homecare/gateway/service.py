@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Final
 from urllib.parse import unquote, urlsplit
+from wsgiref.simple_server import WSGIServer
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from prometheus_client import start_http_server
 
 from homecare.contracts.codec import encode
 from homecare.contracts.messages import Ack, AckStatus, Command
@@ -73,6 +75,7 @@ class Gateway:
         else:
             self.client_id = settings.gateway_client_id
         self.metrics = GatewayMetrics()
+        self._metrics_server: tuple[WSGIServer, threading.Thread] | None = None
         self._manual_ack = settings.gateway_ack_after_commit
         self._filters = subscription_filters(settings.gateway_channels, settings.mqtt_share_group)
         self._generation = 0
@@ -132,7 +135,14 @@ class Gateway:
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load the registry, start the writers, then connect; returns once subscribed (or raises)."""
+        """Serve the metrics (when a port is set), load the registry, start the writers, then connect; returns
+        once subscribed (or raises)."""
+        if self.settings.gateway_metrics_port is not None:
+            self._metrics_server = start_http_server(
+                self.settings.gateway_metrics_port,
+                addr=self.settings.gateway_metrics_host,
+                registry=self.metrics.registry,
+            )
         self.registry.start()
         self.telemetry.start()
         self.durable.start()
@@ -160,6 +170,11 @@ class Gateway:
         self.registry.stop()
         if self._client_ids is not None:
             self._client_ids.release()
+        if self._metrics_server is not None:
+            server, thread = self._metrics_server
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -188,11 +203,13 @@ class Gateway:
             log.error("broker refused the gateway's subscription: %s", reasons)
             return
         self._connected.set()
+        self.metrics.broker_connected.set(1)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, properties: object
     ) -> None:
         self._connected.clear()
+        self.metrics.broker_connected.set(0)
         log.warning("gateway disconnected from the broker: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -205,9 +222,12 @@ class Gateway:
         """Acknowledge QoS-1 deliveries to the broker once stored; deliveries from an older connection
         are left alone (the broker redelivers them and the duplicate is dropped)."""
         current = self._generation
+        acknowledged = 0
         for generation, mid in deliveries:
             if generation == current:
                 self._client.ack(mid, 1)
+                acknowledged += 1
+        self.metrics.broker_acks.inc(acknowledged)
 
     def publish(self, topic_name: str, payload: bytes) -> bool:
         """Publish a downlink at QoS 1; True once the broker has it (blocks up to 5 s)."""
@@ -228,6 +248,7 @@ class Gateway:
             body=Ack(ack_seq=seq, status=status, reason=reason),
         )
         self._client.publish(topic(uid, Channel.CMD), encode(command), qos=1)
+        self.metrics.acks_sent.labels(status.value).inc()
 
 
 class _CommandIds:
@@ -257,10 +278,6 @@ def serve(settings: GatewaySettings) -> None:
         stop.set()
 
     gateway = Gateway(settings, dsn, client_id_lost)
-    if settings.gateway_metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.gateway_metrics_port, addr="127.0.0.1", registry=gateway.metrics.registry)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     gateway.start()

@@ -39,7 +39,15 @@ class GatewaySettings(StorageSettings):
         "resumes its session.",
     )
     gateway_metrics_port: int | None = Field(
-        default=None, ge=1, le=65535, description="Serve Prometheus metrics of the gateway on this port."
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the gateway's Prometheus metrics over HTTP on this port (any path); unset, none are served.",
+    )
+    gateway_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="The address the metrics port binds: 0.0.0.0 in a container for Prometheus to reach it. The "
+        "metrics carry no personal data and need no sign-in; keep the port on the internal network.",
     )
     gateway_ack_after_commit: bool = Field(
         default=True,

@@ -152,7 +152,9 @@ class TelemetryWriter:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self._dsn)
                 if batch.rows or batch.dead:
+                    started = time.perf_counter()
                     self._write(conn, batch)
+                    self._metrics.flush.labels("telemetry").observe(time.perf_counter() - started)
                 if time.monotonic() - last_seen_flushed > LAST_SEEN_EVERY_S or stopping:
                     self.flush_last_seen(conn)
                     last_seen_flushed = time.monotonic()

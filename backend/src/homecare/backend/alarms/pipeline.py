@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.models import CLOSED, Incident, why
 from homecare.backend.incidents.policy import Escalation, load_policies
+from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications.service import notify_incident
 from homecare.backend.settings import Settings
 from homecare.storage.connections import Conn
@@ -113,6 +115,7 @@ class AlarmPipeline:
     review_burst: Callable[..., Awaitable[Signal | None]] | None = None
     resident_settings: Callable[[Conn], Awaitable[SettingsBook]] | None = None  # per-resident priorities, windows
     periodic: Callable[..., Awaitable[list[Signal]]] | None = None
+    metrics: BackendMetrics = field(default_factory=BackendMetrics)
     _last_periodic: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -203,6 +206,7 @@ class AlarmPipeline:
 
     async def process_events_once(self, conn: Conn, *, now: datetime) -> int:
         """Apply the next batch of unprocessed events in one transaction; how many."""
+        results: Counter[str] = Counter()
         async with conn.transaction():
             await _lock(conn, "event")
             async with conn.cursor(row_factory=dict_row) as cur:
@@ -229,8 +233,15 @@ class AlarmPipeline:
                     "VALUES ('event', %s, %s, %s, %s)",
                     (row["id"], incident_id, outcome, now),
                 )
+                results[_result(outcome)] += 1
             await _applied(conn, "event", [row["id"] for row in rows])
+        self._count("event", results)
         return len(rows)
+
+    def _count(self, source: str, results: Counter[str]) -> None:
+        """Count what a committed batch applied (a batch rolled back and retried is counted once)."""
+        for result, count in results.items():
+            self.metrics.pipeline_processed.labels(source, result).inc(count)
 
     async def _apply_event(
         self, conn: Conn, row: dict[str, Any], *, now: datetime, book: Any = None
@@ -285,6 +296,7 @@ class AlarmPipeline:
 
     async def process_bursts_once(self, conn: Conn, *, now: datetime) -> int:
         """Have the model review bursts of pending falls; a burst whose event is not applied yet waits."""
+        results: Counter[str] = Counter()
         async with conn.transaction():
             await _lock(conn, "imu_burst")
             async with conn.cursor(row_factory=dict_row) as cur:
@@ -307,8 +319,10 @@ class AlarmPipeline:
                     "VALUES ('imu_burst', %s, %s, %s, %s)",
                     (row["id"], row["incident_id"], outcome, now),
                 )
+                results[_result(outcome)] += 1
                 done.append(row["id"])
             await _applied(conn, "imu_burst", done)
+        self._count("imu_burst", results)
         return len(done)
 
     async def _review(self, conn: Conn, row: dict[str, Any], *, now: datetime) -> str:
@@ -362,6 +376,21 @@ class AlarmPipeline:
         return len(signals)
 
 
+def _result(outcome: str) -> str:
+    return "failed" if outcome.startswith("failed:") else "applied"
+
+
+async def lag_seconds(conn: Conn) -> float:
+    """How long the oldest stored event the pipeline has not applied yet has waited (by the database's clock);
+    0 when none waits."""
+    cur = await conn.execute(
+        "SELECT EXTRACT(EPOCH FROM now() - e.received_at)::float8 FROM pipeline_inbox i "
+        "JOIN events e ON e.id = i.item_id WHERE i.source = 'event' ORDER BY i.item_id LIMIT 1"
+    )
+    row = await cur.fetchone()
+    return 0.0 if row is None else max(0.0, float(row[0]))
+
+
 async def _lock(conn: Conn, source: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, PIPELINE_LOCKS[source]))
 
@@ -397,6 +426,7 @@ async def start_pipeline(
     *,
     settings: Settings,
     dsn: str,
+    metrics: BackendMetrics,
     clock: Clock | None = None,
     alarm_settings: AlarmSettings | None = None,
 ) -> RunningPipeline:
@@ -411,6 +441,7 @@ async def start_pipeline(
         review_burst=review_burst,
         resident_settings=load_settings,
         periodic=run_periodic_detectors,
+        metrics=metrics,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")

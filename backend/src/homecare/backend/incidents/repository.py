@@ -259,6 +259,17 @@ async def claim_due_timer(conn: Conn, *, now: datetime) -> TimerRow | None:
         return await cur.fetchone()
 
 
+async def count_due_timers(conn: Conn, *, now: datetime) -> int:
+    """How many timers are due at ``now`` and not yet fired (the pipeline fires them within a pass)."""
+    cur = await conn.execute(
+        "SELECT count(*) FROM incident_timers WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= %s",
+        (now,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def pending_timers(conn: Conn, *, incident_id: int) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(

@@ -22,6 +22,7 @@ import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications import PermanentDeliveryError, TransientDeliveryError
 from homecare.backend.notifications import repository as repo
 from homecare.backend.notifications.channels import Channel, OutboundMessage
@@ -34,7 +35,11 @@ log = logging.getLogger(__name__)
 
 
 async def deliver_one(
-    pool: AsyncConnectionPool[Any], *, settings: NotificationSettings, channels: Mapping[str, Channel]
+    pool: AsyncConnectionPool[Any],
+    *,
+    settings: NotificationSettings,
+    channels: Mapping[str, Channel],
+    metrics: BackendMetrics,
 ) -> bool:
     """Send the oldest due message, if any, and record the outcome; whether there was one."""
     async with pool.connection() as conn, conn.transaction():
@@ -91,7 +96,9 @@ async def deliver_one(
             detail=detail,
             retry_in_s=retry_in,
         )
-        return True
+    result = "delivered" if ok else "retry" if retry_in is not None else "failed"
+    metrics.notifications.labels(row.channel, result).inc()  # once the attempt is on record
+    return True
 
 
 async def _pause(stop_event: asyncio.Event, seconds: float) -> None:
@@ -104,11 +111,12 @@ async def _sender(
     *,
     settings: NotificationSettings,
     channels: Mapping[str, Channel],
+    metrics: BackendMetrics,
     stop_event: asyncio.Event,
 ) -> None:
     while not stop_event.is_set():
         try:
-            busy = await deliver_one(pool, settings=settings, channels=channels)
+            busy = await deliver_one(pool, settings=settings, channels=channels, metrics=metrics)
         except (psycopg.Error, PoolTimeout) as err:
             log.warning("notification delivery: database unavailable (%s); retrying", err)
             busy = False
@@ -132,6 +140,7 @@ async def run_delivery(
     pool: AsyncConnectionPool[Any],
     *,
     settings: NotificationSettings,
+    metrics: BackendMetrics,
     stop_event: asyncio.Event,
     channels: Mapping[str, Channel] | None = None,
 ) -> None:
@@ -158,7 +167,7 @@ async def run_delivery(
         async with asyncio.TaskGroup() as group:
             for n in range(settings.concurrency):
                 group.create_task(
-                    _sender(pool, settings=settings, channels=available, stop_event=stop_event),
+                    _sender(pool, settings=settings, channels=available, metrics=metrics, stop_event=stop_event),
                     name=f"notification-sender-{n}",
                 )
             if any("changes" in w.audiences for w in settings.webhooks):
