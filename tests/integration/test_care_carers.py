@@ -1,6 +1,8 @@
 """Carer visits: a booked visit assigned to a carer, checked in and out by the carer's code typed at the home unit
 (device → real broker → gateway → events → backend) and by the carer's phone near the home, refused when far, early,
-not the carer's own or without every task ticked; not at home or unwell raises an incident, every opening logged."""
+not the carer's own or without every task ticked; not at home or unwell raises an incident, every opening logged; a
+visit not checked in 15 minutes after its start alerts the operators and the station (time moves on a manual clock),
+and late, missed and short visits are counted per carer and provider."""
 
 from __future__ import annotations
 
@@ -72,13 +74,13 @@ async def station_id(database_url: str, code: str) -> int:
     return int(await scalar(database_url, "SELECT id FROM stations WHERE code = %s", code))
 
 
-async def make_carer(admin: httpx.AsyncClient, username: str, station: int) -> int:
+async def make_carer(admin: httpx.AsyncClient, username: str, station: int, role: str = "carer") -> int:
     made = await admin.post(
         "/api/users",
         json={
             "username": username,
             "display_name": f"护理员 {username}",
-            "role": "carer",
+            "role": role,
             "password": PASSWORD,
             "station_id": station,
         },
@@ -306,3 +308,84 @@ async def test_phone_check_in_and_out_are_refused_until_right_and_problems_raise
         resident,
     )
     assert {"care.carer_visit", "care.carer_visit.check_in", "care.carer_visit.check_out"} <= {r[0] for r in logged}
+
+
+@amqtt_only
+async def test_a_visit_not_started_in_time_alerts_the_operators_and_the_station(
+    backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
+) -> None:
+    station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
+    carer = await make_carer(admin, "carer.chen", station)
+    await make_carer(admin, "desk.a", station, role="responder")
+    await make_carer(admin, "desk.b", elsewhere, role="responder")
+    neighbour = await enrol(database_url, {"hu-care-02": "home_unit"}, name="Li Guilan")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE residents SET lat = %s, lon = %s WHERE id = %s", (*HOME, neighbour.resident_id))
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    missed = await booked_visit(admin, household, station, start)
+    on_time = await booked_visit(admin, neighbour, station, start)
+    for booking in (missed, on_time):
+        assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+
+    chen = await signed_in(backend, "carer.chen")
+    desk_a, desk_b = await signed_in(backend, "desk.a"), await signed_in(backend, "desk.b")
+    try:
+        near = {"lat": HOME[0], "lon": HOME[1]}
+        # At the neighbour's on time, and gone at once: a short visit.
+        assert (await chen.post(f"/api/care/carer-visits/{on_time}/check-in", json=near)).status_code == 200
+        done = {**near, "outcome": "completed", "checklist": dict.fromkeys(TASKS, True)}
+        assert (await chen.post(f"/api/care/carer-visits/{on_time}/check-out", json=done)).status_code == 200
+
+        # 16 minutes past the start nobody has checked in at Wang Xiuying's: an incident for the operators.
+        clock.advance(5 * 60 + 16 * 60)
+        incident_id = await eventually(
+            lambda: scalar(database_url, "SELECT non_arrival_incident_id FROM care_bookings WHERE id = %s", missed)
+        )
+        [incident] = await rows(
+            database_url, "SELECT cause, status, resident_id, explanation_en FROM incidents WHERE id = %s", incident_id
+        )
+        assert incident[:3] == ("carer_non_arrival", "open", household.resident_id)
+        assert "午餐送餐" in incident[3]
+        assert "护理员 carer.chen" in incident[3]
+        assert await scalar(database_url, "SELECT non_arrival_at FROM care_bookings WHERE id = %s", on_time) is None
+        queue = (await admin.get("/api/incidents")).json()
+        assert [i["cause"] for i in queue if i["id"] == incident_id] == ["carer_non_arrival"]
+
+        # The providing station sees it on its list; another station does not.
+        [alert] = (await desk_a.get("/api/care/non-arrivals")).json()
+        assert (alert["booking_id"], alert["carer_name"], alert["non_arrival_incident_id"]) == (
+            missed,
+            "护理员 carer.chen",
+            incident_id,
+        )
+        assert (await desk_b.get("/api/care/non-arrivals")).json() == []
+        assert (await chen.get("/api/care/non-arrivals")).status_code == 403
+
+        since = {"since": (start - timedelta(hours=1)).isoformat()}
+        figures = {
+            (f["carer_id"], f["provider_total"]): f
+            for f in (await admin.get("/api/care/carer-figures", params=since)).json()
+        }
+        mine = figures[(carer, False)]
+        assert (mine["visits"], mine["checked_in"], mine["missed"], mine["late"], mine["short"]) == (2, 1, 1, 0, 1)
+        assert figures[(None, True)]["visits"] == 2
+
+        # The carer arrives late after all: noted on the incident, off the station's list, counted late.
+        late = await chen.post(f"/api/care/carer-visits/{missed}/check-in", json=near)
+        assert late.status_code == 200, late.text
+        notes = await rows(
+            database_url,
+            "SELECT detail->>'change' FROM incident_transitions WHERE incident_id = %s ORDER BY id",
+            incident_id,
+        )
+        assert notes[-1] == ("noted",)
+        assert (await desk_a.get("/api/care/non-arrivals")).json() == []
+        figures = {
+            (f["carer_id"], f["provider_total"]): f
+            for f in (await admin.get("/api/care/carer-figures", params=since)).json()
+        }
+        mine = figures[(carer, False)]
+        assert (mine["missed"], mine["late"], round(mine["late_min_avg"])) == (0, 1, 16)
+    finally:
+        for client in (chen, desk_a, desk_b):
+            await client.aclose()

@@ -116,6 +116,7 @@ class AlarmPipeline:
     resident_settings: Callable[[Conn], Awaitable[SettingsBook]] | None = None  # per-resident priorities, windows
     periodic: Callable[..., Awaitable[list[Signal]]] | None = None
     metrics: BackendMetrics = field(default_factory=BackendMetrics)
+    carer_late_after: timedelta | None = None  # a booked visit not checked in this long after its start is alerted
     _last_periodic: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -175,7 +176,7 @@ class AlarmPipeline:
                     pass
 
     async def pass_once(self, conn: Conn) -> None:
-        """One pass: new events, new bursts, due timers.
+        """One pass: new events, new bursts, due timers, booked visits whose carer has not arrived.
 
         Each stage is isolated: a failing stage must not hold back the others.
         """
@@ -184,6 +185,16 @@ class AlarmPipeline:
             ("bursts", lambda: self.process_bursts_once(conn, now=self.clock.now())),
             ("timers", lambda: fire_due_timers(conn, now=self.clock.now(), escalation=self.escalation)),
         ]
+        if self.carer_late_after is not None:
+            late_after = self.carer_late_after
+            stages.append(
+                (
+                    "carer non-arrivals",
+                    lambda: carers.raise_non_arrivals(
+                        conn, now=self.clock.now(), late_after=late_after, escalation=self.escalation
+                    ),
+                )
+            )
         for name, stage in stages:
             try:
                 await stage()
@@ -251,7 +262,7 @@ class AlarmPipeline:
         if row["kind"] == "im_ok":
             return await self._apply_im_ok(conn, row, now=now)
         if row["kind"] == "carer_present":
-            return None, await carers.record_presence(conn, event=row, at=now)
+            return None, await carers.record_presence(conn, event=row, at=now, escalation=self.escalation)
         settings = None if book is None else book.for_resident(row["resident_id"])
         window = recovery_window(
             settings,
@@ -442,6 +453,7 @@ async def start_pipeline(
         resident_settings=load_settings,
         periodic=run_periodic_detectors,
         metrics=metrics,
+        carer_late_after=timedelta(minutes=settings.carer_late_after_min),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")

@@ -14,7 +14,15 @@ from homecare.backend.accounts.models import Actor, Role
 from homecare.backend.care import BookingNotFound, InvalidCareInput
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope, booking_view
-from homecare.backend.care.models import Booking, CarerCode, CarerVisit, CarerVisitCard, CheckOutIn, PhoneProof
+from homecare.backend.care.models import (
+    Booking,
+    CarerCode,
+    CarerFigures,
+    CarerVisit,
+    CarerVisitCard,
+    CheckOutIn,
+    PhoneProof,
+)
 from homecare.backend.care.rounds import resident_brief
 from homecare.backend.detection.config import get_settings
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
@@ -26,6 +34,8 @@ from homecare.storage.connections import Conn
 
 EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a carer may come a little early
 PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the start or after the end still counts
+ALERT_HORIZON: Final = timedelta(days=1)  # a visit that started longer ago than this is a missed figure, not an alert
+SHORT_VISIT_SHARE: Final = 0.75  # a visit at home for less than this share of its booked duration is short
 OUTCOME_WORDS: Final = {
     "not_home": ("老人不在家或无人应门", "nobody answered at home"),
     "unwell": ("老人身体不适", "the resident is unwell"),
@@ -113,8 +123,37 @@ async def _metres_from_home(conn: Conn, *, row: dict[str, Any], proof: PhoneProo
     return metres
 
 
+async def _arrived_after_alert(conn: Conn, *, row: dict[str, Any], at: datetime, escalation: Escalation) -> None:
+    """The first check-in of a visit alerted as not arrived: the carer's arrival noted on the open incident."""
+    if row["non_arrival_at"] is None or row["checked_in_at"] is not None:
+        return
+    late_min = int((at - row["starts_at"]).total_seconds() // 60)
+    resident_id = row["resident_id"]
+    await apply_signal(
+        conn,
+        signal=Signal(
+            resident_id=resident_id,
+            cause=Cause.CARER_NON_ARRIVAL,
+            kind=SignalKind.CLEAR,
+            priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_NON_ARRIVAL),
+            explanation_en=f"The carer checked in {late_min} min after the booked start.",
+            explanation_zh=f"服务人员已签到，比预约开始晚 {late_min} 分钟。",
+            detected_at=at,
+        ),
+        now=at,
+        escalation=escalation,
+    )
+
+
 async def check_in(
-    conn: Conn, *, actor: Actor, booking_id: int, proof: PhoneProof, now: datetime, radius_m: int
+    conn: Conn,
+    *,
+    actor: Actor,
+    booking_id: int,
+    proof: PhoneProof,
+    now: datetime,
+    radius_m: int,
+    escalation: Escalation,
 ) -> CarerVisit:
     """The carer's phone near the home checks them in (or proves the home unit's check-in a second time)."""
     async with conn.transaction():
@@ -131,6 +170,7 @@ async def check_in(
                 [("visit", f"check-in opens at {opens:%Y-%m-%d %H:%M} UTC, an hour before the start")]
             )
         metres = await _metres_from_home(conn, row=row, proof=proof, radius_m=radius_m, what="check-in")
+        await _arrived_after_alert(conn, row=row, at=now, escalation=escalation)
         await repo.check_in(conn, booking_id=booking_id, carer_id=row["carer_id"], at=now, phone_m=metres)
         found = await repo.carer_visit(conn, booking_id=booking_id)
     return CarerVisit.model_validate(found)
@@ -213,7 +253,7 @@ async def _raise(
     return applied.incident_id
 
 
-async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime) -> str:
+async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime, escalation: Escalation) -> str:
     """A carer's code typed at a home unit (a stored carer_present event): the first for a visit checks the carer
     in, the next checks them out (the home unit's word), at ``at``. What happened, for the pipeline's record."""
     if event["device_kind"] != "home_unit":
@@ -229,7 +269,57 @@ async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime) ->
     row = await repo.carer_visit(conn, booking_id=booking_id)
     assert row is not None
     if row["home_unit_in_at"] is None:
+        await _arrived_after_alert(conn, row=row, at=at, escalation=escalation)
         await repo.check_in(conn, booking_id=booking_id, carer_id=carer_id, at=at, home_unit_event=event["id"])
         return f"carer {carer_id} checked in to booking {booking_id}"
     await repo.home_unit_out(conn, booking_id=booking_id, at=at)
     return f"carer {carer_id} checked out of booking {booking_id}"
+
+
+async def raise_non_arrivals(conn: Conn, *, now: datetime, late_after: timedelta, escalation: Escalation) -> int:
+    """Alert every booked visit not checked in ``late_after`` past its start (carer non-arrival): an incident for the
+    operators through the alarm path, and the visit on its station's list of non-arrivals. Once per visit; how many."""
+    async with conn.transaction():
+        rows = await repo.unstarted_visits(conn, due_before=now - late_after, since=now - ALERT_HORIZON)
+        for row in rows:
+            late_min = int((now - row["starts_at"]).total_seconds() // 60)
+            who_en, who_zh = (
+                (row["carer_name"], row["carer_name"]) if row["carer_id"] else ("no carer", "未指派服务人员")
+            )
+            resident_id = row["resident_id"]
+            applied = await apply_signal(
+                conn,
+                signal=Signal(
+                    resident_id=resident_id,
+                    cause=Cause.CARER_NON_ARRIVAL,
+                    kind=SignalKind.ALARM,
+                    priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_NON_ARRIVAL),
+                    explanation_en=f"{row['service_name']} of {row['station_name']} ({who_en}) has not checked in "
+                    f"{late_min} min after the booked start."[:300],
+                    explanation_zh=f"{row['station_name']}的{row['service_name']}（{who_zh}）预约开始已 {late_min} "
+                    "分钟，仍未签到。"[:300],
+                    detected_at=now,
+                ),
+                now=now,
+                escalation=escalation,
+            )
+            await repo.mark_non_arrival(conn, booking_id=row["booking_id"], at=now, incident_id=applied.incident_id)
+    return len(rows)
+
+
+async def non_arrivals(conn: Conn, *, actor: Actor, station_id: int | None, now: datetime) -> list[CarerVisit]:
+    """Today's visits alerted as not arrived and still not checked in; a responder sees their own station's."""
+    if actor.role is Role.RESPONDER:
+        station_id = actor.station_id
+    since, _ = _day_bounds(actor, now)
+    return [CarerVisit.model_validate(row) for row in await repo.non_arrivals(conn, station_id=station_id, since=since)]
+
+
+async def figures(
+    conn: Conn, *, since: datetime, until: datetime, now: datetime, late_after: timedelta
+) -> list[CarerFigures]:
+    """Late, missed and short visits per carer and providing station, for visits that started in [since, until)."""
+    rows = await repo.carer_figures(
+        conn, since=since, until=until, now=now, late_after=late_after, short_share=SHORT_VISIT_SHARE
+    )
+    return [CarerFigures.model_validate(row, from_attributes=True) for row in rows]

@@ -504,6 +504,8 @@ class CarerVisit(_Out):
     checklist: dict[str, bool] | None
     note: str | None
     incident_id: int | None
+    non_arrival_at: datetime | None = Field(description="When it was alerted as not arrived (carer non-arrival).")
+    non_arrival_incident_id: int | None
 
 
 class CarerVisitCard(_Out):
@@ -511,3 +513,20 @@ class CarerVisitCard(_Out):
 
     visit: CarerVisit
     resident: ResidentBrief
+
+
+class CarerFigures(_Out):
+    """Visits that started in the period, for one carer of a providing station, or the station in all."""
+
+    station_id: int
+    station_name: str
+    carer_id: int | None = Field(description="Null on a station's total line, or for visits without a carer.")
+    carer_name: str | None
+    provider_total: bool = Field(description="The line sums the station's visits (every carer).")
+    visits: int
+    checked_in: int
+    missed: int = Field(description="Not checked in by the non-arrival time after the start.")
+    late: int = Field(description="Checked in after the non-arrival time.")
+    late_min_avg: float | None = Field(description="How late those arrivals were on average, minutes after the start.")
+    checked_out: int
+    short: int = Field(description="At home for less than the share of the booked duration a visit must last.")

@@ -593,7 +593,7 @@ _CARER_VISIT_SELECT = """
            c.name AS service_name, c.kind AS service_kind, c.tasks, c.station_id, s.name AS station_name,
            b.starts_at, b.ends_at, b.status, b.carer_id, u.display_name AS carer_name,
            v.checked_in_at, v.home_unit_in_at, v.phone_in_at, v.phone_in_m, v.home_unit_out_at, v.checked_out_at,
-           v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id
+           v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id, b.non_arrival_at, b.non_arrival_incident_id
     FROM care_bookings b
     JOIN residents r ON r.id = b.resident_id
     JOIN care_services c ON c.id = b.service_id
@@ -619,6 +619,17 @@ async def carer_visits(conn: Conn, *, carer_id: int, since: datetime, until: dat
             f"{_CARER_VISIT_SELECT} WHERE b.carer_id = %s AND b.status = 'booked' AND b.starts_at >= %s "
             "AND b.starts_at < %s ORDER BY b.starts_at, b.id",
             (carer_id, since, until),
+        )
+        return await cur.fetchall()
+
+
+async def non_arrivals(conn: Conn, *, station_id: int | None, since: datetime) -> list[dict[str, Any]]:
+    """Visits (of one providing station if given) alerted as not arrived since ``since`` and still not checked in."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_CARER_VISIT_SELECT} WHERE b.status = 'booked' AND b.non_arrival_at >= %s AND v.booking_id IS NULL "
+            "AND (%s::int IS NULL OR c.station_id = %s) ORDER BY b.starts_at, b.id",
+            (since, station_id, station_id),
         )
         return await cur.fetchall()
 
@@ -699,3 +710,73 @@ async def link_visit_incident(conn: Conn, *, booking_id: int, incident_id: int) 
     await conn.execute(
         "UPDATE care_service_visits SET incident_id = %s WHERE booking_id = %s", (incident_id, booking_id)
     )
+
+
+async def unstarted_visits(conn: Conn, *, due_before: datetime, since: datetime) -> list[dict[str, Any]]:
+    """Live bookings that started in [since, due_before) without a check-in and without an alert yet; locked, those
+    another pipeline holds skipped."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_CARER_VISIT_SELECT} WHERE b.status = 'booked' AND b.non_arrival_at IS NULL AND b.starts_at < %s "
+            "AND b.starts_at >= %s AND v.booking_id IS NULL ORDER BY b.starts_at, b.id FOR UPDATE OF b SKIP LOCKED",
+            (due_before, since),
+        )
+        return await cur.fetchall()
+
+
+async def mark_non_arrival(conn: Conn, *, booking_id: int, at: datetime, incident_id: int | None) -> None:
+    await conn.execute(
+        "UPDATE care_bookings SET non_arrival_at = %s, non_arrival_incident_id = %s WHERE id = %s",
+        (at, incident_id, booking_id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CarerFiguresRow:
+    station_id: int
+    station_name: str
+    carer_id: int | None
+    carer_name: str | None
+    provider_total: bool
+    visits: int
+    checked_in: int
+    missed: int
+    late: int
+    late_min_avg: float | None
+    checked_out: int
+    short: int
+
+
+async def carer_figures(
+    conn: Conn, *, since: datetime, until: datetime, now: datetime, late_after: timedelta, short_share: float
+) -> list[CarerFiguresRow]:
+    """Live bookings that started in [since, until) and before ``now``, per providing station and carer, and per
+    station in all: checked in, missed (no check-in ``late_after`` past the start), late (checked in more than
+    ``late_after`` after the start, and by how much on average), checked out, and short (at home less than
+    ``short_share`` of the booked duration)."""
+    async with conn.cursor(row_factory=class_row(CarerFiguresRow)) as cur:
+        await cur.execute(
+            """
+            SELECT c.station_id, min(s.name) AS station_name, b.carer_id, min(u.display_name) AS carer_name,
+                   GROUPING(b.carer_id) = 1 AS provider_total,
+                   count(*)::int AS visits,
+                   count(v.booking_id)::int AS checked_in,
+                   count(*) FILTER (WHERE v.booking_id IS NULL AND b.starts_at + %(late)s <= %(now)s)::int AS missed,
+                   count(*) FILTER (WHERE v.checked_in_at > b.starts_at + %(late)s)::int AS late,
+                   (avg(extract(epoch FROM v.checked_in_at - b.starts_at) / 60)
+                       FILTER (WHERE v.checked_in_at > b.starts_at + %(late)s))::float AS late_min_avg,
+                   count(v.checked_out_at)::int AS checked_out,
+                   count(*) FILTER (WHERE v.checked_out_at - v.checked_in_at
+                                          < (b.ends_at - b.starts_at) * %(short)s)::int AS short
+            FROM care_bookings b
+            JOIN care_services c ON c.id = b.service_id
+            JOIN stations s ON s.id = c.station_id
+            LEFT JOIN users u ON u.id = b.carer_id
+            LEFT JOIN care_service_visits v ON v.booking_id = b.id
+            WHERE b.status = 'booked' AND b.starts_at >= %(since)s AND b.starts_at < LEAST(%(until)s, %(now)s)
+            GROUP BY GROUPING SETS ((c.station_id), (c.station_id, b.carer_id))
+            ORDER BY c.station_id, GROUPING(b.carer_id) DESC, b.carer_id NULLS LAST
+            """,
+            {"late": late_after, "now": now, "since": since, "until": until, "short": short_share},
+        )
+        return await cur.fetchall()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -18,6 +18,7 @@ from homecare.backend.care.models import (
     BookingIn,
     CancelIn,
     CarerCode,
+    CarerFigures,
     CarerIn,
     CareRules,
     CareRulesIn,
@@ -60,6 +61,8 @@ VisitActor = Annotated[Actor, Depends(require_role(Role.VISITOR, Role.ADMIN, Rol
 """Visitors (their own visits), and the administrators and supervisors who plan the rounds."""
 RoundsReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.VISITOR))]
 CarerActor = Annotated[Actor, Depends(require_role(Role.CARER))]
+AlertReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))]
+"""The call centre, and station responders (their own station's)."""
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
 
 
@@ -254,6 +257,7 @@ async def post_check_in(
         proof=body,
         now=alarms.clock.now(),
         radius_m=settings.carer_check_radius_m,
+        escalation=alarms.escalation,
     )
 
 
@@ -273,4 +277,38 @@ async def post_check_out(
         now=alarms.clock.now(),
         radius_m=settings.carer_check_radius_m,
         escalation=alarms.escalation,
+    )
+
+
+@router.get(
+    "/non-arrivals",
+    summary="Today's visits not checked in in time after their start (carer non-arrival), still not checked in",
+)
+async def get_non_arrivals(
+    actor: AlertReader,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    station_id: Annotated[
+        RowId | None, Query(description="Only this providing station's (responders: theirs).")
+    ] = None,
+) -> list[CarerVisit]:
+    return await carers.non_arrivals(conn, actor=actor, station_id=station_id, now=alarms.clock.now())
+
+
+@router.get("/carer-figures", summary="Late, missed and short visits per carer and providing station")
+async def get_carer_figures(
+    actor: ManagerActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    settings: SettingsDep,
+    since: Annotated[Instant, Query(description="Visits that started from then, with its offset.")],
+    until: Annotated[Instant | None, Query(description="…and before then (default: now).")] = None,
+) -> list[CarerFigures]:
+    now = alarms.clock.now()
+    return await carers.figures(
+        conn,
+        since=since,
+        until=until or now,
+        now=now,
+        late_after=timedelta(minutes=settings.carer_late_after_min),
     )
