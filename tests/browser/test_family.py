@@ -18,6 +18,7 @@ from homecare.backend.detection.baseline import judged_day
 from homecare.contracts.messages import Metric
 from tests.browser.conftest import SCREENSHOTS, SignIn, screenshot
 from tests.support.backend import AUTH, Backend
+from tests.support.telemetry import store_telemetry
 from tests.support.world import World
 
 PHONE = {"width": 390, "height": 844}
@@ -325,3 +326,56 @@ async def test_a_change_from_their_usual_is_said_in_plain_words_with_its_chart(
         "Resting heart rate 9 beats/min above their usual (77) for 2 days"
     )
     await expect(english.locator("#chart-baseline title")).to_have_text("Resting heart rate per day")
+
+
+async def test_the_latest_blood_pressure_and_glucose_are_shown_only_when_vitals_are_shared(
+    sign_in: SignIn, backend: Backend, database_url: str, world: World
+) -> None:
+    resident = world.resident_ids[0]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        devices = {}
+        for uid, kind in (("bp-family-01", "blood_pressure_monitor"), ("gl-family-01", "glucose_meter")):
+            cur = await conn.execute(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id", (uid, kind, resident)
+            )
+            devices[kind] = (await cur.fetchone())[0]  # type: ignore[index]
+        cuff, meter = devices["blood_pressure_monitor"], devices["glucose_meter"]
+        earlier, latest = now - timedelta(days=2), now - timedelta(hours=3)
+        await store_telemetry(
+            conn,
+            [
+                (earlier, cuff, resident, Metric.BP_SYSTOLIC, 150.0),
+                (earlier, cuff, resident, Metric.BP_DIASTOLIC, 95.0),
+                (latest, cuff, resident, Metric.BP_SYSTOLIC, 138.0),
+                (latest, cuff, resident, Metric.BP_DIASTOLIC, 86.0),
+                (latest, cuff, resident, Metric.BP_PULSE, 71.0),
+                (earlier, meter, resident, Metric.GLUCOSE_AFTER_MEAL, 8.9),
+                (latest, meter, resident, Metric.GLUCOSE_FASTING, 5.4),
+            ],
+            now=now,
+        )
+    page = await sign_in("family", viewport=PHONE)
+    card = page.locator("#health-checks")
+    await expect(card.locator("#latest-bp .big-value")).to_have_text("138/86 mmHg")
+    await expect(card.locator("#latest-bp")).to_contain_text("脉搏 71 次/分")
+    await expect(card.locator("#latest-glucose .big-value")).to_have_text("5.4 mmol/L")
+    await expect(card.locator("#latest-glucose")).to_contain_text("空腹")
+
+    async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as service:
+        unshared = await service.put(
+            f"/api/residents/{resident}/family",
+            json={
+                "user_id": world.user_ids["family"],
+                "relation": "daughter",
+                "share_status": True,
+                "share_vitals": False,
+                "share_activity": True,
+                "share_incidents": True,
+            },
+        )
+        assert unshared.status_code == 200, unshared.text
+    await page.reload()
+    await expect(page.locator("#status-panel")).to_be_visible()
+    await expect(page.locator("#health-checks")).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from homecare.backend.incidents.models import Outcome, UtcDatetime
+from homecare.contracts.messages import MealContext
 
 
 class _Model(BaseModel):
@@ -103,6 +104,30 @@ class FamilyDevice(_Model):
     last_seen_at: UtcDatetime | None
 
 
+class LatestBloodPressure(_Model):
+    """The latest home blood-pressure check."""
+
+    systolic: float = Field(description="mmHg")
+    diastolic: float = Field(description="mmHg")
+    pulse: float | None = Field(description="beats/min, when the cuff counted it")
+    at: UtcDatetime
+
+
+class LatestGlucose(_Model):
+    """The latest home glucose check."""
+
+    mmol_per_l: float
+    meal: MealContext
+    at: UtcDatetime
+
+
+class HealthChecks(_Model):
+    """The latest blood pressure and glucose of the last 30 days (None: no check in that time)."""
+
+    blood_pressure: LatestBloodPressure | None
+    glucose: LatestGlucose | None
+
+
 class FamilyStatus(_Model):
     """The status page at a glance."""
 
@@ -116,6 +141,7 @@ class FamilyStatus(_Model):
     baseline: BaselineChange | None = Field(
         default=None, description="Only when the resident shares vitals and their last judged day was unusual."
     )
+    health_checks: HealthChecks | None = Field(default=None, description="Only when the resident shares vitals.")
     devices: list[FamilyDevice]
     now: UtcDatetime
 

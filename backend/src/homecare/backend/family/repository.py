@@ -11,7 +11,7 @@ from psycopg.rows import class_row
 
 from homecare.backend.detection.activity import MOVEMENT_COUNTS
 from homecare.backend.family.models import FamilyIncident, FollowedResident
-from homecare.contracts.messages import Metric
+from homecare.contracts.messages import DeviceKind, Metric
 from homecare.storage.connections import Conn
 
 HELPING_TASK_STATUSES: Final = ("accepted", "en_route", "on_scene")
@@ -146,6 +146,32 @@ async def hourly_totals(
             (resident_id, int(metric), start, end),
         )
         return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    metric: int
+    ts: datetime
+    value: float
+
+
+async def latest_health_checks(conn: Conn, *, resident_id: int, since: datetime, now: datetime) -> list[Point]:
+    """The latest point of each health-check metric since ``since``, read through the resident's cuffs and meters
+    (the telemetry's device index), newest first."""
+    async with conn.cursor(row_factory=class_row(Point)) as cur:
+        await cur.execute(
+            "SELECT DISTINCT ON (t.metric) t.metric, t.ts, t.value FROM telemetry t "
+            "JOIN devices d ON d.id = t.device_id AND d.resident_id = %(resident)s AND d.kind = ANY(%(kinds)s) "
+            "WHERE t.resident_id = %(resident)s AND t.ts > %(since)s AND t.ts <= %(now)s "
+            "ORDER BY t.metric, t.ts DESC",
+            {
+                "resident": resident_id,
+                "kinds": [DeviceKind.BLOOD_PRESSURE_MONITOR.value, DeviceKind.GLUCOSE_METER.value],
+                "since": since,
+                "now": now,
+            },
+        )
+        return sorted(await cur.fetchall(), key=lambda p: p.ts, reverse=True)
 
 
 @dataclass(frozen=True, slots=True)

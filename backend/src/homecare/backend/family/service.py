@@ -23,7 +23,10 @@ from homecare.backend.family.models import (
     FamilyIncident,
     FamilyStatus,
     FollowedResident,
+    HealthChecks,
     LastActivity,
+    LatestBloodPressure,
+    LatestGlucose,
     Night,
     Reason,
     Sleep,
@@ -32,7 +35,7 @@ from homecare.backend.family.models import (
 )
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.access import Share, open_resident
-from homecare.contracts.messages import Metric
+from homecare.contracts.messages import GLUCOSE_METRICS, Metric
 from homecare.storage.connections import Conn
 
 LOW_BATTERY_PCT: Final = 20
@@ -50,6 +53,9 @@ NIGHT_ENDS: Final = time(12, 0)
 LONGEST_STAY: Final = timedelta(hours=16)
 """A stay in bed longer than this is a missed exit event, not sleep: it is left out."""
 _HOUR: Final = timedelta(hours=1)
+HEALTH_CHECKS_WITHIN: Final = timedelta(days=30)
+"""The family page shows the latest blood pressure and glucose of this long (the raw readings' default retention)."""
+_MEALS: Final = {int(metric): meal for meal, metric in GLUCOSE_METRICS.items()}
 
 
 async def followed(conn: Conn, *, actor: Actor) -> list[FollowedResident]:
@@ -172,6 +178,9 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
         change = None
         if await _may(conn, actor=actor, resident_id=resident_id, action="family.baseline", share="vitals"):
             change = await _baseline_change(conn, resident_id=resident_id, today=now.astimezone(zone).date())
+        checks = None
+        if await _may(conn, actor=actor, resident_id=resident_id, action="family.health_checks", share="vitals"):
+            checks = await _health_checks(conn, resident_id=resident_id, now=now)
     state, reasons = _state(open_incidents, devices, last, now)
     return FamilyStatus(
         resident_id=resident_id,
@@ -182,8 +191,32 @@ async def status(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -
         last_activity=last,
         today=today,
         baseline=change,
+        health_checks=checks,
         devices=devices,
         now=now,
+    )
+
+
+async def _health_checks(conn: Conn, *, resident_id: int, now: datetime) -> HealthChecks:
+    """The latest blood pressure (its values taken together) and the latest glucose, in any meal context."""
+    points = await repo.latest_health_checks(conn, resident_id=resident_id, since=now - HEALTH_CHECKS_WITHIN, now=now)
+    latest = {Metric(p.metric): p for p in points}
+    pressure = None
+    systolic, diastolic = latest.get(Metric.BP_SYSTOLIC), latest.get(Metric.BP_DIASTOLIC)
+    if systolic is not None and diastolic is not None:
+        pulse = latest.get(Metric.BP_PULSE)
+        pressure = LatestBloodPressure(
+            systolic=systolic.value,
+            diastolic=diastolic.value,
+            pulse=pulse.value if pulse is not None and pulse.ts == systolic.ts else None,
+            at=systolic.ts,
+        )
+    glucose = next((p for p in points if p.metric in _MEALS), None)  # newest first
+    return HealthChecks(
+        blood_pressure=pressure,
+        glucose=None
+        if glucose is None
+        else LatestGlucose(mmol_per_l=glucose.value, meal=_MEALS[glucose.metric], at=glucose.ts),
     )
 
 

@@ -75,6 +75,21 @@ function glance(status) {
   return el("div", { class: "glance" }, cards);
 }
 
+/** The latest home blood pressure and glucose (shown when the resident shares vitals). */
+function healthChecksCard(checks) {
+  const bp = checks.blood_pressure, glucose = checks.glucose;
+  const line = (id, name, value, detail, at) => el("div", { class: "health-check", id },
+    el("h4", {}, name), el("p", { class: "big-value" }, value),
+    el("p", { class: "muted" }, detail ? `${detail} · ` : "", formatTime(at, { seconds: false })));
+  return el("section", { class: "card glance-card", id: "health-checks", "aria-labelledby": "health-checks-heading" },
+    el("h3", { id: "health-checks-heading" }, t("fa.checks")),
+    bp ? line("latest-bp", t("fa.checks.bp"), t("fa.checks.bpValue", { sys: number(bp.systolic), dia: number(bp.diastolic) }),
+      bp.pulse !== null ? t("fa.checks.pulse", { n: number(bp.pulse) }) : "", bp.at) : null,
+    glucose ? line("latest-glucose", t("fa.checks.glucose"), t("fa.checks.glucoseValue", { v: number(glucose.mmol_per_l, 1) }),
+      t(`fa.meal.${glucose.meal}`), glucose.at) : null,
+    bp || glucose ? null : el("p", { class: "muted" }, t("fa.checks.none")));
+}
+
 function historyItem(incident) {
   const outcome = incident.outcome ? `fa.outcome.${incident.outcome}`
     : ["resolved", "cancelled"].includes(incident.status) ? "fa.outcome.closed" : "fa.outcome.open";
@@ -237,6 +252,7 @@ startPage("family", async (main) => {
       const status = await api(`family/residents/${shown.resident_id}/status`);
       parts.push(statusPanel(status), glance(status));
       if (status.baseline) parts.push(baselineCard(status.baseline));
+      if (status.health_checks) parts.push(healthChecksCard(status.health_checks));
     } else {
       parts.push(el("p", { class: "card muted not-shared" }, t("fa.noStatus")));
     }
