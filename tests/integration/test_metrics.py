@@ -9,11 +9,14 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
+from homecare.backend.alarms.pipeline import PIPELINE_LOCKS
 from homecare.gateway.service import Gateway
+from homecare.storage.migrate import LOCK_NAMESPACE
 from tests.support.backend import AUTH, TOKEN, start_backend
 from tests.support.brokers import free_port
 from tests.support.database import scalar
@@ -160,3 +163,36 @@ async def test_metrics_open_only_to_the_metrics_token(database_url: str) -> None
             assert (await client.get("/metrics", headers=AUTH)).status_code == 404
     finally:
         await unset.stop()
+
+
+async def test_the_pipeline_lag_grows_while_an_event_waits_and_falls_to_zero_once_applied(
+    golden_household: Household, gateway_metrics: str, amqtt_url: str, database_url: str
+) -> None:
+    backend = await start_backend(database_url, metrics_token=METRICS_TOKEN)
+    url = f"{backend.url}/metrics"
+    device = TestClient(amqtt_url)
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url) as holder:
+            # Hold the lock the pipeline takes to apply events: as if its worker were stuck.
+            await holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, PIPELINE_LOCKS["event"]))
+            sos = {"v": 1, "device_id": "sos-golden-01", "seq": 8, "ts": int(time.time() * 1000), "kind": "sos"}
+            device.publish("homecare/v1/dev/sos-golden-01/event", json.dumps(sos))
+
+            async def waited_a_second() -> Samples | None:
+                samples = await asyncio.to_thread(scrape, url, METRICS_TOKEN)
+                return samples if value(samples, "homecare_pipeline_lag_seconds") >= 1 else None
+
+            held = await eventually(waited_a_second, timeout=20)
+            assert value(held, "homecare_pipeline_items_processed_total", source="event", result="applied") == 0
+            await holder.rollback()  # the lock goes with the transaction
+
+        async def applied() -> Samples | None:
+            samples = await asyncio.to_thread(scrape, url, METRICS_TOKEN)
+            done = value(samples, "homecare_pipeline_items_processed_total", source="event", result="applied") == 1
+            return samples if done else None
+
+        after = await eventually(applied, timeout=20)
+        assert value(after, "homecare_pipeline_lag_seconds") == 0
+    finally:
+        device.close()
+        await backend.stop()

@@ -241,9 +241,15 @@ class Worker:
 
     def __init__(self, pool: AsyncConnectionPool[Any], settings: NotificationSettings) -> None:
         self.stop = asyncio.Event()
+        self.metrics = BackendMetrics()
         self.task = asyncio.create_task(
-            run_delivery(pool, settings=settings, metrics=BackendMetrics(), stop_event=self.stop)
+            run_delivery(pool, settings=settings, metrics=self.metrics, stop_event=self.stop)
         )
+
+    def attempts(self, channel: str, result: str) -> float:
+        """What homecare_notification_attempts_total says for a channel and result."""
+        labels = {"channel": channel, "result": result}
+        return self.metrics.registry.get_sample_value("homecare_notification_attempts_total", labels) or 0.0
 
     async def close(self) -> None:
         self.stop.set()
@@ -328,6 +334,7 @@ async def test_refused_recipient_fails_at_once_others_still_delivered(
     assert "550" in by_recipient["gone@refused.example"][6]
     assert by_recipient["Li.Hua@example.com"][4] == "sent"
     assert [rcpts for rcpts, _ in inbox.messages()] == [["Li.Hua@example.com"]]
+    assert (worker.attempts("email", "delivered"), worker.attempts("email", "failed")) == (1, 1)
 
 
 @pytest.fixture
@@ -489,6 +496,8 @@ async def test_failing_endpoint_is_retried_with_backoff_then_marked_failed(
     rows = {r[3]: r for r in await outbox(db)}
     assert rows["flaky"][4:] == ("failed", 3, "HTTP 503 from flaky")
     assert rows["gone"][4:] == ("failed", 1, "HTTP 410 from gone"), "a 410 is not retried"
+    # flaky: two retries, then given up; gone: given up at once.
+    assert [worker.attempts("webhook", result) for result in ("delivered", "retry", "failed")] == [0, 2, 2]
     flaky = receiver.on("/flaky")
     assert [r.headers["X-Homecare-Attempt"] for r in flaky] == ["1", "2", "3"]
     assert {r.headers["X-Homecare-Delivery"] for r in flaky} == {str(rows["flaky"][0])}
