@@ -25,6 +25,8 @@ from homecare.contracts.messages import (
     Event,
     EventKind,
     HelpComing,
+    MealContext,
+    Measurement,
     Presence,
     StartCall,
     Telemetry,
@@ -32,7 +34,6 @@ from homecare.contracts.messages import (
 from homecare.contracts.topics import Channel, topic
 from homecare.sim.clock import SimClock
 from homecare.sim.device import SimDevice
-from homecare.sim.equipment import HOUSEHOLD_KINDS
 from homecare.sim.fleet import FleetConfig, fleet_devices, run_fleet
 from homecare.sim.imu import fall_signal
 from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
@@ -294,7 +295,7 @@ async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
         if topic_name.split("/")[3] in ours and not topic_name.endswith("/cmd"):
             decode_uplink(topic_name, payload)
     assert platform.of(run.device(3, DeviceKind.WRISTBAND).uid, Channel.TELEMETRY)
-    assert status.connected == len(HOUSEHOLD_KINDS)
+    assert status.connected == len(devices)
     outbox = run.device(3, DeviceKind.SOS_PENDANT).outbox
     assert sos.seq not in outbox
     assert ok.seq not in outbox
@@ -331,3 +332,28 @@ async def test_fleet_sends_every_message_with_contiguous_seqs(
         got = seqs[tally.uid]
         assert got == list(range(tally.first_seq, tally.first_seq + tally.sent))
         assert result.last_seqs()[tally.uid] == got[-1]
+
+
+async def test_the_hypertensive_crisis_scenario_sends_morning_checks_and_the_crisis_reading(
+    broker: BrokerAddress, platform: Watcher, database_url: str
+) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "hypertensive-crisis.yaml")
+    hood, jumps = stage(scenario)
+    devices = hood.household(6).record.devices
+    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
+    clock = SimClock(scenario.begins.timestamp(), speed=600)
+    run = NeighbourhoodRun(hood, broker, clock, residents=[6], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
+    for jump in jumps:
+        run.add_jump(jump)
+    await run.run(until=scenario.ends.timestamp())
+    cuff = run.device(6, DeviceKind.BLOOD_PRESSURE_MONITOR).uid
+    meter = run.device(6, DeviceKind.GLUCOSE_METER).uid
+    readings = [Measurement.model_validate_json(p) for p in platform.of(cuff, Channel.MEASUREMENT)]
+    pressures = [(r.blood_pressure.systolic, r.blood_pressure.diastolic) for r in readings if r.blood_pressure]
+    assert len(pressures) == 2  # the morning's, in range, and the crisis at 10:30
+    assert pressures[0][0] < 180
+    assert pressures[1] == (196, 114)
+    assert readings[1].ts == int(scenario.time_of("10:30").timestamp() * 1000)
+    [fasting] = [Measurement.model_validate_json(p) for p in platform.of(meter, Channel.MEASUREMENT)]
+    assert fasting.glucose is not None
+    assert fasting.glucose.meal is MealContext.FASTING

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from homecare.contracts.messages import DeviceKind, EventKind
-from homecare.sim.equipment import HOUSEHOLD_KINDS
+from homecare.sim.equipment import HEALTH_CHECK_KINDS, HOUSEHOLD_KINDS
 from homecare.sim.household import EventHappening, Household, ImuHappening
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, NightOut, SosPress
 from homecare.sim.neighbourhood import SHANGHAI, build_neighbourhood
@@ -34,7 +34,10 @@ def test_enrolment_is_complete_and_deterministic() -> None:
     assert a.enrolment != build_neighbourhood(50, seed=4).enrolment
     e = a.enrolment
     assert len(e.residents) == 50
-    assert len(e.devices) == 50 * len(HOUSEHOLD_KINDS)
+    # Every home's devices, and a blood-pressure monitor or glucose meter for a resident with hypertension or diabetes.
+    checks = sum(condition in r.conditions for r in e.residents for condition in HEALTH_CHECK_KINDS)
+    assert checks > 0
+    assert len(e.devices) == 50 * len(HOUSEHOLD_KINDS) + checks
     assert 2 <= len(e.stations) <= 12
     uids = [d.uid for d in e.devices]
     assert len(set(uids)) == len(uids)

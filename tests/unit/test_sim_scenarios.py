@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from homecare.contracts.messages import DeviceKind
+from homecare.contracts.messages import DeviceKind, MealContext
+from homecare.sim.household import MeasurementHappening
 from homecare.sim.incidents import Fall
 from homecare.sim.scenarios import (
     ScenarioError,
@@ -133,3 +134,18 @@ def test_on_the_present_clock_a_scenario_never_runs_ahead_of_real_time() -> None
     clock_at_end = now  # simulated time at the end of the run, real time then being now
     assert all(moved.begins.timestamp() <= j.at < j.to <= clock_at_end for j in jumps)
     assert hood.household(9).record.devices[0].uid == "sc1-r0009-wr"  # its own devices, not the neighbourhood's
+
+
+def test_the_hypertensive_crisis_is_one_reading_in_the_crisis_band_after_morning_checks_in_range() -> None:
+    scenario = load_scenario(next(p for p in SHIPPED if p.stem == "hypertensive-crisis"))
+    hood, _ = stage(scenario)
+    home = hood.household(6)
+    home.advance_to(scenario.begins.timestamp())
+    checks = [h for h in home.advance_to(scenario.ends.timestamp()) if isinstance(h, MeasurementHappening)]
+    crisis = scenario.time_of("10:30").timestamp()
+    assert [(h.t, h.blood_pressure) for h in checks if h.t == crisis] == [(crisis, (196, 114, 96))]
+    morning = [h for h in checks if h.t < crisis]
+    assert {h.device for h in morning} == {DeviceKind.BLOOD_PRESSURE_MONITOR, DeviceKind.GLUCOSE_METER}
+    for h in morning:  # in range: below the crisis band, a fasting glucose above hypoglycaemia
+        assert h.blood_pressure is None or (h.blood_pressure[0] < 180 and h.blood_pressure[1] < 120)
+        assert h.glucose is None or (h.glucose[0] >= 3.9 and h.glucose[1] is MealContext.FASTING)

@@ -29,6 +29,8 @@ SPECS: Final[dict[DeviceKind, BatterySpec]] = {
     DeviceKind.BED_SENSOR: BatterySpec(life_h=24.0 * 730),
     DeviceKind.MOTION_SENSOR: BatterySpec(life_h=24.0 * 730),
     DeviceKind.HOME_UNIT: BatterySpec(life_h=None),
+    DeviceKind.BLOOD_PRESSURE_MONITOR: BatterySpec(life_h=24.0 * 180),  # four AA cells, a reading or two a day
+    DeviceKind.GLUCOSE_METER: BatterySpec(life_h=24.0 * 365),  # a coin cell
 }
 
 _CHARGE_LIMIT_S: Final = 3 * 3600.0

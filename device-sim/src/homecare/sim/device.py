@@ -23,13 +23,17 @@ from homecare.contracts.codec import ContractError, decode_command, encode
 from homecare.contracts.messages import (
     Ack,
     AckStatus,
+    BloodPressure,
     Configure,
     Event,
     EventKind,
+    Glucose,
     Heartbeat,
     HelpComing,
     ImuBurst,
     Location,
+    MealContext,
+    Measurement,
     Presence,
     StartCall,
     Telemetry,
@@ -379,6 +383,30 @@ class SimDevice:
             location=fix,
         )
         return self._send(topic(self.uid, Channel.TELEMETRY), encode(message), Channel.TELEMETRY)
+
+    def publish_measurement(
+        self,
+        t: float,
+        *,
+        blood_pressure: tuple[int, int, int] | None = None,
+        glucose: tuple[float, MealContext] | None = None,
+    ) -> bool:
+        """One health check now (a blood pressure or a glucose reading in mmol/L), or nothing if offline."""
+        if not self._connected:
+            return False
+        message = Measurement(
+            v=1,
+            device_id=self.uid,
+            seq=self._take_seq(),
+            ts=int(t * 1000),
+            blood_pressure=None
+            if blood_pressure is None
+            else BloodPressure(
+                systolic=blood_pressure[0], diastolic=blood_pressure[1], pulse=blood_pressure[2], unit="mmHg"
+            ),
+            glucose=None if glucose is None else Glucose(value=glucose[0], unit="mmol/L", meal=glucose[1]),
+        )
+        return self._send(topic(self.uid, Channel.MEASUREMENT), encode(message), Channel.MEASUREMENT)
 
     def publish_heartbeat(self, t: float, *, battery: float, charging: bool, rssi: int) -> bool:
         """Device health now (battery %, signal, firmware, uptime), or nothing if offline."""

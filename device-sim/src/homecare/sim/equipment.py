@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from homecare.contracts.messages import DeviceKind
+from homecare.sim.profiles import Condition
 
 # One device of each of these kinds per simulated home (smoke and water alarms come from the home unit).
 HOUSEHOLD_KINDS: Final = (
@@ -17,6 +18,11 @@ HOUSEHOLD_KINDS: Final = (
     DeviceKind.HOME_UNIT,
 )
 
+HEALTH_CHECK_KINDS: Final[dict[Condition, DeviceKind]] = {
+    Condition.HYPERTENSION: DeviceKind.BLOOD_PRESSURE_MONITOR,
+    Condition.DIABETES: DeviceKind.GLUCOSE_METER,
+}
+"""A resident with the condition checks it at home every morning with this device."""
 
 UID_SUFFIX: Final[dict[DeviceKind, str]] = {
     DeviceKind.WRISTBAND: "wr",
@@ -26,6 +32,8 @@ UID_SUFFIX: Final[dict[DeviceKind, str]] = {
     DeviceKind.BED_SENSOR: "bed",
     DeviceKind.MOTION_SENSOR: "mot",
     DeviceKind.HOME_UNIT: "hu",
+    DeviceKind.BLOOD_PRESSURE_MONITOR: "bp",
+    DeviceKind.GLUCOSE_METER: "gl",
 }
 
 FIRMWARE: Final[dict[DeviceKind, str]] = {
@@ -36,6 +44,8 @@ FIRMWARE: Final[dict[DeviceKind, str]] = {
     DeviceKind.BED_SENSOR: "sim-bed-1.1.0",
     DeviceKind.MOTION_SENSOR: "sim-pir-1.0.7",
     DeviceKind.HOME_UNIT: "sim-hu-5.2.0",
+    DeviceKind.BLOOD_PRESSURE_MONITOR: "sim-bp-1.3.0",
+    DeviceKind.GLUCOSE_METER: "sim-gl-2.0.1",
 }
 
 

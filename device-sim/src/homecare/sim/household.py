@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
-from homecare.contracts.messages import DeviceKind, EventKind
+import numpy as np
+
+from homecare.contracts.messages import DeviceKind, EventKind, MealContext
 from homecare.sim.battery import Battery
 from homecare.sim.imu import ImuSignal, fall_signal, knock_signal
-from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, Incident, SosPress
+from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, HypertensiveCrisis, Incident, SosPress
+from homecare.sim.profiles import Condition
 from homecare.sim.records import DeviceRecord, ResidentRecord
 from homecare.sim.resident import ResidentModel
-from homecare.sim.routine import ASLEEP, Activity, Doing, Room, local_day
+from homecare.sim.routine import ASLEEP, Activity, DayPlan, Doing, Room, local_day
 from homecare.sim.seeds import Stream, rng_for
 
 MOTION_ROOMS: Final = frozenset({Room.LIVING_ROOM, Room.HALLWAY, Room.KITCHEN})
@@ -50,7 +54,17 @@ class ImuHappening:
     signal: ImuSignal
 
 
-Happening = EventHappening | ImuHappening
+@dataclass(frozen=True, slots=True)
+class MeasurementHappening:
+    """A home health check taken at `t`: a blood pressure (systolic, diastolic, pulse) or a glucose reading."""
+
+    t: float
+    device: DeviceKind
+    blood_pressure: tuple[int, int, int] | None = None
+    glucose: tuple[float, MealContext] | None = None
+
+
+Happening = EventHappening | ImuHappening | MeasurementHappening
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +275,10 @@ class Household:
                     event(t + incident.cancel_after_s, incident.device, EventKind.IM_OK, cancels=alarm.key)
             elif isinstance(incident, Hazard):
                 event(t, DeviceKind.HOME_UNIT, incident.kind, room=incident.room.value)
+            elif isinstance(incident, HypertensiveCrisis) and DeviceKind.BLOOD_PRESSURE_MONITOR in self._devices:
+                reading = (incident.systolic, incident.diastolic, incident.pulse)
+                found.append(MeasurementHappening(t, DeviceKind.BLOOD_PRESSURE_MONITOR, blood_pressure=reading))
+        found += self._morning_checks(plan, rng_for(m.seed, Stream.INCIDENTS, self.index, day.toordinal(), 3))
 
         outages: list[Outage] = []
         if m.background and rng.random() < 0.03:
@@ -269,6 +287,41 @@ class Household:
             outages.append(Outage(DeviceKind.HOME_UNIT, start, start + rng.uniform(300, 2400)))
         found.sort(key=lambda h: h.t)
         return _Day(tuple(found), tuple(h.t for h in found), tuple(outages))
+
+    # -- home health checks --------------------------------------------------------------------
+
+    def _morning_checks(self, plan: DayPlan, rng: np.random.Generator) -> list[MeasurementHappening]:
+        """Shortly after getting up, before breakfast: a fasting glucose reading, then the blood pressure, with the
+        devices the home has (one morning in ten forgotten). Everyday values stay below the alarm bands."""
+        ups = [  # the last time out of bed in the morning is getting up for the day (earlier ones: the toilet)
+            a.start
+            for before, a in itertools.pairwise(plan.activities)
+            if before.in_bed and not a.in_bed and 4 <= _local_hour(a.start, self.model) < 12
+        ]
+        up = ups[-1] if ups else None
+        if up is None:
+            return []
+        profile = self.model.profile
+        found = []
+        if DeviceKind.GLUCOSE_METER in self._devices and rng.random() < 0.9:
+            usual = 7.2 if profile.has(Condition.DIABETES) else 5.2
+            glucose = round(float(np.clip(rng.normal(usual, 0.8), 4.2, 11.5)), 1)
+            meter = MeasurementHappening(
+                up + rng.uniform(600, 1500), DeviceKind.GLUCOSE_METER, glucose=(glucose, MealContext.FASTING)
+            )
+            found.append(meter)
+        if DeviceKind.BLOOD_PRESSURE_MONITOR in self._devices and rng.random() < 0.9:
+            usual = 148 if profile.has(Condition.HYPERTENSION) else 126
+            systolic = int(np.clip(rng.normal(usual, 9), 100, 172))
+            diastolic = int(np.clip(rng.normal(0.58 * systolic, 5), 58, 106))
+            pulse = int(np.clip(rng.normal(profile.resting_hr, 4), 45, 110))
+            reading = (systolic, diastolic, pulse)
+            found.append(
+                MeasurementHappening(
+                    up + rng.uniform(1200, 2400), DeviceKind.BLOOD_PRESSURE_MONITOR, blood_pressure=reading
+                )
+            )
+        return found
 
     # -- wristband readings -------------------------------------------------------------------
 
@@ -297,6 +350,11 @@ class Household:
         lon = self.record.lon + east / (_M_PER_DEG * math.cos(math.radians(self.record.lat)))
         accuracy = 5.0 + 15.0 * abs(math.sin(t / 97.0))
         return round(lat, 6), round(lon, 6), round(accuracy, 1)
+
+
+def _local_hour(t: float, model: ResidentModel) -> float:
+    local = datetime.fromtimestamp(t, model.tz)
+    return local.hour + local.minute / 60
 
 
 def _path(a: Activity, t: float, seed: int, resident: int) -> tuple[float, float]:

@@ -58,4 +58,14 @@ class Hazard:
     room: Room = Room.KITCHEN
 
 
-Incident = Fall | FalseFallAlarm | SosPress | NightOut | Hazard
+@dataclass(frozen=True, slots=True)
+class HypertensiveCrisis:
+    """A blood-pressure check at `t` that finds the pressure in the crisis band (the cuff reports it)."""
+
+    t: float
+    systolic: int = 196
+    diastolic: int = 114
+    pulse: int = 96
+
+
+Incident = Fall | FalseFallAlarm | SosPress | NightOut | Hazard | HypertensiveCrisis

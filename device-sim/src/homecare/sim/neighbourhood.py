@@ -12,7 +12,7 @@ import numpy as np
 
 from homecare.contracts.messages import DeviceKind
 from homecare.sim.battery import SPECS, Battery, ChargingHabit
-from homecare.sim.equipment import FIRMWARE, HOUSEHOLD_KINDS, device_uid
+from homecare.sim.equipment import FIRMWARE, HEALTH_CHECK_KINDS, HOUSEHOLD_KINDS, device_uid
 from homecare.sim.household import Household
 from homecare.sim.profiles import ResidentProfile, draw_profile, wanderer
 from homecare.sim.records import Contact, DeviceRecord, Enrolment, ResidentRecord, Station
@@ -162,6 +162,7 @@ def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station
     fall_room = rng.choice([Room.BATHROOM, Room.BEDROOM, Room.LIVING_ROOM], p=[0.6, 0.25, 0.15])
     rooms: dict[DeviceKind, str | None] = {kind: str(room) for kind, room in _FIXED_ROOMS.items()}
     rooms[DeviceKind.FALL_SENSOR] = str(fall_room)
+    checks = [kind for condition, kind in HEALTH_CHECK_KINDS.items() if profile.has(condition)]
     devices = tuple(
         DeviceRecord(
             uid=(uid := uid_prefix + device_uid(profile.index, kind)),
@@ -171,7 +172,7 @@ def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station
             firmware=FIRMWARE[kind],
             room=rooms.get(kind),
         )
-        for kind in HOUSEHOLD_KINDS
+        for kind in (*HOUSEHOLD_KINDS, *checks)
     )
     contacts = tuple(
         Contact(

@@ -23,7 +23,7 @@ from homecare.contracts.messages import ALARM_KINDS, DeviceKind, EventKind
 from homecare.contracts.topics import Channel
 from homecare.sim.clock import SimClock
 from homecare.sim.device import DeviceSettings, SimDevice
-from homecare.sim.household import EventHappening, Household, ImuHappening
+from homecare.sim.household import EventHappening, Household, ImuHappening, MeasurementHappening
 from homecare.sim.mqtt_url import BrokerAddress
 from homecare.sim.neighbourhood import Neighbourhood
 from homecare.sim.netloop import PahoBridge
@@ -340,10 +340,13 @@ class NeighbourhoodRun:
         s.unacked = sum(len(d.outbox) for d in self.devices.values())
         s.sent = {c.value: sum(d.stats.sent[c] for d in self.devices.values()) for c in Channel if c is not Channel.CMD}
 
-    def _report(self, h: Household, happening: EventHappening | ImuHappening) -> None:
+    def _report(self, h: Household, happening: EventHappening | ImuHappening | MeasurementHappening) -> None:
         if not h.powered(happening.device):
             return  # a flat device senses nothing
         device = self.devices[h.device(happening.device).uid]
+        if isinstance(happening, MeasurementHappening):
+            device.publish_measurement(happening.t, blood_pressure=happening.blood_pressure, glucose=happening.glucose)
+            return
         if isinstance(happening, ImuHappening):
             event = self._reported.get(happening.event)
             if event is not None:

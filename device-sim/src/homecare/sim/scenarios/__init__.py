@@ -31,7 +31,7 @@ from homecare.contracts.messages import DeviceKind, EventKind
 from homecare.sim.battery import SPECS
 from homecare.sim.clock import SimClock
 from homecare.sim.household import Outage
-from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, NightOut, SosPress
+from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, HypertensiveCrisis, NightOut, SosPress
 from homecare.sim.mqtt_url import BrokerAddress
 from homecare.sim.neighbourhood import Neighbourhood, build_neighbourhood
 from homecare.sim.resident import Drift
@@ -157,6 +157,13 @@ class HazardStep(_Step):
     room: Room = Room.KITCHEN
 
 
+class BloodPressureCrisisStep(_Step):
+    do: Literal["blood_pressure_crisis"]
+    systolic: int = Field(default=196, ge=40, le=300, description="mmHg, as the cuff reports it.")
+    diastolic: int = Field(default=114, ge=20, le=200, description="mmHg.")
+    pulse: int = Field(default=96, ge=20, le=250, description="beats/min.")
+
+
 class JumpStep(_Strict):
     do: Literal["jump"]
     at: At
@@ -172,6 +179,7 @@ Step = Annotated[
     | VitalDriftStep
     | OfflineStep
     | HazardStep
+    | BloodPressureCrisisStep
     | JumpStep,
     Field(discriminator="do"),
 ]
@@ -381,6 +389,8 @@ def stage(scenario: Scenario) -> tuple[Neighbourhood, list[Jump]]:
             home.outages.append(Outage(step.device, t, until))
         elif isinstance(step, HazardStep):
             home.add_incident(Hazard(t, EventKind(step.kind), step.room))
+        elif isinstance(step, BloodPressureCrisisStep):
+            home.add_incident(HypertensiveCrisis(t, step.systolic, step.diastolic, step.pulse))
     return hood, jumps
 
 
