@@ -38,8 +38,8 @@ from homecare.sim.fleet import FleetConfig, fleet_devices, run_fleet
 from homecare.sim.imu import fall_signal
 from homecare.sim.mqtt_url import BrokerAddress, parse_mqtt_url
 from homecare.sim.netloop import PahoBridge
-from homecare.sim.runner import NeighbourhoodRun, RunOptions
-from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, stage
+from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus
+from homecare.sim.scenarios import SCENARIO_DIR, Scenario, load_scenario, stage
 from tests.support.enrolment import enrol
 
 _uids = itertools.count(1)
@@ -273,16 +273,26 @@ async def test_an_ack_sent_while_the_device_was_away_is_delivered_on_return(
     watcher.close()
 
 
+async def _play(
+    name: str, resident: int, speed: float, broker: BrokerAddress, database_url: str
+) -> tuple[Scenario, NeighbourhoodRun, RunStatus]:
+    """A shipped scenario played for one of its residents, whose devices are enrolled with their secrets."""
+    scenario = load_scenario(SCENARIO_DIR / f"{name}.yaml")
+    hood, jumps = stage(scenario)
+    devices = hood.household(resident).record.devices
+    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
+    clock = SimClock(scenario.begins.timestamp(), speed=speed)
+    options = RunOptions(tick_s=0.05, resend_after_s=1.0)
+    run = NeighbourhoodRun(hood, broker, clock, residents=[resident], options=options)
+    for jump in jumps:
+        run.add_jump(jump)
+    return scenario, run, await run.run(until=scenario.ends.timestamp())
+
+
 async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
     broker: BrokerAddress, platform: Watcher, database_url: str
 ) -> None:
-    scenario = load_scenario(SCENARIO_DIR / "sos-cancelled.yaml")
-    hood, _ = stage(scenario)
-    devices = hood.household(3).record.devices
-    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
-    clock = SimClock(scenario.begins.timestamp(), speed=150)
-    run = NeighbourhoodRun(hood, broker, clock, residents=[3], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
-    status = await run.run(until=scenario.ends.timestamp())
+    scenario, run, status = await _play("sos-cancelled", 3, 150, broker, database_url)
     pendant = run.device(3, DeviceKind.SOS_PENDANT).uid
     events = platform.events(pendant)
     sos = next(e for e in events if e.kind is EventKind.SOS)
@@ -295,7 +305,7 @@ async def test_a_scenario_plays_out_over_mqtt_and_its_alarms_get_acked(
         if topic_name.split("/")[3] in ours and not topic_name.endswith("/cmd"):
             decode_uplink(topic_name, payload)
     assert platform.of(run.device(3, DeviceKind.WRISTBAND).uid, Channel.TELEMETRY)
-    assert status.connected == len(devices)
+    assert status.connected == len(run.devices)
     outbox = run.device(3, DeviceKind.SOS_PENDANT).outbox
     assert sos.seq not in outbox
     assert ok.seq not in outbox
@@ -337,15 +347,7 @@ async def test_fleet_sends_every_message_with_contiguous_seqs(
 async def test_the_hypertensive_crisis_scenario_sends_morning_checks_and_the_crisis_reading(
     broker: BrokerAddress, platform: Watcher, database_url: str
 ) -> None:
-    scenario = load_scenario(SCENARIO_DIR / "hypertensive-crisis.yaml")
-    hood, jumps = stage(scenario)
-    devices = hood.household(6).record.devices
-    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
-    clock = SimClock(scenario.begins.timestamp(), speed=600)
-    run = NeighbourhoodRun(hood, broker, clock, residents=[6], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
-    for jump in jumps:
-        run.add_jump(jump)
-    await run.run(until=scenario.ends.timestamp())
+    scenario, run, _ = await _play("hypertensive-crisis", 6, 600, broker, database_url)
     cuff = run.device(6, DeviceKind.BLOOD_PRESSURE_MONITOR).uid
     meter = run.device(6, DeviceKind.GLUCOSE_METER).uid
     readings = [Measurement.model_validate_json(p) for p in platform.of(cuff, Channel.MEASUREMENT)]
