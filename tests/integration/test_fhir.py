@@ -4,14 +4,22 @@ client-credentials token, and the read-only R4 endpoints scoped to the residents
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 
+from homecare.contracts.messages import Metric
+from homecare.storage.rollups import floor_time
 from tests.support.backend import AUTH, Backend
+from tests.support.telemetry import store_telemetry
 from tests.support.world import World
+
+Db = psycopg.AsyncConnection[tuple[Any, ...]]
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -150,3 +158,239 @@ async def test_a_residents_consent_to_a_clinic_is_recorded_with_who_and_when_and
         "clinic_consents",
         "clinic_consent_recorded",
     ]
+
+
+def valid(answer: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The answer's FHIR resource, checked against the fhir.resources model of its type (and a Bundle's entries
+    against theirs)."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    resource = dict(answer.json())
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    for entry in resource.get("entry", []):
+        get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
+    return resource
+
+
+def outcome(answer: httpx.Response, status: int) -> str:
+    """The diagnostics of an OperationOutcome answer with this status."""
+    resource = valid(answer, status)
+    assert resource["resourceType"] == "OperationOutcome"
+    return str(resource["issue"][0]["diagnostics"])
+
+
+def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    assert bundle["resourceType"] == "Bundle"
+    assert bundle["type"] == "searchset"
+    return [entry["resource"] for entry in bundle.get("entry", [])]
+
+
+async def consenting_clinic(client: httpx.AsyncClient, *resident_ids: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """A clinic the residents consented to share with, and the bearer header of a token it got."""
+    clinic = await register_clinic(client)
+    for resident_id in resident_ids:
+        consent = await client.put(f"/api/residents/{resident_id}/clinic-consents/{clinic['id']}", headers=AUTH)
+        assert consent.status_code == 200, consent.text
+    token = (await request_token(client, clinic)).json()["access_token"]
+    return clinic, {"Authorization": f"Bearer {token}"}
+
+
+async def wristband_of(db: Db, resident_id: int) -> int:
+    row = await (
+        await db.execute("SELECT id FROM devices WHERE resident_id = %s AND kind = 'wristband'", (resident_id,))
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_clinic_reads_a_consenting_residents_patient_observations_devices_and_open_alarms(
+    backend: Backend, world: World, db: Db
+) -> None:
+    resident, other = world.resident_ids[:2]
+    now = datetime.now(UTC)
+    first = floor_time(now, HOUR) - 3 * HOUR
+    wristband = await wristband_of(db, resident)
+    readings = {
+        Metric.HEART_RATE: (70, 80),
+        Metric.SPO2: (96, 98),
+        Metric.RESP_RATE: (15, 17),
+        Metric.SKIN_TEMP: (33.0, 34.0),
+        Metric.STEPS: (100, 250),
+    }
+    await store_telemetry(
+        db,
+        [
+            (hour + timedelta(minutes=minute), wristband, resident, metric, value)
+            for hour in (first, first + HOUR)
+            for metric, values in readings.items()
+            for minute, value in zip((10, 40), values, strict=True)
+        ],
+        now=now,
+    )
+    opened = await (
+        await db.execute(
+            "INSERT INTO incidents (resident_id, cause, priority, status, explanation_en, explanation_zh, opened_at, "
+            "alarm_at, last_seen_at) VALUES (%s, 'sos', 1, %s, 'SOS button pressed.', '按下了求助按钮。', %s, %s, %s) "
+            "RETURNING id",
+            (resident, "open", now - HOUR, now - HOUR, now - HOUR),
+        )
+    ).fetchone()
+    assert opened is not None
+    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as client:
+        clinic, bearer = await consenting_clinic(client, resident)
+        metadata = valid(await client.get("/fhir/R4/metadata"))
+        assert metadata["fhirVersion"] == "4.0.1"
+        assert {r["type"] for r in metadata["rest"][0]["resource"]} == {"Patient", "Observation", "Device", "Flag"}
+
+        patient = valid(await client.get(f"/fhir/R4/Patient/{resident}", headers=bearer))
+        assert patient["id"] == str(resident)
+        assert patient["name"][0]["text"]
+        found = resources(
+            valid(await client.get("/fhir/R4/Patient", params={"_lastUpdated": "ge2000"}, headers=bearer))
+        )
+        assert [p["id"] for p in found] == [str(resident)]  # only the resident who consented
+
+        heart = resources(
+            valid(
+                await client.get(
+                    "/fhir/R4/Observation",
+                    params={"patient": f"Patient/{resident}", "code": "http://loinc.org|8867-4"},
+                    headers=bearer,
+                )
+            )
+        )
+        assert [o["valueQuantity"] for o in heart] == [
+            {"value": 75.0, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"}
+        ] * 2
+        assert [o["effectivePeriod"]["start"] for o in heart] == [
+            first.isoformat().replace("+00:00", "Z"),
+            (first + HOUR).isoformat().replace("+00:00", "Z"),
+        ]
+        assert heart[0]["subject"] == {"reference": f"Patient/{resident}"}
+
+        every = resources(valid(await client.get("/fhir/R4/Observation", params={"patient": resident}, headers=bearer)))
+        by_code = {
+            o["code"]["coding"][0]["code"]: o["valueQuantity"]
+            for o in every
+            if o["effectivePeriod"]["start"] == heart[0]["effectivePeriod"]["start"]
+        }
+        assert by_code == {
+            "8867-4": {"value": 75.0, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"},
+            "59408-5": {"value": 97.0, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"},
+            "9279-1": {"value": 16.0, "unit": "breaths/minute", "system": "http://unitsofmeasure.org", "code": "/min"},
+            "39106-0": {"value": 33.5, "unit": "°C", "system": "http://unitsofmeasure.org", "code": "Cel"},
+            "55423-8": {"value": 350.0, "unit": "steps", "system": "http://unitsofmeasure.org", "code": "{steps}"},
+        }
+        assert len(every) == 10
+
+        later = {"patient": resident, "date": f"ge{(first + HOUR).isoformat()}"}
+        assert len(resources(valid(await client.get("/fhir/R4/Observation", params=later, headers=bearer)))) == 5
+        updated = {"patient": resident, "_lastUpdated": f"gt{(first + HOUR).isoformat()}"}
+        assert len(resources(valid(await client.get("/fhir/R4/Observation", params=updated, headers=bearer)))) == 5
+
+        paged = valid(
+            await client.get("/fhir/R4/Observation", params={"patient": resident, "_count": 4}, headers=bearer)
+        )
+        pages = [resources(paged)]
+        while nxt := [link["url"] for link in paged["link"] if link["relation"] == "next"]:
+            paged = valid(await client.get(nxt[0], headers=bearer))
+            pages.append(resources(paged))
+        assert [len(page) for page in pages] == [4, 4, 2]
+        assert [o["id"] for page in pages for o in page] == [o["id"] for o in every]
+
+        devices = resources(valid(await client.get("/fhir/R4/Device", params={"patient": resident}, headers=bearer)))
+        assert str(wristband) in {d["id"] for d in devices}
+        assert {d["patient"]["reference"] for d in devices} == {f"Patient/{resident}"}
+
+        flags = resources(valid(await client.get("/fhir/R4/Flag", params={"patient": resident}, headers=bearer)))
+        sos = [f for f in flags if f["id"] == str(opened[0])]
+        assert [f["code"]["coding"][0]["code"] for f in sos] == ["sos"]
+        assert sos[0]["status"] == "active"
+        await db.execute("UPDATE incidents SET status = 'resolved', closed_at = now() WHERE id = %s", (opened[0],))
+        flags = resources(valid(await client.get("/fhir/R4/Flag", params={"patient": resident}, headers=bearer)))
+        assert str(opened[0]) not in {f["id"] for f in flags}
+
+    reads = await (
+        await db.execute(
+            "SELECT DISTINCT resident_id, detail->>'resource' FROM access_log "
+            "WHERE actor = %s AND action = 'fhir_read'",
+            (f"clinic:{clinic['client_id']}",),
+        )
+    ).fetchall()
+    assert set(reads) == {(resident, kind) for kind in ("Patient", "Observation", "Device", "Flag")}
+    assert other not in {r for r, _ in reads}
+
+
+async def test_a_clinic_gets_404_for_a_resident_who_did_not_consent_and_once_consent_is_revoked(
+    backend: Backend, world: World, db: Db
+) -> None:
+    resident, other = world.resident_ids[:2]
+    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as client:
+        clinic, bearer = await consenting_clinic(client, resident)
+        assert outcome(await client.get(f"/fhir/R4/Patient/{other}", headers=bearer), 404) == (
+            f"Patient/{other} is not known"
+        )
+        assert (
+            outcome(await client.get("/fhir/R4/Patient/999999", headers=bearer), 404) == "Patient/999999 is not known"
+        )
+        assert outcome(await client.get("/fhir/R4/Patient/abc", headers=bearer), 404) == "Patient/abc is not known"
+        for resource_type in ("Observation", "Device", "Flag"):
+            refused = await client.get(f"/fhir/R4/{resource_type}", params={"patient": other}, headers=bearer)
+            assert outcome(refused, 404) == f"Patient/{other} is not known"
+        both = await client.get("/fhir/R4/Observation", params={"patient": f"{resident},{other}"}, headers=bearer)
+        assert outcome(both, 404) == f"Patient/{other} is not known"
+
+        valid(await client.get(f"/fhir/R4/Patient/{resident}", headers=bearer))
+        revoked = await client.delete(f"/api/residents/{resident}/clinic-consents/{clinic['id']}", headers=AUTH)
+        assert revoked.status_code == 200
+        assert outcome(await client.get(f"/fhir/R4/Patient/{resident}", headers=bearer), 404) == (
+            f"Patient/{resident} is not known"
+        )
+        observations = await client.get("/fhir/R4/Observation", params={"patient": resident}, headers=bearer)
+        assert outcome(observations, 404) == f"Patient/{resident} is not known"
+        assert resources(valid(await client.get("/fhir/R4/Patient", headers=bearer))) == []
+    logged = await (
+        await db.execute(
+            "SELECT count(*) FROM access_log WHERE actor = %s AND resident_id = %s",
+            (f"clinic:{clinic['client_id']}", other),
+        )
+    ).fetchone()
+    assert logged == (0,)
+
+
+async def test_every_invalid_fhir_request_answers_an_operation_outcome_naming_the_problem(
+    backend: Backend, world: World
+) -> None:
+    resident = world.resident_ids[0]
+    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as client:
+        clinic, bearer = await consenting_clinic(client, resident)
+        no_token = await client.get(f"/fhir/R4/Patient/{resident}")
+        assert "bearer token is required" in outcome(no_token, 401)
+        assert no_token.headers["www-authenticate"] == "Bearer"
+        wrong = await client.get(f"/fhir/R4/Patient/{resident}", headers={"Authorization": "Bearer not-a-token"})
+        assert "not valid" in outcome(wrong, 401)
+        service_token = await client.get(f"/fhir/R4/Patient/{resident}", headers=AUTH)
+        assert outcome(service_token, 401) == "the bearer token is not valid or has expired"
+
+        async def refusal(resource_type: str, **params: str | int) -> str:
+            return outcome(await client.get(f"/fhir/R4/{resource_type}", params=params, headers=bearer), 400)
+
+        assert "'1234-5' is not served" in await refusal("Observation", patient=resident, code="1234-5")
+        assert "the system must be http://loinc.org" in await refusal("Observation", code="http://snomed.info/sct|1")
+        assert await refusal("Observation", date="2026-13-01") == "date: '2026-13-01' is not a date that exists"
+        assert "prefix 'ne' is not served" in await refusal("Observation", date="ne2026-01-01")
+        assert "_lastUpdated: 'yesterday' is not a FHIR date" in await refusal("Patient", _lastUpdated="yesterday")
+        assert "has no search parameter 'name'" in await refusal("Patient", name="Li")
+        assert "_count must be a whole number from 1 to 1000" in await refusal("Device", _count=0)
+        assert "patient must be a Patient reference" in await refusal("Flag", patient="Device/1")
+        assert "answers only" in await refusal("Patient", _format="xml")
+        assert "given more than once" in outcome(
+            await client.get(f"/fhir/R4/Flag?patient={resident}&patient={resident}", headers=bearer), 400
+        )
+        assert outcome(await client.get("/fhir/R4/Encounter", headers=bearer), 404) == (
+            "the resource type 'Encounter' is not known"
+        )
+        assert outcome(await client.post("/fhir/R4/Patient", headers=bearer), 405).endswith("Method Not Allowed")
+
+        await client.post(f"/api/fhir/clinics/{clinic['id']}/disable", headers=AUTH)
+        assert "not valid" in outcome(await client.get(f"/fhir/R4/Patient/{resident}", headers=bearer), 401)

@@ -27,6 +27,7 @@ from homecare.backend.deps import ConnDep, MetricsReader
 from homecare.backend.dispatch.router import router as dispatch_router
 from homecare.backend.enrolment.router import router as enrolment_router
 from homecare.backend.family.router import router as family_router
+from homecare.backend.fhir.router import r4_router as fhir_r4_router
 from homecare.backend.fhir.router import router as fhir_admin_router
 from homecare.backend.fhir.router import token_router as fhir_token_router
 from homecare.backend.http import install as install_error_handler
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(care_router, prefix="/api")
     app.include_router(fhir_admin_router, prefix="/api")
     app.include_router(fhir_token_router)
+    app.include_router(fhir_r4_router)
 
     @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
     async def health(conn: ConnDep) -> dict[str, str]:

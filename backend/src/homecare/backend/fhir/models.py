@@ -1,9 +1,10 @@
-"""Clinic clients and consents as the administration API shows them, and the clinic a FHIR request acts for."""
+"""Clinic clients and consents as the administration API shows them, the clinic a FHIR request acts for, and the
+time ranges its searches ask for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,22 @@ class CallingClinic:
     def audit_name(self) -> str:
         """Who the access log names for this clinic's reads."""
         return f"clinic:{self.client_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Instants from ``start`` (inclusive) to ``end`` (exclusive); None leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __and__(self, other: Period) -> Period:
+        starts = [at for at in (self.start, other.start) if at is not None]
+        ends = [at for at in (self.end, other.end) if at is not None]
+        return Period(max(starts, default=None), min(ends, default=None))
+
+    def shifted(self, by: timedelta) -> Period:
+        return Period(None if self.start is None else self.start + by, None if self.end is None else self.end + by)
 
 
 class _Model(BaseModel):

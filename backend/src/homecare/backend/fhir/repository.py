@@ -7,7 +7,7 @@ from datetime import datetime
 
 from psycopg.rows import class_row, scalar_row
 
-from homecare.backend.fhir.models import CallingClinic, Clinic, ClinicConsent
+from homecare.backend.fhir.models import CallingClinic, Clinic, ClinicConsent, Period
 from homecare.backend.incidents.models import CLOSED, Status
 from homecare.storage.connections import Conn
 
@@ -18,6 +18,49 @@ _CONSENT = """
 """
 OPEN_STATUSES = sorted(status.value for status in Status if status not in CLOSED and status is not Status.PRE_ALARM)
 """Incidents that are alarms now: a pre-alarm (a fall waiting for the resident to recover) is not one yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    resident_id: int
+    external_ref: str | None
+    display_name: str
+    sex: str | None
+    birth_year: int | None
+    phone: str | None
+    address: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HourRow:
+    """One hour of one metric of one resident, from the hourly rollup."""
+
+    resident_id: int
+    metric: int
+    hour: datetime
+    n: int
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    device_id: int
+    uid: str
+    kind: str
+    resident_id: int
+    enrolled_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    incident_id: int
+    resident_id: int
+    cause: str
+    explanation: str
+    since: datetime
+    changed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +173,81 @@ async def consenting_residents(conn: Conn, *, clinic_id: int, resident_ids: list
             (clinic_id, resident_ids, resident_ids),
         )
         return list(await cur.fetchall())
+
+
+_PAGE = "LIMIT %(limit)s OFFSET %(offset)s"
+
+
+async def patients(
+    conn: Conn, *, resident_ids: list[int], updated: Period, limit: int, offset: int
+) -> list[PatientRow]:
+    async with conn.cursor(row_factory=class_row(PatientRow)) as cur:
+        await cur.execute(
+            f"""
+            SELECT id AS resident_id, external_ref, display_name, sex, birth_year, phone, address, updated_at
+            FROM residents
+            WHERE id = ANY(%(ids)s::int[])
+              AND (%(start)s::timestamptz IS NULL OR updated_at >= %(start)s)
+              AND (%(end)s::timestamptz IS NULL OR updated_at < %(end)s)
+            ORDER BY id {_PAGE}
+            """,
+            {"ids": resident_ids, "start": updated.start, "end": updated.end, "limit": limit, "offset": offset},
+        )
+        return await cur.fetchall()
+
+
+async def hourly_vitals(
+    conn: Conn, *, resident_ids: list[int], metrics: list[int], hours: Period, limit: int, offset: int
+) -> list[HourRow]:
+    """Hourly rollup rows whose hour starts within ``hours``, by resident, hour and metric."""
+    async with conn.cursor(row_factory=class_row(HourRow)) as cur:
+        await cur.execute(
+            f"""
+            SELECT resident_id, metric, bucket AS hour, n, sum AS total
+            FROM telemetry_1h
+            WHERE resident_id = ANY(%(ids)s::int[]) AND metric = ANY(%(metrics)s::smallint[])
+              AND (%(start)s::timestamptz IS NULL OR bucket >= %(start)s)
+              AND (%(end)s::timestamptz IS NULL OR bucket < %(end)s)
+            ORDER BY resident_id, bucket, metric {_PAGE}
+            """,
+            {
+                "ids": resident_ids,
+                "metrics": metrics,
+                "start": hours.start,
+                "end": hours.end,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
+        return await cur.fetchall()
+
+
+async def devices(conn: Conn, *, resident_ids: list[int], limit: int, offset: int) -> list[DeviceRow]:
+    async with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        await cur.execute(
+            f"""
+            SELECT id AS device_id, uid, kind, resident_id, enrolled_at, revoked_at
+            FROM devices WHERE resident_id = ANY(%(ids)s::int[])
+            ORDER BY resident_id, id {_PAGE}
+            """,
+            {"ids": resident_ids, "limit": limit, "offset": offset},
+        )
+        return await cur.fetchall()
+
+
+async def open_alarms(conn: Conn, *, resident_ids: list[int], limit: int, offset: int) -> list[AlarmRow]:
+    """The residents' incidents that are alarms now (OPEN_STATUSES), oldest first."""
+    async with conn.cursor(row_factory=class_row(AlarmRow)) as cur:
+        await cur.execute(
+            f"""
+            SELECT id AS incident_id, resident_id, cause, explanation_zh AS explanation,
+                   coalesce(alarm_at, opened_at) AS since,
+                   greatest(opened_at, alarm_at, acknowledged_at, dispatched_at, on_scene_at, last_seen_at)
+                       AS changed_at
+            FROM incidents
+            WHERE resident_id = ANY(%(ids)s::int[]) AND status = ANY(%(statuses)s::text[])
+            ORDER BY resident_id, opened_at, id {_PAGE}
+            """,
+            {"ids": resident_ids, "statuses": OPEN_STATUSES, "limit": limit, "offset": offset},
+        )
+        return await cur.fetchall()

@@ -1,5 +1,5 @@
-"""HTTP routes for clinic systems: their registration and residents' consents (administrators), and the OAuth2
-token endpoint clinics call with their client credentials."""
+"""HTTP routes for clinic systems: their registration and residents' consents (administrators), the OAuth2 token
+endpoint clinics call with their client credentials, and the read-only FHIR R4 interface they read with it."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Final
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from homecare.backend.deps import AdminActor, ConnDep
-from homecare.backend.fhir import TokenRefused, clients
-from homecare.backend.fhir.models import Clinic, ClinicConsent, ClinicToken, NewClinic, RegisteredClinic
+from homecare.backend.deps import AdminActor, ConnDep, SettingsDep
+from homecare.backend.fhir import ResourceNotFound, TokenRefused, clients, service
+from homecare.backend.fhir import resources as fhir
+from homecare.backend.fhir.models import (
+    CallingClinic,
+    Clinic,
+    ClinicConsent,
+    ClinicToken,
+    NewClinic,
+    RegisteredClinic,
+)
+from homecare.backend.fhir.resources import FHIR_JSON, R4_PREFIX
+from homecare.backend.fhir.search import SEARCHES, Search, parse_search, patient_id
+from homecare.backend.fhir.service import Page
 from homecare.backend.inputs import RowId
+from homecare.backend.zones import zone_or_service
 
 router = APIRouter(tags=["fhir"])
 token_router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -134,3 +147,69 @@ async def post_token(request: Request, response: Response, conn: ConnDep) -> Cli
         client_secret=client_secret,
         now=datetime.now(UTC),
     )
+
+
+# The R4 interface: read-only, JSON, outside the OpenAPI document (its own description is GET /fhir/R4/metadata).
+# Errors under it answer as OperationOutcome (homecare.backend.http).
+r4_router = APIRouter(prefix=R4_PREFIX, include_in_schema=False)
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+async def get_clinic(request: Request, conn: ConnDep) -> CallingClinic:
+    """The clinic behind the request's bearer token; 401 OperationOutcome without a valid one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    presented = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return await clients.token_clinic(conn, token=presented, now=datetime.now(UTC))
+
+
+ClinicDep = Annotated[CallingClinic, Depends(get_clinic)]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + R4_PREFIX
+
+
+def _bundle(request: Request, search: Search, page: Page) -> FhirResponse:
+    """The page as a searchset Bundle, linking the next page (same query, a later _offset) when there is one."""
+    next_url = None
+    if page.more:
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
+        next_url = str(request.url.replace(query=urlencode([*params, ("_offset", str(search.offset + search.count))])))
+    return FhirResponse(fhir.bundle(page.resources, base=_base(request), self_url=str(request.url), next_url=next_url))
+
+
+@r4_router.get("/metadata")
+async def metadata(request: Request) -> FhirResponse:
+    """The CapabilityStatement; readable without a token, so a client can learn where to get one."""
+    return FhirResponse(fhir.capability_statement(base=_base(request), published=datetime.now(UTC), searches=SEARCHES))
+
+
+@r4_router.get("/Patient/{resource_id}")
+async def read_patient(clinic: ClinicDep, conn: ConnDep, resource_id: str) -> FhirResponse:
+    resident_id = patient_id(resource_id)
+    return FhirResponse(await service.read_patient(conn, clinic=clinic, resident_id=resident_id))
+
+
+SEARCHERS: Final = {
+    "Patient": service.search_patients,
+    "Observation": service.search_observations,
+    "Device": service.search_devices,
+    "Flag": service.search_flags,
+}
+
+
+@r4_router.get("/{resource_type}")
+async def search(
+    request: Request, clinic: ClinicDep, conn: ConnDep, settings: SettingsDep, resource_type: str
+) -> FhirResponse:
+    """A search of one resource type (SEARCHES says which parameters each serves)."""
+    if resource_type not in SEARCHERS:
+        raise ResourceNotFound(f"the resource type {resource_type!r}")
+    found = parse_search(
+        resource_type, list(request.query_params.multi_items()), zone=zone_or_service(settings.timezone)
+    )
+    page = await SEARCHERS[resource_type](conn, clinic=clinic, search=found, query=request.url.query)
+    return _bundle(request, found, page)

@@ -1,0 +1,219 @@
+"""FHIR R4 JSON for what the platform keeps: Patient, Observation (hourly vitals), Device, Flag (open alarms),
+the search Bundle, OperationOutcome and the server's CapabilityStatement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from homecare.contracts.messages import Metric
+
+FHIR_JSON: Final = "application/fhir+json"
+R4_PREFIX: Final = "/fhir/R4"
+"""Where the R4 interface is served; every answer under it, errors too, is FHIR JSON."""
+FHIR_VERSION: Final = "4.0.1"
+LOINC: Final = "http://loinc.org"
+UCUM: Final = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+FLAG_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/flag-category"
+RESIDENT_SYSTEM: Final = "urn:homecare:resident"
+DEVICE_SYSTEM: Final = "urn:homecare:device"
+DEVICE_KIND_SYSTEM: Final = "urn:homecare:device-kind"
+INCIDENT_CAUSE_SYSTEM: Final = "urn:homecare:incident-cause"
+HOUR: Final = timedelta(hours=1)
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Vital:
+    """How one stored metric is told as an Observation: its LOINC code, UCUM unit and category, and whether the
+    hour's value is the mean of its readings or their sum (steps are counted per report)."""
+
+    loinc: str
+    display: str
+    ucum: str
+    unit: str
+    category: str
+    summed: bool = False
+
+
+VITALS: Final[dict[Metric, Vital]] = {
+    Metric.HEART_RATE: Vital("8867-4", "Heart rate", "/min", "beats/minute", "vital-signs"),
+    Metric.SPO2: Vital("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", "%", "vital-signs"),
+    Metric.RESP_RATE: Vital("9279-1", "Respiratory rate", "/min", "breaths/minute", "vital-signs"),
+    # The wristband measures the skin, not the body's core: 8310-5 (body temperature) would tell a clinic
+    # 33 °C was hypothermia.
+    Metric.SKIN_TEMP: Vital("39106-0", "Temperature of Skin", "Cel", "°C", "vital-signs"),
+    Metric.STEPS: Vital(
+        "55423-8", "Number of steps in unspecified time Pedometer", "{steps}", "steps", "activity", True
+    ),
+}
+"""The metrics served as Observations; activity counts (no LOINC code) and location (never shared) are not."""
+VITAL_BY_CODE: Final = {vital.loinc: metric for metric, vital in VITALS.items()}
+
+ISSUE_TYPES: Final = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
+"""FHIR's IssueType for an HTTP status (``processing`` for another 4xx, ``exception`` for a 5xx)."""
+
+
+def instant(at: datetime) -> str:
+    """A FHIR instant (UTC, to the second or better)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def reference(resident_id: int) -> dict[str, str]:
+    return {"reference": f"Patient/{resident_id}"}
+
+
+def patient(
+    *,
+    resident_id: int,
+    external_ref: str | None,
+    display_name: str,
+    sex: str | None,
+    birth_year: int | None,
+    phone: str | None,
+    address: str | None,
+    updated_at: datetime,
+) -> Resource:
+    resource: Resource = {
+        "resourceType": "Patient",
+        "id": str(resident_id),
+        "meta": {"lastUpdated": instant(updated_at)},
+        "active": True,
+        "name": [{"text": display_name}],
+        "gender": sex or "unknown",
+    }
+    if external_ref is not None:
+        resource["identifier"] = [{"system": RESIDENT_SYSTEM, "value": external_ref}]
+    if birth_year is not None:
+        resource["birthDate"] = f"{birth_year:04d}"
+    if phone:
+        resource["telecom"] = [{"system": "phone", "value": phone, "use": "home"}]
+    if address:
+        resource["address"] = [{"use": "home", "text": address}]
+    return resource
+
+
+def observation(*, resident_id: int, metric: int, hour: datetime, n: int, total: float) -> Resource:
+    """One hour of one vital sign (``metric``: its stored code): its mean (steps: their sum) over the hour's
+    readings; the hour is its period, and its end is when it was last updated."""
+    vital = VITALS[Metric(metric)]
+    value = total if vital.summed else total / n
+    return {
+        "resourceType": "Observation",
+        "id": f"{resident_id}-{metric}-{int(hour.timestamp()) // 3600}",
+        "meta": {"lastUpdated": instant(hour + HOUR)},
+        "status": "final",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": vital.category}]}],
+        "code": {"coding": [{"system": LOINC, "code": vital.loinc, "display": vital.display}], "text": vital.display},
+        "subject": reference(resident_id),
+        "effectivePeriod": {"start": instant(hour), "end": instant(hour + HOUR)},
+        "valueQuantity": {"value": round(value, 2), "unit": vital.unit, "system": UCUM, "code": vital.ucum},
+    }
+
+
+def device(
+    *, device_id: int, uid: str, kind: str, resident_id: int, enrolled_at: datetime, revoked_at: datetime | None
+) -> Resource:
+    return {
+        "resourceType": "Device",
+        "id": str(device_id),
+        "meta": {"lastUpdated": instant(revoked_at or enrolled_at)},
+        "identifier": [{"system": DEVICE_SYSTEM, "value": uid}],
+        "status": "inactive" if revoked_at is not None else "active",
+        "type": {"coding": [{"system": DEVICE_KIND_SYSTEM, "code": kind}], "text": kind.replace("_", " ")},
+        "patient": reference(resident_id),
+    }
+
+
+def flag(
+    *, incident_id: int, resident_id: int, cause: str, explanation: str, since: datetime, changed_at: datetime
+) -> Resource:
+    """An open alarm: active from when it reached the operators until it is resolved."""
+    return {
+        "resourceType": "Flag",
+        "id": str(incident_id),
+        "meta": {"lastUpdated": instant(changed_at)},
+        "status": "active",
+        "category": [{"coding": [{"system": FLAG_CATEGORY, "code": "safety", "display": "Safety"}]}],
+        "code": {"coding": [{"system": INCIDENT_CAUSE_SYSTEM, "code": cause}], "text": explanation},
+        "subject": reference(resident_id),
+        "period": {"start": instant(since)},
+    }
+
+
+def bundle(resources: list[Resource], *, base: str, self_url: str, next_url: str | None) -> Resource:
+    """A searchset Bundle of one page; ``next`` links the following page when there is one."""
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in resources
+        ],
+    }
+
+
+def operation_outcome(status: int, diagnostics: str) -> Resource:
+    """The answer to a request that failed: one error issue naming the problem."""
+    code = ISSUE_TYPES.get(status, "exception" if status >= 500 else "processing")
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    }
+
+
+def capability_statement(
+    *, base: str, published: datetime, searches: dict[str, list[tuple[str, str, str]]]
+) -> Resource:
+    """What this server does: read-only, JSON, the resources and search parameters in ``searches`` (per resource
+    type: name, type, documentation), clinic bearer tokens from ``/fhir/token``."""
+    token_url = base.removesuffix("/R4") + "/token"
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": instant(published),
+        "publisher": "homecare",
+        "kind": "instance",
+        "software": {"name": "homecare"},
+        "implementation": {"description": "homecare FHIR R4 interface (read-only)", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": f"OAuth2 client credentials: POST {token_url} (a clinic's client id and "
+                    "secret) gives a bearer token; only residents who consented to share with that clinic are "
+                    "visible.",
+                },
+                "resource": [
+                    {
+                        "type": resource_type,
+                        "interaction": [{"code": "search-type"}]
+                        + ([{"code": "read"}] if resource_type == "Patient" else []),
+                        "searchParam": [
+                            {"name": name, "type": kind, "documentation": doc} for name, kind, doc in params
+                        ],
+                    }
+                    for resource_type, params in searches.items()
+                ],
+            }
+        ],
+    }
