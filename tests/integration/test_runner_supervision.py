@@ -123,13 +123,23 @@ async def test_a_part_that_keeps_failing_is_retried_with_an_alert_never_a_shutdo
     await eventually(lambda: "keeps failing" in system.said(), timeout=120, interval=0.5)
     assert system.process.poll() is None, system.said()
     assert system.healthy()
+    port = system.squatter.getsockname()[1]
     system.squatter.close()
-    # Both gateways were told to serve metrics on the same port: whichever restarts first takes it and runs.
-    logs = [system.data_dir / "logs" / f"gateway-{part}.log" for part in ("alarms", "telemetry")]
-    await eventually(
-        lambda: any("gateway running" in log.read_text(errors="replace") for log in logs), timeout=90, interval=0.5
-    )
+    # The telemetry gateway's metrics port was held: once free, its next restart takes it and runs. The alarm
+    # gateway serves its metrics on the next port, so the two never fight over one.
+    log = system.data_dir / "logs" / "gateway-telemetry.log"
+    await eventually(lambda: "gateway running" in log.read_text(errors="replace"), timeout=90, interval=0.5)
+    for metrics_port in (port, port + 1):
+        answer = await eventually(lambda metrics_port=metrics_port: _metrics(metrics_port), timeout=30, interval=0.5)
+        assert "homecare_gateway_broker_connected 1.0" in answer
     assert system.process.poll() is None
+
+
+def _metrics(port: int) -> str | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
 
 
 async def test_the_embedded_database_is_restarted_when_it_is_killed(system: RunningSystem) -> None:

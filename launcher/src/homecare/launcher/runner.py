@@ -184,7 +184,11 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
                     "alarm gateway",
                     ["gateway"],
                     logs / "gateway-alarms.log",
-                    {"HOMECARE_GATEWAY_CHANNELS": "alarms", "HOMECARE_GATEWAY_CLIENT_ID": "homecare-alarms"},
+                    {
+                        "HOMECARE_GATEWAY_CHANNELS": "alarms",
+                        "HOMECARE_GATEWAY_CLIENT_ID": "homecare-alarms",
+                        **_alarm_gateway_metrics(settings),
+                    },
                 ),
                 Child("api", ["api"], logs / "api.log"),
                 Child(
@@ -391,6 +395,13 @@ def _show_running(
     console.print(f"API token (Authorization: Bearer …): [bold]{token}[/]")
     console.print(f"Try: curl -H 'Authorization: Bearer {token}' {api_url}/api/residents/1/vitals/recent")
     console.print(f"Logs: {logs}/   Press Ctrl-C to stop.")
+
+
+def _alarm_gateway_metrics(settings: SystemSettings) -> dict[str, str]:
+    """The alarm gateway serves its metrics on the port after the telemetry gateway's (both cannot bind one)."""
+    if settings.gateway_metrics_port is None:
+        return {}
+    return {"HOMECARE_GATEWAY_METRICS_PORT": str(settings.gateway_metrics_port + 1)}
 
 
 def _supervise(
