@@ -473,8 +473,8 @@ async def test_the_health_management_rate_counts_residents_with_a_blood_pressure
     await store_telemetry(
         db,
         [
-            (local(3, 7, 10), 1, people["h1"], Metric.BP_SYSTOLIC, 132.0),
-            (local(3, 7, 10), 1, people["h1"], Metric.BP_DIASTOLIC, 84.0),
+            (local(10, 7, 10), 1, people["h1"], Metric.BP_SYSTOLIC, 132.0),
+            (local(10, 7, 10), 1, people["h1"], Metric.BP_DIASTOLIC, 84.0),
             (local(31, 23, 50), 2, people["h2"], Metric.GLUCOSE_FASTING, 5.6),  # the month's last minutes
             (local(12, 9), 3, people["h3"], Metric.HEART_RATE, 70.0),  # a wristband is not a health check
             (local(1, 0, 10, month=11), 5, people["h5"], Metric.GLUCOSE_RANDOM, 6.1),  # November in Shanghai
