@@ -102,7 +102,7 @@ async def sign_in(browser: Browser, backend: Backend, world: World) -> AsyncIter
         await page.fill("#username", username)
         await page.fill("#password", world.password(username))
         await page.click("#login-submit")
-        await page.wait_for_url(re.compile(r"/(console|station|family|admin|visits)"))
+        await page.wait_for_url(re.compile(r"/(console|station|family|admin|visits|carer)"))
         return page
 
     yield open_as

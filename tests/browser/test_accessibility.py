@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from homecare.contracts.messages import DeviceKind
 from homecare.gateway.service import Gateway
 from tests.browser.conftest import SignIn
+from tests.browser.test_carer import a_carer_day
 from tests.browser.test_console import device_event, press_sos
 from tests.browser.test_family import a_month_of_data
 from tests.browser.test_visits import a_round
@@ -70,7 +71,8 @@ async def data_strings(database_url: str) -> list[str]:
                 "FROM residents UNION SELECT name FROM stations UNION SELECT address FROM stations UNION "
                 "SELECT code FROM stations UNION SELECT display_name FROM users UNION SELECT username FROM users "
                 "UNION SELECT name FROM resident_contacts UNION SELECT email FROM resident_contacts UNION "
-                "SELECT uid FROM devices"
+                "SELECT uid FROM devices UNION SELECT name FROM care_services UNION "
+                "SELECT unnest(tasks) FROM care_services"
             )
         ).fetchall()
     return sorted({str(r[0]) for r in rows if r[0]}, key=len, reverse=True)
@@ -117,7 +119,7 @@ async def open_alarms(
     backend: Backend, database_url: str, world: World, gateway: Gateway, pendant: TestClient
 ) -> World:
     """Stations open round the clock, an SOS waiting long enough to be late (amber), a fall counting down its
-    wait for "I'm OK", a month of readings for the family, and a round of welfare visits."""
+    wait for "I'm OK", a month of readings for the family, a round of welfare visits and a carer's day."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute("UPDATE stations SET opens = '00:00', closes = '00:00'")
         press_sos(pendant, world, 1)
@@ -133,6 +135,7 @@ async def open_alarms(
         )
     await a_month_of_data(database_url, world)
     await a_round(backend, database_url, world)
+    await a_carer_day(backend, world)
     return world
 
 
@@ -167,6 +170,13 @@ async def test_every_page_in_both_languages_passes_axe_and_speaks_one_language(
         await visitor.locator("#visit-list li button").first.click()
         await expect(visitor.locator("#checklist")).to_be_visible()
         await audit(visitor, "visit checklist", lang, data, problems)
+
+        carer = await sign_in("carer", lang=lang, viewport=PHONE)
+        await expect(carer.locator("#route li").first).to_be_visible()
+        await audit(carer, "carer", lang, data, problems)
+        await carer.locator("#route li button").first.click()
+        await expect(carer.locator("#check-in")).to_be_visible()
+        await audit(carer, "carer visit", lang, data, problems)
 
         family = await sign_in("family", lang=lang, viewport=PHONE)
         await expect(family.locator("#charts[data-range]")).to_be_attached()

@@ -20,7 +20,7 @@ class DemoLogin:
     password: str
     role: Role
     display_name: str
-    station: int | None = None  # the station's index in the neighbourhood, for a responder or a visitor
+    station: int | None = None  # the station's index in the neighbourhood, for a station's staff
     follows: int | None = None  # the resident's index in the neighbourhood, for family
 
 
@@ -31,6 +31,7 @@ DEMO_PEOPLE = (
     ("operator", Role.OPERATOR, "李娜", None, None),
     ("responder", Role.RESPONDER, "王强", 0, None),
     ("visitor", Role.VISITOR, "孙丽", 0, None),
+    ("carer", Role.CARER, "吴芳", 0, None),
     ("family", Role.FAMILY, "陈静", None, 0),
     ("family2", Role.FAMILY, "赵磊", None, 1),
 )

@@ -39,6 +39,7 @@ PAGES = {
         Page("family", "/family", frozenset({Role.FAMILY})),
         Page("admin", "/admin", frozenset({Role.ADMIN, Role.SUPERVISOR})),
         Page("visits", "/visits", frozenset({Role.VISITOR, Role.ADMIN, Role.SUPERVISOR})),
+        Page("carer", "/carer", frozenset({Role.CARER})),
     )
 }
 HOME_OF = {
@@ -47,6 +48,7 @@ HOME_OF = {
     Role.OPERATOR: "/console",
     Role.RESPONDER: "/station",
     Role.VISITOR: "/visits",
+    Role.CARER: "/carer",
     Role.FAMILY: "/family",
 }
 

@@ -1,6 +1,6 @@
 // The welfare visitor's phone page: today's visits, then one visit with the resident's card and the checklist.
 import { api, el, formatTime, lang, startPage, t, toast } from "./common.js";
-import { label } from "./labels.js";
+import { openFromHash, residentCard } from "./visits/card.js";
 import { CHECKLIST } from "./visits/strings.js";
 
 /** A local calendar day (YYYY-MM-DD) in the reader's language, e.g. 12月7日 / 7 Dec. */
@@ -102,31 +102,13 @@ function recordForm(visit, onSaved) {
   return form;
 }
 
-function residentCard(card) {
-  const r = card.resident;
+function visitorCard(card) {
   const level = card.standing.level;
-  const facts = [
-    r.age !== null ? t("vi.age", { age: r.age }) : null,
-    r.sex ? t(`vi.${r.sex}`) : null,
-    ...card.living_situation.map((code) => t(`vi.living.${code}`)),
-  ].filter(Boolean).join(" · ");
-  return el("section", { class: "card resident-card", id: "resident-card", "aria-labelledby": "resident-name" },
-    el("h1", { id: "resident-name" }, r.name),
-    facts ? el("p", { class: "facts" }, facts) : null,
-    el("p", { class: "address" }, r.address || "—"),
-    r.access_notes ? el("p", {}, el("strong", {}, t("vi.access")), " ", r.access_notes) : null,
-    r.phone ? el("p", {}, el("a", { class: "button big", href: `tel:${r.phone}` }, t("vi.call", { phone: r.phone })))
-      : null,
-    el("dl", { class: "facts-list" },
-      el("dt", {}, t("vi.level")),
-      el("dd", { id: "ability-level" }, level === null ? t("vi.noLevel") : t(`vi.level.${level}`)),
-      r.conditions.length ? [el("dt", {}, t("vi.conditions")),
-        el("dd", {}, r.conditions.join(lang() === "zh" ? "、" : ", "))] : null,
-      r.mobility ? [el("dt", {}, t("vi.mobility")), el("dd", {}, r.mobility)] : null,
-      r.language ? [el("dt", {}, t("vi.language")), el("dd", {}, r.language)] : null),
-    r.contacts.length ? [el("h2", {}, t("vi.contacts")), el("ul", { class: "contacts" }, r.contacts.map((c) =>
-      el("li", {}, `${c.name}${c.relation ? ` (${label("relation", c.relation)})` : ""} `,
-        c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : null)))] : null);
+  return residentCard(card.resident, {
+    facts: card.living_situation.map((code) => t(`vi.living.${code}`)),
+    rows: [el("dt", {}, t("vi.level")),
+      el("dd", { id: "ability-level" }, level === null ? t("vi.noLevel") : t(`vi.level.${level}`))],
+  });
 }
 
 startPage("visits", async (main) => {
@@ -155,18 +137,12 @@ startPage("visits", async (main) => {
       el("p", { class: "row" }, statusBadge(card.visit), el("span", { class: "muted" },
         t(`vi.${card.visit.frequency}`), " · ", t("vi.dueBy", { from: day(card.visit.due_from),
           to: day(card.visit.due_by) }))),
-      residentCard(card),
+      visitorCard(card),
       card.records.length ? el("section", { class: "card", id: "records" }, el("h2", {}, t("vi.records")),
         el("ul", { class: "records" }, card.records.map(recordItem))) : null,
       card.visit.status === "planned" ? recordForm(card.visit, showList) : null].filter(Boolean));
     window.scrollTo(0, 0);
   }
 
-  const opened = Number(location.hash.slice(1));
-  try {
-    await (opened ? showVisit(opened) : showList());
-  } catch (err) {
-    toast(t("error.generic", { detail: err.message }), "error");
-    if (opened) await showList();
-  }
+  await openFromHash(showList, showVisit);
 });

@@ -1,0 +1,142 @@
+// The carer's phone page: today's visits in route order, then one visit with the resident's card, check-in by the
+// phone's position, and check-out with the service's task checklist, notes and the outcome.
+import { api, el, formatTime, startPage, t, toast } from "./common.js";
+import "./carer/strings.js";
+import { openFromHash, residentCard } from "./visits/card.js";
+
+const clockTime = (iso) => formatTime(iso, { date: false, seconds: false });
+
+function state(visit) {
+  if (visit.checked_out_at) return "done";
+  if (visit.checked_in_at) return "in";
+  return visit.non_arrival_at ? "late" : "todo";
+}
+
+function stateBadge(visit) {
+  const now = state(visit);
+  const tone = { done: "ok", in: "ok", late: "bad", todo: "warn" }[now];
+  return el("span", { class: `badge ${tone} visit-state` }, t(`ca.${now}`));
+}
+
+/** The phone's position, or an error the carer can read. */
+function position() {
+  return new Promise((resolve, reject) => {
+    if (!navigator.geolocation) {
+      reject(new Error("geolocation"));
+      return;
+    }
+    navigator.geolocation.getCurrentPosition((found) => resolve({ lat: found.coords.latitude,
+      lon: found.coords.longitude }), (err) => reject(new Error(err.message)), { enableHighAccuracy: true,
+      timeout: 15000 });
+  });
+}
+
+function detail(err) {
+  return Array.isArray(err.detail) ? err.detail.map((d) => d.msg).join("; ") : err.message;
+}
+
+/** Send the phone's position with ``body`` to ``path``; shows the refusal (too far, too early) in ``error``. */
+async function withPosition(button, error, path, body = {}) {
+  button.disabled = true;
+  error.textContent = t("ca.locating");
+  try {
+    const where = await position().catch((err) => {
+      throw new Error(t("ca.noLocation", { detail: err.message }));
+    });
+    const saved = await api(path, { method: "POST", body: { ...where, ...body } });
+    error.textContent = "";
+    return saved;
+  } catch (err) {
+    error.textContent = t("error.generic", { detail: detail(err) });
+    button.disabled = false;
+    return null;
+  }
+}
+
+function checkOutForm(visit, onSaved) {
+  const error = el("p", { class: "error", role: "alert", id: "check-out-error" });
+  const tasks = el("fieldset", { class: "question", id: "tasks" }, el("legend", {}, t("ca.tasks")),
+    el("div", { class: "choices stacked" }, visit.tasks.map((task) => el("label", { class: "choice" },
+      el("input", { type: "checkbox", name: "task", value: task }), task))));
+  const hint = el("p", { class: "muted" }, t("ca.problemHint"));
+  const outcomes = el("fieldset", { class: "question" }, el("legend", {}, t("ca.outcome")),
+    el("div", { class: "choices stacked" }, ["completed", "not_home", "unwell"].map((value) => el("label", {
+      class: "choice" }, el("input", { type: "radio", name: "outcome", value, checked: value === "completed",
+      onchange: () => tasks.classList.toggle("hidden", value === "not_home") }), t(`ca.outcome.${value}`)))));
+  const note = el("textarea", { id: "carer-note", name: "note", maxlength: 2000 });
+  const submit = el("button", { type: "submit", class: "primary big", id: "check-out" }, t("ca.checkOut"));
+  const form = el("form", { class: "card record-form check-out-form", id: "check-out-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const outcome = new FormData(form).get("outcome");
+    const checklist = outcome === "not_home" ? null : Object.fromEntries(
+      [...tasks.querySelectorAll("input")].map((input) => [input.value, input.checked]));
+    const saved = await withPosition(submit, error, `care/carer-visits/${visit.booking_id}/check-out`,
+      { outcome, checklist, note: note.value.trim() || null });
+    if (saved) {
+      toast(t(saved.incident_id ? "ca.checkedOutIncident" : "ca.checkedOutToast"));
+      onSaved();
+    }
+  } }, el("h2", {}, t("ca.checkOut")), visit.tasks.length ? tasks : null, outcomes, hint,
+  el("label", { for: "carer-note" }, t("ca.note")), note, error, submit);
+  return form;
+}
+
+function checkInBox(visit, onSaved) {
+  const error = el("p", { role: "alert", id: "check-in-error" });
+  const button = el("button", { type: "button", class: "primary big", id: "check-in", onclick: async () => {
+    if (await withPosition(button, error, `care/carer-visits/${visit.booking_id}/check-in`)) {
+      toast(t("ca.checkedInToast"));
+      onSaved();
+    }
+  } }, t("ca.checkIn"));
+  return el("section", { class: "card", id: "check-in-box" }, button, error, el("p", { class: "muted" },
+    t("ca.unitHint")));
+}
+
+function visitLine(visit) {
+  return [t("ca.time", { from: clockTime(visit.starts_at), to: clockTime(visit.ends_at) }), " · ",
+    t(`ca.kind.${visit.service_kind}`), " · ", visit.service_name];
+}
+
+function proofs(visit) {
+  if (!visit.checked_in_at) return null;
+  const how = [visit.home_unit_in_at ? t("ca.byUnit") : null,
+    visit.phone_in_m !== null ? t("ca.byPhone", { m: Math.round(visit.phone_in_m) }) : null].filter(Boolean);
+  return el("p", { id: "proofs" }, t("ca.checkedIn", { at: clockTime(visit.checked_in_at) }),
+    t("ca.proofs", { how: how.join(t("ca.and")) }),
+    visit.outcome ? [el("br"), t("ca.result", { outcome: t(`ca.outcome.${visit.outcome}`) })] : null);
+}
+
+startPage("carer", async (main) => {
+  main.classList.add("visits", "carer");
+
+  async function showList() {
+    history.replaceState(null, "", "/carer");
+    const visits = await api("care/carer-visits");
+    main.replaceChildren(el("h1", {}, t("ca.today")), visits.length
+      ? el("ol", { class: "route", id: "route" }, visits.map((visit) => el("li", {
+        class: `route-item s-${state(visit)}`, id: `visit-${visit.booking_id}`, "data-state": state(visit) },
+      el("button", { type: "button", class: "visit-open", onclick: () => showVisit(visit.booking_id) },
+        el("span", { class: "row" }, el("strong", { class: "visit-name" }, visit.resident_name), stateBadge(visit)),
+        el("span", {}, visit.address || "—"),
+        el("span", { class: "muted" }, ...visitLine(visit))))))
+      : el("p", { class: "muted", id: "no-visits" }, t("ca.none")));
+  }
+
+  async function showVisit(id) {
+    history.replaceState(null, "", `/carer#${id}`);
+    const card = await api(`care/carer-visits/${id}`);
+    const visit = card.visit;
+    const reopen = () => showVisit(id);
+    main.replaceChildren(...[
+      el("button", { type: "button", id: "back", class: "big", onclick: showList }, t("ca.back")),
+      el("p", { class: "row" }, stateBadge(visit), el("span", { class: "muted" }, ...visitLine(visit))),
+      proofs(visit),
+      residentCard(card.resident),
+      visit.checked_in_at ? null : checkInBox(visit, reopen),
+      visit.checked_in_at && !visit.checked_out_at ? checkOutForm(visit, showList) : null].filter(Boolean));
+    window.scrollTo(0, 0);
+  }
+
+  await openFromHash(showList, showVisit);
+});
