@@ -4,6 +4,7 @@ client-credentials token, and the read-only R4 endpoints scoped to the residents
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -309,6 +310,24 @@ async def test_a_clinic_reads_a_consenting_residents_patient_observations_device
         await db.execute("UPDATE incidents SET status = 'resolved', closed_at = now() WHERE id = %s", (opened[0],))
         flags = resources(valid(await client.get("/fhir/R4/Flag", params={"patient": resident}, headers=bearer)))
         assert str(opened[0]) not in {f["id"] for f in flags}
+
+        since = (first + 2 * HOUR).isoformat()
+        exported = await client.get("/fhir/R4/Patient/$export", params={"_since": since}, headers=bearer)
+        assert exported.status_code == 200, exported.text
+        assert exported.headers["content-type"] == "application/fhir+ndjson"
+        lines = [json.loads(line) for line in exported.text.splitlines()]
+        for line in lines:
+            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        kinds = [line["resourceType"] for line in lines]
+        assert kinds.count("Patient") == 1
+        assert [o["effectivePeriod"]["start"] for o in lines if o["resourceType"] == "Observation"] == [
+            (first + HOUR).isoformat().replace("+00:00", "Z")
+        ] * 5
+        assert {d["id"] for d in lines if d["resourceType"] == "Device"} == {d["id"] for d in devices}
+        only = await client.get("/fhir/R4/Patient/$export", params={"_type": "Observation"}, headers=bearer)
+        assert len(only.text.splitlines()) == 10
+        wrong = await client.get("/fhir/R4/Patient/$export", params={"_type": "Encounter"}, headers=bearer)
+        assert "'Encounter' is not exported" in outcome(wrong, 400)
 
     reads = await (
         await db.execute(

@@ -10,6 +10,7 @@ from typing import Any, Final
 from homecare.contracts.messages import Metric
 
 FHIR_JSON: Final = "application/fhir+json"
+FHIR_NDJSON: Final = "application/fhir+ndjson"
 R4_PREFIX: Final = "/fhir/R4"
 """Where the R4 interface is served; every answer under it, errors too, is FHIR JSON."""
 FHIR_VERSION: Final = "4.0.1"
@@ -21,6 +22,7 @@ RESIDENT_SYSTEM: Final = "urn:homecare:resident"
 DEVICE_SYSTEM: Final = "urn:homecare:device"
 DEVICE_KIND_SYSTEM: Final = "urn:homecare:device-kind"
 INCIDENT_CAUSE_SYSTEM: Final = "urn:homecare:incident-cause"
+PATIENT_EXPORT: Final = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
 HOUR: Final = timedelta(hours=1)
 
 Resource = dict[str, Any]
@@ -212,6 +214,11 @@ def capability_statement(
                             {"name": name, "type": kind, "documentation": doc} for name, kind, doc in params
                         ],
                     }
+                    | (
+                        {"operation": [{"name": "export", "definition": PATIENT_EXPORT}]}
+                        if resource_type == "Patient"
+                        else {}
+                    )
                     for resource_type, params in searches.items()
                 ],
             }

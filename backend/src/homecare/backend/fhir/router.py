@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Final
 from urllib.parse import parse_qsl, unquote_plus, urlencode
@@ -23,8 +24,8 @@ from homecare.backend.fhir.models import (
     NewClinic,
     RegisteredClinic,
 )
-from homecare.backend.fhir.resources import FHIR_JSON, R4_PREFIX
-from homecare.backend.fhir.search import SEARCHES, Search, parse_search, patient_id
+from homecare.backend.fhir.resources import FHIR_JSON, FHIR_NDJSON, R4_PREFIX
+from homecare.backend.fhir.search import SEARCHES, Search, parse_export, parse_search, patient_id
 from homecare.backend.fhir.service import Page
 from homecare.backend.inputs import RowId
 from homecare.backend.zones import zone_or_service
@@ -187,18 +188,20 @@ async def metadata(request: Request) -> FhirResponse:
     return FhirResponse(fhir.capability_statement(base=_base(request), published=datetime.now(UTC), searches=SEARCHES))
 
 
+@r4_router.get("/Patient/$export")
+async def export(request: Request, clinic: ClinicDep, conn: ConnDep, settings: SettingsDep) -> Response:
+    """A bulk export answered at once (not the Bulk Data specification's asynchronous kick-off): NDJSON, one
+    resource a line, of the consenting residents (parameters: ``_since``, ``_until``, ``_type``)."""
+    asked = parse_export(list(request.query_params.multi_items()), zone=zone_or_service(settings.timezone))
+    found = await service.export(conn, clinic=clinic, export=asked, query=request.url.query)
+    body = "".join(json.dumps(resource, ensure_ascii=False) + "\n" for resource in found)
+    return Response(body, media_type=FHIR_NDJSON)
+
+
 @r4_router.get("/Patient/{resource_id}")
 async def read_patient(clinic: ClinicDep, conn: ConnDep, resource_id: str) -> FhirResponse:
     resident_id = patient_id(resource_id)
     return FhirResponse(await service.read_patient(conn, clinic=clinic, resident_id=resident_id))
-
-
-SEARCHERS: Final = {
-    "Patient": service.search_patients,
-    "Observation": service.search_observations,
-    "Device": service.search_devices,
-    "Flag": service.search_flags,
-}
 
 
 @r4_router.get("/{resource_type}")
@@ -206,10 +209,10 @@ async def search(
     request: Request, clinic: ClinicDep, conn: ConnDep, settings: SettingsDep, resource_type: str
 ) -> FhirResponse:
     """A search of one resource type (SEARCHES says which parameters each serves)."""
-    if resource_type not in SEARCHERS:
+    if resource_type not in service.SEARCHERS:
         raise ResourceNotFound(f"the resource type {resource_type!r}")
     found = parse_search(
         resource_type, list(request.query_params.multi_items()), zone=zone_or_service(settings.timezone)
     )
-    page = await SEARCHERS[resource_type](conn, clinic=clinic, search=found, query=request.url.query)
+    page = await service.SEARCHERS[resource_type](conn, clinic=clinic, search=found, query=request.url.query)
     return _bundle(request, found, page)

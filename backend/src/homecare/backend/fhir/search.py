@@ -180,3 +180,38 @@ def parse_search(resource_type: str, params: list[tuple[str, str]], *, zone: tzi
         count=_number("_count", values["_count"][0], 1, MAX_COUNT) if "_count" in values else DEFAULT_COUNT,
         offset=_number("_offset", values["_offset"][0], 0, MAX_OFFSET) if "_offset" in values else 0,
     )
+
+
+EXPORT_TYPES: Final = ("Patient", "Device", "Flag", "Observation")
+NDJSON_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A bulk export: which resource types, and the period whose Observations it holds (by when they were last
+    updated: ``_since`` inclusive, ``_until`` exclusive)."""
+
+    types: list[str]
+    period: Period
+
+
+def parse_export(params: list[tuple[str, str]], *, zone: tzinfo) -> Export:
+    """The export the query asks for; InvalidSearch names what is not served."""
+    values: dict[str, str] = {}
+    for name, value in params:
+        if name not in ("_since", "_until", "_type", "_outputFormat"):
+            raise InvalidSearch(f"$export has no parameter {name!r}; it serves _since, _until, _type, _outputFormat")
+        if name in values:
+            raise InvalidSearch(f"{name} is given more than once")
+        if not value or "\x00" in value:
+            raise InvalidSearch(f"{name} is empty or holds a NUL character")
+        values[name] = value
+    if values.get("_outputFormat", "ndjson") not in NDJSON_FORMATS:
+        raise InvalidSearch(f"_outputFormat: this server exports only {', '.join(sorted(NDJSON_FORMATS))}")
+    types = values["_type"].split(",") if "_type" in values else list(EXPORT_TYPES)
+    for resource_type in types:
+        if resource_type not in EXPORT_TYPES:
+            raise InvalidSearch(f"_type: {resource_type!r} is not exported; the types are {', '.join(EXPORT_TYPES)}")
+    since = date_period("_since", ["ge" + values["_since"]], zone) if "_since" in values else ALWAYS
+    until = date_period("_until", ["lt" + values["_until"]], zone) if "_until" in values else ALWAYS
+    return Export(types, since & until)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 from homecare.backend.fhir import ResourceNotFound
 from homecare.backend.fhir import repository as repo
 from homecare.backend.fhir import resources as fhir
 from homecare.backend.fhir.models import CallingClinic
-from homecare.backend.fhir.search import Search
+from homecare.backend.fhir.search import ALWAYS, MAX_COUNT, Export, Search
 from homecare.backend.residents.repository import record_access
 from homecare.storage.connections import Conn
 
@@ -110,3 +110,29 @@ async def search_flags(conn: Conn, *, clinic: CallingClinic, search: Search, que
     return await _answer(
         conn, clinic=clinic, search=search, query=query, resource_type="Flag", rows=rows, build=fhir.flag
     )
+
+
+SEARCHERS: Final = {
+    "Patient": search_patients,
+    "Observation": search_observations,
+    "Device": search_devices,
+    "Flag": search_flags,
+}
+"""The search of each resource type served."""
+
+
+async def export(conn: Conn, *, clinic: CallingClinic, export: Export, query: str) -> list[fhir.Resource]:
+    """Every resource of the exported types for the consenting residents: their Patients, Devices and open Flags,
+    and the Observations last updated within the period; read page by page like a search, and logged alike."""
+    found: list[fhir.Resource] = []
+    for resource_type in export.types:
+        updated = export.period if resource_type == "Observation" else ALWAYS
+        offset = 0
+        while True:
+            search = Search(last_updated=updated, count=MAX_COUNT, offset=offset)
+            page = await SEARCHERS[resource_type](conn, clinic=clinic, search=search, query=query)
+            found += page.resources
+            if not page.more:
+                break
+            offset += MAX_COUNT
+    return found
