@@ -128,18 +128,13 @@ async def _arrived_after_alert(conn: Conn, *, row: dict[str, Any], at: datetime,
     if row["non_arrival_at"] is None or row["checked_in_at"] is not None:
         return
     late_min = int((at - row["starts_at"]).total_seconds() // 60)
-    resident_id = row["resident_id"]
-    await apply_signal(
+    await _signal(
         conn,
-        signal=Signal(
-            resident_id=resident_id,
-            cause=Cause.CARER_NON_ARRIVAL,
-            kind=SignalKind.CLEAR,
-            priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_NON_ARRIVAL),
-            explanation_en=f"The carer checked in {late_min} min after the booked start.",
-            explanation_zh=f"服务人员已签到，比预约开始晚 {late_min} 分钟。",
-            detected_at=at,
-        ),
+        resident_id=row["resident_id"],
+        cause=Cause.CARER_NON_ARRIVAL,
+        kind=SignalKind.CLEAR,
+        en=f"The carer checked in {late_min} min after the booked start.",
+        zh=f"服务人员已签到，比预约开始晚 {late_min} 分钟。",
         now=at,
         escalation=escalation,
     )
@@ -235,14 +230,30 @@ async def _raise(
     zh = f"{actor.display_name} 上门服务（{row['service_name']}）：{zh}。"
     if body.note:
         en, zh = f"{en} Note: {body.note}", f"{zh} 备注：{body.note}"
-    resident_id = row["resident_id"]
+    return await _signal(
+        conn, resident_id=row["resident_id"], cause=Cause.CARER_VISIT, en=en, zh=zh, now=now, escalation=escalation
+    )
+
+
+async def _signal(
+    conn: Conn,
+    *,
+    resident_id: int,
+    cause: Cause,
+    en: str,
+    zh: str,
+    now: datetime,
+    escalation: Escalation,
+    kind: SignalKind = SignalKind.ALARM,
+) -> int | None:
+    """A signal about a visit through the alarm path at the resident's priority for ``cause``; its incident."""
     applied = await apply_signal(
         conn,
         signal=Signal(
             resident_id=resident_id,
-            cause=Cause.CARER_VISIT,
-            kind=SignalKind.ALARM,
-            priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_VISIT),
+            cause=cause,
+            kind=kind,
+            priority=(await get_settings(conn, resident_id=resident_id)).priority(cause),
             explanation_en=en[:300],
             explanation_zh=zh[:300],
             detected_at=now,
@@ -286,24 +297,17 @@ async def raise_non_arrivals(conn: Conn, *, now: datetime, late_after: timedelta
             who_en, who_zh = (
                 (row["carer_name"], row["carer_name"]) if row["carer_id"] else ("no carer", "未指派服务人员")
             )
-            resident_id = row["resident_id"]
-            applied = await apply_signal(
+            incident_id = await _signal(
                 conn,
-                signal=Signal(
-                    resident_id=resident_id,
-                    cause=Cause.CARER_NON_ARRIVAL,
-                    kind=SignalKind.ALARM,
-                    priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.CARER_NON_ARRIVAL),
-                    explanation_en=f"{row['service_name']} of {row['station_name']} ({who_en}) has not checked in "
-                    f"{late_min} min after the booked start."[:300],
-                    explanation_zh=f"{row['station_name']}的{row['service_name']}（{who_zh}）预约开始已 {late_min} "
-                    "分钟，仍未签到。"[:300],
-                    detected_at=now,
-                ),
+                resident_id=row["resident_id"],
+                cause=Cause.CARER_NON_ARRIVAL,
+                en=f"{row['service_name']} of {row['station_name']} ({who_en}) has not checked in "
+                f"{late_min} min after the booked start.",
+                zh=f"{row['station_name']}的{row['service_name']}（{who_zh}）预约开始已 {late_min} 分钟，仍未签到。",
                 now=now,
                 escalation=escalation,
             )
-            await repo.mark_non_arrival(conn, booking_id=row["booking_id"], at=now, incident_id=applied.incident_id)
+            await repo.mark_non_arrival(conn, booking_id=row["booking_id"], at=now, incident_id=incident_id)
     return len(rows)
 
 
