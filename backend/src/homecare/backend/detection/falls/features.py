@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import butter, find_peaks, sosfilt, sosfilt_zi
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
@@ -101,17 +101,41 @@ def condition(acc_g: npt.ArrayLike, fs: float) -> FloatArray:
     # Clip before filtering, as a ±4 g device would have, so peak height above saturation carries nothing.
     clipped = np.clip(acc, -ACC_FULL_SCALE_G, ACC_FULL_SCALE_G)
     # Zero-phase, so the impact peak stays where it was; the same analogue band whatever the input rate.
-    filtered = sosfiltfilt(_low_pass(float(fs)), clipped, axis=0)
+    filtered = _zero_phase(clipped, float(fs))
     t_in = np.arange(acc.shape[0]) / fs
     t_out = np.arange(int((acc.shape[0] - 1) / fs * MODEL_FS + 1e-9) + 1) / MODEL_FS
     resampled = np.column_stack([np.interp(t_out, t_in, filtered[:, axis]) for axis in range(3)])
     return resampled / resting_gain(resampled)
 
 
+@dataclass(frozen=True)
+class _LowPass:
+    """The band-limiting filter for one input rate, with its initial state per unit step and its edge padding."""
+
+    sos: FloatArray
+    zi: FloatArray
+    """(sections, 2, 1): multiplied by a first sample, the state of a filter that has long seen that value."""
+    edge: int
+
+
 @functools.lru_cache(maxsize=64)
-def _low_pass(fs: float) -> FloatArray:
-    """The band-limiting filter for one input rate (designing it costs more than running it)."""
-    return np.asarray(butter(4, BANDWIDTH_HZ, fs=fs, output="sos"), dtype=np.float64)
+def _low_pass(fs: float) -> _LowPass:
+    """Design the filter for one input rate once (designing it costs more than running it)."""
+    sos = np.asarray(butter(4, BANDWIDTH_HZ, fs=fs, output="sos"), dtype=np.float64)
+    # scipy's sosfiltfilt default padding: three times the taps not lost to poles and zeros at the origin.
+    taps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return _LowPass(sos=sos, zi=sosfilt_zi(sos)[:, :, None], edge=3 * taps)
+
+
+def _zero_phase(x: FloatArray, fs: float) -> FloatArray:
+    """Filter the columns of ``x`` forward and back, as scipy's sosfiltfilt does with its odd padding, with the
+    filter's design and initial state computed once per rate rather than on every call."""
+    low = _low_pass(fs)
+    edge = low.edge
+    padded = np.concatenate((2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2 : -edge - 2 : -1]))
+    forward, _ = sosfilt(low.sos, padded, axis=0, zi=low.zi * padded[:1])
+    backward, _ = sosfilt(low.sos, forward[::-1], axis=0, zi=low.zi * forward[-1:])
+    return np.asarray(backward[::-1][edge:-edge], dtype=np.float64)
 
 
 def check_recording(n_samples: int, fs: float) -> None:
@@ -167,6 +191,11 @@ def _segment(start_s: float, end_s: float) -> slice:
     return slice(PRE_N + round(start_s * MODEL_FS), PRE_N + round(end_s * MODEL_FS))
 
 
+_BIN_EDGES = np.array([_segment(start, start + BIN_S).start for start in _BIN_STARTS], dtype=np.intp)
+"""Where each profile bin starts in a window; the bins are back to back up to its end."""
+_BIN_LENGTHS = np.diff(np.append(_BIN_EDGES, WINDOW_N))
+
+
 def _angle_deg(u: FloatArray, v: FloatArray) -> FloatArray:
     cosine = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
     return np.asarray(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))), dtype=np.float64)
@@ -206,13 +235,22 @@ def window_features(windows: FloatArray) -> FloatArray:
         magnitude.mean(axis=1),
         magnitude.std(axis=1),
     ]
-    for start in _BIN_STARTS:
-        part = _segment(start, start + BIN_S)
-        direction = windows[:, part].mean(axis=1)
-        columns += [
-            magnitude[:, part].mean(axis=1),
-            np.sqrt(windows[:, part].var(axis=1).sum(axis=1)),
-            _angle_deg(posture_before, direction),
-            _angle_deg(posture_after, direction),
-        ]
-    return np.column_stack(columns)
+    # The profile: every bin at once, as (k, bins) per feature, then interleaved bin by bin.
+    direction = _bin_means(windows)
+    spread = _bin_means((windows - np.repeat(direction, _BIN_LENGTHS, axis=1)) ** 2).sum(axis=2)
+    profile = np.stack(
+        [
+            _bin_means(magnitude),
+            np.sqrt(spread),
+            _angle_deg(posture_before[:, None], direction),
+            _angle_deg(posture_after[:, None], direction),
+        ],
+        axis=2,
+    )
+    return np.column_stack([*columns, profile.reshape(windows.shape[0], -1)])
+
+
+def _bin_means(values: FloatArray) -> FloatArray:
+    """Means of ``values`` (k, ``WINDOW_N``, ...) over each profile bin: (k, bins, ...)."""
+    sums = np.add.reduceat(values, _BIN_EDGES, axis=1)
+    return np.asarray(sums / _BIN_LENGTHS.reshape((1, -1) + (1,) * (values.ndim - 2)), dtype=np.float64)

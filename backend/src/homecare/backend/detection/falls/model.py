@@ -6,6 +6,7 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -116,22 +117,45 @@ class Forest:
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()
 
+    @cached_property
+    def _walk(self) -> _Walk:
+        """The trees laid out for walking every row through every tree at once (made on first use)."""
+        tree = np.repeat(np.arange(self.n_trees), np.diff(self.tree_offsets))
+        leaf = self.feature < 0
+        own = np.arange(self.feature.shape[0])
+        # Children as indices into the node arrays; a leaf is its own child (on feature 0) and so stays put.
+        left = np.where(leaf, own, self.left + self.tree_offsets[tree])
+        right = np.where(leaf, own, self.right + self.tree_offsets[tree])
+        return _Walk(
+            feature=np.where(leaf, 0, self.feature).astype(np.intp),
+            threshold=self.threshold,
+            left=left,
+            right=right,
+            leaf=leaf,
+        )
+
     def probabilities(self, x: FloatArray) -> FloatArray:
         """Mean leaf probability over the trees for each row of ``x``."""
         # The trees were fitted on float32 features (as scikit-learn does), so compare in float32 too.
         x32 = np.asarray(x, dtype=np.float32)
-        roots = self.tree_offsets[:-1]
-        node = np.broadcast_to(roots, (x32.shape[0], roots.shape[0])).copy()
+        walk = self._walk
+        node = np.broadcast_to(self.tree_offsets[:-1], (x32.shape[0], self.n_trees)).copy()
         rows = np.arange(x32.shape[0])[:, None]
-        while True:
-            feature = self.feature[node]
-            internal = feature >= 0
-            if not internal.any():
-                break
-            go_left = x32[rows, np.where(internal, feature, 0)] <= self.threshold[node]
-            child = np.where(go_left, self.left[node], self.right[node])
-            node = np.where(internal, roots + child, node)
+        while not walk.leaf[node].all():
+            go_left = x32[rows, walk.feature[node]] <= walk.threshold[node]
+            node = np.where(go_left, walk.left[node], walk.right[node])
         return np.asarray(self.fall_probability[node].mean(axis=1, dtype=np.float64), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """A forest's nodes with absolute child indices, leaves pointing at themselves."""
+
+    feature: npt.NDArray[np.intp]
+    threshold: npt.NDArray[np.float64]
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+    leaf: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
