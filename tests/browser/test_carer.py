@@ -16,18 +16,18 @@ from tests.browser.test_visits import PHONE
 from tests.support.backend import AUTH, Backend
 from tests.support.world import World
 
-TASKS = ["送餐到桌", "检查冰箱", "清理餐具"]
+TASKS = ["清扫地面", "整理床铺", "检查燃气阀门"]
 
 
 async def a_carer_day(backend: Backend, world: World) -> list[int]:
-    """Two meals for the demo carer today, at the first two residents' in that order; their booking ids."""
+    """Two cleanings for the demo carer today, at the first two residents' in that order; their booking ids."""
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as api:
         service = await api.post(
             "/api/care/services",
             json={
                 "station_id": world.station_ids[0],
-                "kind": "meal",
-                "name": "午餐送餐",
+                "kind": "cleaning",
+                "name": "居家保洁",
                 "duration_min": 30,
                 "price_yuan": 20,
                 "capacity": 5,
@@ -70,7 +70,7 @@ async def test_a_carer_checks_in_and_out_on_a_phone(
     await expect(route).to_have_count(2)
     await expect(route.first).to_contain_text(name)  # the earlier visit first
     await expect(route.first).to_have_attribute("data-state", "todo")
-    await expect(route.first).to_contain_text("助餐")
+    await expect(route.first).to_contain_text("助洁")
     await screenshot(page, "carer-phone")
 
     await route.first.locator("button").click()
@@ -86,7 +86,8 @@ async def test_a_carer_checks_in_and_out_on_a_phone(
     await expect(tasks).to_have_count(3)
     await tasks.filter(has_text=TASKS[0]).click()
     await tasks.filter(has_text=TASKS[2]).click()
-    await page.fill("#carer-note", "冰箱里的牛奶过期了，已告知家属")
+    await page.fill("#carer-note", "厨房水龙头漏水，已告知家属")
+    await expect(page.locator(".toast")).to_have_count(0)  # the check-in's notice gone, not over the button
     await screenshot(page, "carer-checkout")
     await page.click("#check-out")
     await expect(page.locator("#visit-" + str(first))).to_have_attribute("data-state", "done")
@@ -110,7 +111,7 @@ async def test_a_carer_checks_in_and_out_on_a_phone(
     assert visit == (
         "completed",
         {TASKS[0]: True, TASKS[1]: False, TASKS[2]: True},
-        "冰箱里的牛奶过期了，已告知家属",
+        "厨房水龙头漏水，已告知家属",
         True,
     )
     assert opened is not None
