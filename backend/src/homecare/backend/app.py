@@ -31,6 +31,7 @@ from homecare.backend.fhir.router import r4_router as fhir_r4_router
 from homecare.backend.fhir.router import router as fhir_admin_router
 from homecare.backend.fhir.router import token_router as fhir_token_router
 from homecare.backend.http import install as install_error_handler
+from homecare.backend.incidents.feed import ChangeHub
 from homecare.backend.incidents.repository import count_due_timers
 from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.metrics import BackendMetrics
@@ -151,6 +152,8 @@ def create_app(settings: Settings) -> FastAPI:
         async with pool.connection() as conn:
             await prepare_database(conn, settings=settings)
         app.state.runtime = Runtime(settings=settings, pool=pool)
+        app.state.incident_changes = ChangeHub(dsn, pool)  # the consoles' live feeds share its one connection
+        await app.state.incident_changes.start()
         stop = asyncio.Event()
         maintenance = asyncio.create_task(run_maintenance(pool, settings, stop), name="storage-maintenance")
         delivery = asyncio.create_task(
@@ -165,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.alarm_pipeline.stop()
+            await app.state.incident_changes.stop()
             stop.set()
             await maintenance
             await delivery  # finishes the messages in hand; pending ones wait in the outbox

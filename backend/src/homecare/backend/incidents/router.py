@@ -13,7 +13,7 @@ from homecare.backend.accounts import NotAuthenticated
 from homecare.backend.alarms.pipeline import RunningPipeline
 from homecare.backend.deps import SESSION_COOKIE, ConnDep, StaffActor, authenticate
 from homecare.backend.incidents import service
-from homecare.backend.incidents.feed import follow_changes
+from homecare.backend.incidents.feed import ChangeHub
 from homecare.backend.incidents.models import (
     ActBody,
     Change,
@@ -192,11 +192,10 @@ async def feed(
     if not actor.is_staff:
         await websocket.close(code=1008, reason=f"{actor.role.value} may not follow the incident feed")
         return
-    assert runtime.settings.database_url is not None
     await websocket.accept()
 
     async def send_all() -> None:
-        stream = follow_changes(cast(str, runtime.settings.database_url), after=after)
+        stream = cast(ChangeHub, websocket.app.state.incident_changes).follow(after=after)
         try:
             async for change in stream:
                 await websocket.send_text(change.model_dump_json())
