@@ -239,10 +239,28 @@ async def test_maintenance_runs_in_one_process_at_a_time(database_url: str) -> N
         assert report.rollups is not None
 
 
-async def test_housekeeping_deletes_expired_heartbeats_and_dead_letters(db: Conn) -> None:
+async def test_housekeeping_deletes_expired_heartbeats_dead_letters_and_unlinked_pipeline_records(db: Conn) -> None:
     fleet = await make_fleet(db)
     device = next(iter(fleet.devices))
     now = await db_now(db)
+    resident = await (await db.execute("INSERT INTO residents (display_name) VALUES ('r') RETURNING id")).fetchone()
+    assert resident is not None
+    incident = await (
+        await db.execute(
+            "INSERT INTO incidents (resident_id, cause, priority, status, explanation_en, explanation_zh, opened_at, "
+            "last_seen_at) VALUES (%s, 'sos', 1, 'open', 'e', 'z', %s, %s) RETURNING id",
+            (resident[0], now, now),
+        )
+    ).fetchone()
+    assert incident is not None
+    # The pipeline's record of three events: an old one that changed nothing, an old one that opened the incident,
+    # a recent one that changed nothing. Only the first is past keeping.
+    for item_id, age_days, incident_id in ((1, 40, None), (2, 40, incident[0]), (3, 1, None)):
+        await db.execute(
+            "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
+            "VALUES ('event', %s, %s, 'informational', %s)",
+            (item_id, incident_id, now - timedelta(days=age_days)),
+        )
     for age_days, seq in ((40, 1), (1, 2)):
         at = now - timedelta(days=age_days)
         await db.execute(
@@ -258,7 +276,10 @@ async def test_housekeeping_deletes_expired_heartbeats_and_dead_letters(db: Conn
     assert report is not None
     assert report.rows_deleted["heartbeats"] == 1
     assert report.rows_deleted["dead_letters"] == 1
+    assert report.rows_deleted["pipeline_processed"] == 1
     assert (await (await db.execute("SELECT seq FROM heartbeats")).fetchall()) == [(2,)]
+    kept = await (await db.execute("SELECT item_id FROM pipeline_processed ORDER BY item_id")).fetchall()
+    assert kept == [(2,), (3,)]
 
 
 async def test_the_maintenance_loop_refreshes_until_stopped(database_url: str, db: Conn) -> None:
