@@ -116,12 +116,15 @@ async def offers(conn: Conn, *, actor: Actor, resident_id: int, kind: ServiceKin
 
 
 async def booking_view(conn: Conn, row: dict[str, Any]) -> Booking:
+    """A booking with its service, the price fixed when booked, and the ratings and complaints of its visit."""
     [service] = await repo.services(conn, service_id=row["service_id"])
     return Booking.model_validate(
         {
             **row,
             "service": _service(service),
             "quote": {k: row[k] for k in ("price_yuan", "subsidy_yuan", "copay_yuan")},
+            "ratings": await repo.ratings(conn, booking_id=row["id"]),
+            "complaints": await repo.complaints(conn, booking_id=row["id"]),
         }
     )
 

@@ -320,10 +320,26 @@ async def non_arrivals(conn: Conn, *, actor: Actor, station_id: int | None, now:
 
 
 async def figures(
-    conn: Conn, *, since: datetime, until: datetime, now: datetime, late_after: timedelta
+    conn: Conn,
+    *,
+    actor: Actor,
+    station_id: int | None,
+    since: datetime,
+    until: datetime | None,
+    now: datetime,
+    late_after: timedelta,
 ) -> list[CarerFigures]:
-    """Late, missed and short visits per carer and providing station, for visits that started in [since, until)."""
+    """Late, missed and short visits, ratings and complaints per carer and providing station (a responder: their
+    own station's), for visits due to start in [since, until) that have begun (started, or checked in early)."""
+    if actor.role is Role.RESPONDER:
+        station_id = actor.station_id
     rows = await repo.carer_figures(
-        conn, since=since, until=until, now=now, late_after=late_after, short_share=SHORT_VISIT_SHARE
+        conn,
+        since=since,
+        until=until,
+        now=now,
+        late_after=late_after,
+        short_share=SHORT_VISIT_SHARE,
+        station_id=station_id,
     )
     return [CarerFigures.model_validate(row, from_attributes=True) for row in rows]

@@ -430,6 +430,62 @@ class Booking(_Out):
     series_id: int | None = Field(description="The first booking of its recurring series; null for a one-off.")
     changes: int = Field(description="How often it was moved to another time.")
     carer_id: int | None = Field(description="The carer who delivers it; null until one is assigned.")
+    carer_name: str | None
+    checked_in_at: datetime | None = Field(description="When the carer checked in (home unit or phone).")
+    checked_out_at: datetime | None
+    outcome: Outcome | None
+    ratings: list[Rating] = Field(description="The family's and the resident's ratings of the visit.")
+    complaints: list[Complaint]
+
+
+# --- ratings and complaints ------------------------------------------------------------------------------------
+
+Rater = Literal["family", "resident"]
+"""Who a rating or complaint is from: a linked family member, or the resident (recorded by the call centre or the
+providing station)."""
+ComplaintCategory = Literal["late", "missed", "incomplete", "attitude", "safety", "charge", "other"]
+"""Why: came late, did not come, tasks left undone, the carer's attitude, safety, the charge, something else."""
+
+
+class RatingIn(_In):
+    """A rating of a checked-out visit: once per rater (each family member; the resident once)."""
+
+    stars: int = Field(ge=1, le=5, description="1 (very poor) … 5 (very good).")
+    comment: Text | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class Rating(_Out):
+    booking_id: int
+    rater: Rater
+    stars: int
+    comment: str | None
+    rated_at: datetime
+    recorded_by: str = Field(description="The account that gave it (for the resident: who typed it in).")
+
+
+class ComplaintIn(_In):
+    category: ComplaintCategory
+    text: Text = Field(min_length=1, max_length=2000)
+
+
+class Complaint(_Out):
+    """A complaint about a booked visit, as the providing station sees it."""
+
+    id: int
+    booking_id: int
+    resident_id: int
+    resident_name: str
+    service_name: str
+    station_id: int
+    station_name: str
+    carer_id: int | None
+    carer_name: str | None
+    starts_at: datetime
+    raised_by: Rater
+    category: ComplaintCategory
+    text: str
+    raised_at: datetime
+    recorded_by: str
 
 
 # --- carer visits --------------------------------------------------------------------------------------------
@@ -530,3 +586,6 @@ class CarerFigures(_Out):
     late_min_avg: float | None = Field(description="How late those arrivals were on average, minutes after the start.")
     checked_out: int
     short: int = Field(description="At home for less than the share of the booked duration a visit must last.")
+    ratings: int = Field(description="Ratings of these visits, by family and residents.")
+    rating_avg: float | None = Field(description="Their average stars (1–5); null without a rating.")
+    complaints: int = Field(description="Complaints about these visits.")

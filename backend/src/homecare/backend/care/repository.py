@@ -481,7 +481,11 @@ async def insert_booking(conn: Conn, *, values: dict[str, Any]) -> int:
 _BOOKING_COLUMNS = (
     "id, resident_id, service_id, starts_at, ends_at, status, channel, price_yuan, subsidy_yuan, copay_yuan, "
     "booked_by, booked_at, cancelled_at, cancelled_by, cancel_reason, series_id, carer_id, "
-    "(SELECT count(*) FROM care_booking_changes c WHERE c.booking_id = care_bookings.id)::int AS changes"
+    "(SELECT count(*) FROM care_booking_changes c WHERE c.booking_id = care_bookings.id)::int AS changes, "
+    "(SELECT u.display_name FROM users u WHERE u.id = care_bookings.carer_id) AS carer_name, "
+    "(SELECT v.checked_in_at FROM care_service_visits v WHERE v.booking_id = care_bookings.id) AS checked_in_at, "
+    "(SELECT v.checked_out_at FROM care_service_visits v WHERE v.booking_id = care_bookings.id) AS checked_out_at, "
+    "(SELECT v.outcome FROM care_service_visits v WHERE v.booking_id = care_bookings.id) AS outcome"
 )
 
 
@@ -745,15 +749,26 @@ class CarerFiguresRow:
     late_min_avg: float | None
     checked_out: int
     short: int
+    ratings: int
+    rating_avg: float | None
+    complaints: int
 
 
 async def carer_figures(
-    conn: Conn, *, since: datetime, until: datetime, now: datetime, late_after: timedelta, short_share: float
+    conn: Conn,
+    *,
+    since: datetime,
+    until: datetime | None,
+    now: datetime,
+    late_after: timedelta,
+    short_share: float,
+    station_id: int | None = None,
 ) -> list[CarerFiguresRow]:
-    """Live bookings that started in [since, until) and before ``now``, per providing station and carer, and per
-    station in all: checked in, missed (no check-in ``late_after`` past the start), late (checked in more than
-    ``late_after`` after the start, and by how much on average), checked out, and short (at home less than
-    ``short_share`` of the booked duration)."""
+    """Live bookings due to start in [since, until) (no end when None) that started before ``now`` or were checked
+    in early, per providing station (one, if given) and carer, and per station in all: checked in, missed (no
+    check-in ``late_after`` past the start), late (checked in more than ``late_after`` after the start, and by how
+    much on average), checked out, short (at home less than ``short_share`` of the booked duration), their ratings
+    (how many, the average stars) and complaints."""
     async with conn.cursor(row_factory=class_row(CarerFiguresRow)) as cur:
         await cur.execute(
             """
@@ -767,16 +782,101 @@ async def carer_figures(
                        FILTER (WHERE v.checked_in_at > b.starts_at + %(late)s))::float AS late_min_avg,
                    count(v.checked_out_at)::int AS checked_out,
                    count(*) FILTER (WHERE v.checked_out_at - v.checked_in_at
-                                          < (b.ends_at - b.starts_at) * %(short)s)::int AS short
+                                          < (b.ends_at - b.starts_at) * %(short)s)::int AS short,
+                   coalesce(sum(rt.n), 0)::int AS ratings,
+                   (sum(rt.stars)::float / nullif(sum(rt.n), 0)) AS rating_avg,
+                   coalesce(sum(k.n), 0)::int AS complaints
             FROM care_bookings b
             JOIN care_services c ON c.id = b.service_id
             JOIN stations s ON s.id = c.station_id
             LEFT JOIN users u ON u.id = b.carer_id
             LEFT JOIN care_service_visits v ON v.booking_id = b.id
-            WHERE b.status = 'booked' AND b.starts_at >= %(since)s AND b.starts_at < LEAST(%(until)s, %(now)s)
+            LEFT JOIN LATERAL (SELECT count(*) AS n, sum(stars) AS stars FROM care_visit_ratings
+                               WHERE booking_id = b.id) rt ON true
+            LEFT JOIN LATERAL (SELECT count(*) AS n FROM care_complaints WHERE booking_id = b.id) k ON true
+            WHERE b.status = 'booked' AND b.starts_at >= %(since)s
+              AND (%(until)s::timestamptz IS NULL OR b.starts_at < %(until)s)
+              AND (b.starts_at < %(now)s OR v.booking_id IS NOT NULL)
+              AND (%(station)s::int IS NULL OR c.station_id = %(station)s)
             GROUP BY GROUPING SETS ((c.station_id), (c.station_id, b.carer_id))
             ORDER BY c.station_id, GROUPING(b.carer_id) DESC, b.carer_id NULLS LAST
             """,
-            {"late": late_after, "now": now, "since": since, "until": until, "short": short_share},
+            {
+                "late": late_after,
+                "now": now,
+                "since": since,
+                "until": until,
+                "short": short_share,
+                "station": station_id,
+            },
+        )
+        return await cur.fetchall()
+
+
+# --- ratings and complaints ----------------------------------------------------------------------------------
+
+
+async def insert_rating(conn: Conn, *, values: dict[str, Any]) -> None:
+    """Store a rating (a second one by the same rater raises UniqueViolation)."""
+    await conn.execute(
+        "INSERT INTO care_visit_ratings (booking_id, rater, family_user, stars, comment, rated_at, recorded_by) "
+        "VALUES (%(booking_id)s, %(rater)s, %(family_user)s, %(stars)s, %(comment)s, %(rated_at)s, %(recorded_by)s)",
+        values,
+    )
+
+
+async def ratings(conn: Conn, *, booking_id: int) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT booking_id, rater, stars, comment, rated_at, recorded_by FROM care_visit_ratings "
+            "WHERE booking_id = %s ORDER BY rated_at, id",
+            (booking_id,),
+        )
+        return await cur.fetchall()
+
+
+async def insert_complaint(conn: Conn, *, values: dict[str, Any]) -> int:
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "INSERT INTO care_complaints (booking_id, raised_by, family_user, category, text, raised_at, recorded_by) "
+            "VALUES (%(booking_id)s, %(raised_by)s, %(family_user)s, %(category)s, %(text)s, %(raised_at)s, "
+            "%(recorded_by)s) RETURNING id",
+            values,
+        )
+        complaint_id = await cur.fetchone()
+    assert complaint_id is not None
+    return int(complaint_id)
+
+
+async def complaints(
+    conn: Conn,
+    *,
+    complaint_id: int | None = None,
+    booking_id: int | None = None,
+    station_id: int | None = None,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Complaints with their visit, resident, providing station and carer: by id, of a booking, or of a providing
+    station raised since a time; newest first."""
+    where, params = [], []
+    for clause, value in (
+        ("k.id = %s", complaint_id),
+        ("k.booking_id = %s", booking_id),
+        ("c.station_id = %s", station_id),
+        ("k.raised_at >= %s", since),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT k.id, k.booking_id, b.resident_id, r.display_name AS resident_name, c.name AS service_name, "
+            "       c.station_id, s.name AS station_name, b.carer_id, u.display_name AS carer_name, b.starts_at, "
+            "       k.raised_by, k.category, k.text, k.raised_at, k.recorded_by "
+            "FROM care_complaints k JOIN care_bookings b ON b.id = k.booking_id "
+            "JOIN residents r ON r.id = b.resident_id JOIN care_services c ON c.id = b.service_id "
+            "JOIN stations s ON s.id = c.station_id LEFT JOIN users u ON u.id = b.carer_id "
+            f"WHERE {' AND '.join(where) or 'true'} ORDER BY k.raised_at DESC, k.id DESC",
+            params,
         )
         return await cur.fetchall()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
-from homecare.backend.care import bookings, carers, rounds, service
+from homecare.backend.care import bookings, carers, feedback, rounds, service
 from homecare.backend.care.models import (
     Assessment,
     AssessmentIn,
@@ -25,11 +25,15 @@ from homecare.backend.care.models import (
     CarerVisit,
     CarerVisitCard,
     CheckOutIn,
+    Complaint,
+    ComplaintIn,
     MoveIn,
     Offer,
     PhoneProof,
     Profile,
     ProfileIn,
+    Rating,
+    RatingIn,
     Round,
     RoundIn,
     SeriesIn,
@@ -64,6 +68,8 @@ CarerActor = Annotated[Actor, Depends(require_role(Role.CARER))]
 AlertReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))]
 """The call centre, and station responders (their own station's)."""
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
+FeedbackActor = Annotated[Actor, Depends(require_role(Role.FAMILY, *STAFF_ROLES, Role.RESPONDER))]
+"""Family for themselves; the call centre and station responders for the resident."""
 
 
 @router.get("/assessment-items", summary="The 26 items of GB/T 42195-2022 with their part and highest score")
@@ -295,20 +301,62 @@ async def get_non_arrivals(
     return await carers.non_arrivals(conn, actor=actor, station_id=station_id, now=alarms.clock.now())
 
 
-@router.get("/carer-figures", summary="Late, missed and short visits per carer and providing station")
+@router.post(
+    "/bookings/{booking_id}/ratings",
+    status_code=201,
+    summary="Rate a checked-out visit 1–5 with an optional comment: family for themselves, staff for the resident; "
+    "once per rater",
+)
+async def post_rating(
+    actor: FeedbackActor, conn: ConnDep, alarms: AlarmsDep, booking_id: BookingId, body: RatingIn
+) -> Rating:
+    return await feedback.rate(conn, actor=actor, booking_id=booking_id, body=body, now=alarms.clock.now())
+
+
+@router.post(
+    "/bookings/{booking_id}/complaints",
+    status_code=201,
+    summary="Complain about a visit that has begun or was due, with a reason category; the providing station sees it",
+)
+async def post_complaint(
+    actor: FeedbackActor, conn: ConnDep, alarms: AlarmsDep, booking_id: BookingId, body: ComplaintIn
+) -> Complaint:
+    return await feedback.complain(conn, actor=actor, booking_id=booking_id, body=body, now=alarms.clock.now())
+
+
+@router.get("/complaints", summary="Complaints about the visits a station provided, newest first (logged)")
+async def get_complaints(
+    actor: AlertReader,
+    conn: ConnDep,
+    since: Annotated[Instant, Query(description="Raised from then, with its offset.")],
+    station_id: Annotated[
+        RowId | None, Query(description="Only this providing station's (responders: theirs).")
+    ] = None,
+) -> list[Complaint]:
+    return await feedback.station_complaints(conn, actor=actor, station_id=station_id, since=since)
+
+
+@router.get(
+    "/carer-figures",
+    summary="Late, missed and short visits, ratings and complaints per carer and providing station",
+)
 async def get_carer_figures(
-    actor: ManagerActor,
+    actor: AlertReader,
     conn: ConnDep,
     alarms: AlarmsDep,
     settings: SettingsDep,
-    since: Annotated[Instant, Query(description="Visits that started from then, with its offset.")],
-    until: Annotated[Instant | None, Query(description="…and before then (default: now).")] = None,
+    since: Annotated[Instant, Query(description="Visits due to start from then, with its offset.")],
+    until: Annotated[Instant | None, Query(description="…and before then (default: no end).")] = None,
+    station_id: Annotated[
+        RowId | None, Query(description="Only this providing station's (responders: theirs).")
+    ] = None,
 ) -> list[CarerFigures]:
-    now = alarms.clock.now()
     return await carers.figures(
         conn,
+        actor=actor,
+        station_id=station_id,
         since=since,
-        until=until or now,
-        now=now,
+        until=until,
+        now=alarms.clock.now(),
         late_after=timedelta(minutes=settings.carer_late_after_min),
     )
