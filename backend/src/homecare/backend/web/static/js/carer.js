@@ -1,6 +1,7 @@
 // The carer's phone page: today's visits in route order, then one visit with the resident's card, check-in by the
 // phone's position, and check-out with the service's task checklist, notes and the outcome.
 import { api, el, formatTime, startPage, t, toast } from "./common.js";
+import { label } from "./labels.js";
 import "./carer/strings.js";
 import { openFromHash, residentCard } from "./visits/card.js";
 
@@ -62,7 +63,7 @@ function checkOutForm(visit, onSaved) {
   const outcomes = el("fieldset", { class: "question" }, el("legend", {}, t("ca.outcome")),
     el("div", { class: "choices stacked" }, ["completed", "not_home", "unwell"].map((value) => el("label", {
       class: "choice" }, el("input", { type: "radio", name: "outcome", value, checked: value === "completed",
-      onchange: () => tasks.classList.toggle("hidden", value === "not_home") }), t(`ca.outcome.${value}`)))));
+      onchange: () => tasks.classList.toggle("hidden", value === "not_home") }), label("careOutcome", value)))));
   const note = el("textarea", { id: "carer-note", name: "note", maxlength: 2000 });
   const submit = el("button", { type: "submit", class: "primary big", id: "check-out" }, t("ca.checkOut"));
   const form = el("form", { class: "card record-form check-out-form", id: "check-out-form", onsubmit: async (event) => {
@@ -95,7 +96,7 @@ function checkInBox(visit, onSaved) {
 
 function visitLine(visit) {
   return [t("ca.time", { from: clockTime(visit.starts_at), to: clockTime(visit.ends_at) }), " · ",
-    t(`ca.kind.${visit.service_kind}`), " · ", visit.service_name];
+    label("careKind", visit.service_kind), " · ", visit.service_name];
 }
 
 function proofs(visit) {
@@ -104,7 +105,7 @@ function proofs(visit) {
     visit.phone_in_m !== null ? t("ca.byPhone", { m: Math.round(visit.phone_in_m) }) : null].filter(Boolean);
   return el("p", { id: "proofs" }, t("ca.checkedIn", { at: clockTime(visit.checked_in_at) }),
     t("ca.proofs", { how: how.join(t("ca.and")) }),
-    visit.outcome ? [el("br"), t("ca.result", { outcome: t(`ca.outcome.${visit.outcome}`) })] : null);
+    visit.outcome ? [el("br"), t("ca.result", { outcome: label("careOutcome", visit.outcome) })] : null);
 }
 
 startPage("carer", async (main) => {

@@ -2,6 +2,7 @@
 import { ago, announce, api, el, formatTime, lang, startPage, t, toast } from "./common.js";
 import { label, relation } from "./labels.js";
 import { dayStart, localDate, timeChart } from "./family/charts.js";
+import { servicesSection } from "./family/services.js";
 import { svg } from "./svg.js";
 import "./family/strings.js";
 
@@ -220,6 +221,7 @@ startPage("family", async (main) => {
   let toldState = null; // the state a screen reader last heard: a change is announced, a redraw is not
   const charts = el("div", { id: "charts", class: "charts" });
   const history = el("section", { id: "history", class: "card history", "aria-labelledby": "history-heading" });
+  let services = servicesSection(resident);
   const updated = el("p", { class: "muted updated", id: "updated" });
   const tabs = Object.keys(RANGES).map((key) => el("button", { role: "tab", type: "button", id: `range-${key}`,
     "aria-selected": String(key === rangeKey), "aria-controls": "charts", onclick: () => {
@@ -238,7 +240,7 @@ startPage("family", async (main) => {
       } }, r.display_name));
     main.append(el("nav", { id: "resident-pick", class: "resident-pick", "aria-label": t("fa.pick") }, buttons));
   }
-  main.append(heading, statusArea,
+  main.append(heading, statusArea, services.section,
     el("section", { class: "trends", "aria-labelledby": "trends-heading" },
       el("h2", { id: "trends-heading" }, t("fa.trends")),
       el("div", { role: "tablist", class: "range-tabs", "aria-label": t("fa.trends") }, tabs), charts),
@@ -279,9 +281,15 @@ startPage("family", async (main) => {
       toast(t("error.generic", { detail: err.message }), "error");
     }
   }
+  async function showServices() {
+    const fresh = servicesSection(resident);
+    services.section.replaceWith(fresh.section);
+    services = fresh;
+    await services.refresh().catch((err) => toast(t("error.generic", { detail: err.message }), "error"));
+  }
   async function showAll() {
     await Promise.all([showStatus().catch((err) => toast(t("error.generic", { detail: err.message }), "error")),
-      showCharts()]);
+      showCharts(), showServices()]);
   }
   setInterval(() => showStatus().catch(() => {}), REFRESH_MS);
   // A phone coming back to this tab asks at once rather than showing a stale state.

@@ -60,6 +60,20 @@ const TASKS = {
   timed_out: ["超时", "Timed out"], en_route: ["在路上", "On the way"], on_scene: ["已到达", "On scene"],
   done: ["已完成", "Done"], withdrawn: ["已撤回", "Withdrawn"],
 };
+// Home services: the kinds a station's catalogue offers, how a visit ended, and why a complaint was made.
+const CARE_KINDS = {
+  meal: ["助餐", "Meals"], bathing: ["助浴", "Bathing"], cleaning: ["助洁", "Cleaning"],
+  escort: ["助医", "Escort to the doctor"], nursing: ["上门护理", "Nursing"], rehabilitation: ["康复", "Rehabilitation"],
+};
+const CARE_OUTCOMES = {
+  completed: ["服务完成", "Service done"], not_home: ["老人不在家", "Resident not at home"],
+  unwell: ["老人身体不适", "Resident unwell"],
+};
+const COMPLAINTS = {
+  late: ["来晚了", "Came late"], missed: ["没有来", "Did not come"], incomplete: ["服务没做完", "Tasks left undone"],
+  attitude: ["服务态度", "Attitude"], safety: ["安全问题", "Safety"], charge: ["收费问题", "The charge"],
+  other: ["其他", "Other"],
+};
 
 const ACTORS = {
   system: ["系统", "System"], "fall-model": ["跌倒识别模型", "Fall model"], device: ["设备", "Device"],
@@ -125,6 +139,7 @@ function table(prefix, entries) {
 }
 table("cause", CAUSES); table("status", STATUSES); table("outcome", OUTCOMES); table("change", CHANGES);
 table("device", DEVICES); table("task", TASKS); table("relation", RELATIONS);
+table("careKind", CARE_KINDS); table("careOutcome", CARE_OUTCOMES); table("complaint", COMPLAINTS);
 table("actor", ACTORS); table("audience", AUDIENCES); table("service", SERVICES); table("answer", ANSWERS);
 table("why", WHY);
 

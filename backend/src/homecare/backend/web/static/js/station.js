@@ -18,6 +18,7 @@ const STEPS = {
   on_scene: [["done", "st.done", "primary", "note"]],
 };
 const MANAGERS = new Set(["admin", "supervisor"]);
+const QUALITY_DAYS = 30;
 
 /** The view, or null when it has not changed since ``etag`` (fetch, not api(): the ETag lives in headers). */
 async function fetchView(stationId, etag) {
@@ -55,6 +56,7 @@ startPage("station", async (main) => {
   const roster = el("section", { class: "card roster", id: "roster", "aria-labelledby": "roster-heading" });
   const badge = el("span", { id: "new-badge", class: "badge bad hidden", role: "status" });
   const status = el("p", { id: "poll-state", class: "muted poll-state", role: "status" });
+  const quality = el("section", { class: "card quality", id: "quality", "aria-labelledby": "quality-heading" });
   main.dataset.rings = "0";
 
   if (MANAGERS.has(user.role)) {
@@ -65,6 +67,7 @@ startPage("station", async (main) => {
       history.replaceState(null, "", `?station_id=${stationId}`);
       etag = null; known = null; drafts.clear();
       refresh();
+      showQuality();
     } }, stations.map((s) => el("option", { value: s.id, selected: s.id === stationId }, s.name)));
     main.append(el("div", { class: "row picker" }, el("label", { for: "station-pick" }, t("st.pick")), picker));
   }
@@ -72,7 +75,7 @@ startPage("station", async (main) => {
     el("div", { class: "station-main" }, head,
       el("section", { "aria-labelledby": "tasks-heading" },
         el("div", { class: "row tasks-head" }, el("h2", { id: "tasks-heading" }, t("st.tasks")), badge), tasks,
-        el("h2", { class: "closed-heading" }, t("st.closedToday")), closed)),
+        el("h2", { class: "closed-heading" }, t("st.closedToday")), closed), quality),
     el("aside", { class: "station-side" }, roster, status)));
 
   const clearNew = () => {
@@ -244,8 +247,40 @@ startPage("station", async (main) => {
       again = false;
     }
   }
+  /** The home services this station provided in the last 30 days: the figures with ratings and complaints, per
+   * carer, and the complaints themselves. */
+  async function showQuality() {
+    const since = encodeURIComponent(new Date(Date.now() - QUALITY_DAYS * 24 * 3600e3).toISOString());
+    const only = stationId ? `&station_id=${stationId}` : "";
+    try {
+      const [figures, complaints] = await Promise.all([api(`care/carer-figures?since=${since}${only}`),
+        api(`care/complaints?since=${since}${only}`)]);
+      const line = (f) => el("tr", { "data-carer-id": f.carer_id ?? "", class: f.provider_total ? "total" : "" },
+        el("th", { scope: "row" }, f.provider_total ? t("st.q.all") : f.carer_name || t("st.q.noCarer")),
+        el("td", {}, f.visits), el("td", {}, f.missed + f.late),
+        el("td", { class: "q-rating" }, f.rating_avg === null ? "—"
+          : t("st.q.rating", { avg: f.rating_avg.toFixed(1), n: f.ratings })),
+        el("td", { class: "q-complaints" }, f.complaints));
+      quality.replaceChildren(el("h2", { id: "quality-heading" }, t("st.q.title")),
+        figures.length ? el("table", { id: "quality-figures" },
+          el("thead", {}, el("tr", {}, ["st.q.who", "st.q.visits", "st.q.lateMissed", "st.q.ratings",
+            "st.q.complaints"].map((key) => el("th", { scope: "col" }, t(key))))),
+          el("tbody", {}, figures.map(line))) : el("p", { class: "muted" }, t("st.q.none")),
+        el("h3", {}, t("st.q.complaintsTitle")),
+        complaints.length ? el("ul", { class: "complaint-list", id: "complaints" }, complaints.map((c) => el("li", {
+          "data-complaint-id": c.id },
+        el("strong", {}, label("complaint", c.category)), " · ", c.resident_name, " · ", c.service_name,
+        el("br"), el("span", { class: "muted" }, formatTime(c.starts_at, { seconds: false }),
+          c.carer_name ? ` · ${c.carer_name}` : "", " · ", t(`st.q.from.${c.raised_by}`)),
+        el("p", {}, c.text))))
+          : el("p", { class: "muted", id: "no-complaints" }, t("st.q.noComplaints")));
+    } catch (err) {
+      quality.replaceChildren(el("p", { class: "error" }, t("error.generic", { detail: err.message })));
+    }
+  }
+
   setInterval(() => {
     for (const node of main.querySelectorAll(".ago[data-iso]")) node.textContent = `(${ago(node.dataset.iso)})`;
   }, 15000);
-  await refresh();
+  await Promise.all([refresh(), showQuality()]);
 });

@@ -110,10 +110,21 @@ function offsetAt(ms) {
   return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - (ms - (ms % 1000));
 }
 
+/** The instant of a local date (YYYY-MM-DD) and time (HH:MM) in the reader's zone. */
+export function localInstant(date, time) {
+  const guess = Date.parse(`${date}T${time}:00Z`);
+  return guess - offsetAt(guess - offsetAt(guess));
+}
+
 /** The instant a local date (YYYY-MM-DD) begins in the reader's zone. */
 export function dayStart(date) {
-  const guess = Date.parse(`${date}T00:00:00Z`);
-  return guess - offsetAt(guess - offsetAt(guess));
+  return localInstant(date, "00:00");
+}
+
+/** The local time (HH:MM) of an instant in the reader's zone. */
+export function localTime(ms) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: zone(), hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .format(new Date(ms));
 }
 
 /** The local date (YYYY-MM-DD) of an instant in the reader's zone. */

@@ -18,6 +18,11 @@ addStrings({
     "st.roster": "今日值班", "st.myDuty": "我在岗", "st.onDutyCount": "{n} 人在岗", "st.rosterOn": "在岗",
     "st.rosterOff": "不在岗", "st.me": "（我）", "st.noRoster": "本站还没有人员账号",
     "st.updated": "更新于 {time}", "st.offline": "连接中断，正在重试…",
+    "st.q.title": "上门服务质量（近 30 天）", "st.q.who": "服务人员", "st.q.visits": "服务次数",
+    "st.q.lateMissed": "迟到或未到", "st.q.ratings": "评分", "st.q.complaints": "投诉", "st.q.all": "本站合计",
+    "st.q.noCarer": "未指派", "st.q.rating": "{avg} 星（{n} 条）", "st.q.none": "近 30 天没有上门服务。",
+    "st.q.complaintsTitle": "投诉", "st.q.noComplaints": "近 30 天没有投诉。", "st.q.from.family": "家属投诉",
+    "st.q.from.resident": "老人本人投诉",
   },
   en: {
     "title.station": "Station",
@@ -36,5 +41,11 @@ addStrings({
     "st.roster": "On duty", "st.myDuty": "I'm on duty", "st.onDutyCount": "{n} on duty", "st.rosterOn": "On duty",
     "st.rosterOff": "Off duty", "st.me": " (me)", "st.noRoster": "This station has no accounts yet",
     "st.updated": "Updated {time}", "st.offline": "Connection lost, retrying…",
+    "st.q.title": "Home services (last 30 days)", "st.q.who": "Carer", "st.q.visits": "Visits",
+    "st.q.lateMissed": "Late or missed", "st.q.ratings": "Rating", "st.q.complaints": "Complaints",
+    "st.q.all": "The station", "st.q.noCarer": "Not assigned", "st.q.rating": "{avg} stars ({n})",
+    "st.q.none": "No home services in the last 30 days.", "st.q.complaintsTitle": "Complaints",
+    "st.q.noComplaints": "No complaints in the last 30 days.", "st.q.from.family": "from the family",
+    "st.q.from.resident": "from the resident",
   },
 });
