@@ -1,5 +1,5 @@
-"""Home services from booking to the provider's figures, each person on their own page: the family books a meal
-for their mother on the family page (the nearest station first, the subsidy and the co-payment shown before
+"""Home services from booking to the provider's figures, each person on their own page: the family books a home
+cleaning for their mother on the family page (the nearest station first, the subsidy and the co-payment shown before
 confirming), the carer's code typed at her home unit checks the visit in (an MQTT carer_present event through the
 gateway), the carer checks out on the phone page with the checklist, the family rates the visit from the keyboard
 and complains, and the station sees the rating in its figures and the complaint; then a weekday series booked,
@@ -27,28 +27,29 @@ from tests.support.waiting import eventually
 from tests.support.world import World
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TASKS = ["送餐到桌", "清理餐具"]
+TASKS = ["清扫地面", "清理餐具"]
 
 
 async def a_catalogue(backend: Backend, world: World) -> dict[str, Any]:
-    """The first station's lunch delivery, subsidised at level 2 on the subsistence allowance, and the first
-    resident assessed at level 2 on it: she pays 5 of 20 yuan."""
+    """The first station's lunch delivery and home cleaning, each subsidised at level 2 on the subsistence allowance,
+    and the first resident assessed at level 2 on it: she pays 5 of 20 yuan. The cleaning service."""
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as api:
-        service = await api.post(
-            "/api/care/services",
-            json={
-                "station_id": world.station_ids[0],
-                "kind": "meal",
-                "name": "午餐送餐",
-                "duration_min": 30,
-                "price_yuan": 20,
-                "capacity": 5,
-                "radius_km": 100,
-                "tasks": TASKS,
-                "subsidies": [{"level": 2, "economic_status": "subsistence", "yuan": 15}],
-            },
-        )
-        assert service.status_code == 201, service.text
+        for kind, name in (("meal", "午餐送餐"), ("cleaning", "居家保洁")):
+            service = await api.post(
+                "/api/care/services",
+                json={
+                    "station_id": world.station_ids[0],
+                    "kind": kind,
+                    "name": name,
+                    "duration_min": 30,
+                    "price_yuan": 20,
+                    "capacity": 5,
+                    "radius_km": 100,
+                    "tasks": TASKS,
+                    "subsidies": [{"level": 2, "economic_status": "subsistence", "yuan": 15}],
+                },
+            )
+            assert service.status_code == 201, service.text
         mum = world.resident_ids[0]
         await api.put(f"/api/care/residents/{mum}", json={"economic_status": "subsistence"})
         items = {code: item.max_score for code, item in ITEMS.items()}
@@ -68,7 +69,8 @@ def local_start(minutes: int) -> datetime:
     return soon + timedelta(minutes=-soon.minute % 5)
 
 
-async def book_on_the_page(page: Page, starts: datetime) -> None:
+async def book_on_the_page(page: Page, kind: str, starts: datetime) -> None:
+    await page.select_option("#book-kind", kind)
     await page.fill("#book-date", starts.date().isoformat())
     await page.fill("#book-time", starts.strftime("%H:%M"))
     await page.click("#find-offers")
@@ -91,11 +93,12 @@ async def test_a_family_books_a_visit_that_is_delivered_rated_and_counted(
     # The family books lunch for today: the nearest station's offer shows what she pays before confirming.
     family = await sign_in("family", viewport=PHONE)
     await expect(family.locator("#services-heading")).to_have_text("上门服务")
+    await expect(family.locator("#book-kind option")).to_have_text(["助餐", "助洁"])
     await expect(family.locator("#no-bookings")).to_be_visible()
     starts = local_start(15)
-    await book_on_the_page(family, starts)
+    await book_on_the_page(family, "cleaning", starts)
     offer = family.locator("#offer-form .offer").first
-    await expect(offer).to_contain_text(f"{service['station_name']} · 午餐送餐")
+    await expect(offer).to_contain_text(f"{service['station_name']} · 居家保洁")
     await expect(offer).to_contain_text("价格 20.00 元，补贴 15.00 元，自付 5.00 元")
     await expect(offer.locator("input")).to_be_checked()
     await screenshot(family, "family-booking")
@@ -153,10 +156,10 @@ async def test_a_family_books_a_visit_that_is_delivered_rated_and_counted(
     await expect(family.locator(f"#rate-{booking_id}-star-4")).to_be_checked()
     await family.keyboard.press("Tab")
     await expect(family.locator(f"#rate-{booking_id}-comment")).to_be_focused()
-    await family.keyboard.type("饭菜热乎，就是餐具没收")
+    await family.keyboard.type("打扫得很干净，就是餐具没收")
     await family.keyboard.press("Tab")
     await family.keyboard.press("Enter")
-    await expect(done.locator(".my-rating")).to_have_text("您的评价：4 星 · 饭菜热乎，就是餐具没收")
+    await expect(done.locator(".my-rating")).to_have_text("您的评价：4 星 · 打扫得很干净，就是餐具没收")
     await expect(family.locator(f"#rate-open-{booking_id}")).to_have_count(0)  # once per rater
     await family.click(f"#complain-open-{booking_id}")
     await family.select_option(f"#complain-{booking_id}-category", "incomplete")
@@ -191,7 +194,7 @@ async def test_a_family_books_lunch_every_weekday_then_moves_and_cancels_visits_
     monday = today + timedelta(days=7 - today.weekday())
     await page.click("#book-weekdays")
     await page.fill("#book-until", (monday + timedelta(days=4)).isoformat())
-    await book_on_the_page(page, datetime.combine(monday, time(11, 30), SHANGHAI))
+    await book_on_the_page(page, "meal", datetime.combine(monday, time(11, 30), SHANGHAI))
     await expect(page.locator("#offer-form legend")).to_contain_text("every weekday")
     await expect(page.locator("#offer-form .offer").first).to_contain_text("you pay ¥5.00")
     await page.click("#confirm-booking")

@@ -8,6 +8,7 @@ import { localDate, localInstant, localTime } from "./charts.js";
 const DAY = 24 * 3600e3;
 const RECENT = 14 * DAY; // visits done this long ago are still there to rate
 const WEEKDAYS = [0, 1, 2, 3, 4];
+const KINDS = ["meal", "bathing", "cleaning", "escort", "nursing", "rehabilitation"]; // the catalogue's own order
 
 const money = (value) => t("fs.yuan", { v: new Intl.NumberFormat(lang() === "zh" ? "zh-CN" : "en-GB",
   { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(Number(value)) });
@@ -77,7 +78,7 @@ export function servicesSection(resident) {
   async function refresh() {
     const [catalogue, bookings] = await Promise.all([api("care/services"),
       api(`care/residents/${resident.resident_id}/bookings`)]);
-    drawForm([...new Set(catalogue.map((s) => s.kind))]);
+    drawForm(KINDS.filter((kind) => catalogue.some((s) => s.kind === kind)));
     drawList(bookings);
   }
 
