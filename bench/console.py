@@ -3,13 +3,17 @@
 Starts an embedded PostgreSQL, the amqtt broker and the API (as `homecare api`), enrols a neighbourhood,
 opens 500 incidents through the incidents service, then drives Debian's Chromium with Playwright:
 cold first loads in fresh browser contexts (navigation start → queue rendered, bytes transferred),
-a burst of 50 live changes (commit → every row updated), and keypress → incident screen rendered.
-Prints the figures and writes bench/results/console.json. Run: ``python -m bench.console``.
+a burst of 50 live changes (commit → every row updated), and keypress → incident screen rendered. Then 500
+consoles' live feeds (WebSockets) at once: one change committed → the last of them has it, and the database
+connections the API holds with 500 feeds open against none. Prints the figures and writes
+bench/results/console.json. Run: ``python -m bench.console``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -21,6 +25,7 @@ import httpx
 import psycopg
 from playwright.async_api import Browser, Page, async_playwright
 from rich.console import Console
+from websockets.asyncio.client import connect
 
 from bench.services import start_homecare, wait_for_api, with_services, write_results
 from homecare.backend.deps import SESSION_COOKIE
@@ -76,6 +81,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=10, help="cold first loads, each in a fresh browser context")
     parser.add_argument("--burst", type=int, default=50, help="live changes committed at once")
     parser.add_argument("--keys", type=int, default=20, help="J presses, each opening the next incident")
+    parser.add_argument("--feeds", type=int, default=500, help="consoles' live feeds open at once")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     result = with_services(
@@ -96,6 +102,13 @@ def main() -> None:
     console.print(
         f"[bold]keypress → incident screen[/]: median {keys['median_ms']:.0f} ms, "
         f"max {keys['max_ms']:.0f} ms over {keys['presses']} presses"
+    )
+    feeds = result["feeds"]
+    console.print(
+        f"[bold]{feeds['feeds']} live feeds open[/]: one change reached the last of them "
+        f"{feeds['commit_to_last_ms']:.0f} ms after the commit (median {feeds['commit_to_median_ms']:.0f} ms); "
+        f"the API held {feeds['api_connections_idle']} database connections with none open and "
+        f"{feeds['api_connections_open']} with {feeds['feeds']}"
     )
     console.print(f"written to {args.output}")
 
@@ -137,6 +150,7 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
                 burst = await _burst(page, dsn, ids[-args.burst :])
             finally:
                 await browser.close()
+        feeds = await _feeds(f"ws://127.0.0.1:{port}/api/incidents/feed", dsn, ids[0], args.feeds)
     finally:
         api.terminate()
         api.wait(30)
@@ -158,6 +172,7 @@ async def _measure(work: Path, dsn: str, broker_url: str, args: argparse.Namespa
             "max_ms": round(max(keys), 1),
             "presses": len(keys),
         },
+        "feeds": feeds,
     }
 
 
@@ -241,6 +256,48 @@ async def _burst(page: Page, dsn: str, ids: list[int]) -> dict[str, float]:
         "changes": len(ids),
         "commit_to_last_ms": round(max(stamps) - committed, 1),
         "first_to_last_ms": round(max(stamps) - min(stamps), 1),
+    }
+
+
+async def _feeds(url: str, dsn: str, incident_id: int, count: int) -> dict[str, Any]:
+    """Open ``count`` live feeds from the latest change, commit one note, and time its arrival at each."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+
+        async def api_connections() -> int:
+            row = await (
+                await conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        latest = await (await conn.execute("SELECT max(id) FROM incident_changes")).fetchone()
+        assert latest is not None
+        idle = await api_connections()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [
+                await stack.enter_async_context(connect(f"{url}?after={latest[0]}", additional_headers=headers))
+                for _ in range(count)
+            ]
+            opened = await api_connections()
+
+            async def arrival(socket: Any) -> float:
+                await socket.recv()
+                return time.time() * 1000
+
+            arrivals = [asyncio.create_task(arrival(socket)) for socket in sockets]
+            await incidents.add_note(conn, incident_id=incident_id, actor="bench", note="feeds", now=datetime.now(UTC))
+            committed = time.time() * 1000
+            stamps = [stamp - committed for stamp in await asyncio.gather(*arrivals)]
+    return {
+        "feeds": count,
+        "commit_to_median_ms": round(statistics.median(stamps), 1),
+        "commit_to_last_ms": round(max(stamps), 1),
+        "api_connections_idle": idle,
+        "api_connections_open": opened,
     }
 
 
