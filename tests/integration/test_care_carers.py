@@ -238,7 +238,13 @@ async def test_phone_check_in_and_out_are_refused_until_right_and_problems_raise
         assert locs(early) == [["body", "visit"]]
         too_far = await wang.post(f"{url}/check-in", json=far)
         assert locs(too_far) == [["body", "lat"]]
-        assert "m from the home" in too_far.json()["detail"][0]["msg"]
+        refused = too_far.json()["detail"][0]
+        assert "m from the home" in refused["msg"]
+        # Coded, so that the carer's page says it in the carer's language: how far, and within what.
+        assert refused["type"] == "care.too_far"
+        assert refused["ctx"]["radius_m"] == 150
+        assert refused["ctx"]["metres"] > 150
+        assert early.json()["detail"][0]["type"] == "care.not_checked_in"
         assert locs(await wang.post(f"{url}/check-in", json={"lat": 91, "lon": 0})) == [["body", "lat"]]
 
         checked_in = await wang.post(f"{url}/check-in", json=near)

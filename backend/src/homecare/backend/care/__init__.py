@@ -11,6 +11,9 @@ class sets; HTTP 500 where none is given)::
                                  already recorded, a visit day outside its period
 """
 
+import dataclasses
+from collections.abc import Sequence
+
 from homecare.storage.errors import HomecareError
 
 
@@ -38,18 +41,31 @@ class BookingNotFound(CareError):
         self.booking_id = booking_id
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused value the pages can say in the reader's language: ``code`` names their string (the ``type`` of
+    the answer's item) and ``ctx`` fills it; ``message`` is for everyone else. A ``ctx`` key ending in ``_at``
+    holds a time, which the pages show in the reader's zone."""
+
+    field: str
+    message: str
+    code: str
+    ctx: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
 class InvalidCareInput(CareError):
-    """Values the care domain refuses: (field, message) pairs, each field a dotted path in the request body. The
-    answer has the shape of a 422 from the request models, so pages show both alike."""
+    """Values the care domain refuses: (field, message) pairs or coded ``Refusal``s, each field a dotted path in
+    the request body. The answer has the shape of a 422 from the request models, so pages show both alike."""
 
     http_status = 422
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
-        self.errors = errors
+    def __init__(self, errors: Sequence[tuple[str, str] | Refusal]) -> None:
+        self.errors = [error if isinstance(error, Refusal) else Refusal(*error, code="value_error") for error in errors]
+        super().__init__("; ".join(f"{error.field}: {error.message}" for error in self.errors))
 
     def detail(self) -> object:
         return [
-            {"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}
-            for field, message in self.errors
+            {"loc": ["body", *error.field.split(".")], "msg": error.message, "type": error.code}
+            | ({"ctx": error.ctx} if error.ctx else {})
+            for error in self.errors
         ]

@@ -11,7 +11,7 @@ from typing import Any, Final
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput
+from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope, booking_view
 from homecare.backend.care.models import (
@@ -36,6 +36,7 @@ EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a car
 PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the start or after the end still counts
 ALERT_HORIZON: Final = timedelta(days=1)  # a visit that started longer ago than this is a missed figure, not an alert
 SHORT_VISIT_SHARE: Final = 0.75  # a visit at home for less than this share of its booked duration is short
+_CHECKED_OUT: Final = Refusal("visit", "the visit is already checked out", "care.checked_out")
 OUTCOME_WORDS: Final = {
     "not_home": ("老人不在家或无人应门", "nobody answered at home"),
     "unwell": ("老人身体不适", "the resident is unwell"),
@@ -114,11 +115,20 @@ async def _metres_from_home(conn: Conn, *, row: dict[str, Any], proof: PhoneProo
     """How far the phone is from the home; too far (or the home not located) is refused naming the position."""
     home = await repo.home(conn, resident_id=row["resident_id"])
     if home is None:
-        raise InvalidCareInput([("lat", "the resident's home is not located: the phone cannot prove the visit")])
+        raise InvalidCareInput(
+            [Refusal("lat", "the resident's home is not located: the phone cannot prove the visit", "care.no_home")]
+        )
     metres = haversine_km(proof.lat, proof.lon, *home) * 1000
     if metres > radius_m:
         raise InvalidCareInput(
-            [("lat", f"the phone (lat/lon) is {metres:.0f} m from the home; {what} is accepted within {radius_m} m")]
+            [
+                Refusal(
+                    "lat",
+                    f"the phone (lat/lon) is {metres:.0f} m from the home; {what} is accepted within {radius_m} m",
+                    "care.too_far",
+                    {"metres": round(metres), "radius_m": radius_m},
+                )
+            ]
         )
     return metres
 
@@ -154,15 +164,22 @@ async def check_in(
     async with conn.transaction():
         row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_in")
         if row["status"] != "booked":
-            raise InvalidCareInput([("visit", "the booking is cancelled")])
+            raise InvalidCareInput([Refusal("visit", "the booking is cancelled", "care.cancelled")])
         if row["checked_out_at"] is not None:
-            raise InvalidCareInput([("visit", "the visit is already checked out")])
+            raise InvalidCareInput([_CHECKED_OUT])
         if row["phone_in_at"] is not None:
-            raise InvalidCareInput([("visit", "the phone has already checked this visit in")])
+            raise InvalidCareInput([Refusal("visit", "the phone has already checked this visit in", "care.checked_in")])
         if now < row["starts_at"] - EARLIEST_CHECK_IN:
             opens = row["starts_at"] - EARLIEST_CHECK_IN
             raise InvalidCareInput(
-                [("visit", f"check-in opens at {opens:%Y-%m-%d %H:%M} UTC, an hour before the start")]
+                [
+                    Refusal(
+                        "visit",
+                        f"check-in opens at {opens:%Y-%m-%d %H:%M} UTC, an hour before the start",
+                        "care.too_early",
+                        {"opens_at": opens.isoformat()},
+                    )
+                ]
             )
         metres = await _metres_from_home(conn, row=row, proof=proof, radius_m=radius_m, what="check-in")
         await _arrived_after_alert(conn, row=row, at=now, escalation=escalation)
@@ -200,9 +217,11 @@ async def check_out(
     async with conn.transaction():
         row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_out")
         if row["checked_in_at"] is None:
-            raise InvalidCareInput([("visit", "check in first, at the home unit or with the phone")])
+            raise InvalidCareInput(
+                [Refusal("visit", "check in first, at the home unit or with the phone", "care.not_checked_in")]
+            )
         if row["checked_out_at"] is not None:
-            raise InvalidCareInput([("visit", "the visit is already checked out")])
+            raise InvalidCareInput([_CHECKED_OUT])
         _check_tasks(row["tasks"], body.checklist)
         metres = await _metres_from_home(conn, row=row, proof=body, radius_m=radius_m, what="check-out")
         await repo.check_out(

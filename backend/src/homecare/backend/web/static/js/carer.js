@@ -1,6 +1,6 @@
 // The carer's phone page: today's visits in route order, then one visit with the resident's card, check-in by the
 // phone's position, and check-out with the service's task checklist, notes and the outcome.
-import { api, el, formatTime, startPage, t, toast } from "./common.js";
+import { api, el, formatTime, refusal, startPage, t, toast } from "./common.js";
 import { label } from "./labels.js";
 import "./carer/strings.js";
 import { openFromHash, residentCard } from "./visits/card.js";
@@ -32,10 +32,6 @@ function position() {
   });
 }
 
-function detail(err) {
-  return Array.isArray(err.detail) ? err.detail.map((d) => d.msg).join("; ") : err.message;
-}
-
 /** Send the phone's position with ``body`` to ``path``; shows the refusal (too far, too early) in ``error``. */
 async function withPosition(button, error, path, body = {}) {
   button.disabled = true;
@@ -48,7 +44,7 @@ async function withPosition(button, error, path, body = {}) {
     error.textContent = "";
     return saved;
   } catch (err) {
-    error.textContent = t("error.generic", { detail: detail(err) });
+    error.textContent = t("error.generic", { detail: refusal(err) });
     button.disabled = false;
     return null;
   }

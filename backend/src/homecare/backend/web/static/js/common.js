@@ -45,6 +45,20 @@ addStrings({
   },
 });
 
+/** A refusal from the API in the reader's language: each item the server coded (its ``type``, filled from its
+ * ``ctx``; a ``…_at`` value is a time, shown in the reader's zone) by the page's string "refusal.<type>", and
+ * anything else in the server's own words. */
+export function refusal(err) {
+  if (!Array.isArray(err.detail)) return err.message;
+  return err.detail.map((item) => {
+    const key = `refusal.${item.type}`;
+    if (!(key in STRINGS.en)) return item.msg;
+    const ctx = Object.fromEntries(Object.entries(item.ctx || {}).map(([name, value]) =>
+      [name, name.endsWith("_at") ? formatTime(value, { seconds: false }) : value]));
+    return t(key, ctx);
+  }).join("; ");
+}
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));

@@ -14,6 +14,11 @@ addStrings({
     "ca.unitHint": "也可以在老人家的家庭主机上输入您的服务码签到和签退。",
     "ca.tasks": "服务项目", "ca.outcome": "结果", "ca.note": "备注",
     "ca.problemHint": "老人不在家或身体不适时会通知接警台。", "ca.result": "结果：{outcome}",
+    "refusal.care.too_far": "手机距离老人家 {metres} 米，需在 {radius_m} 米以内",
+    "refusal.care.no_home": "老人家的位置未登记，无法用手机证明到访",
+    "refusal.care.too_early": "{opens_at} 起才能签到（服务开始前一小时）",
+    "refusal.care.cancelled": "这个预约已取消", "refusal.care.checked_in": "这次服务已用手机签到过",
+    "refusal.care.checked_out": "这次服务已签退", "refusal.care.not_checked_in": "请先在家庭主机或用手机签到",
   },
   en: {
     "title.carer": "Home services",
@@ -27,5 +32,11 @@ addStrings({
     "ca.unitHint": "You can also check in and out by typing your carer code on the home unit.",
     "ca.tasks": "Tasks", "ca.outcome": "Outcome", "ca.note": "Notes",
     "ca.problemHint": "Not at home or unwell tells the call centre.", "ca.result": "Outcome: {outcome}",
+    "refusal.care.too_far": "The phone is {metres} m from the home; it must be within {radius_m} m",
+    "refusal.care.no_home": "The resident's home has no location, so the phone cannot prove the visit",
+    "refusal.care.too_early": "Check-in opens at {opens_at}, an hour before the start",
+    "refusal.care.cancelled": "This booking is cancelled", "refusal.care.checked_in": "The phone has already checked this visit in",
+    "refusal.care.checked_out": "This visit is already checked out",
+    "refusal.care.not_checked_in": "Check in first, at the home unit or with the phone",
   },
 });
