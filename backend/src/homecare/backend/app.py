@@ -34,6 +34,7 @@ from homecare.backend.http import install as install_error_handler
 from homecare.backend.incidents.feed import ChangeHub
 from homecare.backend.incidents.repository import count_due_timers
 from homecare.backend.incidents.router import router as incidents_router
+from homecare.backend.locations.router import router as locations_router
 from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
@@ -196,6 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(residents_router, prefix="/api")
     app.include_router(station_router, prefix="/api")
     app.include_router(family_router, prefix="/api")
+    app.include_router(locations_router, prefix="/api")
     app.include_router(enrolment_router, prefix="/api")
     app.include_router(calls_router, prefix="/api")
     app.include_router(care_router, prefix="/api")

@@ -66,6 +66,7 @@ class DeviceKind(enum.StrEnum):
     WATER_SENSOR = "water_sensor"
     BLOOD_PRESSURE_MONITOR = "blood_pressure_monitor"
     GLUCOSE_METER = "glucose_meter"
+    GPS_WATCH = "gps_watch"
 
 
 FALL_TRIGGER_DEVICES: Final = frozenset({DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT})
@@ -280,6 +281,38 @@ class Measurement(Envelope):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Location fixes: the GPS watch
+# ---------------------------------------------------------------------------------------------------
+
+
+class FixSource(enum.StrEnum):
+    """How the watch found its position: satellites, nearby Wi-Fi access points, or the mobile cell."""
+
+    GNSS = "gnss"
+    WIFI = "wifi"
+    CELL = "cell"
+
+
+class Fix(_Message):
+    """One position, WGS-84 (the platform converts for display only), with the radius it is good to."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees (WGS-84).")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees (WGS-84).")
+    accuracy_m: float = Field(
+        gt=0, le=10_000, description="Radius of 68 % confidence, metres; 0 is no fix (send nothing instead)."
+    )
+    source: FixSource
+
+
+class LocationFix(Envelope):
+    """A GPS watch's position report: every few minutes when still, every 15–30 s when moving or in an alarm."""
+
+    fix: Fix
+    moving: bool = Field(default=False, description="Whether the watch's accelerometer says its wearer is walking.")
+    battery: int | None = Field(default=None, ge=0, le=100, description="Battery charge, %, when the fix was taken.")
+
+
+# ---------------------------------------------------------------------------------------------------
 # Raw IMU bursts
 # ---------------------------------------------------------------------------------------------------
 
@@ -393,6 +426,7 @@ class Event(Envelope):
     carer_code: CarerCode | None = Field(
         default=None, description="For carer_present (home units): the code the carer typed or scanned."
     )
+    fix: Fix | None = Field(default=None, description="For sos and fall_detected from a GPS watch: its last fix.")
 
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> Event:
@@ -400,6 +434,8 @@ class Event(Envelope):
             raise ValueError("cancels_seq is required for im_ok and allowed only there")
         if (self.kind is EventKind.CARER_PRESENT) != (self.carer_code is not None):
             raise ValueError("carer_code is required for carer_present and allowed only there")
+        if self.fix is not None and self.kind not in (EventKind.SOS, EventKind.FALL_DETECTED):
+            raise ValueError("fix is allowed only on sos and fall_detected")
         return self
 
 
@@ -489,4 +525,4 @@ class Command(_Message):
     body: Ack | HelpComing | StartCall | Configure = Field(discriminator="kind")
 
 
-UplinkMessage = Telemetry | Measurement | ImuBurst | Event | Heartbeat | Presence
+UplinkMessage = Telemetry | Measurement | LocationFix | ImuBurst | Event | Heartbeat | Presence

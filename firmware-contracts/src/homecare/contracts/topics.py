@@ -9,7 +9,16 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from homecare.contracts.messages import Command, Event, Heartbeat, ImuBurst, Measurement, Presence, Telemetry
+from homecare.contracts.messages import (
+    Command,
+    Event,
+    Heartbeat,
+    ImuBurst,
+    LocationFix,
+    Measurement,
+    Presence,
+    Telemetry,
+)
 
 ROOT: Final = "homecare/v1/dev"
 # Every contract version's device tree (homecare/<version>/dev/<device id>/<channel>): devices may publish
@@ -23,6 +32,7 @@ class Channel(enum.StrEnum):
 
     TELEMETRY = "telemetry"
     MEASUREMENT = "measurement"
+    LOCATION = "location"
     IMU = "imu"
     EVENT = "event"
     STATUS = "status"
@@ -65,6 +75,16 @@ RULES: Final[dict[Channel, TopicRule]] = {
             False,
             "Home health checks, one message per measurement (a blood pressure or a glucose reading), "
             "sent when it is taken. QoS 1: the broker holds it until the gateway has stored it.",
+        ),
+        TopicRule(
+            Channel.LOCATION,
+            LocationFix,
+            True,
+            1,
+            False,
+            False,
+            "A GPS watch's position fixes: every few minutes when still, every 15–30 s when moving or in an "
+            "alarm. QoS 1: a fix is part of a track the operator follows.",
         ),
         TopicRule(
             Channel.IMU,

@@ -1,4 +1,4 @@
-"""Writes events, IMU bursts, heartbeats and presence at once, then acknowledges them to the device."""
+"""Writes events, location fixes, IMU bursts, heartbeats and presence at once, then acknowledges them to the device."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from homecare.contracts.messages import (
     DEFAULT_PRIORITY,
     AckStatus,
     Event,
+    Fix,
     Heartbeat,
     ImuBurst,
+    LocationFix,
     Presence,
 )
 from homecare.gateway.metrics import GatewayMetrics
@@ -29,7 +31,7 @@ from homecare.gateway.telemetry_writer import DeadLetter, Delivery, store_dead_l
 
 log = logging.getLogger(__name__)
 
-Durable = Event | ImuBurst | Heartbeat | Presence
+Durable = Event | LocationFix | ImuBurst | Heartbeat | Presence
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,11 @@ class DurableWriter:
                     status = AckStatus.STORED if cur.rowcount == 1 else AckStatus.DUPLICATE
                     if status is AckStatus.DUPLICATE:
                         self._metrics.duplicates.labels("event").inc()
+                    elif message.fix is not None:  # the watch's last fix, on the track beside its reports
+                        _insert_fix(cur, item, message, message.fix, moving=False)
                     replies.append((device.uid, message.seq, status, _dropped_reason(item.dropped)))
+                elif isinstance(message, LocationFix):
+                    _insert_fix(cur, item, message, message.fix, moving=message.moving)
                 elif isinstance(message, ImuBurst):
                     cur.execute(
                         "INSERT INTO imu_bursts (device_id, resident_id, seq, event_seq, ts, t0, fs, "
@@ -248,6 +254,26 @@ class DurableWriter:
                         (device.id, message.online, item.received_at),
                     )
         return replies
+
+
+def _insert_fix(cur: psycopg.Cursor, item: Item, message: Event | LocationFix, fix: Fix, *, moving: bool) -> None:
+    """One position fix of a GPS watch (its location report, or the fix an alarm of it carried)."""
+    cur.execute(
+        "INSERT INTO location_fixes (device_id, resident_id, seq, ts, received_at, lat, lon, accuracy_m, source, "
+        "moving) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id, seq) DO NOTHING",
+        (
+            item.device.id,
+            item.device.resident_id,
+            message.seq,
+            _time(message.ts),
+            item.received_at,
+            fix.lat,
+            fix.lon,
+            fix.accuracy_m,
+            fix.source.value,
+            moving,
+        ),
+    )
 
 
 def _dropped_reason(dropped: dict[str, str]) -> str | None:

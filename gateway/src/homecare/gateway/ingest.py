@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from homecare.contracts.codec import ContractError, decode, decode_topic, printable, require_topic_device, salvage_alarm
-from homecare.contracts.messages import Heartbeat, ImuBurst, Measurement, Telemetry
+from homecare.contracts.messages import Heartbeat, ImuBurst, LocationFix, Measurement, Telemetry
 from homecare.contracts.topics import ROOT, Channel
 from homecare.gateway.dedupe import SeqWindow
 from homecare.gateway.durable_writer import DurableWriter, Item
@@ -109,7 +109,9 @@ class Ingest:
                 self._window.forget(device.id, message.seq)
             self._telemetry.seen(device.id, now)
             return
-        if isinstance(message, ImuBurst | Heartbeat) and not self._window.first_time(device.id, message.seq):
+        if isinstance(message, LocationFix | ImuBurst | Heartbeat) and not self._window.first_time(
+            device.id, message.seq
+        ):
             self._duplicate(type(message).__name__.lower(), delivery)
             return
         # Events skip the in-memory window: the database decides, so every resend is acknowledged again.

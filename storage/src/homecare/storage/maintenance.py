@@ -127,6 +127,10 @@ async def _maintain(
         report.rows_deleted[table] = await _delete_older(
             conn, table, column, _cutoff(now, settings.raw_retention_days), which=which
         )
+    # Raw GPS fixes are kept for as long as the administrator set (location_policy), not the telemetry's period.
+    row = await (await conn.execute("SELECT retention_days FROM location_policy")).fetchone()
+    assert row is not None  # the migration inserts the one row
+    report.rows_deleted["location_fixes"] = await _delete_older(conn, "location_fixes", "ts", _cutoff(now, row[0]))
     return report
 
 

@@ -147,6 +147,7 @@ class Sharing(_Model):
     share_vitals: bool = False
     share_activity: bool = False
     share_incidents: bool = True
+    share_location: bool = False  # and then only while an alarm is open
 
 
 class FamilyLink(Sharing):

@@ -195,15 +195,16 @@ async def upsert_family_link(
     async with conn.cursor(row_factory=class_row(FamilyLink)) as cur:
         await cur.execute(
             "INSERT INTO family_links (user_id, resident_id, relation, share_status, share_vitals, share_activity, "
-            "  share_incidents, consent_recorded_at, consent_recorded_by) "
+            "  share_incidents, share_location, consent_recorded_at, consent_recorded_by) "
             "VALUES (%(user)s, %(resident)s, %(relation)s, %(share_status)s, %(share_vitals)s, %(share_activity)s, "
-            "        %(share_incidents)s, %(now)s, %(by)s) "
+            "        %(share_incidents)s, %(share_location)s, %(now)s, %(by)s) "
             "ON CONFLICT (user_id, resident_id) DO UPDATE SET relation = excluded.relation, "
             "  share_status = excluded.share_status, share_vitals = excluded.share_vitals, "
             "  share_activity = excluded.share_activity, share_incidents = excluded.share_incidents, "
+            "  share_location = excluded.share_location, "
             "  consent_recorded_at = excluded.consent_recorded_at, consent_recorded_by = excluded.consent_recorded_by "
             "RETURNING user_id, resident_id, relation, share_status, share_vitals, share_activity, share_incidents, "
-            "          consent_recorded_at, consent_recorded_by",
+            "          share_location, consent_recorded_at, consent_recorded_by",
             {
                 "user": user_id,
                 "resident": resident_id,
@@ -222,7 +223,7 @@ async def family_links(conn: Conn, *, user_id: int | None = None, resident_id: i
     async with conn.cursor(row_factory=class_row(FamilyLink)) as cur:
         await cur.execute(
             "SELECT user_id, resident_id, relation, share_status, share_vitals, share_activity, share_incidents, "
-            "       consent_recorded_at, consent_recorded_by FROM family_links "
+            "       share_location, consent_recorded_at, consent_recorded_by FROM family_links "
             "WHERE (%(user)s::int IS NULL OR user_id = %(user)s) "
             "  AND (%(resident)s::int IS NULL OR resident_id = %(resident)s) ORDER BY resident_id, user_id",
             {"user": user_id, "resident": resident_id},

@@ -27,6 +27,7 @@ KIND_NAMES: Final = {  # as the pages name them (web/static/js/labels.js)
     "water_sensor": ("Water sensor", "水浸传感器"),
     "blood_pressure_monitor": ("Blood-pressure monitor", "血压计"),
     "glucose_meter": ("Glucose meter", "血糖仪"),
+    "gps_watch": ("GPS watch", "定位手表"),
 }
 
 # Every enrolled, not revoked device of a resident, with its latest state and, for wristbands, the

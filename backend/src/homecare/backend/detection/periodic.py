@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Final, Protocol
 
-from homecare.backend.detection import activity, baseline, device_health, health_checks, vitals
+from homecare.backend.detection import activity, baseline, device_health, health_checks, safe_zones, vitals
 from homecare.backend.detection.config import SettingsBook, load_settings
 from homecare.backend.detection.findings import Finding, State
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
@@ -30,6 +30,7 @@ class Detector(Protocol):
 DETECTORS: Final[tuple[tuple[str, Detector, tuple[Cause, ...]], ...]] = (
     ("vitals", vitals.detect, vitals.CAUSES),
     ("health_checks", health_checks.detect, health_checks.CAUSES),
+    ("safe_zones", safe_zones.detect, safe_zones.CAUSES),
     ("baseline", baseline.detect, (Cause.WELFARE,)),
     ("activity", activity.detect, activity.CAUSES),
     ("device_health", device_health.detect, device_health.CAUSES),

@@ -28,6 +28,7 @@ class Cause(enum.StrEnum):
     INACTIVITY = "inactivity"  # no movement during the usual active hours
     NOT_BACK_IN_BED = "not_back_in_bed"
     NIGHT_DOOR = "night_door"  # front door open at night (wandering)
+    LEFT_SAFE_ZONE = "left_safe_zone"  # a GPS watch's fixes are outside every safe zone that applies now
     NO_ACTIVITY_DAY = "no_activity_day"
     DEVICE_OFFLINE = "device_offline"  # missed heartbeats / presence offline
     LOW_BATTERY = "low_battery"
@@ -54,6 +55,7 @@ DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
     Cause.INACTIVITY: Priority.HIGH,
     Cause.NOT_BACK_IN_BED: Priority.MEDIUM,
     Cause.NIGHT_DOOR: Priority.HIGH,
+    Cause.LEFT_SAFE_ZONE: Priority.HIGH,
     Cause.NO_ACTIVITY_DAY: Priority.HIGH,
     Cause.DEVICE_OFFLINE: Priority.MEDIUM,
     Cause.LOW_BATTERY: Priority.LOW,

@@ -26,6 +26,7 @@ class FollowedResident(_Model):
     share_vitals: bool
     share_activity: bool
     share_incidents: bool
+    share_location: bool
 
 
 State = Literal["help_on_the_way", "needs_attention", "all_well"]

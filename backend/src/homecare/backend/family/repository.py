@@ -34,7 +34,7 @@ async def followed(conn: Conn, *, user_id: int) -> list[FollowedResident]:
     async with conn.cursor(row_factory=class_row(FollowedResident)) as cur:
         await cur.execute(
             "SELECT l.resident_id, r.display_name, l.relation, r.timezone, l.share_status, l.share_vitals, "
-            "       l.share_activity, l.share_incidents "
+            "       l.share_activity, l.share_incidents, l.share_location "
             "FROM family_links l JOIN residents r ON r.id = l.resident_id WHERE l.user_id = %s "
             "ORDER BY r.display_name, l.resident_id",
             (user_id,),

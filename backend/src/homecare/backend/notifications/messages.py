@@ -22,6 +22,7 @@ CAUSES: Final[dict[str, tuple[str, str]]] = {
     "vitals_temperature": ("体温异常", "abnormal temperature"),
     "blood_pressure_crisis": ("高血压危象", "hypertensive crisis"),
     "hypoglycaemia": ("低血糖", "hypoglycaemia"),
+    "left_safe_zone": ("离开安全区域", "left the safe zone"),
     "welfare": ("健康状况变化", "change in wellbeing"),
     "inactivity": ("长时间无活动", "no movement"),
     "not_back_in_bed": ("夜间未回床", "not back in bed"),

@@ -13,7 +13,7 @@ from homecare.backend.residents.repository import get_resident, record_access
 from homecare.storage.connections import Conn
 
 Share = Literal["status", "vitals", "activity", "incidents", "location"]
-"""What a family member may be shown; location is never shared with family."""
+"""What a family member may be shown; location only while an alarm is open (``locations.service``)."""
 
 
 async def link_family(conn: Conn, *, actor: Actor, resident_id: int, link: NewFamilyLink, now: datetime) -> FamilyLink:

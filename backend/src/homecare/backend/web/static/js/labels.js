@@ -7,7 +7,8 @@ const CAUSES = {
   smoke: ["烟雾报警", "Smoke alarm"], water_leak: ["漏水", "Water leak"], vitals_spo2: ["血氧偏低", "Low blood oxygen"],
   vitals_pulse: ["心率异常", "Abnormal pulse"], vitals_respiration: ["呼吸异常", "Abnormal breathing"],
   vitals_temperature: ["体温异常", "Abnormal temperature"],
-  blood_pressure_crisis: ["高血压危象", "Hypertensive crisis"], hypoglycaemia: ["低血糖", "Hypoglycaemia"], welfare: ["健康状况变化", "Change in wellbeing"],
+  blood_pressure_crisis: ["高血压危象", "Hypertensive crisis"], hypoglycaemia: ["低血糖", "Hypoglycaemia"],
+  left_safe_zone: ["离开安全区域", "Left the safe zone"], welfare: ["健康状况变化", "Change in wellbeing"],
   inactivity: ["长时间无活动", "No movement"], not_back_in_bed: ["夜间未回床", "Not back in bed"],
   night_door: ["夜间开门", "Front door open at night"], no_activity_day: ["全天无活动", "No activity all day"],
   device_offline: ["设备离线", "Device offline"], low_battery: ["电量低", "Low battery"],
@@ -49,6 +50,7 @@ const DEVICES = {
   motion_sensor: ["人体感应器", "Motion sensor"], home_unit: ["家庭主机", "Home unit"],
   smoke_sensor: ["烟雾报警器", "Smoke sensor"], water_sensor: ["水浸传感器", "Water sensor"],
   blood_pressure_monitor: ["血压计", "Blood-pressure monitor"], glucose_meter: ["血糖仪", "Glucose meter"],
+  gps_watch: ["定位手表", "GPS watch"],
 };
 const RELATIONS = {
   daughter: ["女儿", "daughter"], son: ["儿子", "son"], "daughter-in-law": ["儿媳", "daughter-in-law"],

@@ -5,7 +5,8 @@ import { residentPicker } from "./residents.js";
 import { checkbox, field, form, input, section, select, table, value } from "./ui.js";
 import { userForm } from "./staff.js";
 
-const SHARES = [["share_status", true], ["share_incidents", true], ["share_vitals", false], ["share_activity", false]];
+const SHARES = [["share_status", true], ["share_incidents", true], ["share_vitals", false], ["share_activity", false],
+  ["share_location", false]];
 
 export async function family(panel) {
   const chosen = el("div", { id: "fam-resident" });
