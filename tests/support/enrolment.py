@@ -36,6 +36,7 @@ GOLDEN_DEVICES = {
     "hu-golden-01": "home_unit",
     "bp-golden-01": "blood_pressure_monitor",
     "gl-golden-01": "glucose_meter",
+    "gps-golden-01": "gps_watch",
 }
 
 
