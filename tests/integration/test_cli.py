@@ -161,7 +161,7 @@ def test_scenario_mistakes_point_to_the_list_and_refuse_a_negative_speed() -> No
     assert plain(unknown) == (
         "no scenario 'nosuch': give a scenario file, or one of busy-morning, fall-no-response, fall-recovered, "
         "home-unit-offline, hypertensive-crisis, night-wandering, pendant-fall, sos-cancelled, spo2-decline, "
-        "wristband-battery-dies "
+        "wandering, wristband-battery-dies "
         "(`homecare sim scenarios` says more)\n"
     )
     backwards = homecare(["sim", "scenario", "fall-no-response", "--speed", "-3", "--check"])

@@ -34,10 +34,14 @@ def test_enrolment_is_complete_and_deterministic() -> None:
     assert a.enrolment != build_neighbourhood(50, seed=4).enrolment
     e = a.enrolment
     assert len(e.residents) == 50
-    # Every home's devices, and a blood-pressure monitor or glucose meter for a resident with hypertension or diabetes.
+    # Every home's devices, a blood-pressure monitor or glucose meter for a resident with hypertension or diabetes,
+    # and a GPS watch for one who wanders.
     checks = sum(condition in r.conditions for r in e.residents for condition in HEALTH_CHECK_KINDS)
+    watches = sum(r.wanders_at_night for r in e.residents)
     assert checks > 0
-    assert len(e.devices) == 50 * len(HOUSEHOLD_KINDS) + checks
+    assert watches > 0
+    assert len(e.devices) == 50 * len(HOUSEHOLD_KINDS) + checks + watches
+    assert {d.kind for d in e.devices if d.kind is DeviceKind.GPS_WATCH} == {DeviceKind.GPS_WATCH}
     assert 2 <= len(e.stations) <= 12
     uids = [d.uid for d in e.devices]
     assert len(set(uids)) == len(uids)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from homecare.contracts.messages import DeviceKind, MealContext
+from homecare.contracts.messages import DeviceKind, FixSource, MealContext
+from homecare.sim.equipment import safe_zones
 from homecare.sim.household import MeasurementHappening
 from homecare.sim.incidents import Fall
 from homecare.sim.scenarios import (
@@ -149,3 +151,24 @@ def test_the_hypertensive_crisis_is_one_reading_in_the_crisis_band_after_morning
     for h in morning:  # in range: below the crisis band, a fasting glucose above hypoglycaemia
         assert h.blood_pressure is None or (h.blood_pressure[0] < 180 and h.blood_pressure[1] < 120)
         assert h.glucose is None or (h.glucose[0] >= 3.9 and h.glucose[1] is MealContext.FASTING)
+
+
+def test_the_wandering_resident_walks_out_of_her_home_zone_after_dark_with_her_watch_reporting_often() -> None:
+    scenario = load_scenario(next(p for p in SHIPPED if p.stem == "wandering"))
+    hood, _ = stage(scenario)
+    home = hood.household(42)
+    assert DeviceKind.GPS_WATCH in {d.kind for d in home.record.devices}
+    [house, neighbourhood] = safe_zones(home.record)
+    assert (neighbourhood["active_until"], house["shape"]["radius_m"]) == ("19:00", 120.0)
+    home.advance_to(scenario.begins.timestamp())
+    before = home.watch_fix(scenario.time_of("19:35").timestamp())
+    assert before is not None
+    assert (before.source, before.moving) == (FixSource.WIFI, False)
+    assert home.watch_interval(before.moving) == 300.0  # still: every five minutes
+    out = home.watch_fix(scenario.time_of("19:55").timestamp())
+    assert out is not None
+    assert (out.source, out.moving) == (FixSource.GNSS, True)
+    assert home.watch_interval(out.moving) == 20.0  # walking: every 20 s
+    north = (out.lat - home.record.lat) * 111_195
+    east = (out.lon - home.record.lon) * 111_195 * math.cos(math.radians(home.record.lat))
+    assert math.hypot(north, east) > 300  # well beyond the home's 120 m after a quarter of an hour

@@ -31,6 +31,7 @@ SPECS: Final[dict[DeviceKind, BatterySpec]] = {
     DeviceKind.HOME_UNIT: BatterySpec(life_h=None),
     DeviceKind.BLOOD_PRESSURE_MONITOR: BatterySpec(life_h=24.0 * 180),  # four AA cells, a reading or two a day
     DeviceKind.GLUCOSE_METER: BatterySpec(life_h=24.0 * 365),  # a coin cell
+    DeviceKind.GPS_WATCH: BatterySpec(life_h=24.0 * 5, charge_per_h=50.0),  # charged with the wristband's habit
 }
 
 _CHARGE_LIMIT_S: Final = 3 * 3600.0

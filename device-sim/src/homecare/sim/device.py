@@ -27,11 +27,14 @@ from homecare.contracts.messages import (
     Configure,
     Event,
     EventKind,
+    Fix,
+    FixSource,
     Glucose,
     Heartbeat,
     HelpComing,
     ImuBurst,
     Location,
+    LocationFix,
     MealContext,
     Measurement,
     Presence,
@@ -383,6 +386,23 @@ class SimDevice:
             location=fix,
         )
         return self._send(topic(self.uid, Channel.TELEMETRY), encode(message), Channel.TELEMETRY)
+
+    def publish_location(
+        self, t: float, *, lat: float, lon: float, accuracy_m: float, source: FixSource, moving: bool, battery: int
+    ) -> bool:
+        """A GPS watch's fix now, or nothing if offline."""
+        if not self._connected:
+            return False
+        message = LocationFix(
+            v=1,
+            device_id=self.uid,
+            seq=self._take_seq(),
+            ts=int(t * 1000),
+            fix=Fix(lat=lat, lon=lon, accuracy_m=accuracy_m, source=source),
+            moving=moving,
+            battery=battery,
+        )
+        return self._send(topic(self.uid, Channel.LOCATION), encode(message), Channel.LOCATION)
 
     def publish_measurement(
         self,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from homecare.contracts.messages import DeviceKind
 from homecare.sim.profiles import Condition
+from homecare.sim.records import ResidentRecord
 
 # One device of each of these kinds per simulated home (smoke and water alarms come from the home unit).
 HOUSEHOLD_KINDS: Final = (
@@ -24,6 +25,29 @@ HEALTH_CHECK_KINDS: Final[dict[Condition, DeviceKind]] = {
 }
 """A resident with the condition checks it at home every morning with this device."""
 
+HOME_ZONE_M: Final = 120.0
+NEIGHBOURHOOD_M: Final = 700.0
+NEIGHBOURHOOD_HOURS: Final = ("07:00", "19:00")
+
+
+def safe_zones(resident: ResidentRecord) -> list[dict[str, Any]]:
+    """The safe zones of a resident who wears a GPS watch (who wanders), as the platform's API takes them: the
+    home, always, and the neighbourhood in daylight only ("not outside after 19:00"); none without a watch."""
+    if not any(d.kind is DeviceKind.GPS_WATCH for d in resident.devices):
+        return []
+    lat, lon = resident.lat, resident.lon
+    start, end = NEIGHBOURHOOD_HOURS
+    return [
+        {"name": "家", "shape": {"kind": "circle", "lat": lat, "lon": lon, "radius_m": HOME_ZONE_M}},
+        {
+            "name": "小区周边",
+            "shape": {"kind": "circle", "lat": lat, "lon": lon, "radius_m": NEIGHBOURHOOD_M},
+            "active_from": start,
+            "active_until": end,
+        },
+    ]
+
+
 UID_SUFFIX: Final[dict[DeviceKind, str]] = {
     DeviceKind.WRISTBAND: "wr",
     DeviceKind.SOS_PENDANT: "sos",
@@ -34,6 +58,7 @@ UID_SUFFIX: Final[dict[DeviceKind, str]] = {
     DeviceKind.HOME_UNIT: "hu",
     DeviceKind.BLOOD_PRESSURE_MONITOR: "bp",
     DeviceKind.GLUCOSE_METER: "gl",
+    DeviceKind.GPS_WATCH: "gps",
 }
 
 FIRMWARE: Final[dict[DeviceKind, str]] = {
@@ -46,6 +71,7 @@ FIRMWARE: Final[dict[DeviceKind, str]] = {
     DeviceKind.HOME_UNIT: "sim-hu-5.2.0",
     DeviceKind.BLOOD_PRESSURE_MONITOR: "sim-bp-1.3.0",
     DeviceKind.GLUCOSE_METER: "sim-gl-2.0.1",
+    DeviceKind.GPS_WATCH: "sim-gps-1.4.2",
 }
 
 

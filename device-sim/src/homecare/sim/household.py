@@ -12,7 +12,7 @@ from typing import Final
 
 import numpy as np
 
-from homecare.contracts.messages import DeviceKind, EventKind, MealContext
+from homecare.contracts.messages import DeviceKind, EventKind, FixSource, MealContext
 from homecare.sim.battery import Battery
 from homecare.sim.imu import ImuSignal, fall_signal, knock_signal
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, HypertensiveCrisis, Incident, SosPress
@@ -52,6 +52,17 @@ class ImuHappening:
     event: str
     t0: float
     signal: ImuSignal
+
+
+@dataclass(frozen=True, slots=True)
+class WatchFix:
+    """Where the GPS watch puts its wearer: WGS-84, accuracy in metres, how it knows, whether they walk."""
+
+    lat: float
+    lon: float
+    accuracy_m: float
+    source: FixSource
+    moving: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +361,24 @@ class Household:
         lon = self.record.lon + east / (_M_PER_DEG * math.cos(math.radians(self.record.lat)))
         accuracy = 5.0 + 15.0 * abs(math.sin(t / 97.0))
         return round(lat, 6), round(lon, 6), round(accuracy, 1)
+
+    # -- GPS watch ---------------------------------------------------------------------------
+
+    def watch_fix(self, t: float) -> WatchFix | None:
+        """The GPS watch's fix at `t`: satellites when out (moving), the home's Wi-Fi when in; None while flat."""
+        if DeviceKind.GPS_WATCH not in self._devices or not self.powered(DeviceKind.GPS_WATCH):
+            return None
+        out = self.position(t)
+        if out is not None:
+            return WatchFix(*out, FixSource.GNSS, moving=True)
+        return WatchFix(round(self.record.lat, 6), round(self.record.lon, 6), 25.0, FixSource.WIFI, moving=False)
+
+    def watch_interval(self, moving: bool) -> float:
+        """Seconds to the watch's next fix: 20 s moving, 5 min still; stretched below 20 % battery."""
+        low = self.batteries[DeviceKind.GPS_WATCH].level < 20
+        if moving:
+            return 60.0 if low else 20.0
+        return 900.0 if low else 300.0
 
 
 def _local_hour(t: float, model: ResidentModel) -> float:

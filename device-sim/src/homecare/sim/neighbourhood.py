@@ -163,6 +163,8 @@ def _resident_record(profile: ResidentProfile, seed: int, stations: list[Station
     rooms: dict[DeviceKind, str | None] = {kind: str(room) for kind, room in _FIXED_ROOMS.items()}
     rooms[DeviceKind.FALL_SENSOR] = str(fall_room)
     checks = [kind for condition, kind in HEALTH_CHECK_KINDS.items() if profile.has(condition)]
+    if profile.wanders_at_night:  # a resident who wanders wears a GPS watch outdoors
+        checks.append(DeviceKind.GPS_WATCH)
     devices = tuple(
         DeviceRecord(
             uid=(uid := uid_prefix + device_uid(profile.index, kind)),
@@ -206,7 +208,7 @@ def _batteries(profile: ResidentProfile, seed: int, tz: ZoneInfo) -> dict[Device
         kind: Battery(
             spec,
             level=float(rng.uniform(45, 100)),
-            habit=ChargingHabit(seed, profile, tz) if kind is DeviceKind.WRISTBAND else None,
+            habit=ChargingHabit(seed, profile, tz) if kind in (DeviceKind.WRISTBAND, DeviceKind.GPS_WATCH) else None,
         )
         for kind, spec in SPECS.items()
     }

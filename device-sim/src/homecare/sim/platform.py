@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import httpx
 
+from homecare.sim.equipment import safe_zones
 from homecare.sim.records import ResidentRecord
 
 TIMEOUT_S: Final = 30.0
@@ -72,7 +73,19 @@ class Platform:
             for d in r.devices
         ]
         issued = self._request("POST", "/api/admin/import/devices", content=_csv(devices))
+        for r in residents:
+            if first := safe_zones(r):
+                self._first_safe_zones(reference.format(index=r.index), first)
         return {row["uid"]: row["secret"] for row in csv.DictReader(io.StringIO(issued.text.lstrip("\ufeff")))}
+
+    def _first_safe_zones(self, reference: str, first: list[dict[str, Any]]) -> None:
+        """The safe zones of a resident with a GPS watch, unless staff already keep some."""
+        found = self._request("GET", "/api/admin/residents", params={"q": reference}).json()["items"]
+        [resident_id] = [r["id"] for r in found if r["external_ref"] == reference]
+        zones = f"/api/residents/{resident_id}/safe-zones"
+        if not self._request("GET", zones).json():
+            for zone in first:
+                self._request("POST", zones, json=zone)
 
     def retire(self, uids: Iterable[str], *, prefix: str) -> int:
         """Revoke these devices (found by their common uid prefix), so that they do not linger as offline homes;

@@ -221,6 +221,9 @@ def plan_day(profile: ResidentProfile, day: date, tz: ZoneInfo, seed: int) -> Da
         b.at(rng.uniform(15.0, 16.0), Doing.WALK, rng.uniform(20, 45), Room.OUTSIDE)
     b.at(rng.uniform(17.2, 17.6), Doing.COOK, rng.uniform(25, 40), Room.KITCHEN)
     b.add(Doing.MEAL, rng.uniform(20, 35), Room.KITCHEN)
+    # Sundowning: a resident with dementia who wanders goes out in the evening too, after dark, for a while.
+    if profile.wanders_at_night and bed > 21.0 and rng.random() < 0.3:
+        b.at(rng.uniform(19.2, 19.8), Doing.WANDER, rng.uniform(25, 50), Room.OUTSIDE)
     b.at(bed - 0.4, Doing.WASH, rng.uniform(10, 20), Room.BATHROOM)
     b.trip(Doing.TOILET, rng.uniform(3, 6), Room.BATHROOM)
     b.night_until(end, visits=int(rng.poisson(night_rate * (24 - bed) / night_hours)), wander=False)

@@ -403,6 +403,23 @@ class NeighbourhoodRun:
                     )
                 timers.last_telemetry = t
                 timers.next_telemetry = t + s.telemetry_interval_s
+        if kind is DeviceKind.GPS_WATCH:
+            if h.position(now) is not None:  # the accelerometer wakes the watch when its wearer walks out
+                timers.next_telemetry = min(timers.next_telemetry, now + 20)
+            while timers.next_telemetry <= now:
+                t = max(timers.next_telemetry, now - 60)  # a stalled loop sends the present, not a backlog
+                fix = h.watch_fix(t)
+                if fix is not None:
+                    device.publish_location(
+                        t,
+                        lat=fix.lat,
+                        lon=fix.lon,
+                        accuracy_m=fix.accuracy_m,
+                        source=fix.source,
+                        moving=fix.moving,
+                        battery=int(h.batteries[kind].level),
+                    )
+                timers.next_telemetry = t + h.watch_interval(fix is not None and fix.moving)
         if now - timers.next_heartbeat > 10 * s.heartbeat_interval_s:
             timers.next_heartbeat = now
         while timers.next_heartbeat <= now:

@@ -27,6 +27,8 @@ from homecare.backend.accounts.demo import DemoLogin, demo_logins, ensure_demo_a
 from homecare.backend.accounts.models import Actor, Role
 from homecare.backend.care.rounds import generate_round
 from homecare.backend.devices.repository import enrol_device
+from homecare.backend.locations.models import NewSafeZone
+from homecare.backend.locations.repository import add_zones_if_none
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
@@ -34,6 +36,7 @@ from homecare.launcher.instance import Port, claim
 from homecare.launcher.lifeline import ENV as LIFELINE_ENV
 from homecare.launcher.lifeline import hold as hold_lifeline
 from homecare.launcher.settings import SystemSettings
+from homecare.sim.equipment import safe_zones
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.records import Enrolment
 from homecare.storage import EmbeddedServerError
@@ -296,6 +299,10 @@ async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[Dem
             for device in resident.devices:
                 await enrol_device(
                     conn, uid=device.uid, kind=device.kind, resident_id=resident_id, secret=device.secret
+                )
+            if first := [NewSafeZone.model_validate(zone) for zone in safe_zones(resident)]:
+                await add_zones_if_none(
+                    conn, resident_id=resident_id, first=first, by="enrolment", now=datetime.now(UTC)
                 )
         await ensure_demo_accounts(
             conn, logins=logins, station_ids=list(stations.values()), resident_ids=resident_ids, now=datetime.now(UTC)

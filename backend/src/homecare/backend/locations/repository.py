@@ -80,6 +80,15 @@ async def insert_zone(conn: Conn, *, resident_id: int, zone: NewSafeZone, by: st
     return _zone(row)
 
 
+async def add_zones_if_none(
+    conn: Conn, *, resident_id: int, first: list[NewSafeZone], by: str, now: datetime
+) -> list[SafeZone]:
+    """The resident's first safe zones (enrolment); a resident who has zones keeps them as staff left them."""
+    if await zones(conn, resident_ids=[resident_id]):
+        return []
+    return [await insert_zone(conn, resident_id=resident_id, zone=zone, by=by, now=now) for zone in first]
+
+
 async def delete_zone(conn: Conn, *, resident_id: int, zone_id: int) -> bool:
     cur = await conn.execute("DELETE FROM safe_zones WHERE id = %s AND resident_id = %s", (zone_id, resident_id))
     return cur.rowcount > 0
