@@ -82,8 +82,10 @@ startPage("console", async (main) => {
   async function showMap() {
     mapModule ??= await import("./console/map.js");
     const view = await api("map");
+    const wandering = view.incidents.filter((i) => i.cause === "left_safe_zone");
+    const tracks = await Promise.all(wandering.map((i) => api(`incidents/${i.id}/track`)));
     if (mode !== "map") return;
-    mapModule.drawMap(mapPane, view, { onIncident: go });
+    mapModule.drawMap(mapPane, view, { onIncident: go, tracks });
   }
   const refreshMapSoon = () => {
     if (mode !== "map" || mapTimer) return;

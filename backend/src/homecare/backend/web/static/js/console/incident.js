@@ -95,6 +95,7 @@ export class IncidentScreen {
       this.card = card;
       this.render(detail);
       this.loadVitals(residentId, token);
+      this.loadTrack(id, token);
     } catch (err) {
       if (token === this.token) this.pane.replaceChildren(el("p", { class: "error pane-note" }, err.message));
     }
@@ -150,6 +151,9 @@ export class IncidentScreen {
     this.tasks = el("div");
     this.trail = el("div");
     this.vitals = el("div", { class: "vitals" }, el("p", { class: "muted" }, t("pane.loading")));
+    // Where a GPS watch's wearer went: read (and logged) only for a resident who wears one.
+    const watch = card.devices.some((d) => d.kind === "gps_watch");
+    this.track = watch ? el("div", { id: "inc-track" }, el("p", { class: "muted" }, t("pane.loading"))) : null;
     this.root = el("article", { id: "incident", class: "incident", dataset: { id: this.id } },
       el("header", { class: "inc-head" }, avatar(card.name),
         el("div", { class: "inc-who" }, el("h1", { id: "inc-name", tabindex: "-1" }, card.name,
@@ -169,6 +173,7 @@ export class IncidentScreen {
           section("contacts", t("card.contacts"), this.contactsList(card)),
           section("devices", t("devices.heading"), this.devicesTable(card.devices))),
         el("div", { class: "col" },
+          this.track ? section("track", t("track.heading"), this.track) : null,
           section("vitals-card", t("vitals.heading"), this.vitals),
           section("tasks", t("tasks.heading"), this.tasks),
           section("trail", t("trail.heading"), this.trail),
@@ -304,6 +309,12 @@ export class IncidentScreen {
       el("td", { class: "nowrap" }, formatTime(p.opened_at, { seconds: false })),
       el("td", {}, label("cause", p.cause)), el("td", {}, t("priority", { p: p.priority })),
       el("td", {}, p.outcome ? label("outcome", p.outcome) : label("status", p.status))))));
+  }
+
+  async loadTrack(id, token) {
+    if (!this.track) return;
+    const [track, map] = await Promise.all([api(`incidents/${id}/track`), import("./map.js")]);
+    if (token === this.token) map.drawTrack(this.track, track);
   }
 
   async loadVitals(residentId, token) {

@@ -1,6 +1,7 @@
 // The map tab: homes, stations with their 15-minute circles and open incidents, drawn from stored coordinates
-// (equirectangular projection around the centre, in metres; no tiles).
-import { el, t } from "../common.js";
+// (equirectangular projection around the centre, in metres; no tiles), with the track and safe zones of every
+// open wandering alarm; the incident screen draws one track on its own with the same layer.
+import { el, formatTime, t } from "../common.js";
 import { label } from "../labels.js";
 import { svg } from "../svg.js";
 
@@ -34,8 +35,76 @@ function placeLabels(labels, marks) {
   }
 }
 
-/** Draw the map of `view` (GET /api/map) into container; onIncident(id) when an incident is clicked. */
-export function drawMap(container, view, { onIncident }) {
+/** The points a track spans: its fixes and its zones' edges (circles by their bounding corners). */
+function trackPoints(track) {
+  const points = track.fixes.map((f) => ({ lat: f.lat, lon: f.lon }));
+  for (const zone of track.zones) {
+    const s = zone.shape;
+    if (s.kind === "polygon") points.push(...s.points.map(([lat, lon]) => ({ lat, lon })));
+    else {
+      const dLat = s.radius_m / M_PER_DEG, dLon = dLat / Math.cos((s.lat * Math.PI) / 180);
+      points.push({ lat: s.lat - dLat, lon: s.lon - dLon }, { lat: s.lat + dLat, lon: s.lon + dLon });
+    }
+  }
+  return points;
+}
+
+/** A track's safe zones, its line since departure, where it started and where the resident is now. */
+function trackLayer(track, project, unit) {
+  const layer = svg("g", { class: "m-track", "data-resident": track.resident_id });
+  for (const zone of track.zones) {
+    const s = zone.shape;
+    const title = svg("title", {}, `${t("map.zone")}: ${zone.name}${zone.active_from ? ` (${zone.active_from.slice(0, 5)}–${zone.active_until.slice(0, 5)})` : ""}`);
+    if (s.kind === "polygon") {
+      layer.append(svg("polygon", { class: "zone", points: s.points.map(([lat, lon]) => project({ lat, lon }).join(",")).join(" ") }, title));
+    } else {
+      const [x, y] = project(s);
+      layer.append(svg("circle", { class: "zone", cx: x, cy: y, r: s.radius_m }, title));
+    }
+  }
+  if (!track.fixes.length) return layer;
+  const line = track.fixes.map((f) => project(f).join(",")).join(" ");
+  layer.append(svg("polyline", { class: "path", points: line }));
+  const [sx, sy] = project(track.fixes[0]);
+  const last = track.fixes[track.fixes.length - 1];
+  const [ex, ey] = project(last);
+  layer.append(svg("circle", { class: "start", cx: sx, cy: sy, r: unit * 1.1 },
+    svg("title", {}, `${t("map.trackStart")} ${formatTime(track.fixes[0].ts)}`)));
+  layer.append(svg("circle", { class: "now", cx: ex, cy: ey, r: unit * 2 },
+    svg("title", {}, `${t("map.trackNow")} ${formatTime(last.ts)} (±${Math.round(last.accuracy_m)} m)`)));
+  return layer;
+}
+
+/** Draw one incident's track (GET /api/incidents/{id}/track) with its safe zones into container. */
+export function drawTrack(container, track) {
+  const points = trackPoints(track);
+  if (!track.fixes.length) {
+    container.replaceChildren(el("p", { class: "muted" }, t("track.none")));
+    return;
+  }
+  const lat0 = points.reduce((a, p) => a + p.lat, 0) / points.length;
+  const lon0 = points.reduce((a, p) => a + p.lon, 0) / points.length;
+  const kx = Math.cos((lat0 * Math.PI) / 180) * M_PER_DEG;
+  const project = (p) => [(p.lon - lon0) * kx, -(p.lat - lat0) * M_PER_DEG];
+  const xs = points.map((p) => project(p)[0]), ys = points.map((p) => project(p)[1]);
+  const minX = Math.min(...xs), maxX = Math.max(...xs), minY = Math.min(...ys), maxY = Math.max(...ys);
+  const margin = Math.max(maxX - minX, maxY - minY, 50) * 0.08;
+  const width = maxX - minX + 2 * margin, height = maxY - minY + 2 * margin;
+  const unit = Math.max(width, height) / 90; // a small drawing: marks a little larger than the big map's
+  const last = track.fixes[track.fixes.length - 1];
+  const summary = track.since ? t("track.since", { time: formatTime(track.since), n: track.fixes.length })
+    : t("track.around", { n: track.fixes.length });
+  container.replaceChildren(
+    svg("svg", { class: "map track-map", role: "img", "aria-label": `${t("track.heading")}: ${summary}`,
+      viewBox: `${minX - margin} ${minY - margin} ${width} ${height}`, preserveAspectRatio: "xMidYMid meet" },
+    trackLayer(track, project, unit)),
+    el("p", { class: "track-summary" }, summary, " · ",
+      t("track.latest", { time: formatTime(last.ts), m: Math.round(last.accuracy_m) })));
+}
+
+/** Draw the map of `view` (GET /api/map) into container, with the tracks of open wandering alarms; onIncident(id)
+ * when an incident is clicked. */
+export function drawMap(container, view, { onIncident, tracks = [] }) {
   const points = [...view.stations, ...view.homes];
   if (!points.length) {
     container.replaceChildren(el("p", { class: "muted" }, "—"));
@@ -49,6 +118,7 @@ export function drawMap(container, view, { onIncident }) {
   const xs = [], ys = [];
   for (const s of view.stations) { const [x, y] = project(s); xs.push(x - r, x + r); ys.push(y - r, y + r); }
   for (const h of view.homes) { const [x, y] = project(h); xs.push(x); ys.push(y); }
+  for (const p of tracks.flatMap(trackPoints)) { const [x, y] = project(p); xs.push(x); ys.push(y); }
   const minX = Math.min(...xs), maxX = Math.max(...xs), minY = Math.min(...ys), maxY = Math.max(...ys);
   const margin = Math.max(maxX - minX, maxY - minY) * 0.03;
   const width = maxX - minX + 2 * margin, height = maxY - minY + 2 * margin;
@@ -97,17 +167,20 @@ export function drawMap(container, view, { onIncident }) {
     marker.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
     alarms.append(marker);
   }
+  const wandering = svg("g", { class: "m-tracks" }, ...tracks.map((track) => trackLayer(track, project, unit)));
   placeLabels([...incidentLabels, ...stationLabels], markBoxes);
   // A group, not an image: the incident markers inside it take the focus.
   const drawing = svg("svg", { id: "map-svg", class: "map", role: "group", "aria-label": t("map.heading"),
     viewBox: `${minX - margin} ${minY - margin} ${width} ${height}`, preserveAspectRatio: "xMidYMid meet" },
-  circles, marks, stations, alarms);
+  circles, wandering, marks, stations, alarms);
   const km = (r / 1000).toFixed(1);
   const legend = el("ul", { class: "map-legend" },
     el("li", {}, el("span", { class: "key home" }), t("map.home")),
     el("li", {}, el("span", { class: "key station" }), t("map.station")),
     el("li", {}, el("span", { class: "key circle" }), t("map.circle", { km })),
     el("li", {}, el("span", { class: "key off" }), t("map.off")),
-    el("li", {}, el("span", { class: "key incident" }), `${t("map.incident")} (${view.incidents.length})`));
+    el("li", {}, el("span", { class: "key incident" }), `${t("map.incident")} (${view.incidents.length})`),
+    tracks.length ? el("li", {}, el("span", { class: "key track" }), `${t("map.track")} (${tracks.length})`) : null,
+    tracks.length ? el("li", {}, el("span", { class: "key zone" }), t("map.zone")) : null);
   container.replaceChildren(el("h1", { class: "map-heading" }, t("map.heading")), drawing, legend);
 }
