@@ -1,5 +1,6 @@
 """A resident with dementia walks out of her safe zone with her GPS watch: the wandering alarm reaches the console
-live, the incident screen draws her track since she left, and the map shows it with her safe zone."""
+live, the incident screen draws her track since she left, the map shows it with her safe zone, and the daughter she
+allowed sees where she is while the alarm is open."""
 
 from __future__ import annotations
 
@@ -91,3 +92,14 @@ async def test_a_wandering_alarm_shows_her_track_on_the_incident_and_the_map(
     await expect(page.locator(".map-legend")).to_contain_text("离开安全区域后的轨迹")
     await screenshot(page, "console-map-track")
     assert page.errors == []  # type: ignore[attr-defined]
+
+    # Her daughter, whom she allowed to see her location, sees where she is while the alarm is open.
+    async with httpx.AsyncClient(base_url=backend.url, headers=AUTH) as staff:
+        consent = {"user_id": world.user_ids["family"], "relation": "女儿", "share_location": True}
+        assert (await staff.put(f"/api/residents/{rid}/family", json=consent)).status_code == 200
+    family = await sign_in("family")
+    latest = fixes[-1]
+    await expect(family.locator("#location")).to_contain_text(
+        f"北纬 {latest[1]:.5f}，东经 {latest[2]:.5f}（精度 ±8 米）"
+    )
+    assert family.errors == []  # type: ignore[attr-defined]

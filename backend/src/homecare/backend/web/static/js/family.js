@@ -76,6 +76,14 @@ function glance(status) {
   return el("div", { class: "glance" }, cards);
 }
 
+/** Where the resident is, while an alarm is open and only if they consented (the API says nothing otherwise). */
+function locationCard(fix) {
+  return el("section", { class: "card", id: "location" }, el("h2", {}, t("fa.location")),
+    el("p", { class: "big-value" }, fix ? t("fa.locationFix", { time: formatTime(fix.ts, { seconds: false }),
+      lat: fix.lat.toFixed(5), lon: fix.lon.toFixed(5), m: Math.round(fix.accuracy_m) }) : t("fa.locationNone")),
+    el("p", { class: "muted" }, t("fa.locationNote")));
+}
+
 /** The latest home blood pressure and glucose (shown when the resident shares vitals). */
 function healthChecksCard(checks) {
   const bp = checks.blood_pressure, glucose = checks.glucose;
@@ -255,6 +263,10 @@ startPage("family", async (main) => {
       parts.push(statusPanel(status), glance(status));
       if (status.baseline) parts.push(baselineCard(status.baseline));
       if (status.health_checks) parts.push(healthChecksCard(status.health_checks));
+      if (shown.share_location) {
+        const where = await api(`family/residents/${shown.resident_id}/location`);
+        if (where.shown) parts.push(locationCard(where.fix));
+      }
     } else {
       parts.push(el("p", { class: "card muted not-shared" }, t("fa.noStatus")));
     }
