@@ -205,10 +205,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fhir_token_router)
     app.include_router(fhir_r4_router)
 
-    @app.get("/healthz", tags=["health"], summary="The API is up and its database answers")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="The API is up and its database answers; whether this replica runs the alarm pipeline",
+    )
     async def health(conn: ConnDep) -> dict[str, str]:
         await conn.execute("SELECT 1")
-        return {"status": "ok"}
+        return {"status": "ok", "pipeline": cast(RunningPipeline, app.state.alarm_pipeline).role.value}
 
     if settings.metrics_token is not None:
 

@@ -30,6 +30,11 @@ class BackendMetrics:
             "caught up); NaN when the database could not be read.",
             registry=self.registry,
         )
+        self.pipeline_leader = Gauge(
+            "homecare_pipeline_leader",
+            "1 while this process runs the alarm pipeline (it holds the leader lock), 0 while it stands by.",
+            registry=self.registry,
+        )
         self.timers_due = Gauge(
             "homecare_escalation_timers_due",
             "Escalation timers (recovery, acknowledge, station accept) due and not yet fired; NaN when the "

@@ -4,8 +4,9 @@ One loop per backend process, woken by NOTIFY (``homecare_events``, ``homecare_i
 short poll for timers. Downlink commands it queues in ``device_commands`` are sent by the gateway.
 Everything it does is keyed in the database (``pipeline_inbox``, filled by triggers as items commit,
 ``pipeline_processed``, ``incident_timers``), so a restart resumes where it stopped, nothing that commits
-late is skipped, and several backends may run it at once (advisory locks and the incident-writes lock
-serialise them).
+late is skipped, and even two backends running it at once would apply each item once (advisory locks and the
+incident-writes lock serialise them). With several API replicas only one runs it, the holder of the leader lock
+(``alarms/leader.py``); the others stand by and one takes over when it goes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from homecare.backend.alarms.escalation import fire_due_timers
+from homecare.backend.alarms.leader import Leadership, LeadershipLost, Role
 from homecare.backend.alarms.settings import AlarmSettings
 from homecare.backend.alarms.signals import recovery_window, signal_for_event
 from homecare.backend.care import carers
@@ -117,6 +119,9 @@ class AlarmPipeline:
     periodic: Callable[..., Awaitable[list[Signal]]] | None = None
     metrics: BackendMetrics = field(default_factory=BackendMetrics)
     carer_late_after: timedelta | None = None  # a booked visit not checked in this long after its start is alerted
+    # Called inside each transaction that acts (Leadership.fence): raises LeadershipLost once this process no longer
+    # holds the leader lock, so an old leader stops at its next step. None: the pipeline runs alone (tests, tools).
+    fence: Callable[[Conn], Awaitable[None]] | None = None
     _last_periodic: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -154,7 +159,7 @@ class AlarmPipeline:
             while not stopped.is_set():
                 try:
                     await self.run_periodic_if_due(conn, now=self.clock.now())
-                except (psycopg.OperationalError, OSError):
+                except (psycopg.OperationalError, OSError, LeadershipLost):
                     raise
                 except Exception:
                     log.exception("periodic detectors failed; they run again at the next interval")
@@ -180,6 +185,7 @@ class AlarmPipeline:
 
         Each stage is isolated: a failing stage must not hold back the others.
         """
+        await self._fenced(conn)
         stages: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("events", lambda: self.process_all_events(conn, now=self.clock.now())),
             ("bursts", lambda: self.process_bursts_once(conn, now=self.clock.now())),
@@ -198,7 +204,7 @@ class AlarmPipeline:
         for name, stage in stages:
             try:
                 await stage()
-            except (psycopg.OperationalError, OSError):
+            except (psycopg.OperationalError, OSError, LeadershipLost):
                 raise
             except Exception:
                 log.exception("alarm pipeline stage %s failed; it is retried on the next pass", name)
@@ -220,6 +226,7 @@ class AlarmPipeline:
         results: Counter[str] = Counter()
         async with conn.transaction():
             await _lock(conn, "event")
+            await self._fenced(conn)
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(_EVENTS_SQL, {"limit": self.config.batch})
                 rows = await cur.fetchall()
@@ -248,6 +255,10 @@ class AlarmPipeline:
             await _applied(conn, "event", [row["id"] for row in rows])
         self._count("event", results)
         return len(rows)
+
+    async def _fenced(self, conn: Conn) -> None:
+        if self.fence is not None:
+            await self.fence(conn)
 
     def _count(self, source: str, results: Counter[str]) -> None:
         """Count what a committed batch applied (a batch rolled back and retried is counted once)."""
@@ -310,6 +321,7 @@ class AlarmPipeline:
         results: Counter[str] = Counter()
         async with conn.transaction():
             await _lock(conn, "imu_burst")
+            await self._fenced(conn)
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(_BURSTS_SQL, {"limit": self.config.batch})
                 rows = await cur.fetchall()
@@ -377,6 +389,7 @@ class AlarmPipeline:
         # The detectors' state and the incidents they change commit together: a crash in between would
         # otherwise lose a signal (a "cleared" above all, which the detectors report only once).
         async with conn.transaction():
+            await self._fenced(conn)
             signals: list[Signal] = await self.periodic(conn, now=now)
             for signal in signals:
                 try:
@@ -414,11 +427,17 @@ async def _applied(conn: Conn, source: str, item_ids: list[int]) -> None:
 
 @dataclass
 class RunningPipeline:
-    """A started pipeline: what the API's routers need (escalation, clock) and how to stop it."""
+    """A started pipeline: what the API's routers need (escalation, clock), whether this process leads it, and how
+    to stop it."""
 
     pipeline: AlarmPipeline
+    leadership: Leadership
     task: asyncio.Task[None]
     stop_event: asyncio.Event
+
+    @property
+    def role(self) -> Role:
+        return self.leadership.role
 
     @property
     def escalation(self) -> Escalation:
@@ -441,9 +460,11 @@ async def start_pipeline(
     clock: Clock | None = None,
     alarm_settings: AlarmSettings | None = None,
 ) -> RunningPipeline:
-    """Build the pipeline for these settings and start it as a task of the running loop (the API lifespan)."""
+    """Build the pipeline for these settings and start it as a task of the running loop (the API lifespan): it works
+    while this process holds the leader lock and stands by otherwise."""
     alarm = alarm_settings or AlarmSettings()
     escalation = Escalation(policies=load_policies(alarm.policy_file), notify=notify_incident)
+    leadership = Leadership(dsn=dsn, metrics=metrics, retry_s=alarm.leader_retry_s)
     pipeline = AlarmPipeline(
         dsn=dsn,
         escalation=escalation,
@@ -454,10 +475,11 @@ async def start_pipeline(
         periodic=run_periodic_detectors,
         metrics=metrics,
         carer_late_after=timedelta(minutes=settings.carer_late_after_min),
+        fence=leadership.fence,
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(pipeline.run(stop), name="alarm-pipeline")
-    return RunningPipeline(pipeline, task, stop)
+    task = asyncio.create_task(leadership.run(pipeline.run, stop), name="alarm-pipeline")
+    return RunningPipeline(pipeline, leadership, task, stop)
 
 
 async def _relay_stop(stop: asyncio.Event, stopped: threading.Event) -> None:

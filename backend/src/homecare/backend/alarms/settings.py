@@ -20,3 +20,9 @@ class AlarmSettings(BaseSettings):
     )
     periodic_every_s: float = Field(default=30.0, ge=1, le=3600, description="How often the analytic detectors run.")
     poll_s: float = Field(default=0.2, ge=0.01, le=10, description="How often due escalation timers are checked.")
+    leader_retry_s: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=5,
+        description="How often a standby API replica tries to take over the alarm pipeline (the leader lock).",
+    )
