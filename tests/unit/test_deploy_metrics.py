@@ -89,6 +89,7 @@ def test_every_alert_rule_names_only_exported_metrics(rule: dict[str, Any]) -> N
 def test_the_alerts_the_operators_rely_on_are_there() -> None:
     alerts = {rule["alert"]: rule["expr"] for rule in rules()}
     assert "homecare_pipeline_lag_seconds" in set(selected(alerts["AlarmPipelineStalled"]))
+    assert "homecare_pipeline_leader" in set(selected(alerts["AlarmPipelineWithoutLeader"]))
     assert "homecare_notification_attempts_total" in set(selected(alerts["NotificationChannelFailing"]))
     assert "homecare_gateway_acks_sent_total" in set(selected(alerts["GatewayNotAcknowledging"]))
     assert "homecare_gateway_broker_connected" in set(selected(alerts["GatewayDisconnected"]))
