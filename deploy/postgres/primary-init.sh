@@ -2,7 +2,7 @@
 # Run once by the TimescaleDB image when the primary's data directory is created (docker-entrypoint-initdb.d):
 # the streaming replica's role and its pg_hba line, and the role EMQX signs devices in with. Passwords come from
 # files mounted as secrets. The devices table does not exist yet (the API's migrations make it): its grant to
-# emqx is the one step after the first start (deploy/README.md, "EMQX and the devices table").
+# emqx (emqx-grant.sql) is the one step after the first start (deploy/README.md, "EMQX and the devices table").
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   -v replicator_password="$(cat /run/secrets/replicator_password)" \
