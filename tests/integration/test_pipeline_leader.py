@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -15,7 +20,8 @@ from homecare.backend.alarms.leader import LEADER_LOCK
 from homecare.gateway.service import Gateway
 from homecare.storage.migrate import LOCK_NAMESPACE
 from tests.integration.test_metrics import METRICS_TOKEN, scrape, value
-from tests.support.backend import Backend, start_backend
+from tests.support.backend import TOKEN, Backend, start_backend
+from tests.support.brokers import free_port
 from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
@@ -54,17 +60,25 @@ def press(pendant: TestClient, seq: int) -> None:
     pendant.publish(f"homecare/v1/dev/{PENDANT}/event", json.dumps(body))
 
 
-async def role(backend: Backend) -> str:
-    async with httpx.AsyncClient(base_url=backend.url) as client:
-        answer = await client.get("/healthz")
+async def role(url: str) -> str | None:
+    """What the replica at this URL says of the pipeline in its health answer (None while it does not answer)."""
+    async with httpx.AsyncClient(base_url=url) as client:
+        try:
+            answer = await client.get("/healthz")
+        except httpx.TransportError:
+            return None
     assert answer.status_code == 200, answer.text
     status: str = answer.json()["pipeline"]
     return status
 
 
+async def says(url: str, expected: str) -> bool:
+    return await role(url) == expected
+
+
 async def the_leader(running: list[Backend]) -> Backend | None:
     """The one backend that says it leads while every other says it stands by; None while that is not so."""
-    roles = [await role(backend) for backend in running]
+    roles = [await role(backend.url) for backend in running]
     if sorted(roles) != ["leader"] + ["standby"] * (len(running) - 1):
         return None
     return running[roles.index("leader")]
@@ -140,3 +154,41 @@ async def test_a_leader_whose_lock_connection_ends_stops_and_one_replica_leads_a
     moved = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
     assert moved == [1 if backend is leader else 0 for backend in replicas], (moved, first.url, leader.url)
     assert [a[1] for a in after] == [1 if backend is leader else 0 for backend in replicas]
+
+
+async def test_a_killed_leader_process_is_replaced_within_seconds_and_no_alarm_is_applied_twice(
+    database_url: str, home: Household, gateway: Gateway, pendant: TestClient, tmp_path: Path
+) -> None:
+    """The leader is `homecare api` in a process of its own, SIGKILLed as the out-of-memory killer would."""
+    port = free_port()
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("HOMECARE_")}
+    env = clean | {
+        "HOMECARE_DATABASE_URL": database_url,
+        "HOMECARE_API_PORT": str(port),
+        "HOMECARE_API_TOKEN": TOKEN,
+        "HOMECARE_DATA_DIR": str(tmp_path),
+    }
+    with (tmp_path / "api.log").open("wb") as log:
+        leader = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "homecare.launcher.cli", "api", env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    standby: Backend | None = None
+    try:
+        await eventually(lambda: says(f"http://127.0.0.1:{port}", "leader"), timeout=60)
+        standby = await start_backend(database_url)
+        assert await role(standby.url) == "standby"
+        press(pendant, 1)
+        await eventually(lambda: opened(database_url, 1))
+
+        await close_incidents(database_url)
+        leader.kill()
+        await leader.wait()
+        await eventually(lambda: says(standby.url, "leader"), timeout=10)
+        press(pendant, 2)
+        await eventually(lambda: opened(database_url, 2))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            leader.kill()
+        await leader.wait()
+        if standby is not None:
+            await standby.stop()
