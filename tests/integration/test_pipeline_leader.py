@@ -98,6 +98,17 @@ async def opened(database_url: str, count: int) -> bool:
     return incidents == count and await scalar(database_url, "SELECT count(*) FROM pipeline_processed") == count
 
 
+async def lock_holder(database_url: str) -> int | None:
+    """The server process whose session holds the leader lock (the leader's lock connection), if any."""
+    pid: int | None = await scalar(
+        database_url,
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND granted",
+        LOCK_NAMESPACE,
+        LEADER_LOCK,
+    )
+    return pid
+
+
 async def close_incidents(database_url: str) -> None:
     """An operator resolved the alarm, so that the next press opens an incident of its own."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -127,22 +138,12 @@ async def test_a_leader_whose_lock_connection_ends_stops_and_one_replica_leads_a
     replicas: list[Backend], pendant: TestClient, database_url: str
 ) -> None:
     first = await eventually(lambda: the_leader(replicas))
-    holder = await scalar(
-        database_url,
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND granted",
-        LOCK_NAMESPACE,
-        LEADER_LOCK,
-    )
+    holder = await lock_holder(database_url)
     # What the server does when the leader's host vanishes or its process dies: the session, and the lock, end.
     await scalar(database_url, "SELECT pg_terminate_backend(%s)", holder)
 
     async def new_holder() -> bool:
-        pid = await scalar(
-            database_url,
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND granted",
-            LOCK_NAMESPACE,
-            LEADER_LOCK,
-        )
+        pid = await lock_holder(database_url)
         return pid is not None and pid != holder
 
     await eventually(new_holder, timeout=10)
