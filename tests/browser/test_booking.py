@@ -1,9 +1,9 @@
 """Home services from booking to the provider's figures, each person on their own page: the family books a home
 cleaning for their mother on the family page (the nearest station first, the subsidy and the co-payment shown before
 confirming), the carer's code typed at her home unit checks the visit in (an MQTT carer_present event through the
-gateway), the carer checks out on the phone page with the checklist, the family rates the visit from the keyboard
-and complains, and the station sees the rating in its figures and the complaint; then a weekday series booked,
-one visit moved and one cancelled, each with a reason."""
+gateway), the carer checks out on the phone page with the checklist and a photo, the family rates the visit from the
+keyboard and complains, and the station sees the rating in its figures, the complaint and the photo; then a weekday
+series booked, one visit moved and one cancelled, each with a reason."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.browser.conftest import SignIn, screenshot
 from tests.browser.test_visits import PHONE
 from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
+from tests.support.images import png
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
 from tests.support.world import World
@@ -32,7 +33,8 @@ TASKS = ["清扫地面", "清理餐具"]
 
 async def a_catalogue(backend: Backend, world: World) -> dict[str, Any]:
     """The first station's lunch delivery and home cleaning, each subsidised at level 2 on the subsistence allowance,
-    and the first resident assessed at level 2 on it: she pays 5 of 20 yuan. The cleaning service."""
+    and the first resident assessed at level 2 on it: she pays 5 of 20 yuan. The cleaning, which is checked out with a
+    photo."""
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as api:
         for kind, name in (("meal", "午餐送餐"), ("cleaning", "居家保洁")):
             service = await api.post(
@@ -47,6 +49,7 @@ async def a_catalogue(backend: Backend, world: World) -> dict[str, Any]:
                     "radius_km": 100,
                     "tasks": TASKS,
                     "subsidies": [{"level": 2, "economic_status": "subsistence", "yuan": 15}],
+                    "photo_required": kind == "cleaning",
                 },
             )
             assert service.status_code == 201, service.text
@@ -140,7 +143,20 @@ async def test_a_family_books_a_visit_that_is_delivered_rated_and_counted(
     await carer.context.grant_permissions(["geolocation"])
     await carer.context.set_geolocation({"latitude": home[0], "longitude": home[1]})
     await carer.click("#check-out")
+    await expect(carer.locator("#check-out-error")).to_have_text("这项服务需要拍一张照片再签退。")
+    await expect(carer.locator("#visit-photo")).to_be_focused()
+    assert await carer.locator("#visit-photo").get_attribute("accept") == "image/*"
+    await carer.set_input_files(
+        "#visit-photo", files=[{"name": "cleaned.png", "mimeType": "image/png", "buffer": png(640, 480)}]
+    )
+    await carer.click("#check-out")
     await expect(carer.locator(f"#visit-{booking_id}")).to_have_attribute("data-state", "done")
+    stored = await scalar(
+        database_url,
+        "SELECT content_type || ' ' || octet_length(image) FROM care_visit_photos WHERE booking_id = %s",
+        booking_id,
+    )
+    assert stored.startswith("image/jpeg ")  # scaled and sent as a JPEG by the phone page
 
     # Back on the family page the visit is done; the daughter rates it from the keyboard, then complains.
     await family.reload()
@@ -180,6 +196,9 @@ async def test_a_family_books_a_visit_that_is_delivered_rated_and_counted(
     await expect(carer_line.locator(".q-rating")).to_have_text("4.0 星（1 条）")
     await expect(station.locator("#complaints li")).to_contain_text("餐具没有清理")
     await expect(station.locator("#complaints li")).to_contain_text("服务没做完")
+    photo = station.locator(f'#visit-photos li[data-booking-id="{booking_id}"] img')
+    await expect(photo).to_be_visible()
+    assert await photo.evaluate("(img) => img.complete && img.naturalWidth") == 640
     await screenshot(station, "station-quality")
     assert station.errors == []  # type: ignore[attr-defined]
 

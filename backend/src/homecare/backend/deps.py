@@ -168,3 +168,13 @@ ManagerActor = Annotated[Actor, Depends(require_role(Role.ADMIN, Role.SUPERVISOR
 """Administrators and supervisors: reports and the plan figures."""
 AdminActor = Annotated[Actor, Depends(require_role(Role.ADMIN))]
 """Administrators: enrolment and accounts."""
+
+
+async def limited_body(request: Request, *, limit: int) -> bytes:
+    """An uploaded body, read no further than one byte past ``limit`` (the service refuses it then)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body)

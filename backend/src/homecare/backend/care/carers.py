@@ -29,6 +29,7 @@ from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.backend.dispatch.routing import haversine_km
 from homecare.backend.incidents.policy import Escalation
 from homecare.backend.incidents.service import apply_signal
+from homecare.backend.residents.repository import record_access
 from homecare.backend.zones import zone_or_service
 from homecare.storage.connections import Conn
 
@@ -37,6 +38,8 @@ PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the
 ALERT_HORIZON: Final = timedelta(days=1)  # a visit that started longer ago than this is a missed figure, not an alert
 SHORT_VISIT_SHARE: Final = 0.75  # a visit at home for less than this share of its booked duration is short
 _CHECKED_OUT: Final = Refusal("visit", "the visit is already checked out", "care.checked_out")
+MAX_PHOTO_BYTES: Final = 1024 * 1024  # the phone page scales a picture down well below this
+PHOTO_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 OUTCOME_WORDS: Final = {
     "not_home": ("老人不在家或无人应门", "nobody answered at home"),
     "unwell": ("老人身体不适", "the resident is unwell"),
@@ -223,6 +226,8 @@ async def check_out(
         if row["checked_out_at"] is not None:
             raise InvalidCareInput([_CHECKED_OUT])
         _check_tasks(row["tasks"], body.checklist)
+        if row["photo_required"] and body.outcome == "completed" and row["photo_taken_at"] is None:
+            raise InvalidCareInput([("photo", "this service is checked out with a photo of the visit")])
         metres = await _metres_from_home(conn, row=row, proof=body, radius_m=radius_m, what="check-out")
         await repo.check_out(
             conn,
@@ -281,6 +286,51 @@ async def _signal(
         escalation=escalation,
     )
     return applied.incident_id
+
+
+async def save_photo(
+    conn: Conn, *, actor: Actor, booking_id: int, content_type: str, image: bytes, now: datetime
+) -> CarerVisit:
+    """The carer's photo of a visit in progress (a new one replaces it until check-out), at most MAX_PHOTO_BYTES."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in PHOTO_TYPES:
+        raise InvalidCareInput([("photo", f"a photo is sent as one of {', '.join(sorted(PHOTO_TYPES))}")])
+    if not image or len(image) > MAX_PHOTO_BYTES:
+        raise InvalidCareInput([("photo", f"a photo has 1 to {MAX_PHOTO_BYTES} bytes")])
+    async with conn.transaction():
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.photo")
+        if row["checked_in_at"] is None or row["checked_out_at"] is not None:
+            raise InvalidCareInput([("photo", "a photo is taken during the visit, between check-in and check-out")])
+        await repo.save_photo(conn, booking_id=booking_id, content_type=kind, image=image, at=now, actor=actor.name)
+        found = await repo.carer_visit(conn, booking_id=booking_id)
+    return CarerVisit.model_validate(found)
+
+
+async def visit_photo(conn: Conn, *, actor: Actor, booking_id: int) -> tuple[str, bytes]:
+    """A visit's photo for its carer (today), the providing station's responders and the call centre, the opening
+    logged; else BookingNotFound."""
+    async with conn.transaction():
+        row = await repo.carer_visit(conn, booking_id=booking_id)
+        if row is None:
+            raise BookingNotFound(booking_id)
+        if actor.role is Role.CARER:
+            await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.visit_photo")
+        elif actor.is_staff or (actor.role is Role.RESPONDER and actor.station_id == row["station_id"]):
+            await record_access(conn, actor=actor.name, resident_id=row["resident_id"], action="care.visit_photo")
+        else:
+            raise BookingNotFound(booking_id)
+        found = await repo.photo(conn, booking_id=booking_id)
+    if found is None:
+        raise BookingNotFound(booking_id)
+    return found
+
+
+async def photographed_visits(conn: Conn, *, actor: Actor, station_id: int | None, since: datetime) -> list[CarerVisit]:
+    """Visits checked out since ``since`` with a photo, of a providing station (responders: their own)."""
+    if actor.role is Role.RESPONDER:
+        station_id = actor.station_id
+    rows = await repo.photographed_visits(conn, station_id=station_id, since=since)
+    return [CarerVisit.model_validate(row) for row in rows]
 
 
 async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime, escalation: Escalation) -> str:

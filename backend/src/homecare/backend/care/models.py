@@ -341,6 +341,7 @@ class ServiceIn(_In):
     tasks: list[Task] = Field(
         default=[], max_length=20, description="The checklist the carer ticks at check-out.", examples=[["送餐到桌"]]
     )
+    photo_required: bool = Field(default=False, description="A visit done is checked out with a photo.")
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
@@ -370,6 +371,7 @@ class Service(_Out):
     radius_km: float
     subsidies: list[ServiceSubsidy]
     tasks: list[str]
+    photo_required: bool
 
 
 class Quote(_Out):
@@ -562,6 +564,8 @@ class CarerVisit(_Out):
     incident_id: int | None
     non_arrival_at: datetime | None = Field(description="When it was alerted as not arrived (carer non-arrival).")
     non_arrival_incident_id: int | None
+    photo_required: bool = Field(description="The service needs a photo at check-out.")
+    photo_taken_at: datetime | None = Field(description="When the carer's photo of the visit was taken; null: none.")
 
 
 class CarerVisitCard(_Out):

@@ -396,7 +396,8 @@ _SERVICE_SELECT = """
            c.radius_km::float AS radius_km, s.lat AS station_lat, s.lon AS station_lon,
            coalesce((SELECT json_agg(json_build_object('level', x.level, 'economic_status', x.economic_status,
                                                        'yuan', x.yuan::text) ORDER BY x.level, x.economic_status)
-                     FROM care_service_subsidies x WHERE x.service_id = c.id), '[]') AS subsidies, c.tasks
+                     FROM care_service_subsidies x WHERE x.service_id = c.id), '[]') AS subsidies, c.tasks,
+           c.photo_required
     FROM care_services c JOIN stations s ON s.id = c.station_id
 """
 
@@ -406,9 +407,10 @@ async def insert_service(
 ) -> int:
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
-            "INSERT INTO care_services (station_id, kind, name, duration_min, price_yuan, capacity, radius_km, tasks) "
+            "INSERT INTO care_services (station_id, kind, name, duration_min, price_yuan, capacity, radius_km, tasks, "
+            "    photo_required) "
             "VALUES (%(station_id)s, %(kind)s, %(name)s, %(duration_min)s, %(price_yuan)s, %(capacity)s, "
-            "%(radius_km)s, %(tasks)s) RETURNING id",
+            "%(radius_km)s, %(tasks)s, %(photo_required)s) RETURNING id",
             values,
         )
         service_id = await cur.fetchone()
@@ -597,13 +599,15 @@ _CARER_VISIT_SELECT = """
            c.name AS service_name, c.kind AS service_kind, c.tasks, c.station_id, s.name AS station_name,
            b.starts_at, b.ends_at, b.status, b.carer_id, u.display_name AS carer_name,
            v.checked_in_at, v.home_unit_in_at, v.phone_in_at, v.phone_in_m, v.home_unit_out_at, v.checked_out_at,
-           v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id, b.non_arrival_at, b.non_arrival_incident_id
+           v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id, b.non_arrival_at, b.non_arrival_incident_id,
+           c.photo_required, p.taken_at AS photo_taken_at
     FROM care_bookings b
     JOIN residents r ON r.id = b.resident_id
     JOIN care_services c ON c.id = b.service_id
     JOIN stations s ON s.id = c.station_id
     LEFT JOIN users u ON u.id = b.carer_id
     LEFT JOIN care_service_visits v ON v.booking_id = b.id
+    LEFT JOIN care_visit_photos p ON p.booking_id = b.id
 """
 
 
@@ -708,6 +712,35 @@ async def check_out(
         "note = %s WHERE booking_id = %s",
         (at, phone_m, outcome, None if checklist is None else Jsonb(checklist), note, booking_id),
     )
+
+
+async def save_photo(conn: Conn, *, booking_id: int, content_type: str, image: bytes, at: datetime, actor: str) -> None:
+    """Keep the visit's photo, replacing an earlier one."""
+    await conn.execute(
+        "INSERT INTO care_visit_photos (booking_id, content_type, image, taken_at, taken_by) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (booking_id) DO UPDATE SET content_type = excluded.content_type, "
+        "image = excluded.image, taken_at = excluded.taken_at, taken_by = excluded.taken_by",
+        (booking_id, content_type, image, at, actor),
+    )
+
+
+async def photo(conn: Conn, *, booking_id: int) -> tuple[str, bytes] | None:
+    """The visit's photo: its content type and bytes."""
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT content_type, image FROM care_visit_photos WHERE booking_id = %s", (booking_id,))
+        row = await cur.fetchone()
+    return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+async def photographed_visits(conn: Conn, *, station_id: int | None, since: datetime) -> list[dict[str, Any]]:
+    """Visits (of one providing station if given) checked out since ``since`` with a photo, latest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"{_CARER_VISIT_SELECT} WHERE p.booking_id IS NOT NULL AND v.checked_out_at >= %s "
+            "AND (%s::int IS NULL OR c.station_id = %s) ORDER BY v.checked_out_at DESC, b.id",
+            (since, station_id, station_id),
+        )
+        return await cur.fetchall()
 
 
 async def link_visit_incident(conn: Conn, *, booking_id: int, incident_id: int) -> None:

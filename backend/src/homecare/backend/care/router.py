@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
 from homecare.backend.care import bookings, carers, feedback, rounds, service
@@ -52,6 +52,7 @@ from homecare.backend.deps import (
     ManagerActor,
     SettingsDep,
     StaffActor,
+    limited_body,
     require_role,
 )
 from homecare.backend.incidents.router import AlarmsDep
@@ -67,6 +68,13 @@ RoundsReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.VISITOR)
 CarerActor = Annotated[Actor, Depends(require_role(Role.CARER))]
 AlertReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER))]
 """The call centre, and station responders (their own station's)."""
+PhotoReader = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER, Role.CARER))]
+PHOTO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in sorted(carers.PHOTO_TYPES)},
+    }
+}
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
 FeedbackActor = Annotated[Actor, Depends(require_role(Role.FAMILY, *STAFF_ROLES, Role.RESPONDER))]
 """Family for themselves; the call centre and station responders for the resident."""
@@ -284,6 +292,47 @@ async def post_check_out(
         radius_m=settings.carer_check_radius_m,
         escalation=alarms.escalation,
     )
+
+
+@router.put(
+    "/carer-visits/{booking_id}/photo",
+    summary="The carer's photo of the visit in progress (JPEG, PNG or WebP, at most 1 MiB); a new one replaces it",
+    openapi_extra=PHOTO_BODY,
+)
+async def put_photo(
+    actor: CarerActor, conn: ConnDep, alarms: AlarmsDep, booking_id: BookingId, request: Request
+) -> CarerVisit:
+    return await carers.save_photo(
+        conn,
+        actor=actor,
+        booking_id=booking_id,
+        content_type=request.headers.get("content-type", ""),
+        image=await limited_body(request, limit=carers.MAX_PHOTO_BYTES),
+        now=alarms.clock.now(),
+    )
+
+
+@router.get(
+    "/carer-visits/{booking_id}/photo",
+    response_class=Response,
+    summary="A visit's photo: for its carer, the providing station and the call centre (logged)",
+    responses={200: {"content": {kind: {} for kind in sorted(carers.PHOTO_TYPES)}, "description": "The photo."}},
+)
+async def get_photo(actor: PhotoReader, conn: ConnDep, booking_id: BookingId) -> Response:
+    content_type, image = await carers.visit_photo(conn, actor=actor, booking_id=booking_id)
+    return Response(image, media_type=content_type, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/visit-photos", summary="Visits checked out with a photo, latest first (responders: their station's)")
+async def get_visit_photos(
+    actor: AlertReader,
+    conn: ConnDep,
+    since: Annotated[Instant, Query(description="Checked out from then, with its offset.")],
+    station_id: Annotated[
+        RowId | None, Query(description="Only this providing station's (responders: theirs).")
+    ] = None,
+) -> list[CarerVisit]:
+    return await carers.photographed_visits(conn, actor=actor, station_id=station_id, since=since)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
-from homecare.backend.deps import AdminActor, ConnDep, ManagerActor
+from homecare.backend.deps import AdminActor, ConnDep, ManagerActor, limited_body
 from homecare.backend.detection.config import DetectionSettings
 from homecare.backend.enrolment import (
     service,
@@ -53,16 +53,6 @@ def get_broker() -> PasswordFile | None:
 
 
 BrokerDep = Annotated[PasswordFile | None, Depends(get_broker)]
-
-
-async def _csv_body(request: Request) -> bytes:
-    """The uploaded file, read no further than one byte past the limit (the service refuses it then)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > service.MAX_IMPORT_BYTES:
-            break
-    return bytes(body)
 
 
 def _download(body: bytes, filename: str) -> Response:
@@ -212,7 +202,9 @@ async def devices_template(_: ManagerActor) -> Response:
     openapi_extra=CSV_BODY,
 )
 async def import_residents(actor: AdminActor, conn: ConnDep, request: Request) -> ImportResult:
-    return await service.import_residents(conn, actor=actor, data=await _csv_body(request))
+    return await service.import_residents(
+        conn, actor=actor, data=await limited_body(request, limit=service.MAX_IMPORT_BYTES)
+    )
 
 
 @router.post(
@@ -229,7 +221,9 @@ async def import_residents(actor: AdminActor, conn: ConnDep, request: Request) -
     },
 )
 async def import_devices(actor: AdminActor, conn: ConnDep, broker: BrokerDep, request: Request) -> Response:
-    result, issued = await service.import_devices(conn, actor=actor, data=await _csv_body(request), broker=broker)
+    result, issued = await service.import_devices(
+        conn, actor=actor, data=await limited_body(request, limit=service.MAX_IMPORT_BYTES), broker=broker
+    )
     body = to_csv(
         service.CREDENTIAL_COLUMNS,
         [

@@ -6,6 +6,16 @@ import "./carer/strings.js";
 import { openFromHash, residentCard } from "./visits/card.js";
 
 const clockTime = (iso) => formatTime(iso, { date: false, seconds: false });
+const PHOTO_EDGE = 1280; // pixels on the longer side: enough to see the work, well under the server's 1 MiB
+
+/** The picture scaled down to PHOTO_EDGE as a JPEG. */
+async function shrink(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = el("canvas", { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => { canvas.toBlob(resolve, "image/jpeg", 0.8); });
+}
 
 function state(visit) {
   if (visit.checked_out_at) return "done";
@@ -61,12 +71,29 @@ function checkOutForm(visit, onSaved) {
       class: "choice" }, el("input", { type: "radio", name: "outcome", value, checked: value === "completed",
       onchange: () => tasks.classList.toggle("hidden", value === "not_home") }), label("careOutcome", value)))));
   const note = el("textarea", { id: "carer-note", name: "note", maxlength: 2000 });
+  const photo = visit.photo_required ? el("input", { type: "file", id: "visit-photo", name: "photo",
+    accept: "image/*", capture: "environment" }) : null;
   const submit = el("button", { type: "submit", class: "primary big", id: "check-out" }, t("ca.checkOut"));
   const form = el("form", { class: "card record-form check-out-form", id: "check-out-form", onsubmit: async (event) => {
     event.preventDefault();
     const outcome = new FormData(form).get("outcome");
     const checklist = outcome === "not_home" ? null : Object.fromEntries(
       [...tasks.querySelectorAll("input")].map((input) => [input.value, input.checked]));
+    if (photo && outcome === "completed") {
+      if (!photo.files.length && !visit.photo_taken_at) {
+        error.textContent = t("ca.photoNeeded");
+        photo.focus();
+        return;
+      }
+      if (photo.files.length) {
+        try {
+          await api(`care/carer-visits/${visit.booking_id}/photo`, { method: "PUT", body: await shrink(photo.files[0]) });
+        } catch (err) {
+          error.textContent = t("error.generic", { detail: refusal(err) });
+          return;
+        }
+      }
+    }
     const saved = await withPosition(submit, error, `care/carer-visits/${visit.booking_id}/check-out`,
       { outcome, checklist, note: note.value.trim() || null });
     if (saved) {
@@ -74,6 +101,7 @@ function checkOutForm(visit, onSaved) {
       onSaved();
     }
   } }, el("h2", {}, t("ca.checkOut")), visit.tasks.length ? tasks : null, outcomes, hint,
+  photo ? [el("label", { for: "visit-photo" }, t(visit.photo_taken_at ? "ca.photoAgain" : "ca.photo")), photo] : null,
   el("label", { for: "carer-note" }, t("ca.note")), note, error, submit);
   return form;
 }

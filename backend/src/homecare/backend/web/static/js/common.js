@@ -67,10 +67,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Call the JSON API. Throws ApiError with the server's detail; a 401 sends the user to sign in. */
+/** Call the JSON API (a Blob body is sent as it is, with its type). Throws ApiError with the server's detail; a
+ * 401 sends the user to sign in. */
 export async function api(path, { method = "GET", body, signal } = {}) {
   const init = { method, signal, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.headers["Content-Type"] = body.type;
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

@@ -248,13 +248,13 @@ startPage("station", async (main) => {
     }
   }
   /** The home services this station provided in the last 30 days: the figures with ratings and complaints, per
-   * carer, and the complaints themselves. */
+   * carer, the complaints themselves, and the carers' photos of their visits. */
   async function showQuality() {
     const since = encodeURIComponent(new Date(Date.now() - QUALITY_DAYS * 24 * 3600e3).toISOString());
     const only = stationId ? `&station_id=${stationId}` : "";
     try {
-      const [figures, complaints] = await Promise.all([api(`care/carer-figures?since=${since}${only}`),
-        api(`care/complaints?since=${since}${only}`)]);
+      const [figures, complaints, photos] = await Promise.all([api(`care/carer-figures?since=${since}${only}`),
+        api(`care/complaints?since=${since}${only}`), api(`care/visit-photos?since=${since}${only}`)]);
       const line = (f) => el("tr", { "data-carer-id": f.carer_id ?? "", class: f.provider_total ? "total" : "" },
         el("th", { scope: "row" }, f.provider_total ? t("st.q.all") : f.carer_name || t("st.q.noCarer")),
         el("td", {}, f.visits), el("td", {}, f.missed + f.late),
@@ -273,7 +273,14 @@ startPage("station", async (main) => {
         el("br"), el("span", { class: "muted" }, formatTime(c.starts_at, { seconds: false }),
           c.carer_name ? ` · ${c.carer_name}` : "", " · ", t(`st.q.from.${c.raised_by}`)),
         el("p", {}, c.text))))
-          : el("p", { class: "muted", id: "no-complaints" }, t("st.q.noComplaints")));
+          : el("p", { class: "muted", id: "no-complaints" }, t("st.q.noComplaints")),
+        ...(photos.length ? [el("h3", {}, t("st.q.photos")), el("ul", { class: "photo-list", id: "visit-photos" },
+          photos.map((v) => el("li", { "data-booking-id": v.booking_id }, el("figure", {},
+            el("img", { src: `/api/care/carer-visits/${v.booking_id}/photo`, loading: "lazy",
+              alt: t("st.q.photoAlt", { service: v.service_name, resident: v.resident_name }) }),
+            el("figcaption", {}, `${v.resident_name} · ${v.service_name}`, el("br"),
+              el("span", { class: "muted" }, formatTime(v.photo_taken_at, { seconds: false }),
+                v.carer_name ? ` · ${v.carer_name}` : ""))))))] : []));
     } catch (err) {
       quality.replaceChildren(el("p", { class: "error" }, t("error.generic", { detail: err.message })));
     }

@@ -19,6 +19,8 @@ addStrings({
     "refusal.care.too_early": "{opens_at} 起才能签到（服务开始前一小时）",
     "refusal.care.cancelled": "这个预约已取消", "refusal.care.checked_in": "这次服务已用手机签到过",
     "refusal.care.checked_out": "这次服务已签退", "refusal.care.not_checked_in": "请先在家庭主机或用手机签到",
+    "ca.photo": "服务照片（这项服务需要拍照）", "ca.photoAgain": "服务照片（已拍，可重拍）",
+    "ca.photoNeeded": "这项服务需要拍一张照片再签退。",
   },
   en: {
     "title.carer": "Home services",
@@ -38,5 +40,7 @@ addStrings({
     "refusal.care.cancelled": "This booking is cancelled", "refusal.care.checked_in": "The phone has already checked this visit in",
     "refusal.care.checked_out": "This visit is already checked out",
     "refusal.care.not_checked_in": "Check in first, at the home unit or with the phone",
+    "ca.photo": "Photo of the visit (this service needs one)", "ca.photoAgain": "Photo of the visit (taken; take another)",
+    "ca.photoNeeded": "This service needs a photo before check-out.",
   },
 });

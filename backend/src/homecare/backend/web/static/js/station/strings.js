@@ -23,6 +23,7 @@ addStrings({
     "st.q.noCarer": "未指派", "st.q.rating": "{avg} 星（{n} 条）", "st.q.none": "近 30 天没有上门服务。",
     "st.q.complaintsTitle": "投诉", "st.q.noComplaints": "近 30 天没有投诉。", "st.q.from.family": "家属投诉",
     "st.q.from.resident": "老人本人投诉",
+    "st.q.photos": "服务照片", "st.q.photoAlt": "{resident}家的{service}服务照片",
   },
   en: {
     "title.station": "Station",
@@ -47,5 +48,6 @@ addStrings({
     "st.q.none": "No home services in the last 30 days.", "st.q.complaintsTitle": "Complaints",
     "st.q.noComplaints": "No complaints in the last 30 days.", "st.q.from.family": "from the family",
     "st.q.from.resident": "from the resident",
+    "st.q.photos": "Photos of the visits", "st.q.photoAlt": "Photo of {service} at {resident}'s",
   },
 });
