@@ -5,6 +5,8 @@ logged), and the provider's and the carer's figures count the ratings, their ave
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,30 @@ def locs(response: httpx.Response) -> list[list[str]]:
     return [error["loc"] for error in response.json()["detail"]]
 
 
+@contextlib.asynccontextmanager
+async def another_station_desk(
+    admin: httpx.AsyncClient, db: psycopg.AsyncConnection[Any], base_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A responder of a second station, signed in: they provided none of the visits."""
+    station = await (
+        await db.execute(
+            "INSERT INTO stations (code, name, address, lat, lon) VALUES ('B', '乙服务站', '乙路 2 号', 31.26, 121.47) "
+            "RETURNING id"
+        )
+    ).fetchone()
+    assert station is not None
+    account = {"username": "responder.b", "password": "responder-b-password"}
+    made = await admin.post(
+        "/api/users",
+        json={**account, "display_name": "乙站值班员", "role": "responder", "station_id": station[0]},
+    )
+    assert made.status_code == 201, made.text
+    async with httpx.AsyncClient(base_url=base_url, headers={"Origin": base_url}, timeout=10) as desk:
+        signed = await desk.post("/api/auth/login", json=account)
+        assert signed.status_code == 200, signed.text
+        yield desk
+
+
 async def test_visits_rated_and_complained_about_reach_the_providing_station_and_its_figures(
     login: Login, world: World, db: psycopg.AsyncConnection[Any]
 ) -> None:
@@ -38,13 +64,6 @@ async def test_visits_rated_and_complained_about_reach_the_providing_station_and
     )
     mum, other = world.resident_ids[0], world.resident_ids[1]
     station = world.station_ids[0]
-    elsewhere = await (
-        await db.execute(
-            "INSERT INTO stations (code, name, address, lat, lon) VALUES ('B', '乙服务站', '乙路 2 号', 31.26, 121.47) "
-            "RETURNING id"
-        )
-    ).fetchone()
-    assert elsewhere is not None
     carer_id = world.user_ids["carer"]
     service = await admin.post(
         "/api/care/services",
@@ -135,28 +154,11 @@ async def test_visits_rated_and_complained_about_reach_the_providing_station_and
     assert (await family.post(f"/api/care/bookings/{other_booking}/ratings", json={"stars": 5})).status_code == 404
 
     # The providing station sees the complaint, another station does not; the responder's reading is logged.
-    made_user = await admin.post(
-        "/api/users",
-        json={
-            "username": "responder.b",
-            "display_name": "乙站值班员",
-            "role": "responder",
-            "password": "responder-b-password",
-            "station_id": elsewhere[0],
-        },
-    )
-    assert made_user.status_code == 201, made_user.text
     since = {"since": (datetime.now(UTC) - timedelta(days=1)).isoformat()}
     responder = await login("responder")
     [seen] = (await responder.get("/api/care/complaints", params=since)).json()
     assert (seen["text"], seen["category"], seen["resident_id"]) == ("餐具没有清理", "incomplete", mum)
-    async with httpx.AsyncClient(
-        base_url=str(responder.base_url), headers=dict(responder.headers), timeout=10
-    ) as other_desk:
-        signed = await other_desk.post(
-            "/api/auth/login", json={"username": "responder.b", "password": "responder-b-password"}
-        )
-        assert signed.status_code == 200, signed.text
+    async with another_station_desk(admin, db, str(responder.base_url)) as other_desk:
         assert (await other_desk.get("/api/care/complaints", params=since)).json() == []
         assert (
             await other_desk.get("/api/care/complaints", params={**since, "station_id": station})

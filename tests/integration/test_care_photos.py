@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
+from tests.integration.test_care_feedback import another_station_desk, locs
 from tests.support.images import png
 from tests.support.world import Login, World
 
@@ -20,11 +20,6 @@ TASKS = ["协助洗澡", "清洁浴室"]
 @pytest.fixture
 def broker_url(amqtt_url: str) -> str:
     return amqtt_url
-
-
-def locs(response: httpx.Response) -> list[list[str]]:
-    assert response.status_code == 422, response.text
-    return [error["loc"] for error in response.json()["detail"]]
 
 
 async def test_a_bathing_visit_is_checked_out_with_a_photo_the_station_sees(
@@ -93,31 +88,7 @@ async def test_a_bathing_visit_is_checked_out_with_a_photo_the_station_sees(
     assert (got.status_code, got.headers["content-type"], got.content) == (200, "image/png", picture)
     assert (await admin.get(url)).content == picture
     assert (await family.get(url)).status_code == 403
-    other = await (
-        await db.execute(
-            "INSERT INTO stations (code, name, address, lat, lon) VALUES ('B', '乙服务站', '乙路 2 号', 31.26, 121.47) "
-            "RETURNING id"
-        )
-    ).fetchone()
-    assert other is not None
-    made = await admin.post(
-        "/api/users",
-        json={
-            "username": "responder.b",
-            "display_name": "乙站值班员",
-            "role": "responder",
-            "password": "responder-b-password",
-            "station_id": other[0],
-        },
-    )
-    assert made.status_code == 201, made.text
-    async with httpx.AsyncClient(
-        base_url=str(responder.base_url), headers=dict(responder.headers), timeout=10
-    ) as elsewhere:
-        signed = await elsewhere.post(
-            "/api/auth/login", json={"username": "responder.b", "password": "responder-b-password"}
-        )
-        assert signed.status_code == 200, signed.text
+    async with another_station_desk(admin, db, str(responder.base_url)) as elsewhere:
         assert (await elsewhere.get(url)).status_code == 404
         assert (await elsewhere.get("/api/care/visit-photos", params=since)).json() == []
     opened = await (

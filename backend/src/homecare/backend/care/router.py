@@ -76,6 +76,7 @@ PHOTO_BODY = {
     }
 }
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
+ProviderFilter = Annotated[RowId | None, Query(description="Only this providing station's (responders: theirs).")]
 FeedbackActor = Annotated[Actor, Depends(require_role(Role.FAMILY, *STAFF_ROLES, Role.RESPONDER))]
 """Family for themselves; the call centre and station responders for the resident."""
 
@@ -328,9 +329,7 @@ async def get_visit_photos(
     actor: AlertReader,
     conn: ConnDep,
     since: Annotated[Instant, Query(description="Checked out from then, with its offset.")],
-    station_id: Annotated[
-        RowId | None, Query(description="Only this providing station's (responders: theirs).")
-    ] = None,
+    station_id: ProviderFilter = None,
 ) -> list[CarerVisit]:
     return await carers.photographed_visits(conn, actor=actor, station_id=station_id, since=since)
 
@@ -343,9 +342,7 @@ async def get_non_arrivals(
     actor: AlertReader,
     conn: ConnDep,
     alarms: AlarmsDep,
-    station_id: Annotated[
-        RowId | None, Query(description="Only this providing station's (responders: theirs).")
-    ] = None,
+    station_id: ProviderFilter = None,
 ) -> list[CarerVisit]:
     return await carers.non_arrivals(conn, actor=actor, station_id=station_id, now=alarms.clock.now())
 
@@ -378,9 +375,7 @@ async def get_complaints(
     actor: AlertReader,
     conn: ConnDep,
     since: Annotated[Instant, Query(description="Raised from then, with its offset.")],
-    station_id: Annotated[
-        RowId | None, Query(description="Only this providing station's (responders: theirs).")
-    ] = None,
+    station_id: ProviderFilter = None,
 ) -> list[Complaint]:
     return await feedback.station_complaints(conn, actor=actor, station_id=station_id, since=since)
 
@@ -396,9 +391,7 @@ async def get_carer_figures(
     settings: SettingsDep,
     since: Annotated[Instant, Query(description="Visits due to start from then, with its offset.")],
     until: Annotated[Instant | None, Query(description="…and before then (default: no end).")] = None,
-    station_id: Annotated[
-        RowId | None, Query(description="Only this providing station's (responders: theirs).")
-    ] = None,
+    station_id: ProviderFilter = None,
 ) -> list[CarerFigures]:
     return await carers.figures(
         conn,
