@@ -227,7 +227,9 @@ async def check_out(
             raise InvalidCareInput([_CHECKED_OUT])
         _check_tasks(row["tasks"], body.checklist)
         if row["photo_required"] and body.outcome == "completed" and row["photo_taken_at"] is None:
-            raise InvalidCareInput([("photo", "this service is checked out with a photo of the visit")])
+            raise InvalidCareInput(
+                [Refusal("photo", "this service is checked out with a photo of the visit", "care.photo_required")]
+            )
         metres = await _metres_from_home(conn, row=row, proof=body, radius_m=radius_m, what="check-out")
         await repo.check_out(
             conn,
@@ -294,13 +296,23 @@ async def save_photo(
     """The carer's photo of a visit in progress (a new one replaces it until check-out), at most MAX_PHOTO_BYTES."""
     kind = content_type.split(";")[0].strip().lower()
     if kind not in PHOTO_TYPES:
-        raise InvalidCareInput([("photo", f"a photo is sent as one of {', '.join(sorted(PHOTO_TYPES))}")])
+        raise InvalidCareInput(
+            [Refusal("photo", f"a photo is sent as one of {', '.join(sorted(PHOTO_TYPES))}", "care.photo_type")]
+        )
     if not image or len(image) > MAX_PHOTO_BYTES:
-        raise InvalidCareInput([("photo", f"a photo has 1 to {MAX_PHOTO_BYTES} bytes")])
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    "photo", f"a photo has 1 to {MAX_PHOTO_BYTES} bytes", "care.photo_size", {"limit": MAX_PHOTO_BYTES}
+                )
+            ]
+        )
     async with conn.transaction():
         row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.photo")
         if row["checked_in_at"] is None or row["checked_out_at"] is not None:
-            raise InvalidCareInput([("photo", "a photo is taken during the visit, between check-in and check-out")])
+            raise InvalidCareInput(
+                [Refusal("photo", "a photo is taken between check-in and check-out", "care.photo_when")]
+            )
         await repo.save_photo(conn, booking_id=booking_id, content_type=kind, image=image, at=now, actor=actor.name)
         found = await repo.carer_visit(conn, booking_id=booking_id)
     return CarerVisit.model_validate(found)

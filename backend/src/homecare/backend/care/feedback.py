@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput
+from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope
 from homecare.backend.care.models import Complaint, ComplaintIn, Rater, Rating, RatingIn
@@ -37,7 +37,9 @@ async def rate(conn: Conn, *, actor: Actor, booking_id: int, body: RatingIn, now
     async with conn.transaction():
         row, rater = await _visit_to_judge(conn, actor=actor, booking_id=booking_id, action="care.rating")
         if row["checked_out_at"] is None:
-            raise InvalidCareInput([("visit", "a visit is rated once the carer has checked out")])
+            raise InvalidCareInput(
+                [Refusal("visit", "a visit is rated once the carer has checked out", "care.not_checked_out")]
+            )
         values = {
             "booking_id": booking_id,
             "rater": rater,
@@ -52,7 +54,9 @@ async def rate(conn: Conn, *, actor: Actor, booking_id: int, body: RatingIn, now
                 await repo.insert_rating(conn, values=values)
         except psycopg.errors.UniqueViolation as err:
             who = "you have" if rater == "family" else "the resident has"
-            raise InvalidCareInput([("visit", f"{who} already rated this visit")]) from err
+            raise InvalidCareInput(
+                [Refusal("visit", f"{who} already rated this visit", f"care.rated_by_{rater}")]
+            ) from err
     return Rating.model_validate(values)
 
 
@@ -61,9 +65,11 @@ async def complain(conn: Conn, *, actor: Actor, booking_id: int, body: Complaint
     async with conn.transaction():
         row, raised_by = await _visit_to_judge(conn, actor=actor, booking_id=booking_id, action="care.complaint")
         if row["status"] != "booked":
-            raise InvalidCareInput([("visit", "the booking was cancelled")])
+            raise InvalidCareInput([Refusal("visit", "the booking was cancelled", "care.cancelled")])
         if row["checked_in_at"] is None and now < row["starts_at"]:
-            raise InvalidCareInput([("visit", "the visit has not begun: move or cancel the booking instead")])
+            raise InvalidCareInput(
+                [Refusal("visit", "the visit has not begun: move or cancel the booking instead", "care.not_begun")]
+            )
         complaint_id = await repo.insert_complaint(
             conn,
             values={

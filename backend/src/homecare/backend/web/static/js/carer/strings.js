@@ -21,6 +21,8 @@ addStrings({
     "refusal.care.checked_out": "这次服务已签退", "refusal.care.not_checked_in": "请先在家庭主机或用手机签到",
     "ca.photo": "服务照片（这项服务需要拍照）", "ca.photoAgain": "服务照片（已拍，可重拍）",
     "ca.photoNeeded": "这项服务需要拍一张照片再签退。",
+    "refusal.care.photo_required": "这项服务需要拍一张照片再签退", "refusal.care.photo_type": "照片格式不对，请重拍",
+    "refusal.care.photo_size": "照片太大（最多 {limit} 字节），请重拍", "refusal.care.photo_when": "签到后、签退前才能拍照",
   },
   en: {
     "title.carer": "Home services",
@@ -42,5 +44,9 @@ addStrings({
     "refusal.care.not_checked_in": "Check in first, at the home unit or with the phone",
     "ca.photo": "Photo of the visit (this service needs one)", "ca.photoAgain": "Photo of the visit (taken; take another)",
     "ca.photoNeeded": "This service needs a photo before check-out.",
+    "refusal.care.photo_required": "This service needs a photo before check-out",
+    "refusal.care.photo_type": "The photo is not a picture the platform takes; please take it again",
+    "refusal.care.photo_size": "The photo is too large (at most {limit} bytes); please take it again",
+    "refusal.care.photo_when": "A photo is taken between check-in and check-out",
   },
 });

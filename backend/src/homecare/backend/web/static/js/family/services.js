@@ -1,7 +1,7 @@
 // Home services on the family page: book one for their relative (the nearest station with a place first, the
 // co-payment and subsidy shown before confirming; once or every weekday), their bookings with move and cancel by
 // a reason, and after a visit a rating and a complaint.
-import { api, el, formatTime, lang, me, t, toast } from "../common.js";
+import { api, el, formatTime, lang, me, refusal, t, toast } from "../common.js";
 import { label } from "../labels.js";
 import { localDate, localInstant, localTime } from "./charts.js";
 
@@ -13,11 +13,6 @@ const KINDS = ["meal", "bathing", "cleaning", "escort", "nursing", "rehabilitati
 const money = (value) => t("fs.yuan", { v: new Intl.NumberFormat(lang() === "zh" ? "zh-CN" : "en-GB",
   { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(Number(value)) });
 const when = (iso) => formatTime(iso, { seconds: false });
-
-/** The server's refusal in a sentence: each field it names with its message. */
-function refusal(err) {
-  return Array.isArray(err.detail) ? err.detail.map((d) => d.msg).join("; ") : err.message;
-}
 
 function quoteText(quote) {
   return t("fs.quote", { price: money(quote.price_yuan), subsidy: money(quote.subsidy_yuan),
