@@ -6,6 +6,8 @@ and late, missed and short visits are counted per carer and provider."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -395,3 +397,112 @@ async def test_a_visit_not_started_in_time_alerts_the_operators_and_the_station(
     finally:
         for client in (chen, desk_a, desk_b):
             await client.aclose()
+
+
+def board_states(board: dict[str, Any]) -> dict[int, str]:
+    return {
+        visit["booking_id"]: visit["state"]
+        for provider in board["providers"]
+        for carer in provider["carers"]
+        for visit in carer["visits"]
+    }
+
+
+@amqtt_only
+async def test_the_service_board_follows_the_day_live_and_the_months_figures_export(
+    backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
+) -> None:
+    station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
+    carer = await make_carer(admin, "carer.sun", station)
+    await make_carer(admin, "desk.c", station, role="responder")
+    await make_carer(admin, "desk.d", elsewhere, role="responder")
+    neighbour = await enrol(database_url, {"hu-care-03": "home_unit"}, name="Zhou Lan")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE residents SET lat = %s, lon = %s WHERE id = %s", (*HOME, neighbour.resident_id))
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    short = await booked_visit(admin, neighbour, station, start)
+    missed = await booked_visit(admin, household, station, start)
+    later = await booked_visit(admin, neighbour, station, start + timedelta(minutes=55))
+    for booking in (short, missed, later):
+        assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+
+    sun, desk_c, desk_d = [await signed_in(backend, name) for name in ("carer.sun", "desk.c", "desk.d")]
+    try:
+        # The station's desk sees its visits of the day under their carer, all still booked.
+        first = await desk_c.get("/api/care/board")
+        assert first.status_code == 200, first.text
+        board = first.json()
+        [provider] = board["providers"]
+        assert (provider["station_id"], provider["counts"]["booked"]) == (station, 3)
+        [(carer_line)] = provider["carers"]
+        assert (carer_line["carer_id"], [v["booking_id"] for v in carer_line["visits"]]) == (
+            carer,
+            [short, missed, later],
+        )
+        assert board["non_arrivals"] == []
+        # Polling with the ETag: unchanged answers 304 and opens no record again.
+        opened = await scalar(database_url, "SELECT count(*) FROM access_log WHERE action = 'care.board'")
+        etag = first.headers["ETag"]
+        again = await desk_c.get("/api/care/board", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert await scalar(database_url, "SELECT count(*) FROM access_log WHERE action = 'care.board'") == opened
+        # Another station's desk sees none of it; the carer may not read the board.
+        assert (await desk_d.get("/api/care/board")).json()["providers"] == []
+        assert (await sun.get("/api/care/board")).status_code == 403
+
+        near = {"lat": HOME[0], "lon": HOME[1]}
+        assert (await sun.post(f"/api/care/carer-visits/{short}/check-in", json=near)).status_code == 200
+        moved = await desk_c.get("/api/care/board", headers={"If-None-Match": etag})
+        assert moved.status_code == 200
+        assert board_states(moved.json())[short] == "in_progress"
+        done = {**near, "outcome": "completed", "checklist": dict.fromkeys(TASKS, True)}
+        assert (await sun.post(f"/api/care/carer-visits/{short}/check-out", json=done)).status_code == 200
+
+        # Started and nobody there yet: late; past the non-arrival time: missed, at the top of the board.
+        clock.advance(6 * 60)
+        states = board_states((await desk_c.get("/api/care/board")).json())
+        assert (states[short], states[missed], states[later]) == ("short", "late", "booked")
+        clock.advance(15 * 60)
+        await eventually(
+            lambda: scalar(database_url, "SELECT non_arrival_incident_id FROM care_bookings WHERE id = %s", missed)
+        )
+        board = (await desk_c.get("/api/care/board")).json()
+        [alert] = board["non_arrivals"]
+        assert (alert["booking_id"], alert["state"], alert["resident_name"]) == (missed, "missed", "Wang Xiuying")
+        assert alert["non_arrival_incident_id"] is not None
+        everyone = (await admin.get("/api/care/board")).json()
+        assert board_states(everyone)[missed] == "missed"
+        assert (await admin.get("/api/care/board", params={"station_id": elsewhere})).json()["providers"] == []
+        explanation = await scalar(
+            database_url, "SELECT explanation_en FROM incidents WHERE id = %s", alert["non_arrival_incident_id"]
+        )
+        assert explanation.startswith("Wang Xiuying: 午餐送餐")
+
+        # The late carer checks in: in progress, 16 minutes late, off the non-arrivals.
+        assert (await sun.post(f"/api/care/carer-visits/{missed}/check-in", json=near)).status_code == 200
+        board = (await desk_c.get("/api/care/board")).json()
+        assert board["non_arrivals"] == []
+        [late_visit] = [v for v in board["providers"][0]["carers"][0]["visits"] if v["booking_id"] == missed]
+        assert (late_visit["state"], late_visit["late_min"]) == ("in_progress", 16)
+    finally:
+        for client in (sun, desk_c, desk_d):
+            await client.aclose()
+
+    # The month's figures per provider and carer, as JSON and as CSV.
+    month = {"tz": "Asia/Shanghai"}
+    report = (await admin.get("/api/reports/service-quality", params=month)).json()
+    lines = {(line["carer_id"], line["provider_total"]): line for line in report["lines"]}
+    mine = lines[(carer, False)]
+    assert (mine["visits"], mine["late"], mine["short"], mine["missed"], mine["on_time_rate"]) == (2, 1, 1, 0, 0.5)
+    exported = await admin.get("/api/reports/service-quality.csv", params=month)
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"] == f'attachment; filename="service-quality_{report["month"]}.csv"'
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
+    [row] = [r for r in rows if r["carer_id"] == str(carer)]
+    assert (row["carer_name"], row["late"], row["short"], row["missed"], row["on_time_rate"]) == (
+        "护理员 carer.sun",
+        "1",
+        "1",
+        "0",
+        "0.500",
+    )

@@ -4,9 +4,11 @@ not at home or unwell raised as an incident through the alarm path."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import secrets
 from datetime import datetime, time, timedelta
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import psycopg
 
@@ -15,6 +17,9 @@ from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope, booking_view
 from homecare.backend.care.models import (
+    BoardCarer,
+    BoardProvider,
+    BoardVisit,
     Booking,
     CarerCode,
     CarerFigures,
@@ -22,6 +27,8 @@ from homecare.backend.care.models import (
     CarerVisitCard,
     CheckOutIn,
     PhoneProof,
+    ServiceBoard,
+    VisitState,
 )
 from homecare.backend.care.rounds import resident_brief
 from homecare.backend.detection.config import get_settings
@@ -382,9 +389,10 @@ async def raise_non_arrivals(conn: Conn, *, now: datetime, late_after: timedelta
                 conn,
                 resident_id=row["resident_id"],
                 cause=Cause.CARER_NON_ARRIVAL,
-                en=f"{row['service_name']} of {row['station_name']} ({who_en}) has not checked in "
-                f"{late_min} min after the booked start.",
-                zh=f"{row['station_name']}的{row['service_name']}（{who_zh}）预约开始已 {late_min} 分钟，仍未签到。",
+                en=f"{row['resident_name']}: {row['service_name']} of {row['station_name']} ({who_en}) has not "
+                f"checked in {late_min} min after the booked start.",
+                zh=f"{row['resident_name']}：{row['station_name']}的{row['service_name']}（{who_zh}）预约开始已 "
+                f"{late_min} 分钟，仍未签到。",
                 now=now,
                 escalation=escalation,
             )
@@ -424,3 +432,59 @@ async def figures(
         station_id=station_id,
     )
     return [CarerFigures.model_validate(row, from_attributes=True) for row in rows]
+
+
+async def board(
+    conn: Conn,
+    *,
+    actor: Actor,
+    station_id: int | None,
+    now: datetime,
+    late_after: timedelta,
+    unless_version: str | None = None,
+) -> ServiceBoard | None:
+    """Today's visits (the reader's zone) per providing station and carer with where each stands, the open
+    non-arrivals first; a responder sees their own station's, a manager one station's or (none named) every one.
+    None when the board's version is still ``unless_version``: an unchanged board opens no record again. Each
+    resident shown is logged as opened."""
+    if actor.role is Role.RESPONDER:
+        station_id = actor.station_id
+    since, until = _day_bounds(actor, now)
+    async with conn.transaction():
+        rows = await repo.board_visits(
+            conn,
+            station_id=station_id,
+            since=since,
+            until=until,
+            now=now,
+            late_after=late_after,
+            short_share=SHORT_VISIT_SHARE,
+        )
+        visits = [BoardVisit.model_validate(row) for row in rows]
+        digest = hashlib.sha256(f"{since.date()}|".encode())
+        for visit in visits:
+            digest.update(visit.model_dump_json().encode())
+        version = digest.hexdigest()[:24]
+        if version == unless_version:
+            return None
+        for resident_id in dict.fromkeys(visit.resident_id for visit in visits):
+            await record_access(
+                conn, actor=actor.name, resident_id=resident_id, action="care.board", detail={"station_id": station_id}
+            )
+    providers = []
+    for (provider, name), of_station in itertools.groupby(visits, lambda v: (v.station_id, v.station_name)):
+        mine = list(of_station)
+        counts: dict[VisitState, int] = dict.fromkeys(get_args(VisitState), 0)
+        for visit in mine:
+            counts[visit.state] += 1
+        carers = [
+            BoardCarer(carer_id=carer_id, carer_name=carer_name, visits=list(of_carer))
+            for (carer_id, carer_name), of_carer in itertools.groupby(mine, lambda v: (v.carer_id, v.carer_name))
+        ]
+        providers.append(BoardProvider(station_id=provider, station_name=name, counts=counts, carers=carers))
+    return ServiceBoard(
+        day=since.date(),
+        non_arrivals=sorted((v for v in visits if v.state == "missed"), key=lambda v: (v.starts_at, v.booking_id)),
+        providers=providers,
+        version=version,
+    )

@@ -593,3 +593,42 @@ class CarerFigures(_Out):
     ratings: int = Field(description="Ratings of these visits, by family and residents.")
     rating_avg: float | None = Field(description="Their average stars (1–5); null without a rating.")
     complaints: int = Field(description="Complaints about these visits.")
+    on_time_rate: float | None = Field(
+        description="Of the visits due by now (checked in, or missed), the share checked in by the non-arrival time."
+    )
+
+
+VisitState = Literal["booked", "late", "missed", "in_progress", "done", "short"]
+"""Where a visit of the day stands: booked (not started yet), late (started, no check-in yet, within the non-arrival
+time), missed (no check-in by then: carer non-arrival), in progress, done, and short (done, at home for less than the
+share of the booked time)."""
+
+
+class BoardVisit(CarerVisit):
+    """A visit of the day on the service board, with where it stands."""
+
+    state: VisitState
+    left_at: datetime | None = Field(description="When the carer left: the first check-out, home unit or phone.")
+    late_min: int | None = Field(description="How many minutes after the start a late arrival checked in.")
+
+
+class BoardCarer(_Out):
+    carer_id: int | None = Field(description="Null for the visits not given to a carer yet.")
+    carer_name: str | None
+    visits: list[BoardVisit]
+
+
+class BoardProvider(_Out):
+    station_id: int
+    station_name: str
+    counts: dict[VisitState, int] = Field(description="The provider's visits of the day by state.")
+    carers: list[BoardCarer]
+
+
+class ServiceBoard(_Out):
+    """Today's home-service visits per providing station and carer, the open non-arrivals first."""
+
+    day: date = Field(description="The day shown, in the reader's zone.")
+    non_arrivals: list[BoardVisit] = Field(description="Visits not checked in by the non-arrival time, earliest first.")
+    providers: list[BoardProvider]
+    version: str = Field(description="Also sent as the ETag: poll with If-None-Match to get 304 when unchanged.")

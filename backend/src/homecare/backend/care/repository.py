@@ -594,13 +594,15 @@ async def assign_carer(conn: Conn, *, booking_id: int, carer_id: int) -> None:
     await conn.execute("UPDATE care_bookings SET carer_id = %s WHERE id = %s", (carer_id, booking_id))
 
 
-_CARER_VISIT_SELECT = """
-    SELECT b.id AS booking_id, b.resident_id, r.display_name AS resident_name, r.address, b.service_id,
+_CARER_VISIT_COLUMNS = """
+    b.id AS booking_id, b.resident_id, r.display_name AS resident_name, r.address, b.service_id,
            c.name AS service_name, c.kind AS service_kind, c.tasks, c.station_id, s.name AS station_name,
            b.starts_at, b.ends_at, b.status, b.carer_id, u.display_name AS carer_name,
            v.checked_in_at, v.home_unit_in_at, v.phone_in_at, v.phone_in_m, v.home_unit_out_at, v.checked_out_at,
            v.phone_out_m, v.outcome, v.checklist, v.note, v.incident_id, b.non_arrival_at, b.non_arrival_incident_id,
            c.photo_required, p.taken_at AS photo_taken_at
+"""
+_CARER_VISIT_FROM = """
     FROM care_bookings b
     JOIN residents r ON r.id = b.resident_id
     JOIN care_services c ON c.id = b.service_id
@@ -609,6 +611,7 @@ _CARER_VISIT_SELECT = """
     LEFT JOIN care_service_visits v ON v.booking_id = b.id
     LEFT JOIN care_visit_photos p ON p.booking_id = b.id
 """
+_CARER_VISIT_SELECT = f"SELECT {_CARER_VISIT_COLUMNS} {_CARER_VISIT_FROM}"
 
 
 async def carer_visit(conn: Conn, *, booking_id: int, lock: bool = False) -> dict[str, Any] | None:
@@ -768,6 +771,53 @@ async def mark_non_arrival(conn: Conn, *, booking_id: int, at: datetime, inciden
     )
 
 
+_LEFT_AT = "LEAST(v.checked_out_at, v.home_unit_out_at)"
+"""When the carer left: the first check-out, the home unit's or the phone's."""
+_SHORT = f"{_LEFT_AT} - v.checked_in_at < (b.ends_at - b.starts_at) * %(short)s"
+"""A visit at home for less than ``short`` of its booked duration."""
+
+
+async def board_visits(
+    conn: Conn,
+    *,
+    station_id: int | None,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    late_after: timedelta,
+    short_share: float,
+) -> list[dict[str, Any]]:
+    """Live bookings (of one providing station if given) starting in [since, until), by station, carer and start,
+    each with its state at ``now`` (see ``VisitState``), when the carer left and how late a late arrival was."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"""
+            SELECT {_CARER_VISIT_COLUMNS},
+                {_LEFT_AT} AS left_at,
+                CASE WHEN v.checked_in_at > b.starts_at + %(late)s
+                     THEN round(extract(epoch FROM v.checked_in_at - b.starts_at) / 60)::int END AS late_min,
+                CASE WHEN v.booking_id IS NULL THEN
+                          CASE WHEN %(now)s < b.starts_at THEN 'booked'
+                               WHEN %(now)s < b.starts_at + %(late)s THEN 'late' ELSE 'missed' END
+                     WHEN {_LEFT_AT} IS NULL THEN 'in_progress'
+                     WHEN {_SHORT} THEN 'short' ELSE 'done' END AS state
+            {_CARER_VISIT_FROM}
+            WHERE b.status = 'booked' AND b.starts_at >= %(since)s AND b.starts_at < %(until)s
+              AND (%(station)s::int IS NULL OR c.station_id = %(station)s)
+            ORDER BY c.station_id, u.display_name NULLS LAST, b.carer_id, b.starts_at, b.id
+            """,
+            {
+                "late": late_after,
+                "now": now,
+                "since": since,
+                "until": until,
+                "station": station_id,
+                "short": short_share,
+            },
+        )
+        return await cur.fetchall()
+
+
 @dataclass(frozen=True, slots=True)
 class CarerFiguresRow:
     station_id: int
@@ -785,6 +835,7 @@ class CarerFiguresRow:
     ratings: int
     rating_avg: float | None
     complaints: int
+    on_time_rate: float | None
 
 
 async def carer_figures(
@@ -804,7 +855,7 @@ async def carer_figures(
     (how many, the average stars) and complaints."""
     async with conn.cursor(row_factory=class_row(CarerFiguresRow)) as cur:
         await cur.execute(
-            """
+            f"""
             SELECT c.station_id, min(s.name) AS station_name, b.carer_id, min(u.display_name) AS carer_name,
                    GROUPING(b.carer_id) = 1 AS provider_total,
                    count(*)::int AS visits,
@@ -813,9 +864,12 @@ async def carer_figures(
                    count(*) FILTER (WHERE v.checked_in_at > b.starts_at + %(late)s)::int AS late,
                    (avg(extract(epoch FROM v.checked_in_at - b.starts_at) / 60)
                        FILTER (WHERE v.checked_in_at > b.starts_at + %(late)s))::float AS late_min_avg,
-                   count(v.checked_out_at)::int AS checked_out,
-                   count(*) FILTER (WHERE v.checked_out_at - v.checked_in_at
-                                          < (b.ends_at - b.starts_at) * %(short)s)::int AS short,
+                   count({_LEFT_AT})::int AS checked_out,
+                   count(*) FILTER (WHERE {_SHORT})::int AS short,
+                   (count(*) FILTER (WHERE v.checked_in_at <= b.starts_at + %(late)s))::float
+                       / NULLIF(count(v.booking_id)
+                                + count(*) FILTER (WHERE v.booking_id IS NULL
+                                                   AND b.starts_at + %(late)s <= %(now)s), 0) AS on_time_rate,
                    coalesce(sum(rt.n), 0)::int AS ratings,
                    (sum(rt.stars)::float / nullif(sum(rt.n), 0)) AS rating_avg,
                    coalesce(sum(k.n), 0)::int AS complaints

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
 from homecare.backend.care import bookings, carers, feedback, rounds, service
@@ -38,6 +38,7 @@ from homecare.backend.care.models import (
     RoundIn,
     SeriesIn,
     Service,
+    ServiceBoard,
     ServiceIn,
     ServiceKind,
     Visit,
@@ -75,6 +76,8 @@ PHOTO_BODY = {
         "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in sorted(carers.PHOTO_TYPES)},
     }
 }
+BoardReader = Annotated[Actor, Depends(require_role(Role.RESPONDER, Role.ADMIN, Role.SUPERVISOR))]
+"""Station responders (their own station's board), administrators and supervisors (any station's, or all)."""
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
 ProviderFilter = Annotated[RowId | None, Query(description="Only this providing station's (responders: theirs).")]
 FeedbackActor = Annotated[Actor, Depends(require_role(Role.FAMILY, *STAFF_ROLES, Role.RESPONDER))]
@@ -402,3 +405,37 @@ async def get_carer_figures(
         now=alarms.clock.now(),
         late_after=timedelta(minutes=settings.carer_late_after_min),
     )
+
+
+@router.get(
+    "/board",
+    summary="The service board: today's visits per providing station and carer with where each stands, the open "
+    "non-arrivals first (logged when it changes)",
+    response_model=ServiceBoard,
+    responses={304: {"description": "Unchanged since the ETag given in If-None-Match."}},
+)
+async def get_board(
+    actor: BoardReader,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    settings: SettingsDep,
+    response: Response,
+    station_id: Annotated[
+        RowId | None, Query(description="Only this providing station's (responders: theirs; managers: default all).")
+    ] = None,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> ServiceBoard | Response:
+    given = [tag.strip().strip('"') for tag in (if_none_match or "").split(",") if tag.strip()]
+    found = await carers.board(
+        conn,
+        actor=actor,
+        station_id=station_id,
+        now=alarms.clock.now(),
+        late_after=timedelta(minutes=settings.carer_late_after_min),
+        unless_version=given[0] if len(given) == 1 else None,
+    )
+    if found is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": f'"{given[0]}"'})
+    response.headers["ETag"] = f'"{found.version}"'
+    response.headers["Cache-Control"] = "no-cache"
+    return found

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from homecare.backend.reports.models import Coverage, GroupFigures, ResponseTimes, WelfareVisits
+from homecare.backend.reports.models import Coverage, GroupFigures, ResponseTimes, ServiceQuality, WelfareVisits
 
 BOM = "\ufeff"
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -164,5 +164,45 @@ def not_visited_csv(report: WelfareVisits) -> bytes:
                 report.timezone,
             ]
             for r in report.not_visited
+        ),
+    )
+
+
+def service_quality_csv(report: ServiceQuality) -> bytes:
+    return to_csv(
+        [
+            "month",
+            "station_id",
+            "station_name",
+            "carer_id",
+            "carer_name",
+            "provider_total",
+            "visits",
+            "checked_in",
+            "late",
+            "late_min_avg",
+            "short",
+            "missed",
+            "on_time_rate",
+            "timezone",
+        ],
+        (
+            [
+                report.month,
+                f.station_id,
+                f.station_name,
+                f.carer_id,
+                f.carer_name,
+                f.provider_total,
+                f.visits,
+                f.checked_in,
+                f.late,
+                f.late_min_avg,
+                f.short,
+                f.missed,
+                f.on_time_rate,
+                report.timezone,
+            ]
+            for f in report.lines
         ),
     )

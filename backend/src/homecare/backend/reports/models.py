@@ -7,6 +7,8 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from homecare.backend.care.models import CarerFigures
+
 # The answer targets (the shares within 60 s and 180 s) are the escalation policy's: incidents/escalation_policy.yaml.
 WELFARE_TARGET: Final = 1.0  # the city plans: every vulnerable resident visited every month
 HEALTH_MANAGEMENT_TARGET: Final = 0.95  # the plans' 老年人健康管理率: at least 95 % of older people
@@ -185,3 +187,14 @@ class HealthManagement(_Model):
     target: float = HEALTH_MANAGEMENT_TARGET
     meets_target: bool | None
     not_checked: list[UncheckedResident]
+
+
+class ServiceQuality(_Model):
+    """The month's home-service visits per providing station and carer: late arrivals, short and missed visits, and
+    the on-time rate."""
+
+    month: str = Field(examples=["2026-11"])
+    timezone: str
+    start: datetime
+    end: datetime
+    lines: list[CarerFigures] = Field(description="Each providing station's total line, then one line per carer.")

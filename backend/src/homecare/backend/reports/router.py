@@ -3,17 +3,18 @@ with BOM)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Response
 
+from homecare.backend.accounts.models import Actor
 from homecare.backend.deps import ConnDep, ManagerActor, SettingsDep
 from homecare.backend.incidents.policy import AnswerTargets
-from homecare.backend.incidents.router import AnswerTargetsDep
+from homecare.backend.incidents.router import AlarmsDep, AnswerTargetsDep
 from homecare.backend.inputs import Day, Text
 from homecare.backend.reports import export, service
-from homecare.backend.reports.models import Coverage, HealthManagement, ResponseTimes, WelfareVisits
+from homecare.backend.reports.models import Coverage, HealthManagement, ResponseTimes, ServiceQuality, WelfareVisits
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -171,6 +172,52 @@ async def get_not_visited_csv(
 ) -> Response:
     report = await _welfare(actor.name, conn, month, tz or settings.timezone)
     return _csv(export.not_visited_csv(report), f"welfare-not-visited_{report.month}.csv")
+
+
+async def _service_quality(
+    actor: Actor, conn: ConnDep, alarms: AlarmsDep, settings: SettingsDep, month: str | None, tz: str | None
+) -> ServiceQuality:
+    return await service.service_quality(
+        conn,
+        actor=actor,
+        month=month,
+        timezone=tz or settings.timezone,
+        late_after=timedelta(minutes=settings.carer_late_after_min),
+        now=alarms.clock.now(),  # the alarm pipeline's, which decides non-arrivals
+    )
+
+
+@router.get(
+    "/service-quality",
+    summary="Home services in the month per providing station and carer: late, short and missed visits, on-time rate",
+)
+async def get_service_quality(
+    actor: ManagerActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    settings: SettingsDep,
+    month: Month = None,
+    tz: TimeZone = None,
+) -> ServiceQuality:
+    return await _service_quality(actor, conn, alarms, settings, month, tz)
+
+
+@router.get(
+    "/service-quality.csv",
+    summary="Home-service figures of the month per providing station and carer, as CSV",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def get_service_quality_csv(
+    actor: ManagerActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    settings: SettingsDep,
+    month: Month = None,
+    tz: TimeZone = None,
+) -> Response:
+    report = await _service_quality(actor, conn, alarms, settings, month, tz)
+    return _csv(export.service_quality_csv(report), f"service-quality_{report.month}.csv")
 
 
 @router.get(

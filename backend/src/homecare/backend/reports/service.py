@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from homecare.backend.accounts.models import Actor
+from homecare.backend.care import carers
 from homecare.backend.incidents.policy import AnswerTargets
 from homecare.backend.inputs import EARLIEST_DAY, LATEST_DAY
 from homecare.backend.reports import InvalidReportQuery
@@ -26,6 +28,7 @@ from homecare.backend.reports.models import (
     Period,
     ResidentCoverage,
     ResponseTimes,
+    ServiceQuality,
     UncheckedResident,
     UnvisitedResident,
     WelfareVisits,
@@ -318,6 +321,22 @@ async def welfare_visits(
             if r.visits == 0
         ],
     )
+
+
+async def service_quality(
+    conn: Conn, *, actor: Actor, month: str | None, timezone: str, late_after: timedelta, now: datetime | None = None
+) -> ServiceQuality:
+    """The month's home-service figures per providing station and carer (visits begun by now)."""
+    now = now or datetime.now(UTC)
+    label, start, end = month_bounds(month, timezone=timezone, now=now)
+    async with conn.transaction():
+        lines = await carers.figures(
+            conn, actor=actor, station_id=None, since=start, until=end, now=now, late_after=late_after
+        )
+        await record_access(
+            conn, actor=actor.name, resident_id=None, action="reports.service_quality", detail={"month": label}
+        )
+    return ServiceQuality(month=label, timezone=zone(timezone).key, start=start, end=end, lines=lines)
 
 
 async def health_management(
