@@ -162,6 +162,7 @@ async def test_every_page_in_both_languages_passes_axe_and_speaks_one_language(
 
         station = await sign_in("responder", lang=lang)
         await expect(station.locator("#station-name")).to_be_visible()
+        await expect(station.locator("#service-board tbody tr").first).to_be_visible()
         await audit(station, "station", lang, data, problems)
 
         visitor = await sign_in("visitor", lang=lang, viewport=PHONE)

@@ -3,11 +3,12 @@ import { ApiError, ago, api, el, formatTime, lang, me, startPage, t, toast } fro
 import { label } from "./labels.js";
 import { chime } from "./chime.js";
 import "./station/strings.js";
+import { serviceBoard } from "./station/board.js";
 
 // Why polling: the incident feed WebSocket is for the call centre only (it carries every incident), and a
-// responder needs only their station's tasks. Every 3 s the page asks for its view with the last ETag; the
-// server answers from a digest of the stored rows, so an unchanged view costs one small query, sends no body
-// (304) and opens no resident record again.
+// responder needs only their station's tasks. Every 3 s the page asks for its view and its service board, each
+// with its last ETag; the server answers from a digest of the stored rows, so an unchanged view costs one small
+// query, sends no body (304) and opens no resident record again.
 const POLL_MS = 3000;
 const ACTIVE = new Set(["offered", "accepted", "en_route", "on_scene"]);
 // A task's status → its buttons: [action path, label, style, the text it asks for first].
@@ -20,11 +21,11 @@ const STEPS = {
 const MANAGERS = new Set(["admin", "supervisor"]);
 const QUALITY_DAYS = 30;
 
-/** The view, or null when it has not changed since ``etag`` (fetch, not api(): the ETag lives in headers). */
-async function fetchView(stationId, etag) {
+/** What url answers, with its ETag, or null when it has not changed since ``etag`` (fetch, not api(): the ETag
+ * lives in headers). */
+async function fetchFresh(url, etag) {
   const headers = { Accept: "application/json" };
   if (etag) headers["If-None-Match"] = etag;
-  const url = stationId ? `/api/station?station_id=${stationId}` : "/api/station";
   const response = await fetch(url, { headers, cache: "no-store", credentials: "same-origin" });
   if (response.status === 304) return null;
   if (response.status === 401) {
@@ -33,7 +34,7 @@ async function fetchView(stationId, etag) {
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, data.detail ?? response.statusText);
-  return { view: data, etag: response.headers.get("ETag") };
+  return { data, etag: response.headers.get("ETag") };
 }
 
 function timeLine(key, iso) {
@@ -47,7 +48,7 @@ startPage("station", async (main) => {
   const baseTitle = document.title;
   const params = new URLSearchParams(location.search);
   let stationId = params.get("station_id") ? Number(params.get("station_id")) : null;
-  let etag = null, known = null, unseen = 0, view = null;
+  let etag = null, known = null, unseen = 0, view = null, boardEtag = null, boardAll = false;
   const drafts = new Map(); // task id → { step, text }: a reason or note being typed survives a refresh
 
   const head = el("section", { class: "card station-head", id: "station-head", "aria-labelledby": "station-name" });
@@ -58,14 +59,21 @@ startPage("station", async (main) => {
   const status = el("p", { id: "poll-state", class: "muted poll-state", role: "status" });
   const quality = el("section", { class: "card quality", id: "quality", "aria-labelledby": "quality-heading" });
   main.dataset.rings = "0";
+  const managing = MANAGERS.has(user.role);
+  const board = serviceBoard(managing ? el("label", { class: "board-all" },
+    el("input", { type: "checkbox", id: "board-all", onchange: (event) => {
+      boardAll = event.target.checked;
+      boardEtag = null;
+      refresh();
+    } }), t("board.all")) : null);
 
-  if (MANAGERS.has(user.role)) {
+  if (managing) {
     const stations = await api("stations");
     stationId ??= user.station_id ?? stations[0]?.id ?? null;
     const picker = el("select", { id: "station-pick", "aria-label": t("st.pick"), onchange: (event) => {
       stationId = Number(event.target.value);
       history.replaceState(null, "", `?station_id=${stationId}`);
-      etag = null; known = null; drafts.clear();
+      etag = null; known = null; boardEtag = null; drafts.clear();
       refresh();
       showQuality();
     } }, stations.map((s) => el("option", { value: s.id, selected: s.id === stationId }, s.name)));
@@ -75,7 +83,7 @@ startPage("station", async (main) => {
     el("div", { class: "station-main" }, head,
       el("section", { "aria-labelledby": "tasks-heading" },
         el("div", { class: "row tasks-head" }, el("h2", { id: "tasks-heading" }, t("st.tasks")), badge), tasks,
-        el("h2", { class: "closed-heading" }, t("st.closedToday")), closed), quality),
+        el("h2", { class: "closed-heading" }, t("st.closedToday")), closed), board.node, quality),
     el("aside", { class: "station-side" }, roster, status)));
 
   const clearNew = () => {
@@ -220,11 +228,18 @@ startPage("station", async (main) => {
     }
     busy = true;
     try {
-      const got = await fetchView(stationId, etag);
+      const boardUrl = `/api/care/board${stationId && !boardAll ? `?station_id=${stationId}` : ""}`;
+      const [got, gotBoard] = await Promise.all([
+        fetchFresh(stationId ? `/api/station?station_id=${stationId}` : "/api/station", etag),
+        fetchFresh(boardUrl, boardEtag)]);
+      if (gotBoard) {
+        boardEtag = gotBoard.etag;
+        board.draw(gotBoard.data);
+      }
       status.textContent = t("st.updated", { time: formatTime(new Date().toISOString(), { date: false }) });
       status.classList.remove("down");
       if (got) {
-        ({ view, etag } = got);
+        ({ data: view, etag } = got);
         const offered = view.tasks.filter((task) => task.status === "offered").map((task) => task.id);
         const fresh = new Set(known ? offered.filter((id) => !known.has(id)) : []);
         known = new Set([...(known || []), ...view.tasks.map((task) => task.id)]);
@@ -288,6 +303,7 @@ startPage("station", async (main) => {
 
   setInterval(() => {
     for (const node of main.querySelectorAll(".ago[data-iso]")) node.textContent = `(${ago(node.dataset.iso)})`;
+    board.tick();
   }, 15000);
   await Promise.all([refresh(), showQuality()]);
 });

@@ -77,7 +77,7 @@ export async function dashboard(panel) {
     const tz = zone();
     const range = { start: state.start, end: state.end, tz };
     const months = monthsBack(state.month, TREND_MONTHS);
-    const [times, coverage, devices, welfare, stations, trend, checks] = await Promise.all([
+    const [times, coverage, devices, welfare, stations, trend, checks, quality] = await Promise.all([
       api(`reports/response-times?${new URLSearchParams(range)}`),
       api("stations/coverage"),
       api(`reports/coverage?${new URLSearchParams({ tz })}`),
@@ -91,6 +91,7 @@ export async function dashboard(panel) {
         return { month: m, within60: rt.acknowledge.share_within_60s, welfare: wv.rate };
       })),
       api(`reports/health-management?${new URLSearchParams(range)}`),
+      api(`reports/service-quality?${new URLSearchParams({ month: state.month, tz })}`),
     ]).catch((err) => {
       body.replaceChildren(el("p", { class: "form-error", role: "alert" }, t("error.generic", { detail: err.message })));
       return [];
@@ -169,7 +170,8 @@ export async function dashboard(panel) {
       csvLink("csv-stations", "response-times/by-station.csv", range, t("adm.dash.csvStations")),
       csvLink("csv-operators", "response-times/by-operator.csv", range, t("adm.dash.csvOperators")),
       csvLink("csv-coverage", "coverage/gaps.csv", { tz }, t("adm.dash.csvCoverage")),
-      csvLink("csv-welfare", "welfare-visits/not-visited.csv", { month: state.month, tz }, t("adm.dash.csvWelfare")));
+      csvLink("csv-welfare", "welfare-visits/not-visited.csv", { month: state.month, tz }, t("adm.dash.csvWelfare")),
+      csvLink("csv-service", "service-quality.csv", { month: state.month, tz }, t("adm.dash.csvService")));
 
     body.replaceChildren(
       el("p", { class: "muted", id: "dash-period" }, t("adm.dash.period", { start: times.period.start_date,
@@ -180,6 +182,16 @@ export async function dashboard(panel) {
         section(t("adm.dash.onSceneChart"), groups.some((g) => g.on_scene) ? onSceneChart
           : el("p", { class: "muted", id: "chart-onscene" }, t("adm.dash.noOnScene"))),
         section(t("adm.dash.trendChart"), trendChart)),
+      section(t("adm.dash.service", { month: quality.month }), table([
+        [t("adm.dash.provider"), (f) => (f.provider_total ? el("strong", {}, f.station_name) : f.station_name)],
+        [t("adm.dash.carer"), (f) => (f.provider_total ? t("adm.dash.allCarers") : f.carer_name || t("adm.dash.noCarer"))],
+        [t("adm.dash.visits"), (f) => String(f.visits)],
+        [t("adm.dash.late"), (f) => (f.late && f.late_min_avg !== null
+          ? t("adm.dash.lateAvg", { n: f.late, min: Math.round(f.late_min_avg) }) : String(f.late))],
+        [t("adm.dash.short"), (f) => String(f.short)],
+        [t("adm.dash.missed"), (f) => String(f.missed)],
+        [t("adm.dash.onTime"), (f) => pct(f.on_time_rate)],
+      ], quality.lines, { id: "service-table", empty: t("adm.dash.noService") })),
       section(t("adm.dash.downloads"), downloads),
       section(t("adm.dash.outsideList"), table([
         [t("adm.res.name"), (h) => h.display_name],

@@ -1,0 +1,83 @@
+"""A home-service visit not started in time: the carer's non-arrival raises an alarm in the operator's console (the
+resident in the queue, the service and the carer in the explanation, zh and en) and tops the station's live service
+board, which shows the day's visits per carer; the month's figures per provider and carer are on the dashboard."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from playwright.async_api import expect
+
+from tests.browser.conftest import SignIn, screenshot
+from tests.browser.test_carer import a_carer_day
+from tests.support.backend import Backend
+from tests.support.world import World
+
+
+async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_board(
+    sign_in: SignIn, backend: Backend, database_url: str, world: World
+) -> None:
+    first, second = await a_carer_day(backend, world)
+    resident = world.enrolment.residents[0].name
+
+    # The station's board: the demo carer's two meals today, both still to come.
+    station = await sign_in("responder")
+    board = station.locator("#service-board")
+    await expect(board.locator("h2")).to_have_text("今日上门服务")
+    await expect(board.locator(f"tr[data-booking-id='{first}']")).to_have_attribute("data-state", "booked")
+    await expect(board.locator(f"tr[data-booking-id='{second}'] .visit-state")).to_have_text("待服务")
+    await expect(board.locator(".board-carer h4")).to_contain_text("吴芳")
+    await expect(station.locator("#no-non-arrivals")).to_be_visible()
+    console = await sign_in("operator")
+
+    # The first meal was due 20 minutes ago and the carer never checked in.
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE care_bookings SET starts_at = now() - interval '20 minutes', "
+            "ends_at = now() + interval '10 minutes' WHERE id = %s",
+            (first,),
+        )
+
+    row = console.locator("#queue .q-row")
+    await expect(row).to_have_count(1, timeout=15_000)
+    await expect(row.locator(".q-name")).to_have_text(resident)
+    await expect(row.locator(".q-cause")).to_have_text("服务人员未到")
+    await row.click()
+    explanation = console.locator("#inc-explanation")
+    await expect(explanation).to_contain_text(resident)
+    await expect(explanation).to_contain_text("午餐送餐")
+    await expect(explanation).to_contain_text("吴芳")
+    await expect(explanation).to_contain_text("仍未签到")
+
+    english = await sign_in("operator", lang="en")
+    await expect(english.locator("#queue .q-row .q-cause")).to_have_text("Carer did not arrive")
+    await english.locator("#queue .q-row").click()
+    await expect(english.locator("#inc-explanation")).to_contain_text("has not checked in")
+
+    # The board puts it on top, as a no-show, without a reload.
+    alert = station.locator(f"#non-arrivals li[data-booking-id='{first}']")
+    await expect(alert).to_contain_text(resident, timeout=15_000)
+    await expect(alert).to_contain_text("午餐送餐")
+    await expect(alert).to_contain_text("吴芳")
+    await expect(board.locator(f"tr[data-booking-id='{first}'] .visit-state")).to_have_text("未到")
+    await expect(station.locator("#announcer")).to_contain_text(f"服务人员未到：{resident}")
+    await screenshot(station, "station-board")
+
+    # The supervisor looks at every station's board, in English.
+    supervisor = await sign_in("supervisor", lang="en")
+    await supervisor.goto("/station")
+    await supervisor.check("#board-all")
+    await expect(supervisor.locator("#non-arrivals")).to_contain_text("Carer not arrived (1)")
+    await expect(supervisor.locator(f"tr[data-booking-id='{first}'] .visit-state")).to_have_text("No-show")
+    await expect(supervisor.locator(f"tr[data-booking-id='{second}'] .visit-state")).to_have_text("Booked")
+
+    # The month's figures: the missed visit counted for the carer; the CSV is a link away.
+    await supervisor.goto("/admin")
+    table = supervisor.locator("#service-table")
+    carer_line = table.locator("tr", has_text="吴芳")
+    await expect(carer_line).to_contain_text("0.0 %")
+    csv_link = re.compile(r"^/api/reports/service-quality\.csv\?month=\d{4}-\d{2}&tz=")
+    await expect(supervisor.locator("#csv-service")).to_have_attribute("href", csv_link)
+    for page in (station, console, english, supervisor):
+        assert page.errors == []  # type: ignore[attr-defined]
