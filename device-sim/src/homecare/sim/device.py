@@ -315,6 +315,7 @@ class SimDevice:
         room: str | None = None,
         confidence: float | None = None,
         cancels_seq: int | None = None,
+        carer_code: str | None = None,
     ) -> int:
         """Queue an event (sent now if connected) until the platform acks it; returns its seq."""
         seq = self._take_seq()
@@ -327,6 +328,7 @@ class SimDevice:
             room=room,
             confidence=confidence,
             cancels_seq=cancels_seq,
+            carer_code=carer_code,
         )
         entry = _Unacked(topic(self.uid, Channel.EVENT), encode(message))
         self.outbox[seq] = entry

@@ -14,6 +14,7 @@ import numpy as np
 
 from homecare.contracts.messages import DeviceKind, EventKind, FixSource, MealContext
 from homecare.sim.battery import Battery
+from homecare.sim.carers import CareRoster
 from homecare.sim.imu import ImuSignal, fall_signal, knock_signal
 from homecare.sim.incidents import Fall, FalseFallAlarm, Hazard, HypertensiveCrisis, Incident, SosPress
 from homecare.sim.profiles import Condition
@@ -41,6 +42,7 @@ class EventHappening:
     room: str | None = None
     confidence: float | None = None
     cancels: str | None = None
+    carer_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,7 @@ class Household:
         self._days: OrderedDict[date, _Day] = OrderedDict()
         self._t: float | None = None
         self._worn = True
+        self.care: CareRoster | None = None  # the neighbourhood's carers, whose visits the home unit confirms
 
     @property
     def index(self) -> int:
@@ -290,6 +293,8 @@ class Household:
                 reading = (incident.systolic, incident.diastolic, incident.pulse)
                 found.append(MeasurementHappening(t, DeviceKind.BLOOD_PRESSURE_MONITOR, blood_pressure=reading))
         found += self._morning_checks(plan, rng_for(m.seed, Stream.INCIDENTS, self.index, day.toordinal(), 3))
+        for t, code in self.care.presences(self.index, day) if self.care is not None else ():
+            event(t, DeviceKind.HOME_UNIT, EventKind.CARER_PRESENT, carer_code=code)  # typed arriving and leaving
 
         outages: list[Outage] = []
         if m.background and rng.random() < 0.03:

@@ -12,6 +12,7 @@ import numpy as np
 
 from homecare.contracts.messages import DeviceKind
 from homecare.sim.battery import SPECS, Battery, ChargingHabit
+from homecare.sim.carers import CareRoster
 from homecare.sim.equipment import FIRMWARE, HEALTH_CHECK_KINDS, HOUSEHOLD_KINDS, device_uid
 from homecare.sim.household import Household
 from homecare.sim.profiles import ResidentProfile, draw_profile, wanderer
@@ -52,6 +53,7 @@ class Neighbourhood:
     tz: ZoneInfo
     enrolment: Enrolment
     households: dict[int, Household] = field(default_factory=dict)
+    care: CareRoster | None = None  # carers and their booked visits, with everyday life
 
     def household(self, resident: int) -> Household:
         try:
@@ -119,8 +121,9 @@ def build_neighbourhood(
     """N residents (numbered from 1) with homes clustered around a few stations, all from `seed`.
 
     `background_incidents` adds real-world rates of falls, false fall triggers and accidental SOS
-    presses; scenarios usually turn it off so that only what they script happens. `uid_prefix` names another
-    set of devices for the same people (a scenario's own, beside a running neighbourhood's).
+    presses, and the carers' booked visits; scenarios usually turn it off so that only what they script
+    happens. `uid_prefix` names another set of devices for the same people (a scenario's own, beside a
+    running neighbourhood's).
     """
     if residents < 1:
         raise ValueError("a neighbourhood needs at least one resident")
@@ -146,6 +149,10 @@ def build_neighbourhood(
             _batteries(profile, seed, tz),
         )
     hood.enrolment = Enrolment(seed, tuple(station_list), tuple(records))
+    if background_incidents:
+        hood.care = CareRoster(hood.enrolment, tz)
+        for household in hood.households.values():
+            household.care = hood.care
     return hood
 
 

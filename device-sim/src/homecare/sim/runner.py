@@ -368,6 +368,7 @@ class NeighbourhoodRun:
             room=happening.room,
             confidence=happening.confidence,
             cancels_seq=cancels_seq,
+            carer_code=happening.carer_code,
         )
         if happening.kind in (EventKind.FALL_DETECTED, EventKind.SOS):
             self._reported[happening.key] = (seq, happening)  # "I'm OK" and IMU bursts refer to these

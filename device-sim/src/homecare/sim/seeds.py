@@ -18,6 +18,7 @@ class Stream(enum.IntEnum):
     INCIDENTS = 6
     IMU = 7
     FLEET = 8
+    CARE = 9
 
 
 def rng_for(seed: int, stream: Stream, *keys: int) -> np.random.Generator:

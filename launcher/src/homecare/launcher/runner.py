@@ -32,10 +32,12 @@ from homecare.backend.locations.repository import add_zones_if_none
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
+from homecare.launcher.care_day import book_care_days
 from homecare.launcher.instance import Port, claim
 from homecare.launcher.lifeline import ENV as LIFELINE_ENV
 from homecare.launcher.lifeline import hold as hold_lifeline
 from homecare.launcher.settings import SystemSettings
+from homecare.sim.carers import CareRoster
 from homecare.sim.equipment import safe_zones
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.records import Enrolment
@@ -150,9 +152,10 @@ def run_system(settings: SystemSettings, *, residents: int, seed: int, speed: fl
                 else prepare_storage(dsn, settings)
             )
             status.update(f"Enrolling a neighbourhood of {residents} residents…")
-            enrolment = build_neighbourhood(residents, seed=seed).enrolment
+            hood = build_neighbourhood(residents, seed=seed)
+            enrolment = hood.enrolment
             logins = demo_logins(data_dir)
-            asyncio.run(_enrol(dsn, enrolment, logins))
+            asyncio.run(_enrol(dsn, enrolment, logins, care=hood.care))
 
             # The gateways' account at the broker; the embedded broker takes it from the same variable.
             mqtt_url = (
@@ -250,12 +253,15 @@ RUNNER: Final = Actor(name="homecare run", role=Role.ADMIN, user_id=None, displa
 """Who plans the demo's welfare round (in the service's zone)."""
 
 
-async def _enrol(dsn: str, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
-    """Enrol the simulated residents, their devices and the demo sign-ins (idempotent: a re-run updates them), and
-    plan this month's welfare visits to the vulnerable ones (a re-run adds only what is missing)."""
+async def _enrol(dsn: str, enrolment: Enrolment, logins: list[DemoLogin], *, care: CareRoster | None = None) -> None:
+    """Enrol the simulated residents, their devices and the demo sign-ins (idempotent: a re-run updates them), plan
+    this month's welfare visits to the vulnerable ones and book the carers' visits of today and tomorrow (a re-run
+    adds only what is missing)."""
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await enrol_neighbourhood(conn, enrolment, logins)
         await generate_round(conn, actor=RUNNER, month=None, now=datetime.now(UTC))
+        if care is not None:
+            await book_care_days(conn, care=care, now=datetime.now(UTC))
 
 
 async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[DemoLogin]) -> None:
