@@ -159,9 +159,9 @@ def test_scenario_mistakes_point_to_the_list_and_refuse_a_negative_speed() -> No
     unknown = homecare(["sim", "scenario", "nosuch"])
     assert unknown.returncode == 2
     assert plain(unknown) == (
-        "no scenario 'nosuch': give a scenario file, or one of busy-morning, fall-no-response, fall-recovered, "
-        "home-unit-offline, hypertensive-crisis, night-wandering, pendant-fall, sos-cancelled, spo2-decline, "
-        "wandering, wristband-battery-dies "
+        "no scenario 'nosuch': give a scenario file, or one of busy-morning, carer-no-show, fall-no-response, "
+        "fall-recovered, home-unit-offline, hypertensive-crisis, night-wandering, pendant-fall, sos-cancelled, "
+        "spo2-decline, wandering, wristband-battery-dies "
         "(`homecare sim scenarios` says more)\n"
     )
     backwards = homecare(["sim", "scenario", "fall-no-response", "--speed", "-3", "--check"])

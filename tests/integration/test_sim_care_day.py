@@ -1,10 +1,13 @@
 """The simulated carers' day: `homecare run` books the neighbourhood's visits of today and tomorrow for its carers
 (with the codes they type), writes what of today already happened, and from then on the simulator's home units send
 each carer's code as they arrive and leave, which checks the visit in at the platform (sim → broker → gateway →
-alarm pipeline)."""
+alarm pipeline). The carer-no-show scenario books a visit through the API whose carer never comes, and the platform
+raises the non-arrival."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,14 +16,18 @@ import pytest
 
 from homecare.backend.accounts.demo import demo_logins
 from homecare.backend.alarms.pipeline import ManualClock
+from homecare.backend.stations.repository import upsert_station
 from homecare.gateway.service import Gateway
 from homecare.launcher.care_day import book_care_days
 from homecare.launcher.runner import _enrol
+from homecare.sim.cli import _book_no_shows
 from homecare.sim.clock import SimClock
 from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.neighbourhood import build_neighbourhood
+from homecare.sim.platform import Platform
 from homecare.sim.runner import NeighbourhoodRun, RunOptions
-from tests.support.backend import start_backend
+from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, on_present_clock, stage
+from tests.support.backend import TOKEN, start_backend
 from tests.support.database import scalar
 from tests.support.waiting import eventually
 
@@ -82,5 +89,40 @@ async def test_the_simulated_day_books_visits_and_its_home_units_check_carers_in
         )
         code = await scalar(database_url, "SELECT carer_code FROM events WHERE id = %s", checked_in)
         assert code == hood.care.carer(second.station, second.carer).code
+    finally:
+        await backend.stop()
+
+
+async def test_the_carer_no_show_scenario_books_a_visit_nobody_comes_to_and_the_platform_alerts(
+    database_url: str,
+) -> None:
+    present = on_present_clock(load_scenario(SCENARIO_DIR / "carer-no-show.yaml"))
+    hood, _ = stage(present)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for s in hood.enrolment.stations:
+            await upsert_station(conn, code=s.code, name=s.name, address=s.address, phone=s.phone, lat=s.lat, lon=s.lon)
+    clock = ManualClock()
+    backend = await start_backend(database_url, clock)
+    try:
+        with Platform(backend.url, TOKEN) as platform:
+            reference = present.resident_reference
+            await asyncio.to_thread(platform.enrol, [hood.household(5).record], reference=reference)
+            await asyncio.to_thread(_book_no_shows, platform, present, logging.getLogger(__name__))
+        resident = await scalar(
+            database_url, "SELECT id FROM residents WHERE external_ref = %s", reference.format(index=5)
+        )
+        starts_at = await scalar(database_url, "SELECT starts_at FROM care_bookings WHERE resident_id = %s", resident)
+        assert starts_at > clock.now()
+        # Nobody types a code; 15 minutes after the start the platform raises the carer's non-arrival.
+        clock.advance((starts_at - clock.now()).total_seconds() + 16 * 60)
+        incident = await eventually(
+            lambda: scalar(
+                database_url,
+                "SELECT explanation_zh FROM incidents WHERE resident_id = %s AND cause = 'carer_non_arrival'",
+                resident,
+            )
+        )
+        assert "午餐送餐" in incident
+        assert "仍未签到" in incident
     finally:
         await backend.stop()

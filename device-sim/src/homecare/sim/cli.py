@@ -8,7 +8,7 @@ import dataclasses
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, NoReturn
 
@@ -27,6 +27,7 @@ from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.platform import Platform, PlatformError
 from homecare.sim.runner import NeighbourhoodRun, RunOptions, RunStatus, VoiceOptions
 from homecare.sim.scenarios import (
+    CarerNoShowStep,
     Scenario,
     ScenarioError,
     load_scenario,
@@ -42,6 +43,7 @@ app = typer.Typer(help="Simulated homes, scenarios and a load fleet for homecare
 console = Console(stderr=True)
 
 REGISTRY_DELAY_S: Final = 2.0  # the gateways learn of new devices from the database's notifications: let them
+BOOKING_LEAD: Final = timedelta(minutes=1)  # a booking starts in the future: a step already past is booked this soon
 
 MqttUrl = Annotated[
     str | None, typer.Option("--mqtt-url", help="Broker, mqtt://host:port (default: HOMECARE_MQTT_URL's).")
@@ -267,6 +269,7 @@ def _play_at_platform(
             present.begins.strftime("%H:%M:%S"),
             present.speed,
         )
+        _book_no_shows(platform, present, log)
         options = RunOptions(
             telemetry_interval_s=present.telemetry_interval.total_seconds(),
             heartbeat_interval_s=present.heartbeat_interval.total_seconds(),
@@ -277,6 +280,27 @@ def _play_at_platform(
         status = _play(run, present.ends.timestamp())
         platform.retire(credentials, prefix=loaded.device_prefix)
         return status, list(run.devices.values())
+
+
+def _book_no_shows(platform: Platform, present: Scenario, log: logging.Logger) -> None:
+    """Book the scenario's visits whose carer will not come, at their step's time (or a minute from now when fast
+    play has put it in the past) and given to a carer of the scenario's own."""
+    for step in present.steps:
+        if isinstance(step, CarerNoShowStep):
+            starts_at = max(present.time_of(step.at), datetime.now(present.tz) + BOOKING_LEAD)
+            booking = platform.book_visit(
+                reference=present.resident_reference.format(index=step.resident),
+                kind=step.service,
+                starts_at=starts_at,
+                carer=f"{present.device_prefix}carer",
+            )
+            log.info(
+                "booked visit %d for resident %d at %s; its carer will not come (the platform alerts after the "
+                "non-arrival time)",
+                booking,
+                step.resident,
+                starts_at.strftime("%H:%M:%S"),
+            )
 
 
 @app.command()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+import secrets
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import httpx
 
+from homecare.sim.carers import CATALOGUE
 from homecare.sim.equipment import safe_zones
 from homecare.sim.records import ResidentRecord
 
@@ -104,6 +107,43 @@ class Platform:
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return revoked
+
+    def book_visit(self, *, reference: str, kind: str, starts_at: datetime, carer: str) -> int:
+        """Book a home service of the catalogue for the resident with this reference at their station (the service
+        and the carer, username ``carer``, made there when missing) and give it to that carer; the booking's id."""
+        found = self._request("GET", "/api/admin/residents", params={"q": reference}).json()["items"]
+        resident = next(r for r in found if r["external_ref"] == reference)
+        station = resident["station_id"]
+        offer = next(o for o in CATALOGUE if o.kind == kind)
+        services = self._request("GET", "/api/care/services", params={"station_id": station}).json()
+        service = next((s for s in services if s["name"] == offer.name), None)
+        if service is None:
+            body = {
+                "station_id": station,
+                "kind": offer.kind,
+                "name": offer.name,
+                "duration_min": offer.duration_min,
+                "price_yuan": offer.price_yuan,
+                "capacity": 5,
+                "radius_km": 10,
+                "tasks": list(offer.tasks),
+            }
+            service = self._request("POST", "/api/care/services", json=body).json()
+        users = self._request("GET", "/api/users", params={"role": "carer", "station_id": station}).json()
+        user = next((u for u in users if u["username"] == carer), None)
+        if user is None:
+            body = {
+                "username": carer,
+                "display_name": f"模拟服务人员 {station}",
+                "role": "carer",
+                "password": secrets.token_urlsafe(18),
+                "station_id": station,
+            }
+            user = self._request("POST", "/api/users", json=body).json()
+        body = {"resident_id": resident["id"], "service_id": service["id"], "starts_at": starts_at.isoformat()}
+        booking = self._request("POST", "/api/care/bookings", json=body).json()
+        self._request("PUT", f"/api/care/bookings/{booking['id']}/carer", json={"carer_id": user["id"]})
+        return int(booking["id"])
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if "content" in kwargs:

@@ -164,6 +164,14 @@ class BloodPressureCrisisStep(_Step):
     pulse: int = Field(default=96, ge=20, le=250, description="beats/min.")
 
 
+class CarerNoShowStep(_Step):
+    """A home service booked for the resident to start then, whose carer never arrives: the platform raises the
+    carer's non-arrival (HOMECARE_CARER_LATE_AFTER_MIN after the start, on its own clock)."""
+
+    do: Literal["carer_no_show"]
+    service: Literal["meal", "cleaning", "bathing", "nursing"] = Field(default="meal", description="What is booked.")
+
+
 class JumpStep(_Strict):
     do: Literal["jump"]
     at: At
@@ -180,6 +188,7 @@ Step = Annotated[
     | OfflineStep
     | HazardStep
     | BloodPressureCrisisStep
+    | CarerNoShowStep
     | JumpStep,
     Field(discriminator="do"),
 ]
@@ -391,6 +400,7 @@ def stage(scenario: Scenario) -> tuple[Neighbourhood, list[Jump]]:
             home.add_incident(Hazard(t, EventKind(step.kind), step.room))
         elif isinstance(step, BloodPressureCrisisStep):
             home.add_incident(HypertensiveCrisis(t, step.systolic, step.diastolic, step.pulse))
+        # A carer's no-show happens at the platform (the booking) and not at home: nothing for the devices.
     return hood, jumps
 
 
