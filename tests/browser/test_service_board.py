@@ -62,7 +62,7 @@ async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_bo
     await expect(alert).to_contain_text("吴芳")
     await expect(board.locator(f"tr[data-booking-id='{first}'] .visit-state")).to_have_text("未到")
     await expect(station.locator("#announcer")).to_contain_text(f"服务人员未到：{resident}")
-    await screenshot(station, "station-board")
+    await screenshot(station, "service-board")
 
     # The supervisor looks at every station's board, in English.
     supervisor = await sign_in("supervisor", lang="en")
