@@ -46,7 +46,7 @@ async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_bo
     await row.click()
     explanation = console.locator("#inc-explanation")
     await expect(explanation).to_contain_text(resident)
-    await expect(explanation).to_contain_text("午餐送餐")
+    await expect(explanation).to_contain_text("居家保洁")
     await expect(explanation).to_contain_text("吴芳")
     await expect(explanation).to_contain_text("仍未签到")
 
@@ -58,7 +58,7 @@ async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_bo
     # The board puts it on top, as a no-show, without a reload.
     alert = station.locator(f"#non-arrivals li[data-booking-id='{first}']")
     await expect(alert).to_contain_text(resident, timeout=15_000)
-    await expect(alert).to_contain_text("午餐送餐")
+    await expect(alert).to_contain_text("居家保洁")
     await expect(alert).to_contain_text("吴芳")
     await expect(board.locator(f"tr[data-booking-id='{first}'] .visit-state")).to_have_text("未到")
     await expect(station.locator("#announcer")).to_contain_text(f"服务人员未到：{resident}")
