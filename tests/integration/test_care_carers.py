@@ -130,6 +130,28 @@ async def booked_visit(admin: httpx.AsyncClient, household: Household, station: 
     return int(booked.json()["id"])
 
 
+async def carer_with_desks(admin: httpx.AsyncClient, database_url: str, carer: str, desks: tuple[str, str]) -> int:
+    """A carer of station A, and a responder desk at A and one at B (named ``desks``); the carer's id."""
+    station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
+    carer_id = await make_carer(admin, carer, station)
+    await make_carer(admin, desks[0], station, role="responder")
+    await make_carer(admin, desks[1], elsewhere, role="responder")
+    return carer_id
+
+
+async def next_door(database_url: str, uid: str, name: str) -> Household:
+    """Another resident with a home unit, living at the same address."""
+    neighbour = await enrol(database_url, {uid: "home_unit"}, name=name)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE residents SET lat = %s, lon = %s WHERE id = %s", (*HOME, neighbour.resident_id))
+    return neighbour
+
+
+async def give(admin: httpx.AsyncClient, carer: int, *bookings: int) -> None:
+    for booking in bookings:
+        assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+
+
 def type_code(device: TestClient, seq: int, code: str) -> None:
     """The carer types their code at the home unit: it publishes carer_present as firmware would."""
     payload = {"v": 1, "device_id": "hu-care-01", "seq": seq, "ts": int(time.time() * 1000)}
@@ -322,18 +344,13 @@ async def test_phone_check_in_and_out_are_refused_until_right_and_problems_raise
 async def test_a_visit_not_started_in_time_alerts_the_operators_and_the_station(
     backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
 ) -> None:
-    station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
-    carer = await make_carer(admin, "carer.chen", station)
-    await make_carer(admin, "desk.a", station, role="responder")
-    await make_carer(admin, "desk.b", elsewhere, role="responder")
-    neighbour = await enrol(database_url, {"hu-care-02": "home_unit"}, name="Li Guilan")
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("UPDATE residents SET lat = %s, lon = %s WHERE id = %s", (*HOME, neighbour.resident_id))
+    station = await station_id(database_url, "A")
+    carer = await carer_with_desks(admin, database_url, "carer.chen", ("desk.a", "desk.b"))
+    neighbour = await next_door(database_url, "hu-care-02", "Li Guilan")
     start = datetime.now(UTC) + timedelta(minutes=5)
     missed = await booked_visit(admin, household, station, start)
     on_time = await booked_visit(admin, neighbour, station, start)
-    for booking in (missed, on_time):
-        assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+    await give(admin, carer, missed, on_time)
 
     chen = await signed_in(backend, "carer.chen")
     desk_a, desk_b = await signed_in(backend, "desk.a"), await signed_in(backend, "desk.b")
@@ -413,18 +430,13 @@ async def test_the_service_board_follows_the_day_live_and_the_months_figures_exp
     backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
 ) -> None:
     station, elsewhere = await station_id(database_url, "A"), await station_id(database_url, "B")
-    carer = await make_carer(admin, "carer.sun", station)
-    await make_carer(admin, "desk.c", station, role="responder")
-    await make_carer(admin, "desk.d", elsewhere, role="responder")
-    neighbour = await enrol(database_url, {"hu-care-03": "home_unit"}, name="Zhou Lan")
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("UPDATE residents SET lat = %s, lon = %s WHERE id = %s", (*HOME, neighbour.resident_id))
+    carer = await carer_with_desks(admin, database_url, "carer.sun", ("desk.c", "desk.d"))
+    neighbour = await next_door(database_url, "hu-care-03", "Zhou Lan")
     start = datetime.now(UTC) + timedelta(minutes=5)
     short = await booked_visit(admin, neighbour, station, start)
     missed = await booked_visit(admin, household, station, start)
     later = await booked_visit(admin, neighbour, station, start + timedelta(minutes=55))
-    for booking in (short, missed, later):
-        assert (await admin.put(f"/api/care/bookings/{booking}/carer", json={"carer_id": carer})).status_code == 200
+    await give(admin, carer, short, missed, later)
 
     sun, desk_c, desk_d = [await signed_in(backend, name) for name in ("carer.sun", "desk.c", "desk.d")]
     try:
