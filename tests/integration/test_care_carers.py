@@ -511,10 +511,11 @@ async def test_the_service_board_follows_the_day_live_and_the_months_figures_exp
     assert exported.headers["content-disposition"] == f'attachment; filename="service-quality_{report["month"]}.csv"'
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
     [row] = [r for r in rows if r["carer_id"] == str(carer)]
-    assert (row["carer_name"], row["late"], row["short"], row["missed"], row["on_time_rate"]) == (
+    assert (row["carer_name"], row["late"], row["short"], row["missed"], row["on_time_rate"], row["complaints"]) == (
         "护理员 carer.sun",
         "1",
         "1",
         "0",
         "0.500",
+        "0",
     )

@@ -184,6 +184,9 @@ def service_quality_csv(report: ServiceQuality) -> bytes:
             "short",
             "missed",
             "on_time_rate",
+            "ratings",
+            "rating_avg",
+            "complaints",
             "timezone",
         ],
         (
@@ -201,6 +204,9 @@ def service_quality_csv(report: ServiceQuality) -> bytes:
                 f.short,
                 f.missed,
                 f.on_time_rate,
+                f.ratings,
+                f.rating_avg,
+                f.complaints,
                 report.timezone,
             ]
             for f in report.lines

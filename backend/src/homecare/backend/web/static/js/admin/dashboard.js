@@ -191,6 +191,9 @@ export async function dashboard(panel) {
         [t("adm.dash.short"), (f) => String(f.short)],
         [t("adm.dash.missed"), (f) => String(f.missed)],
         [t("adm.dash.onTime"), (f) => pct(f.on_time_rate)],
+        [t("adm.dash.rating"), (f) => (f.rating_avg === null ? "—"
+          : t("adm.dash.ratingAvg", { avg: f.rating_avg.toFixed(1), n: f.ratings }))],
+        [t("adm.dash.complaints"), (f) => String(f.complaints)],
       ], quality.lines, { id: "service-table", empty: t("adm.dash.noService") })),
       section(t("adm.dash.downloads"), downloads),
       section(t("adm.dash.outsideList"), table([
