@@ -20,7 +20,7 @@ import pytest
 from homecare.gateway.service import Gateway
 from homecare.storage.device_secrets import hash_secret
 from tests.support.backend import Backend
-from tests.support.brokers import REPO, mosquitto_broker
+from tests.support.brokers import REPO, dynsec_mosquitto, mosquitto_broker
 from tests.support.enrolment import gateway_settings
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
@@ -300,6 +300,59 @@ async def test_mosquitto_follows_enrolment_reissue_and_revocation(
         assert await asyncio.to_thread(_connects, url, "homecare-gateway", "gateway-secret")  # service lines kept
     assert "wr-new-0002" not in passwd.read_text()
     assert passwd.read_text().startswith("homecare-gateway:$7$")
+
+
+async def test_mosquittos_dynamic_security_follows_enrolment_and_a_revoked_device_is_disconnected(
+    admin: httpx.AsyncClient, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With deploy/mosquitto/mosquitto-dynsec.conf the platform tells the broker itself: a device enrolled through
+    the API connects under its own id only and publishes only under it; revoking it ends its connection."""
+    with dynsec_mosquitto(tmp_path) as broker:
+        enrol = {"uid": "wr-new-0004", "kind": "wristband"}
+        devices = f"/api/admin/residents/{world.resident_ids[1]}/devices"
+        wrong_admin = broker.admin_url.replace("homecare-admin:", "homecare-admin:x")
+        monkeypatch.setenv("HOMECARE_MOSQUITTO_DYNSEC_URLS", json.dumps([wrong_admin]))
+        refused = await admin.post(devices, json=enrol)
+        assert refused.status_code == 503  # the broker could not be told: the device is not enrolled either
+
+        monkeypatch.setenv("HOMECARE_MOSQUITTO_DYNSEC_URLS", json.dumps([broker.admin_url]))
+        first = (await admin.post(devices, json=enrol)).json()
+        renewed = (await admin.post(f"/api/admin/devices/{first['device']['id']}/credentials")).json()
+        secret = renewed["secret"]
+        assert not await asyncio.to_thread(_connects, broker.devices_url, "wr-new-0004", first["secret"])
+        with pytest.raises(ConnectionRefusedError):  # its secret under another client id: no session taken over
+            await asyncio.to_thread(
+                TestClient, broker.devices_url, client_id="wr-golden-01", username="wr-new-0004", password=secret
+            )
+
+        platform = await asyncio.to_thread(TestClient, broker.services_url)
+        platform.subscribe("homecare/+/dev/#")
+        wristband = await asyncio.to_thread(
+            TestClient, broker.devices_url, client_id="wr-new-0004", username="wr-new-0004", password=secret
+        )
+        try:
+            wristband.subscribe("homecare/v1/dev/wr-new-0004/cmd")
+            wristband.publish("homecare/v1/dev/wr-new-0004/event", b"own")
+            wristband.publish("homecare/v1/dev/wr-golden-01/event", b"forged")
+            wristband.publish("homecare/v1/dev/wr-new-0004/cmd", b"a command to itself")
+            wristband.publish("homecare/v2/dev/wr-new-0004/telemetry", b"own, in another version")
+            # In order from one client: once the last is in, a forged one would have arrived before it.
+            await eventually(lambda: len(platform.received) >= 2)
+            assert [(m.topic, m.payload) for m in platform.received] == [
+                ("homecare/v1/dev/wr-new-0004/event", b"own"),
+                ("homecare/v2/dev/wr-new-0004/telemetry", b"own, in another version"),
+            ]
+            platform.publish("homecare/v1/dev/wr-new-0004/cmd", b"{}")
+            await eventually(lambda: wristband.received)
+            assert [m.topic for m in wristband.received] == ["homecare/v1/dev/wr-new-0004/cmd"]
+
+            revoked = await admin.post(f"/api/admin/devices/{first['device']['id']}/revoke")
+            assert revoked.status_code == 200
+            await eventually(lambda: not wristband.connected)
+            assert not await asyncio.to_thread(_connects, broker.devices_url, "wr-new-0004", secret)
+        finally:
+            wristband.close()
+            platform.close()
 
 
 async def test_the_gateway_refuses_a_revoked_device(

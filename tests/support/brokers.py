@@ -98,42 +98,87 @@ class ProductionBroker:
     log: Path
 
 
+@dataclass(frozen=True)
+class _Started:
+    devices_url: str
+    services_url: str
+    pid_file: Path
+    log: Path
+
+
 @contextmanager
-def production_mosquitto(workdir: Path, devices: Mapping[str, str]) -> Iterator[ProductionBroker]:
-    """Debian's Mosquitto with the project's production configuration and ACL, on free loopback ports, with the
-    given devices' secrets and a service account; only paths and ports differ from deploy/mosquitto."""
+def _from_deploy(workdir: Path, name: str, paths: Mapping[str, Path]) -> Iterator[_Started]:
+    """Mosquitto started from deploy/mosquitto/<name> with a service account, on free loopback ports; the config's
+    other paths (`paths`: as written there → here) and nothing else changed."""
     if not Path(MOSQUITTO).exists():
         raise RuntimeError("Mosquitto is not installed: run `make system-packages` (apt-get install mosquitto)")
     device_port, service_port = free_port(), free_port()
     service_password = secrets.token_urlsafe(16)
-    passwd, services, pid_file = workdir / "homecare.passwd", workdir / "services.passwd", workdir / "mosquitto.pid"
-    PasswordFile(passwd, None).apply(devices)  # and the devices' ACL beside it, as enrolment writes them
+    services, pid_file = workdir / "services.passwd", workdir / "mosquitto.pid"
     services.write_text(f"{SERVICE_USER}:{mosquitto_hash(service_password)}\n")
     (workdir / "persistence").mkdir(exist_ok=True)
     deploy = REPO / "deploy" / "mosquitto"
     conf = (
-        (deploy / "mosquitto.conf")
+        (deploy / name)
         .read_text()
         .replace("listener 1883\n", f"listener {device_port} 127.0.0.1\n")
         .replace("listener 1884\n", f"listener {service_port} 127.0.0.1\n")
-        .replace("/etc/mosquitto/homecare.passwd", str(passwd))
-        .replace("/etc/mosquitto/services.passwd", str(services))
-        .replace("/etc/mosquitto/homecare.acl", str(deploy / "homecare.acl"))
-        .replace("/var/lib/mosquitto/", f"{workdir / 'persistence'}/")
     )
+    replaced = {
+        **paths,
+        "/etc/mosquitto/services.passwd": services,
+        "/etc/mosquitto/homecare.acl": deploy / "homecare.acl",
+        "/var/lib/mosquitto/": workdir / "persistence",
+    }
+    for written, here in replaced.items():
+        conf = conf.replace(written, f"{here}/" if written.endswith("/") else str(here))
     # As root (CI), Mosquitto would drop to its own user, who cannot read the test's files.
-    conf_file = workdir / "mosquitto.conf"
-    conf_file.write_text(f"{conf}\nuser root\npid_file {pid_file}\nlog_dest file {workdir / 'mosquitto.log'}\n")
+    conf_file, log = workdir / "mosquitto.conf", workdir / "mosquitto.log"
+    conf_file.write_text(f"{conf}\nuser root\npid_file {pid_file}\nlog_dest file {log}\n")
     process = subprocess.Popen([MOSQUITTO, "-c", str(conf_file)])
     try:
         wait_for_port(device_port)
         wait_for_port(service_port)
-        yield ProductionBroker(
-            devices_url=f"mqtt://127.0.0.1:{device_port}",
-            services_url=f"mqtt://{SERVICE_USER}:{service_password}@127.0.0.1:{service_port}",
-            passwd_file=passwd,
-            pid_file=pid_file,
-            log=workdir / "mosquitto.log",
+        yield _Started(
+            f"mqtt://127.0.0.1:{device_port}",
+            f"mqtt://{SERVICE_USER}:{service_password}@127.0.0.1:{service_port}",
+            pid_file,
+            log,
         )
     finally:
         _stop(process)
+
+
+@contextmanager
+def production_mosquitto(workdir: Path, devices: Mapping[str, str]) -> Iterator[ProductionBroker]:
+    """Debian's Mosquitto with the project's production configuration and ACL, on free loopback ports, with the
+    given devices' secrets and a service account; only paths and ports differ from deploy/mosquitto."""
+    passwd = workdir / "homecare.passwd"
+    PasswordFile(passwd, None).apply(devices)  # and the devices' ACL beside it, as enrolment writes them
+    with _from_deploy(workdir, "mosquitto.conf", {"/etc/mosquitto/homecare.passwd": passwd}) as started:
+        yield ProductionBroker(started.devices_url, started.services_url, passwd, started.pid_file, started.log)
+
+
+@dataclass(frozen=True)
+class DynsecBroker:
+    """Mosquitto started from deploy/mosquitto/mosquitto-dynsec.conf, its plugin initialised with an admin account."""
+
+    devices_url: str  # anonymous: devices give their own id and secret
+    admin_url: str  # the plugin's admin account, on the devices' listener (as enrolment is given it)
+    services_url: str
+
+
+@contextmanager
+def dynsec_mosquitto(workdir: Path) -> Iterator[DynsecBroker]:
+    """Debian's Mosquitto with the dynamic-security plugin, as deploy/README.md says to set it up: the plugin's file
+    made by `mosquitto_ctrl dynsec init` with an admin account, no device in it yet."""
+    dynsec_file, admin_password = workdir / "dynamic-security.json", secrets.token_urlsafe(16)
+    subprocess.run(
+        ["mosquitto_ctrl", "dynsec", "init", str(dynsec_file), "homecare-admin", admin_password],
+        check=True,
+        capture_output=True,
+    )
+    paths = {"/var/lib/mosquitto/dynamic-security.json": dynsec_file}
+    with _from_deploy(workdir, "mosquitto-dynsec.conf", paths) as started:
+        admin_url = started.devices_url.replace("mqtt://", f"mqtt://homecare-admin:{admin_password}@")
+        yield DynsecBroker(started.devices_url, admin_url, started.services_url)

@@ -10,7 +10,8 @@ class sets; HTTP 500 where none is given); an unknown station is ``homecare.back
     ├── AlreadyEnrolled          the device uid, resident reference or station code is taken (HTTP 409)
     ├── DeviceNotFound           no device has that id (HTTP 404)
     ├── DeviceRevoked            the device's credentials were revoked; enrol it again instead (HTTP 409)
-    └── BrokerAccountsFailed     the broker's password file could not be written or reloaded (HTTP 503)
+    └── BrokerAccountsFailed     the broker's password file could not be written or reloaded, or its
+                                 dynamic-security plugin not reached or it refused (HTTP 503)
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class DeviceRevoked(EnrolmentError):
 
 
 class BrokerAccountsFailed(EnrolmentError):
-    """Mosquitto's password file could not be updated or the broker not told to reload it."""
+    """Mosquitto's password file could not be updated or the broker not told to reload it, or its dynamic-security
+    plugin could not be reached or answered an error."""
 
     http_status = 503

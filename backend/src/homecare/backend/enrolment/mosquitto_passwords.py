@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from homecare.backend.enrolment import BrokerAccountsFailed
 
 # mosquitto_passwd 2.x: "$7$" is PBKDF2-HMAC-SHA512 with 101 iterations, a 12-byte salt and a 64-byte key.
@@ -33,23 +30,6 @@ pattern deny homecare/v1/dev/%u/cmd
 """
 
 
-class BrokerAccountSettings(BaseSettings):
-    """``HOMECARE_MOSQUITTO_*``: where the production broker's password file is, and how to make it reload."""
-
-    model_config = SettingsConfigDict(env_prefix="HOMECARE_MOSQUITTO_", env_file=".env", extra="ignore", frozen=True)
-
-    passwd_file: Path | None = Field(
-        default=None,
-        description="The devices' listener's password_file. When set, issuing device credentials adds or replaces "
-        "the device's line and revoking removes it; other lines are kept. The listener's acl_file is written beside "
-        "it (<passwd_file>.acl) with a read line for each device. Mount the directory, not the files alone: they "
-        "are replaced atomically.",
-    )
-    pid_file: Path | None = Field(
-        default=None, description="Mosquitto's pid_file: the broker is sent SIGHUP to reload after each change."
-    )
-
-
 def mosquitto_hash(secret: str, salt: bytes | None = None) -> str:
     """A password hash in the format ``mosquitto_passwd`` writes (and Mosquitto 2 checks)."""
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
@@ -63,10 +43,6 @@ class PasswordFile:
 
     path: Path
     pid_file: Path | None
-
-    @classmethod
-    def configured(cls, settings: BrokerAccountSettings) -> PasswordFile | None:
-        return None if settings.passwd_file is None else cls(settings.passwd_file, settings.pid_file)
 
     def apply(self, changes: Mapping[str, str | None]) -> None:
         """Set each user's secret (None: remove the user), then have the broker reload; BrokerAccountsFailed."""

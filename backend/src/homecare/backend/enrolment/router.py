@@ -11,6 +11,7 @@ from homecare.backend.detection.config import DetectionSettings
 from homecare.backend.enrolment import (
     service,
 )
+from homecare.backend.enrolment.broker_accounts import BrokerAccounts, BrokerAccountSettings, configured_accounts
 from homecare.backend.enrolment.models import (
     DetectionView,
     Device,
@@ -24,7 +25,6 @@ from homecare.backend.enrolment.models import (
     Station,
     StationIn,
 )
-from homecare.backend.enrolment.mosquitto_passwords import BrokerAccountSettings, PasswordFile
 from homecare.backend.inputs import RowId, Text
 from homecare.backend.reports.export import to_csv
 
@@ -47,12 +47,13 @@ CSV_BODY: Final[dict[str, Any]] = {
 }
 
 
-def get_broker() -> PasswordFile | None:
-    """Mosquitto's password file when HOMECARE_MOSQUITTO_PASSWD_FILE is set (read when credentials change)."""
-    return PasswordFile.configured(BrokerAccountSettings())
+def get_broker() -> BrokerAccounts | None:
+    """Mosquitto's password file or dynamic-security plugin as HOMECARE_MOSQUITTO_* name them (read when
+    credentials change)."""
+    return configured_accounts(BrokerAccountSettings())
 
 
-BrokerDep = Annotated[PasswordFile | None, Depends(get_broker)]
+BrokerDep = Annotated[BrokerAccounts | None, Depends(get_broker)]
 
 
 def _download(body: bytes, filename: str) -> Response:

@@ -27,6 +27,7 @@ from homecare.backend.enrolment import (
     RowError,
 )
 from homecare.backend.enrolment import repository as repo
+from homecare.backend.enrolment.broker_accounts import BrokerAccounts
 from homecare.backend.enrolment.models import (
     DetectionView,
     Device,
@@ -40,7 +41,6 @@ from homecare.backend.enrolment.models import (
     Station,
     StationIn,
 )
-from homecare.backend.enrolment.mosquitto_passwords import PasswordFile
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.access import open_resident
 from homecare.backend.residents.repository import record_access, replace_contacts, set_home, upsert_resident
@@ -275,7 +275,7 @@ async def list_devices(
     return DevicePage(total=total, offset=offset, limit=limit, items=items)
 
 
-async def _update_broker(broker: PasswordFile | None, changes: dict[str, str | None]) -> None:
+async def _update_broker(broker: BrokerAccounts | None, changes: dict[str, str | None]) -> None:
     if broker is not None and changes:
         await asyncio.to_thread(broker.apply, changes)
 
@@ -288,7 +288,7 @@ async def _device(conn: Conn, device_id: int) -> Device:
 
 
 async def enrol_device(
-    conn: Conn, *, actor: Actor, resident_id: int, new: DeviceIn, broker: PasswordFile | None
+    conn: Conn, *, actor: Actor, resident_id: int, new: DeviceIn, broker: BrokerAccounts | None
 ) -> IssuedCredentials:
     """Enrol a device for the resident with a fresh secret, shown only in the answer (a revoked uid may return)."""
     await open_resident(
@@ -306,7 +306,7 @@ async def enrol_device(
 
 
 async def reissue_credentials(
-    conn: Conn, *, actor: Actor, device_id: int, broker: PasswordFile | None
+    conn: Conn, *, actor: Actor, device_id: int, broker: BrokerAccounts | None
 ) -> IssuedCredentials:
     """A new secret for an active device; the old one stops working."""
     device = await _device(conn, device_id)
@@ -326,7 +326,7 @@ async def reissue_credentials(
     return IssuedCredentials(device=await _device(conn, device_id), username=device.uid, secret=secret)
 
 
-async def revoke_device(conn: Conn, *, actor: Actor, device_id: int, broker: PasswordFile | None) -> Device:
+async def revoke_device(conn: Conn, *, actor: Actor, device_id: int, broker: BrokerAccounts | None) -> Device:
     """The device loses its credentials at the broker and the gateways stop accepting it; its data stays."""
     device = await _device(conn, device_id)
     async with conn.transaction():
@@ -555,7 +555,7 @@ class IssuedRow:
 
 
 async def import_devices(
-    conn: Conn, *, actor: Actor, data: bytes, broker: PasswordFile | None
+    conn: Conn, *, actor: Actor, data: bytes, broker: BrokerAccounts | None
 ) -> tuple[ImportResult, list[IssuedRow]]:
     """Enrol every device of the file with a fresh secret (an enrolled uid gets new credentials), or none."""
     rows = _read_csv(data, columns=DEVICE_COLUMNS, required=DEVICE_REQUIRED)
