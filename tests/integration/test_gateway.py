@@ -38,11 +38,22 @@ def uplink_examples() -> list[dict[str, Any]]:
     return [e for e in examples if not e["topic"].endswith("/cmd")]
 
 
+async def golden_schedule(database_url: str, household: Household) -> None:
+    """The medication schedule the golden dose_taken names (a dose for another schedule is dead-lettered)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO medication_schedules (id, resident_id, medicine, dose, times, starts_on, created_by) "
+            "VALUES (7, %s, 'Metformin', '500 mg', '{08:00}', '2026-11-24', 'test')",
+            (household.resident_id,),
+        )
+
+
 async def test_every_golden_example_reaches_the_database(
     golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
 ) -> None:
     now_ms = int(time.time() * 1000)
     examples = uplink_examples()
+    await golden_schedule(database_url, golden_household)
     for example in examples:
         device.publish(example["topic"], json.dumps(rebased(example["payload"], now_ms)))
 
@@ -104,6 +115,12 @@ async def test_every_golden_example_reaches_the_database(
             database_url, "SELECT online IS FALSE AND battery = 64 FROM device_state WHERE device_id = %s", wristband
         )
     )
+    dose = await scalar(
+        database_url,
+        "SELECT schedule_id || ' ' || (extract(epoch FROM dose_due) * 1000)::bigint FROM events "
+        "WHERE kind = 'dose_taken'",
+    )
+    assert dose == f"7 {GOLDEN_EPOCH_MS}"
     assert await scalar(database_url, "SELECT count(*) FROM dead_letters") == 0
 
 
@@ -309,6 +326,7 @@ async def test_telemetry_and_alarm_gateways_split_the_work(
     for gateway in gateways.values():
         gateway.start()
     device = TestClient(broker_url)
+    await golden_schedule(database_url, golden_household)
     try:
         now_ms = int(time.time() * 1000)
         for example in uplink_examples():

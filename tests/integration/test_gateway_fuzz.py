@@ -146,7 +146,7 @@ def test_fuzzed_messages_are_stored_or_dead_lettered_and_alarms_are_never_refuse
 
     dead_lettered = sum(
         metrics.registry.get_sample_value("homecare_gateway_dead_letters_total", {"cause": cause}) or 0
-        for cause in ("topic", "unenrolled", "invalid", "impersonation", "clock", "storage")
+        for cause in ("topic", "unenrolled", "invalid", "impersonation", "clock", "storage", "unknown_schedule")
     )
     with psycopg.connect(database_url) as conn:
         letters = conn.execute("SELECT count(*), count(*) FILTER (WHERE reason <> '') FROM dead_letters").fetchone()

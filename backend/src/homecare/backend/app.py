@@ -35,6 +35,7 @@ from homecare.backend.incidents.feed import ChangeHub
 from homecare.backend.incidents.repository import count_due_timers
 from homecare.backend.incidents.router import router as incidents_router
 from homecare.backend.locations.router import router as locations_router
+from homecare.backend.medication.router import router as medication_router
 from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications.delivery import run_delivery
 from homecare.backend.notifications.router import router as notifications_router
@@ -201,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(enrolment_router, prefix="/api")
     app.include_router(calls_router, prefix="/api")
     app.include_router(care_router, prefix="/api")
+    app.include_router(medication_router, prefix="/api")
     app.include_router(fhir_admin_router, prefix="/api")
     app.include_router(fhir_token_router)
     app.include_router(fhir_r4_router)

@@ -57,6 +57,19 @@ class Settings(StorageSettings):
         description="A booked visit not checked in this long after its start alerts the station and the operators "
         "(carer non-arrival).",
     )
+    dose_confirm_window_min: int = Field(
+        default=30,
+        ge=1,
+        le=720,
+        description="A medication dose not confirmed taken this long after it was due is told to the family.",
+    )
+    dose_station_after_min: int = Field(
+        default=30,
+        ge=1,
+        le=720,
+        description="A dose still not confirmed this long after the family was told opens a missed_dose incident "
+        "for the operators and the community station.",
+    )
     trusted_proxies: list[str] = Field(
         default=[],
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "

@@ -67,6 +67,7 @@ class DeviceKind(enum.StrEnum):
     BLOOD_PRESSURE_MONITOR = "blood_pressure_monitor"
     GLUCOSE_METER = "glucose_meter"
     GPS_WATCH = "gps_watch"
+    PILL_DISPENSER = "pill_dispenser"
 
 
 FALL_TRIGGER_DEVICES: Final = frozenset({DeviceKind.WRISTBAND, DeviceKind.SOS_PENDANT})
@@ -373,6 +374,7 @@ class EventKind(enum.StrEnum):
     WEARABLE_REMOVED = "wearable_removed"
     WEARABLE_WORN = "wearable_worn"
     CARER_PRESENT = "carer_present"
+    DOSE_TAKEN = "dose_taken"
 
 
 class Priority(enum.IntEnum):
@@ -401,6 +403,7 @@ DEFAULT_PRIORITY: Final[dict[EventKind, Priority]] = {
     EventKind.BED_RETURN: Priority.INFO,
     EventKind.MOTION: Priority.INFO,
     EventKind.CARER_PRESENT: Priority.INFO,
+    EventKind.DOSE_TAKEN: Priority.INFO,
 }
 
 
@@ -427,6 +430,16 @@ class Event(Envelope):
         default=None, description="For carer_present (home units): the code the carer typed or scanned."
     )
     fix: Fix | None = Field(default=None, description="For sos and fall_detected from a GPS watch: its last fix.")
+    schedule_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="For dose_taken: the medication schedule of the dose, as the `dose_reminder` command named "
+        "it (or as the pill dispenser was loaded).",
+    )
+    dose_due: EpochMillis | None = Field(
+        default=None, description="For dose_taken: the time the dose was due, as the `dose_reminder` named it."
+    )
 
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> Event:
@@ -436,6 +449,9 @@ class Event(Envelope):
             raise ValueError("carer_code is required for carer_present and allowed only there")
         if self.fix is not None and self.kind not in (EventKind.SOS, EventKind.FALL_DETECTED):
             raise ValueError("fix is allowed only on sos and fall_detected")
+        named = (self.schedule_id is not None, self.dose_due is not None)
+        if named != ((self.kind is EventKind.DOSE_TAKEN),) * 2:
+            raise ValueError("schedule_id and dose_due are required for dose_taken and allowed only there")
         return self
 
 
@@ -507,6 +523,20 @@ class StartCall(_Message):
     video: bool = False
 
 
+class DoseReminder(_Message):
+    """Time for a dose: the home unit speaks and shows the medicine and dose, and offers the resident a button that
+    confirms it was taken (a `dose_taken` event naming the same schedule_id and dose_due)."""
+
+    kind: Literal["dose_reminder"] = "dose_reminder"
+    schedule_id: int = Field(ge=1, le=2**31 - 1)
+    dose_due: EpochMillis
+    medicine: Text = Field(min_length=1, max_length=100)
+    dose: Text = Field(min_length=1, max_length=60, description="How much, as written on the prescription.")
+    with_food: bool | None = Field(default=None, description="True: with food; false: without; absent: either.")
+    message_zh: Text = Field(min_length=1, max_length=200)
+    message_en: Text = Field(min_length=1, max_length=200)
+
+
 class Configure(_Message):
     """Change device settings; absent fields keep their value."""
 
@@ -522,7 +552,7 @@ class Command(_Message):
     v: Literal[1] = 1
     cmd_id: int = Field(ge=1, description="Unique per device and platform; the device drops a repeated cmd_id.")
     ts: EpochMillis
-    body: Ack | HelpComing | StartCall | Configure = Field(discriminator="kind")
+    body: Ack | HelpComing | StartCall | DoseReminder | Configure = Field(discriminator="kind")
 
 
 UplinkMessage = Telemetry | Measurement | LocationFix | ImuBurst | Event | Heartbeat | Presence

@@ -164,10 +164,16 @@ class DurableWriter:
             for item in items:
                 message, device = item.message, item.device
                 if isinstance(message, Event):
+                    refused = _unknown_schedule(cur, device, message)
+                    if refused is not None:
+                        store_dead_letters(conn, [DeadLetter(printable(item.topic), device.uid, refused, item.payload)])
+                        self._metrics.dead_letters.labels("unknown_schedule").inc()
+                        replies.append((device.uid, message.seq, AckStatus.REJECTED, refused))
+                        continue
                     cur.execute(
                         "INSERT INTO events (device_id, resident_id, seq, ts, received_at, kind, priority, room, "
-                        "confidence, cancels_seq, carer_code, dropped) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "confidence, cancels_seq, carer_code, schedule_id, dose_due, dropped) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (device_id, seq) DO NOTHING",
                         (
                             device.id,
@@ -181,6 +187,8 @@ class DurableWriter:
                             message.confidence,
                             message.cancels_seq,
                             message.carer_code,
+                            message.schedule_id,
+                            None if message.dose_due is None else _time(message.dose_due),
                             Jsonb(item.dropped) if item.dropped else None,
                         ),
                     )
@@ -274,6 +282,19 @@ def _insert_fix(cur: psycopg.Cursor, item: Item, message: Event | LocationFix, f
             moving,
         ),
     )
+
+
+def _unknown_schedule(cur: psycopg.Cursor, device: EnrolledDevice, event: Event) -> str | None:
+    """Why a dose_taken cannot be stored: its schedule is not one of the device's resident's; None when it can."""
+    if event.schedule_id is None:
+        return None
+    cur.execute(
+        "SELECT 1 FROM medication_schedules WHERE id = %s AND resident_id = %s",
+        (event.schedule_id, device.resident_id),
+    )
+    if cur.fetchone() is not None:
+        return None
+    return f"unknown_schedule: medication schedule {event.schedule_id} is not this device's resident's"
 
 
 def _dropped_reason(dropped: dict[str, str]) -> str | None:

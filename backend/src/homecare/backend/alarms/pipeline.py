@@ -37,6 +37,7 @@ from homecare.backend.incidents import repository as incidents_repo
 from homecare.backend.incidents import service as incidents
 from homecare.backend.incidents.models import CLOSED, Incident, why
 from homecare.backend.incidents.policy import Escalation, load_policies
+from homecare.backend.medication import service as medication
 from homecare.backend.metrics import BackendMetrics
 from homecare.backend.notifications.service import notify_incident
 from homecare.backend.settings import Settings
@@ -88,7 +89,7 @@ class PipelineConfig:
 
 _EVENTS_SQL: Final = """
 SELECT e.id, e.device_id, e.resident_id, e.seq, e.ts, e.received_at, e.kind, e.room, e.confidence, e.cancels_seq,
-       e.carer_code, e.dropped, d.kind AS device_kind, r.fall_recovery_window_s
+       e.carer_code, e.schedule_id, e.dose_due, e.dropped, d.kind AS device_kind, r.fall_recovery_window_s
 FROM pipeline_inbox i JOIN events e ON e.id = i.item_id
 JOIN devices d ON d.id = e.device_id LEFT JOIN residents r ON r.id = e.resident_id
 WHERE i.source = 'event'
@@ -122,6 +123,8 @@ class AlarmPipeline:
     # Called inside each transaction that acts (Leadership.fence): raises LeadershipLost once this process no longer
     # holds the leader lock, so an old leader stops at its next step. None: the pipeline runs alone (tests, tools).
     fence: Callable[[Conn], Awaitable[None]] | None = None
+    dose_window: timedelta | None = None  # a dose not confirmed this long after it was due is told to the family
+    dose_station_after: timedelta = timedelta(minutes=30)  # … and this long after that to the station
     _last_periodic: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -201,6 +204,20 @@ class AlarmPipeline:
                     ),
                 )
             )
+        if self.dose_window is not None:
+            window, station_after = self.dose_window, self.dose_station_after
+            stages.append(
+                (
+                    "medication",
+                    lambda: medication.remind_and_escalate(
+                        conn,
+                        now=self.clock.now(),
+                        window=window,
+                        station_after=station_after,
+                        escalation=self.escalation,
+                    ),
+                )
+            )
         for name, stage in stages:
             try:
                 await stage()
@@ -274,6 +291,8 @@ class AlarmPipeline:
             return await self._apply_im_ok(conn, row, now=now)
         if row["kind"] == "carer_present":
             return None, await carers.record_presence(conn, event=row, at=now, escalation=self.escalation)
+        if row["kind"] == "dose_taken":
+            return None, await medication.record_dose_taken(conn, event=row, at=now, escalation=self.escalation)
         settings = None if book is None else book.for_resident(row["resident_id"])
         window = recovery_window(
             settings,
@@ -476,6 +495,8 @@ async def start_pipeline(
         metrics=metrics,
         carer_late_after=timedelta(minutes=settings.carer_late_after_min),
         fence=leadership.fence,
+        dose_window=timedelta(minutes=settings.dose_confirm_window_min),
+        dose_station_after=timedelta(minutes=settings.dose_station_after_min),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(leadership.run(pipeline.run, stop), name="alarm-pipeline")

@@ -28,6 +28,7 @@ KIND_NAMES: Final = {  # as the pages name them (web/static/js/labels.js)
     "blood_pressure_monitor": ("Blood-pressure monitor", "血压计"),
     "glucose_meter": ("Glucose meter", "血糖仪"),
     "gps_watch": ("GPS watch", "定位手表"),
+    "pill_dispenser": ("Pill dispenser", "智能药盒"),
 }
 
 # Every enrolled, not revoked device of a resident, with its latest state and, for wristbands, the

@@ -37,6 +37,7 @@ class Cause(enum.StrEnum):
     VISIT_FINDING = "visit_finding"  # a welfare visitor found the resident not at home, unwell or the home unsafe
     CARER_VISIT = "carer_visit"  # a carer delivering a booked service found the resident not at home or unwell
     CARER_NON_ARRIVAL = "carer_non_arrival"  # a booked service visit not checked in in time after its start
+    MISSED_DOSE = "missed_dose"  # a medication dose not confirmed taken, after the family was told
 
 
 DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
@@ -64,6 +65,7 @@ DEFAULT_PRIORITY: Final[dict[Cause, Priority]] = {
     Cause.VISIT_FINDING: Priority.HIGH,
     Cause.CARER_VISIT: Priority.HIGH,
     Cause.CARER_NON_ARRIVAL: Priority.MEDIUM,
+    Cause.MISSED_DOSE: Priority.MEDIUM,
 }
 
 

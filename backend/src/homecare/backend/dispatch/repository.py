@@ -136,7 +136,9 @@ async def update_task(
     )
 
 
-async def queue_home_unit_command(conn: Conn, *, resident_id: int, incident_id: int, body: dict[str, Any]) -> int:
+async def queue_home_unit_command(
+    conn: Conn, *, resident_id: int, incident_id: int | None, body: dict[str, Any]
+) -> int:
     """Queue a command to each of the resident's home units (sent after commit); how many were queued."""
     cursor = await conn.execute(
         "INSERT INTO device_commands (device_id, incident_id, body) "

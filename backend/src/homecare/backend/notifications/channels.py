@@ -14,7 +14,7 @@ class OutboundMessage:
 
     delivery_id: int  # the outbox id: the same on every retry
     attempt: int
-    incident_id: int
+    incident_id: int | None  # None: about a medication dose nobody confirmed (the payload names it)
     audience: str
     recipient: str  # an e-mail address, a webhook endpoint name (later: a phone number, a device token)
     reason: str

@@ -27,8 +27,10 @@ def compose(message: OutboundMessage, *, settings: NotificationSettings) -> Emai
     mail["To"] = to
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(localtime())
-    mail["Message-ID"] = f"<notification-{message.delivery_id}.incident-{message.incident_id}@{MESSAGE_ID_DOMAIN}>"
-    mail["X-Homecare-Incident"] = str(message.incident_id)
+    about = "dose" if message.incident_id is None else f"incident-{message.incident_id}"
+    mail["Message-ID"] = f"<notification-{message.delivery_id}.{about}@{MESSAGE_ID_DOMAIN}>"
+    if message.incident_id is not None:
+        mail["X-Homecare-Incident"] = str(message.incident_id)
     mail["Content-Language"] = "zh-CN, en"
     mail.set_content(message.body, charset="utf-8")
     return mail

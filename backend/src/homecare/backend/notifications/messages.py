@@ -35,6 +35,7 @@ CAUSES: Final[dict[str, tuple[str, str]]] = {
     "visit_finding": ("巡访发现问题", "welfare visit finding"),
     "carer_visit": ("上门服务发现问题", "home service visit finding"),
     "carer_non_arrival": ("服务人员未到", "carer did not arrive"),
+    "missed_dose": ("未确认服药", "medicine not confirmed taken"),
 }
 
 # Reason codes notify_incident understands; for free text the subject names the incident's stage instead
@@ -127,6 +128,28 @@ def label(table: dict[str, tuple[str, str]], code: str) -> tuple[str, str]:
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def compose_missed_dose(*, resident_name: str, medicine: str, due_at: datetime, zone: ZoneInfo) -> Composed:
+    """The family's message about a dose nobody confirmed: what, when it was due, and that nobody was sent yet."""
+    when = _local(due_at, zone)
+    subject = f"【未确认服药】{resident_name}：{medicine} / {resident_name}: {medicine} not confirmed taken"
+    body = (
+        f"{resident_name} 在 {when}（{zone.key}）应服用 {medicine}，至今未确认服用"
+        "（未按家庭主机上的“已服药”，药盒也未报告取药）。\n"
+        "请给老人打个电话提醒。若仍未确认，服务站将在稍后收到通知。\n\n"
+        "----------------------------------------\n\n"
+        f"{resident_name} was due to take {medicine} at {when} ({zone.key}) and has not confirmed it "
+        '(the home unit\'s "taken" button was not pressed, and no pill dispenser reported the dose).\n'
+        "Please call to remind them. If it stays unconfirmed, the community station will be told later.\n"
+    )
+    payload: dict[str, Any] = {
+        "type": "medication.missed_dose",
+        "resident_name": resident_name,
+        "medicine": medicine,
+        "due_at": due_at.isoformat(),
+    }
+    return Composed(subject=subject, body=body, payload=payload)
 
 
 def compose(incident: IncidentSnapshot, *, audience: str, reason: str) -> Composed:

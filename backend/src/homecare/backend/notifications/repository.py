@@ -18,9 +18,9 @@ CHANGES_CURSOR = "incident_changes"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewMessage:
-    """An outbox row to insert."""
+    """An outbox row to insert: about an incident, or about a medication dose nobody confirmed."""
 
-    incident_id: int
+    incident_id: int | None
     audience: str
     channel: str
     recipient: str
@@ -28,6 +28,7 @@ class NewMessage:
     subject: str
     body: str
     payload: dict[str, Any]
+    dose_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class OutboxRow:
     """A row of ``notification_outbox``."""
 
     id: int
-    incident_id: int
+    incident_id: int | None
     audience: str
     channel: str
     recipient: str
@@ -143,10 +144,20 @@ async def enqueue(conn: Conn, *, messages: Sequence[NewMessage]) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO notification_outbox "
-            "(incident_id, audience, channel, recipient, reason, subject, body, payload) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "(incident_id, dose_id, audience, channel, recipient, reason, subject, body, payload) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (m.incident_id, m.audience, m.channel, m.recipient, m.reason, m.subject, m.body, Jsonb(m.payload))
+                (
+                    m.incident_id,
+                    m.dose_id,
+                    m.audience,
+                    m.channel,
+                    m.recipient,
+                    m.reason,
+                    m.subject,
+                    m.body,
+                    Jsonb(m.payload),
+                )
                 for m in messages
             ],
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Final, Literal
+from zoneinfo import ZoneInfo
 
 from homecare.backend.notifications import IncidentNotFound, NotificationNotFound, NotRetryable
 from homecare.backend.notifications import repository as repo
-from homecare.backend.notifications.messages import compose
+from homecare.backend.notifications.messages import compose, compose_missed_dose
 from homecare.backend.notifications.models import Attempt, Notification
 from homecare.backend.notifications.repository import NewMessage
 from homecare.backend.notifications.settings import NotificationSettings
@@ -65,6 +67,33 @@ async def notify_incident(conn: Conn, *, incident_id: int, audience: Audience, r
             ],
         )
         return len(recipients)
+
+
+async def notify_family_of_dose(
+    conn: Conn, *, dose_id: int, resident_id: int, resident_name: str, medicine: str, due_at: datetime, zone: ZoneInfo
+) -> int:
+    """Enqueue a message about a medication dose nobody confirmed to each of the resident's notified family
+    addresses, in the caller's transaction; how many (0: nobody to tell, which the dose records as such)."""
+    emails = await repo.family_emails(conn, resident_id=resident_id)
+    composed = compose_missed_dose(resident_name=resident_name, medicine=medicine, due_at=due_at, zone=zone)
+    await repo.enqueue(
+        conn,
+        messages=[
+            NewMessage(
+                incident_id=None,
+                dose_id=dose_id,
+                audience="family",
+                channel="email",
+                recipient=address,
+                reason="missed_dose",
+                subject=composed.subject,
+                body=composed.body,
+                payload={**composed.payload, "resident_id": resident_id, "dose_id": dose_id},
+            )
+            for address in emails
+        ],
+    )
+    return len(emails)
 
 
 async def sync_subscriptions(conn: Conn, *, settings: NotificationSettings) -> None:
@@ -162,7 +191,7 @@ async def incident_notifications(conn: Conn, *, actor: str, incident_id: int) ->
     return [
         Notification(
             id=r.id,
-            incident_id=r.incident_id,
+            incident_id=incident_id,
             audience=r.audience,
             channel=r.channel,
             recipient=r.recipient,

@@ -16,6 +16,7 @@ const CAUSES = {
   visit_finding: ["巡访发现问题", "Welfare visit finding"],
   carer_visit: ["上门服务发现问题", "Home service visit finding"],
   carer_non_arrival: ["服务人员未到", "Carer did not arrive"],
+  missed_dose: ["未确认服药", "Medicine not confirmed taken"],
 };
 const STATUSES = {
   pre_alarm: ["预报警", "Pre-alarm"], open: ["待接警", "Waiting"], acknowledged: ["已接警", "Acknowledged"],
@@ -51,6 +52,7 @@ const DEVICES = {
   smoke_sensor: ["烟雾报警器", "Smoke sensor"], water_sensor: ["水浸传感器", "Water sensor"],
   blood_pressure_monitor: ["血压计", "Blood-pressure monitor"], glucose_meter: ["血糖仪", "Glucose meter"],
   gps_watch: ["定位手表", "GPS watch"],
+  pill_dispenser: ["智能药盒", "Pill dispenser"],
 };
 const RELATIONS = {
   daughter: ["女儿", "daughter"], son: ["儿子", "son"], "daughter-in-law": ["儿媳", "daughter-in-law"],

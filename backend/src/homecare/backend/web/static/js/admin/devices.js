@@ -5,7 +5,8 @@ import { label } from "../labels.js";
 import { dialog, field, form, input, select, table } from "./ui.js";
 
 export const KINDS = ["wristband", "sos_pendant", "fall_sensor", "door_sensor", "bed_sensor", "motion_sensor",
-  "home_unit", "smoke_sensor", "water_sensor", "blood_pressure_monitor", "glucose_meter", "gps_watch"];
+  "home_unit", "smoke_sensor", "water_sensor", "blood_pressure_monitor", "glucose_meter", "gps_watch",
+  "pill_dispenser"];
 
 /** The dialog with a device's new credentials: user name, secret, a copy button and the shown-once warning. */
 export async function showSecret(issued) {
