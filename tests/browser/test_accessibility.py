@@ -18,6 +18,7 @@ from tests.browser.conftest import SignIn
 from tests.browser.test_carer import a_carer_day
 from tests.browser.test_console import device_event, press_sos
 from tests.browser.test_family import a_month_of_data
+from tests.browser.test_medication import a_missed_dose
 from tests.browser.test_visits import a_round
 from tests.support import homes
 from tests.support.backend import Backend
@@ -72,7 +73,8 @@ async def data_strings(database_url: str) -> list[str]:
                 "SELECT code FROM stations UNION SELECT display_name FROM users UNION SELECT username FROM users "
                 "UNION SELECT name FROM resident_contacts UNION SELECT email FROM resident_contacts UNION "
                 "SELECT uid FROM devices UNION SELECT name FROM care_services UNION "
-                "SELECT unnest(tasks) FROM care_services"
+                "SELECT unnest(tasks) FROM care_services UNION SELECT medicine FROM medication_schedules UNION "
+                "SELECT dose FROM medication_schedules"
             )
         ).fetchall()
     return sorted({str(r[0]) for r in rows if r[0]}, key=len, reverse=True)
@@ -134,6 +136,7 @@ async def open_alarms(
             "WHERE cause = 'sos'"
         )
     await a_month_of_data(database_url, world)
+    await a_missed_dose(database_url, world)
     await a_round(backend, database_url, world)
     await a_carer_day(backend, world)
     return world
@@ -182,6 +185,7 @@ async def test_every_page_in_both_languages_passes_axe_and_speaks_one_language(
         family = await sign_in("family", lang=lang, viewport=PHONE)
         await expect(family.locator("#charts[data-range]")).to_be_attached()
         await expect(family.locator("#bookings li").first).to_be_visible()
+        await expect(family.locator("#medication #doses li[data-state='missed']")).to_be_visible()
         await audit(family, "family", lang, data, problems)
         await family.click("#find-offers")
         await expect(family.locator("#offer-form .offer").first).to_be_visible()

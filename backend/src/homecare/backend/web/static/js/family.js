@@ -3,6 +3,7 @@ import { ago, announce, api, el, formatTime, lang, startPage, t, toast } from ".
 import { label, relation } from "./labels.js";
 import { dayStart, localDate, timeChart } from "./family/charts.js";
 import { servicesSection } from "./family/services.js";
+import { medicationCard } from "./family/medication.js";
 import { svg } from "./svg.js";
 import "./family/strings.js";
 
@@ -266,6 +267,10 @@ startPage("family", async (main) => {
       if (shown.share_location) {
         const where = await api(`family/residents/${shown.resident_id}/location`);
         if (where.shown) parts.push(locationCard(where.fix));
+      }
+      if (shown.share_vitals) {
+        const meds = await api(`medication/residents/${shown.resident_id}`);
+        if (meds.schedules.length) parts.push(medicationCard(meds));
       }
     } else {
       parts.push(el("p", { class: "card muted not-shared" }, t("fa.noStatus")));
