@@ -241,7 +241,13 @@ async def test_a_clinic_reads_a_consenting_residents_patient_observations_device
         clinic, bearer = await consenting_clinic(client, resident)
         metadata = valid(await client.get("/fhir/R4/metadata"))
         assert metadata["fhirVersion"] == "4.0.1"
-        assert {r["type"] for r in metadata["rest"][0]["resource"]} == {"Patient", "Observation", "Device", "Flag"}
+        assert {r["type"] for r in metadata["rest"][0]["resource"]} == {
+            "Patient",
+            "Observation",
+            "Device",
+            "Flag",
+            "MedicationStatement",
+        }
 
         patient = valid(await client.get(f"/fhir/R4/Patient/{resident}", headers=bearer))
         assert patient["id"] == str(resident)
@@ -338,6 +344,76 @@ async def test_a_clinic_reads_a_consenting_residents_patient_observations_device
     ).fetchall()
     assert set(reads) == {(resident, kind) for kind in ("Patient", "Observation", "Device", "Flag")}
     assert other not in {r for r, _ in reads}
+
+
+async def test_a_clinic_reads_a_consenting_residents_adherence_as_medication_statements(
+    backend: Backend, world: World, db: Db
+) -> None:
+    resident, other = world.resident_ids[:2]
+    now = datetime.now(UTC).replace(microsecond=0)
+    doses = []
+    for who in (resident, other):
+        made = await (
+            await db.execute(
+                "INSERT INTO medication_schedules (resident_id, medicine, dose, times, with_food, starts_on, "
+                "created_by) VALUES (%s, '氨氯地平 Amlodipine', '5 mg', '{08:00}', false, '2026-01-01', 'test') "
+                "RETURNING id",
+                (who,),
+            )
+        ).fetchone()
+        assert made is not None
+        for back, confirmed, told in (
+            (2, now - timedelta(days=2, minutes=-5), None),
+            (1, None, now - timedelta(days=1)),
+        ):
+            row = await (
+                await db.execute(
+                    "INSERT INTO medication_doses (schedule_id, resident_id, due_at, confirmed_at, confirmed_by, "
+                    "family_told_at, family_told) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (
+                        made[0],
+                        who,
+                        now - timedelta(days=back),
+                        confirmed,
+                        confirmed and "pill_dispenser",
+                        told,
+                        told and 1,
+                    ),
+                )
+            ).fetchone()
+            assert row is not None
+            doses.append(row[0])
+    # A dose still inside its window is not a statement yet.
+    await db.execute(
+        "INSERT INTO medication_doses (schedule_id, resident_id, due_at) "
+        "SELECT id, resident_id, %s FROM medication_schedules WHERE resident_id = %s",
+        (now, resident),
+    )
+    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as client:
+        _, bearer = await consenting_clinic(client, resident)
+        found = resources(
+            valid(await client.get("/fhir/R4/MedicationStatement", params={"patient": resident}, headers=bearer))
+        )
+        assert [(m["id"], m["status"]) for m in found] == [(str(doses[0]), "completed"), (str(doses[1]), "not-taken")]
+        assert found[0]["medicationCodeableConcept"] == {"text": "氨氯地平 Amlodipine"}
+        assert found[0]["dosage"] == [{"text": "5 mg, without food"}]
+        assert "pill dispenser" in found[0]["note"][0]["text"]
+        assert found[1]["effectiveDateTime"] == (now - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+        assert {m["subject"]["reference"] for m in found} == {f"Patient/{resident}"}
+        recent = {"patient": resident, "_lastUpdated": f"gt{(now - timedelta(days=1, hours=1)).isoformat()}"}
+        assert [
+            m["id"]
+            for m in resources(valid(await client.get("/fhir/R4/MedicationStatement", params=recent, headers=bearer)))
+        ] == [str(doses[1])]
+        everyone = resources(valid(await client.get("/fhir/R4/MedicationStatement", headers=bearer)))
+        assert len(everyone) == 2  # only the resident who consented
+        refused = await client.get("/fhir/R4/MedicationStatement", params={"patient": other}, headers=bearer)
+        assert outcome(refused, 404) == f"Patient/{other} is not known"
+        exported = await client.get("/fhir/R4/Patient/$export", params={"_type": "MedicationStatement"}, headers=bearer)
+        lines = [json.loads(line) for line in exported.text.splitlines()]
+        for line in lines:
+            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        assert [line["id"] for line in lines] == [str(doses[0]), str(doses[1])]
 
 
 async def test_a_clinic_gets_404_for_a_resident_who_did_not_consent_and_once_consent_is_revoked(

@@ -26,7 +26,9 @@ from homecare.storage.connections import Conn
 
 TOKEN_LIFETIME: Final = timedelta(minutes=5)
 """How long a clinic's bearer token works (SMART Backend Services: at most five minutes); it asks for another."""
-TOKEN_SCOPE: Final = "system/Patient.read system/Observation.read system/Device.read system/Flag.read"
+TOKEN_SCOPE: Final = (
+    "system/Patient.read system/Observation.read system/Device.read system/Flag.read system/MedicationStatement.read"
+)
 """What every token grants (SMART v1 scope names): reading these resources of consenting residents."""
 GRANT_TYPE: Final = "client_credentials"
 

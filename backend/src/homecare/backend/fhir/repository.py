@@ -235,6 +235,42 @@ async def devices(conn: Conn, *, resident_ids: list[int], limit: int, offset: in
         return await cur.fetchall()
 
 
+@dataclass(frozen=True, slots=True)
+class DoseRow:
+    dose_id: int
+    resident_id: int
+    schedule_id: int
+    medicine: str
+    dose: str
+    with_food: bool | None
+    due_at: datetime
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    changed_at: datetime
+
+
+async def doses(conn: Conn, *, resident_ids: list[int], updated: Period, limit: int, offset: int) -> list[DoseRow]:
+    """The residents' doses that are settled: confirmed taken, or told to the family as not confirmed (their window
+    passed); last updated when that happened."""
+    async with conn.cursor(row_factory=class_row(DoseRow)) as cur:
+        await cur.execute(
+            f"""
+            SELECT * FROM (
+                SELECT m.id AS dose_id, m.resident_id, m.schedule_id, s.medicine, s.dose, s.with_food, m.due_at,
+                       m.confirmed_at, m.confirmed_by, coalesce(m.confirmed_at, m.family_told_at) AS changed_at
+                FROM medication_doses m JOIN medication_schedules s ON s.id = m.schedule_id
+                WHERE m.resident_id = ANY(%(ids)s::int[])
+            ) d
+            WHERE changed_at IS NOT NULL
+              AND (%(start)s::timestamptz IS NULL OR changed_at >= %(start)s)
+              AND (%(end)s::timestamptz IS NULL OR changed_at < %(end)s)
+            ORDER BY resident_id, due_at, dose_id {_PAGE}
+            """,
+            {"ids": resident_ids, "start": updated.start, "end": updated.end, "limit": limit, "offset": offset},
+        )
+        return await cur.fetchall()
+
+
 async def open_alarms(conn: Conn, *, resident_ids: list[int], limit: int, offset: int) -> list[AlarmRow]:
     """The residents' incidents that are alarms now (OPEN_STATUSES), oldest first."""
     async with conn.cursor(row_factory=class_row(AlarmRow)) as cur:

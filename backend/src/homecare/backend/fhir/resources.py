@@ -1,5 +1,5 @@
 """FHIR R4 JSON for what the platform keeps: Patient, Observation (hourly vitals), Device, Flag (open alarms),
-the search Bundle, OperationOutcome and the server's CapabilityStatement."""
+MedicationStatement (doses taken or not), the search Bundle, OperationOutcome and the CapabilityStatement."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ RESIDENT_SYSTEM: Final = "urn:homecare:resident"
 DEVICE_SYSTEM: Final = "urn:homecare:device"
 DEVICE_KIND_SYSTEM: Final = "urn:homecare:device-kind"
 INCIDENT_CAUSE_SYSTEM: Final = "urn:homecare:incident-cause"
+MEDICATION_SCHEDULE_SYSTEM: Final = "urn:homecare:medication-schedule"
+DOSE_SYSTEM: Final = "urn:homecare:medication-dose"
 PATIENT_EXPORT: Final = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
 HOUR: Final = timedelta(hours=1)
 
@@ -144,6 +146,43 @@ def flag(
         "subject": reference(resident_id),
         "period": {"start": instant(since)},
     }
+
+
+def medication_statement(
+    *,
+    dose_id: int,
+    resident_id: int,
+    schedule_id: int,
+    medicine: str,
+    dose: str,
+    with_food: bool | None,
+    due_at: datetime,
+    confirmed_at: datetime | None,
+    confirmed_by: str | None,
+    changed_at: datetime,
+) -> Resource:
+    """One scheduled dose as adherence: ``completed`` when the resident's button or the pill dispenser confirmed it,
+    ``not-taken`` once its confirmation window passed without one."""
+    food = "" if with_food is None else (", with food" if with_food else ", without food")
+    statement: Resource = {
+        "resourceType": "MedicationStatement",
+        "id": str(dose_id),
+        "meta": {"lastUpdated": instant(changed_at)},
+        "identifier": [{"system": DOSE_SYSTEM, "value": str(dose_id)}],
+        "status": "completed" if confirmed_at is not None else "not-taken",
+        "medicationCodeableConcept": {"text": medicine},
+        "subject": reference(resident_id),
+        "effectiveDateTime": instant(due_at),
+        "dateAsserted": instant(changed_at),
+        "basedOn": [{"identifier": {"system": MEDICATION_SCHEDULE_SYSTEM, "value": str(schedule_id)}}],
+        "dosage": [{"text": f"{dose}{food}"}],
+    }
+    if confirmed_at is None:
+        statement["statusReason"] = [{"text": "not confirmed taken within the confirmation window"}]
+    else:
+        how = "the pill dispenser" if confirmed_by == "pill_dispenser" else "the home unit's button"
+        statement["note"] = [{"text": f"confirmed taken at {instant(confirmed_at)} by {how}"}]
+    return statement
 
 
 def bundle(resources: list[Resource], *, base: str, self_url: str, next_url: str | None) -> Resource:

@@ -29,6 +29,10 @@ SEARCHES: Final[dict[str, list[tuple[str, str, str]]]] = {
     ],
     "Device": [PATIENT_PARAM],
     "Flag": [PATIENT_PARAM],
+    "MedicationStatement": [
+        PATIENT_PARAM,
+        ("_lastUpdated", "date", "when the dose was confirmed taken, or found not taken"),
+    ],
 }
 """Per resource type: the search parameters it serves (name, FHIR type, what it matches)."""
 PAGING: Final = frozenset({"_count", "_offset", "_format"})
@@ -182,7 +186,9 @@ def parse_search(resource_type: str, params: list[tuple[str, str]], *, zone: tzi
     )
 
 
-EXPORT_TYPES: Final = ("Patient", "Device", "Flag", "Observation")
+EXPORT_TYPES: Final = ("Patient", "Device", "Flag", "Observation", "MedicationStatement")
+PERIODIC: Final = frozenset({"Observation", "MedicationStatement"})
+"""The exported types read by when they were last updated (the others are exported whole)."""
 NDJSON_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 
 

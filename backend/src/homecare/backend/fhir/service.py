@@ -10,7 +10,7 @@ from homecare.backend.fhir import ResourceNotFound
 from homecare.backend.fhir import repository as repo
 from homecare.backend.fhir import resources as fhir
 from homecare.backend.fhir.models import CallingClinic
-from homecare.backend.fhir.search import ALWAYS, MAX_COUNT, Export, Search
+from homecare.backend.fhir.search import ALWAYS, MAX_COUNT, PERIODIC, Export, Search
 from homecare.backend.residents.repository import record_access
 from homecare.storage.connections import Conn
 
@@ -112,21 +112,39 @@ async def search_flags(conn: Conn, *, clinic: CallingClinic, search: Search, que
     )
 
 
+async def search_medication_statements(conn: Conn, *, clinic: CallingClinic, search: Search, query: str) -> Page:
+    scope = await _in_scope(conn, clinic=clinic, patients=search.patients)
+    rows = await repo.doses(
+        conn, resident_ids=scope, updated=search.last_updated, limit=search.count + 1, offset=search.offset
+    )
+    return await _answer(
+        conn,
+        clinic=clinic,
+        search=search,
+        query=query,
+        resource_type="MedicationStatement",
+        rows=rows,
+        build=fhir.medication_statement,
+    )
+
+
 SEARCHERS: Final = {
     "Patient": search_patients,
     "Observation": search_observations,
     "Device": search_devices,
     "Flag": search_flags,
+    "MedicationStatement": search_medication_statements,
 }
 """The search of each resource type served."""
 
 
 async def export(conn: Conn, *, clinic: CallingClinic, export: Export, query: str) -> list[fhir.Resource]:
     """Every resource of the exported types for the consenting residents: their Patients, Devices and open Flags,
-    and the Observations last updated within the period; read page by page like a search, and logged alike."""
+    and the Observations and MedicationStatements last updated within the period;
+    read page by page like a search, and logged alike."""
     found: list[fhir.Resource] = []
     for resource_type in export.types:
-        updated = export.period if resource_type == "Observation" else ALWAYS
+        updated = export.period if resource_type in PERIODIC else ALWAYS
         offset = 0
         while True:
             search = Search(last_updated=updated, count=MAX_COUNT, offset=offset)
