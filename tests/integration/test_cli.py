@@ -160,7 +160,8 @@ def test_scenario_mistakes_point_to_the_list_and_refuse_a_negative_speed() -> No
     assert unknown.returncode == 2
     assert plain(unknown) == (
         "no scenario 'nosuch': give a scenario file, or one of busy-morning, carer-no-show, fall-no-response, "
-        "fall-recovered, home-unit-offline, hypertensive-crisis, night-wandering, pendant-fall, sos-cancelled, "
+        "fall-recovered, home-unit-offline, hypertensive-crisis, missed-dose, night-wandering, pendant-fall, "
+        "sos-cancelled, "
         "spo2-decline, wandering, wristband-battery-dies "
         "(`homecare sim scenarios` says more)\n"
     )

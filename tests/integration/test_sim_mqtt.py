@@ -22,6 +22,7 @@ from homecare.contracts.messages import (
     Command,
     Configure,
     DeviceKind,
+    DoseReminder,
     Event,
     EventKind,
     HelpComing,
@@ -93,7 +94,9 @@ class Watcher:
     def events(self, uid: str) -> list[Event]:
         return [Event.model_validate_json(p) for p in self.of(uid, Channel.EVENT)]
 
-    def command(self, uid: str, body: Ack | HelpComing | StartCall | Configure, cmd_id: int | None = None) -> None:
+    def command(
+        self, uid: str, body: Ack | HelpComing | StartCall | DoseReminder | Configure, cmd_id: int | None = None
+    ) -> None:
         command = Command(cmd_id=cmd_id or next(self._cmd_ids), ts=int(time.time() * 1000), body=body)
         self._client.publish(topic(uid, Channel.CMD), encode(command), qos=1).wait_for_publish(5)
 
@@ -359,3 +362,44 @@ async def test_the_hypertensive_crisis_scenario_sends_morning_checks_and_the_cri
     [fasting] = [Measurement.model_validate_json(p) for p in platform.of(meter, Channel.MEASUREMENT)]
     assert fasting.glucose is not None
     assert fasting.glucose.meal is MealContext.FASTING
+
+
+async def test_residents_press_taken_after_a_dose_reminder_and_the_missed_dose_resident_never_does(
+    broker: BrokerAddress, platform: Watcher, database_url: str
+) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "missed-dose.yaml")
+    hood, _ = stage(scenario)
+    homes = {i: hood.household(i) for i in (4, 5)}
+    for home in homes.values():
+        devices = home.record.devices
+        await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
+    start = scenario.begins.timestamp()
+    # A dose resident 5 takes within five simulated minutes (the household's draw is fixed by its seed).
+    due = next(
+        d
+        for d in range(int(start * 1000), int(start * 1000) + 100 * 60_000, 60_000)
+        if (after := homes[5].dose_taken_after(7, d)) is not None and after < 300
+    )
+    clock = SimClock(start, speed=60)
+    run = NeighbourhoodRun(hood, broker, clock, residents=[4, 5], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
+    playing = asyncio.create_task(run.run(until=scenario.ends.timestamp()))
+    await eventually(lambda: bool(run.devices) and all(run.device(i, DeviceKind.HOME_UNIT).connected for i in homes))
+    units = {i: run.device(i, DeviceKind.HOME_UNIT) for i in homes}
+    for i, unit in units.items():
+        platform.command(
+            unit.uid,
+            DoseReminder(
+                schedule_id=7,
+                dose_due=due,
+                medicine="二甲双胍 Metformin",
+                dose="500 mg",
+                with_food=True,
+                message_zh="该吃药了：二甲双胍 Metformin 500 mg，随餐服用。",
+                message_en="Time for your medicine: Metformin 500 mg, with food.",
+            ),
+            cmd_id=100 + i,
+        )
+    await playing
+    [taken] = [e for e in platform.events(units[5].uid) if e.kind is EventKind.DOSE_TAKEN]
+    assert (taken.schedule_id, taken.dose_due) == (7, due)
+    assert not [e for e in platform.events(units[4].uid) if e.kind is EventKind.DOSE_TAKEN]

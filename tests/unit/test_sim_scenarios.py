@@ -17,6 +17,7 @@ from homecare.sim.scenarios import (
     load_scenario,
     on_present_clock,
     parse_duration,
+    prescriptions,
     shipped_scenarios,
     stage,
 )
@@ -172,3 +173,20 @@ def test_the_wandering_resident_walks_out_of_her_home_zone_after_dark_with_her_w
     north = (out.lat - home.record.lat) * 111_195
     east = (out.lon - home.record.lon) * 111_195 * math.cos(math.radians(home.record.lat))
     assert math.hypot(north, east) > 300  # well beyond the home's 120 m after a quarter of an hour
+
+
+def test_the_missed_dose_scenario_has_the_platform_schedule_a_dose_its_resident_never_confirms() -> None:
+    scenario = load_scenario(next(p for p in SHIPPED if p.stem == "missed-dose"))
+    now = 1_899_999_960.0  # a whole minute
+    moved = on_present_clock(scenario, now=now)
+    [(resident, step, due)] = prescriptions(moved, now=now)
+    assert (resident, step.medicine, step.dose) == (4, "二甲双胍 Metformin", "500 mg")
+    assert due.timestamp() == now + 120  # two minutes in, on the real clock the platform keeps
+    hood, _ = stage(moved)
+    assert hood.household(4).dose_taken_after(1, int(due.timestamp() * 1000)) is None
+    # Elsewhere residents take their medicine a few minutes after the reminder, and forget about one dose in ten.
+    other = hood.household(5)
+    after = [other.dose_taken_after(1, int(now * 1000) + day * 86_400_000) for day in range(200)]
+    forgotten = sum(a is None for a in after)
+    assert 5 <= forgotten <= 40
+    assert all(60 <= a <= 900 for a in after if a is not None)

@@ -33,6 +33,7 @@ from homecare.sim.scenarios import (
     load_scenario,
     on_present_clock,
     parse_duration,
+    prescriptions,
     scenario_run,
     shipped_scenarios,
     stage,
@@ -260,6 +261,9 @@ def _play_at_platform(
         credentials = platform.enrol(residents, reference=loaded.resident_reference)
         time.sleep(REGISTRY_DELAY_S)
         present = on_present_clock(loaded, speed=speed)
+        for resident, step, due in prescriptions(present):
+            reference = loaded.resident_reference.format(index=resident)
+            platform.prescribe(reference, medicine=step.medicine, dose=step.dose, due=due)
         log = logging.getLogger(__name__)
         log.info(
             "%s: %d residents with %d devices of its own, from %s at speed %g",

@@ -25,6 +25,7 @@ from homecare.contracts.messages import (
     AckStatus,
     BloodPressure,
     Configure,
+    DoseReminder,
     Event,
     EventKind,
     Fix,
@@ -106,6 +107,7 @@ class SimDevice:
         self.next_seq = first_seq
         self.outbox: OrderedDict[int, _Unacked] = OrderedDict()
         self.help_coming: list[HelpComing] = []
+        self.dose_reminders: list[DoseReminder] = []  # the home unit speaks and shows each (see the runner)
         self.calls: list[StartCall] = []
         self.on_call: Callable[[StartCall], None] | None = None  # the home unit's voice (homecare.sim.voice)
         self._broker = broker
@@ -267,6 +269,9 @@ class SimDevice:
         elif isinstance(body, HelpComing):
             self.help_coming.append(body)
             log.info("%s: help is coming for incident %d (eta %s min)", self.uid, body.incident_id, body.eta_min)
+        elif isinstance(body, DoseReminder):
+            self.dose_reminders.append(body)
+            log.info("%s shows and says: %s", self.uid, body.message_zh)
         elif isinstance(body, StartCall):
             self.calls.append(body)
             log.info("%s: asked to start call %s", self.uid, body.call_id)
@@ -316,6 +321,8 @@ class SimDevice:
         confidence: float | None = None,
         cancels_seq: int | None = None,
         carer_code: str | None = None,
+        schedule_id: int | None = None,
+        dose_due: int | None = None,
     ) -> int:
         """Queue an event (sent now if connected) until the platform acks it; returns its seq."""
         seq = self._take_seq()
@@ -329,6 +336,8 @@ class SimDevice:
             confidence=confidence,
             cancels_seq=cancels_seq,
             carer_code=carer_code,
+            schedule_id=schedule_id,
+            dose_due=dose_due,
         )
         entry = _Unacked(topic(self.uid, Channel.EVENT), encode(message))
         self.outbox[seq] = entry

@@ -107,6 +107,10 @@ class _Day:
     outages: tuple[Outage, ...]
 
 
+MISSED_DOSE_SHARE: Final = 0.1
+"""One dose reminder in ten goes unanswered (the platform then tells the family, and later the station)."""
+
+
 class Household:
     """The resident, their devices' batteries and network, and the timeline of device reports."""
 
@@ -120,6 +124,7 @@ class Household:
         self._t: float | None = None
         self._worn = True
         self.care: CareRoster | None = None  # the neighbourhood's carers, whose visits the home unit confirms
+        self.forgets_doses = False  # the missed-dose scenario: every reminder goes unanswered
 
     @property
     def index(self) -> int:
@@ -133,6 +138,15 @@ class Household:
         """Script something for the resident (a scenario step); reports follow from it."""
         self.model.add_incident(incident)
         self._days.clear()
+
+    def dose_taken_after(self, schedule_id: int, dose_due_ms: int) -> float | None:
+        """Seconds after a dose reminder the resident presses "taken" on the home unit; None when they forget."""
+        if self.forgets_doses:
+            return None
+        rng = rng_for(self.model.seed, Stream.MEDICATION, self.index, schedule_id, dose_due_ms // 60_000)
+        if rng.random() < MISSED_DOSE_SHARE:
+            return None
+        return float(rng.uniform(60, 900))
 
     # -- power and network ----------------------------------------------------------------
 

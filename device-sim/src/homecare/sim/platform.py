@@ -83,12 +83,31 @@ class Platform:
 
     def _first_safe_zones(self, reference: str, first: list[dict[str, Any]]) -> None:
         """The safe zones of a resident with a GPS watch, unless staff already keep some."""
-        found = self._request("GET", "/api/admin/residents", params={"q": reference}).json()["items"]
-        [resident_id] = [r["id"] for r in found if r["external_ref"] == reference]
-        zones = f"/api/residents/{resident_id}/safe-zones"
+        zones = f"/api/residents/{self._resident_id(reference)}/safe-zones"
         if not self._request("GET", zones).json():
             for zone in first:
                 self._request("POST", zones, json=zone)
+
+    def prescribe(self, reference: str, *, medicine: str, dose: str, due: datetime) -> int:
+        """Schedule a medicine daily at ``due``'s local time (the resident's zone) from its day, for the resident with
+        this reference, as the call centre would; the schedule's id."""
+        made = self._request(
+            "POST",
+            f"/api/medication/residents/{self._resident_id(reference)}/schedules",
+            json={
+                "medicine": medicine,
+                "dose": dose,
+                "times": [due.strftime("%H:%M")],
+                "starts_on": due.date().isoformat(),
+            },
+        )
+        return int(made.json()["id"])
+
+    def _resident_id(self, reference: str) -> int:
+        """The platform's id of the resident with this reference."""
+        found = self._request("GET", "/api/admin/residents", params={"q": reference}).json()["items"]
+        [resident_id] = [r["id"] for r in found if r["external_ref"] == reference]
+        return int(resident_id)
 
     def retire(self, uids: Iterable[str], *, prefix: str) -> int:
         """Revoke these devices (found by their common uid prefix), so that they do not linger as offline homes;

@@ -19,7 +19,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from homecare.contracts.calltoken import load_public_key
-from homecare.contracts.messages import ALARM_KINDS, DeviceKind, EventKind
+from homecare.contracts.messages import ALARM_KINDS, DeviceKind, DoseReminder, EventKind
 from homecare.contracts.topics import Channel
 from homecare.sim.clock import SimClock
 from homecare.sim.device import DeviceSettings, SimDevice
@@ -180,13 +180,18 @@ class HomeVoices:
 
         return speech
 
-    def _make_speech(self, text: str) -> Path:
+    async def say(self, text: str) -> Path:
+        """A home unit speaks a reminder: espeak-ng's WAV of the words (kept for the next time they are due)."""
+        async with self._making:
+            return await asyncio.to_thread(self._make_speech, text, "reminder")
+
+    def _make_speech(self, text: str, what: str = "help") -> Path:
         directory = self.options.speech_dir
         directory.mkdir(parents=True, exist_ok=True)
         if shutil.which("espeak-ng") is None:
             tone = directory / "tone.wav"  # not kept under the words: once espeak-ng is installed, they are spoken
             return tone if tone.exists() else tone_wav(tone)
-        path = directory / f"help-{zlib.crc32(text.encode()):08x}.wav"
+        path = directory / f"{what}-{zlib.crc32(text.encode()):08x}.wav"
         if not path.exists():
             partial = path.with_suffix(".partial")
             try:
@@ -234,6 +239,8 @@ class NeighbourhoodRun:
         self._reported: dict[str, tuple[int, EventHappening]] = {}  # happening key → (seq, happening)
         self._released: set[str] = set()  # devices whose turn to connect has come
         self._jumps: list[Jump] = []
+        self._doses: list[tuple[float, str, DoseReminder]] = []  # when the resident presses "taken", where, for what
+        self._speaking: set[asyncio.Task[Path]] = set()
 
     def device(self, resident: int, kind: DeviceKind) -> SimDevice:
         """The running device of one resident's home."""
@@ -318,6 +325,7 @@ class NeighbourhoodRun:
         for h in self.households:
             for happening in h.advance_to(now):
                 self._report(h, happening)
+            self._hear_reminders(h, now)
             for record in h.record.devices:
                 device = self.devices[record.uid]
                 wanted = h.powered(record.kind) and h.network_up(record.kind, now)
@@ -329,8 +337,37 @@ class NeighbourhoodRun:
                     device.go_offline(power=flat)
                 self._periodic(h, record.kind, device, now)
                 device.maintain()
+        self._press_taken(now)
         self.status.sim_time = now
         self._count()
+
+    def _hear_reminders(self, h: Household, now: float) -> None:
+        """The home unit speaks each new dose reminder; the resident presses "taken" a few minutes later, or forgets."""
+        if not any(d.kind is DeviceKind.HOME_UNIT for d in h.record.devices):
+            return
+        device = self.devices[h.device(DeviceKind.HOME_UNIT).uid]
+        while device.dose_reminders:
+            reminder = device.dose_reminders.pop(0)
+            if self.voices is not None:
+                task = asyncio.get_running_loop().create_task(self.voices.say(reminder.message_zh))
+                self._speaking.add(task)
+                task.add_done_callback(self._speaking.discard)
+            after = h.dose_taken_after(reminder.schedule_id, reminder.dose_due)
+            if after is None:
+                log.info("%s: resident %d forgets %s", device.uid, h.index, reminder.medicine)
+            else:
+                self._doses.append((now + after, device.uid, reminder))
+
+    def _press_taken(self, now: float) -> None:
+        waiting = []
+        for at, uid, reminder in self._doses:
+            if at > now:
+                waiting.append((at, uid, reminder))
+                continue
+            self.devices[uid].publish_event(
+                at, EventKind.DOSE_TAKEN, schedule_id=reminder.schedule_id, dose_due=reminder.dose_due
+            )
+        self._doses = waiting
 
     def _count(self) -> None:
         s = self.status

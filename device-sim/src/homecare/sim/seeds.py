@@ -19,6 +19,7 @@ class Stream(enum.IntEnum):
     IMU = 7
     FLEET = 8
     CARE = 9
+    MEDICATION = 10
 
 
 def rng_for(seed: int, stream: Stream, *keys: int) -> np.random.Generator:

@@ -29,6 +29,7 @@ from homecare.backend.care.rounds import generate_round
 from homecare.backend.devices.repository import enrol_device
 from homecare.backend.locations.models import NewSafeZone
 from homecare.backend.locations.repository import add_zones_if_none
+from homecare.backend.medication import repository as medication_repo
 from homecare.backend.residents.repository import replace_contacts, set_home, upsert_resident
 from homecare.backend.stations.repository import upsert_station
 from homecare.backend.web.pages import HOME_OF
@@ -39,6 +40,7 @@ from homecare.launcher.lifeline import hold as hold_lifeline
 from homecare.launcher.settings import SystemSettings
 from homecare.sim.carers import CareRoster
 from homecare.sim.equipment import safe_zones
+from homecare.sim.medicines import medicines
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.records import Enrolment
 from homecare.storage import EmbeddedServerError
@@ -262,6 +264,33 @@ async def _enrol(dsn: str, enrolment: Enrolment, logins: list[DemoLogin], *, car
         await generate_round(conn, actor=RUNNER, month=None, now=datetime.now(UTC))
         if care is not None:
             await book_care_days(conn, care=care, now=datetime.now(UTC))
+        await prescribe(conn, enrolment, now=datetime.now(UTC))
+
+
+async def prescribe(conn: Conn, enrolment: Enrolment, *, now: datetime) -> None:
+    """Give each simulated resident with a chronic condition its medicine's schedule (once: a re-run keeps it), so
+    their home units are reminded at each dose time."""
+    async with conn.transaction():
+        for resident in enrolment.residents:
+            found = await conn.execute(
+                "SELECT id FROM residents WHERE external_ref = %s", (f"sim-{enrolment.seed}-{resident.index:04d}",)
+            )
+            row = await found.fetchone()
+            if row is None or await medication_repo.schedules(conn, resident_id=row[0]):
+                continue
+            for medicine in medicines(resident.conditions):
+                await medication_repo.insert_schedule(
+                    conn,
+                    resident_id=row[0],
+                    medicine=medicine.name,
+                    dose=medicine.dose,
+                    times=list(medicine.times),
+                    with_food=medicine.with_food,
+                    starts_on=now.date(),
+                    ends_on=None,
+                    created_by=RUNNER.name,
+                    now=now,
+                )
 
 
 async def enrol_neighbourhood(conn: Conn, enrolment: Enrolment, logins: list[DemoLogin]) -> None:

@@ -172,6 +172,12 @@ class CarerNoShowStep(_Step):
     service: Literal["meal", "cleaning", "bathing", "nursing"] = Field(default="meal", description="What is booked.")
 
 
+class MissedDoseStep(_Step):
+    do: Literal["missed_dose"]
+    medicine: str = Field(default="二甲双胍 Metformin", min_length=1, max_length=100)
+    dose: str = Field(default="500 mg", min_length=1, max_length=60)
+
+
 class JumpStep(_Strict):
     do: Literal["jump"]
     at: At
@@ -189,6 +195,7 @@ Step = Annotated[
     | HazardStep
     | BloodPressureCrisisStep
     | CarerNoShowStep
+    | MissedDoseStep
     | JumpStep,
     Field(discriminator="do"),
 ]
@@ -400,8 +407,23 @@ def stage(scenario: Scenario) -> tuple[Neighbourhood, list[Jump]]:
             home.add_incident(Hazard(t, EventKind(step.kind), step.room))
         elif isinstance(step, BloodPressureCrisisStep):
             home.add_incident(HypertensiveCrisis(t, step.systolic, step.diastolic, step.pulse))
+        elif isinstance(step, MissedDoseStep):
+            home.forgets_doses = True  # the platform schedules the dose (see prescriptions); nobody presses "taken"
         # A carer's no-show happens at the platform (the booking) and not at home: nothing for the devices.
     return hood, jumps
+
+
+def prescriptions(scenario: Scenario, *, now: float | None = None) -> list[tuple[int, MissedDoseStep, datetime]]:
+    """The doses a scenario on the present clock (``on_present_clock``) has the platform schedule: (resident, step,
+    the real time it comes due, the next whole minute after the run reaches the step: the platform's clock is real)."""
+    started = time.time() if now is None else now
+    found = []
+    for step in scenario.steps:
+        if isinstance(step, MissedDoseStep):
+            real = started + (scenario.time_of(step.at) - scenario.begins).total_seconds() / scenario.speed
+            due = datetime.fromtimestamp(math.ceil(real / 60) * 60, scenario.tz)
+            found.append((step.resident, step, due))
+    return found
 
 
 def scenario_run(
