@@ -255,3 +255,29 @@ async def test_a_dose_nobody_confirms_is_told_to_the_family_then_to_the_station(
     assert (
         await family.get("/api/medication/adherence", params={"since": START.isoformat(), "until": START.isoformat()})
     ).status_code == 403
+
+
+async def test_a_pill_dispenser_confirms_a_dose_even_before_the_reminder_and_a_wrong_time_changes_nothing(
+    admin: httpx.AsyncClient, world: World, device: TestClient, database_url: str, db: psycopg.AsyncConnection[Any]
+) -> None:
+    resident = world.resident_ids[1]
+    await db.execute(
+        "INSERT INTO devices (uid, kind, resident_id) VALUES ('pd-test-01', 'pill_dispenser', %s)", (resident,)
+    )
+    schedule = await add_schedule(admin, resident, times=["08:00"])
+    due = START.replace(hour=8, minute=0)
+    # Taken out of its compartment at 07:59, before the platform reminded anyone: confirmed all the same.
+    press_taken(device, "pd-test-01", 1, schedule["id"], due)
+    by = await eventually(lambda: scalar(database_url, "SELECT confirmed_by FROM medication_doses"))
+    assert by == "pill_dispenser"
+    # A dose at a time the schedule does not have is stored as an event and ignored.
+    press_taken(device, "pd-test-01", 2, schedule["id"], due + timedelta(minutes=7))
+    outcome = await eventually(
+        lambda: scalar(
+            database_url,
+            "SELECT p.outcome FROM pipeline_processed p JOIN events e ON e.id = p.item_id WHERE e.seq = 2 "
+            "AND e.device_id = (SELECT id FROM devices WHERE uid = 'pd-test-01')",
+        )
+    )
+    assert outcome.endswith("ignored")
+    assert await scalar(database_url, "SELECT count(*) FROM medication_doses") == 1

@@ -194,26 +194,50 @@ async def remind_and_escalate(
     return changed
 
 
-async def _tell_station(conn: Conn, *, row: dict[str, Any], now: datetime, escalation: Escalation) -> int | None:
-    local = row["due_at"].astimezone(ZoneInfo(row["timezone"])).strftime("%H:%M")
-    what = f"{row['medicine']} {row['dose']}"
-    minutes = int((now - row["due_at"]).total_seconds() // 60)
-    resident_id = row["resident_id"]
+async def _signal(
+    conn: Conn,
+    *,
+    resident_id: int,
+    kind: SignalKind,
+    en: str,
+    zh: str,
+    at: datetime,
+    escalation: Escalation,
+    event: dict[str, Any] | None = None,
+) -> int | None:
+    """Raise (or clear) the resident's missed_dose incident at their priority for it; the incident's id."""
     applied = await apply_signal(
         conn,
         signal=Signal(
             resident_id=resident_id,
             cause=Cause.MISSED_DOSE,
-            kind=SignalKind.ALARM,
+            kind=kind,
             priority=(await get_settings(conn, resident_id=resident_id)).priority(Cause.MISSED_DOSE),
-            explanation_en=f"{what} due at {local} not confirmed taken after {minutes} min; the family was told."[:300],
-            explanation_zh=f"{local} 应服的 {what} 已过 {minutes} 分钟仍未确认服用；已通知家属。"[:300],
-            detected_at=now,
+            explanation_en=en[:300],
+            explanation_zh=zh[:300],
+            detected_at=at,
+            device_id=None if event is None else event["device_id"],
+            event_id=None if event is None else event["id"],
         ),
-        now=now,
+        now=at,
         escalation=escalation,
     )
     return applied.incident_id
+
+
+async def _tell_station(conn: Conn, *, row: dict[str, Any], now: datetime, escalation: Escalation) -> int | None:
+    local = row["due_at"].astimezone(ZoneInfo(row["timezone"])).strftime("%H:%M")
+    what = f"{row['medicine']} {row['dose']}"
+    minutes = int((now - row["due_at"]).total_seconds() // 60)
+    return await _signal(
+        conn,
+        resident_id=row["resident_id"],
+        kind=SignalKind.ALARM,
+        en=f"{what} due at {local} not confirmed taken after {minutes} min; the family was told.",
+        zh=f"{local} 应服的 {what} 已过 {minutes} 分钟仍未确认服用；已通知家属。",
+        at=now,
+        escalation=escalation,
+    )
 
 
 async def record_dose_taken(conn: Conn, *, event: dict[str, Any], at: datetime, escalation: Escalation) -> str:
@@ -236,20 +260,14 @@ async def record_dose_taken(conn: Conn, *, event: dict[str, Any], at: datetime, 
     if not found["first"]:
         return f"dose {found['id']} was already confirmed"
     if found["incident_id"] is not None:
-        await apply_signal(
+        await _signal(
             conn,
-            signal=Signal(
-                resident_id=event["resident_id"],
-                cause=Cause.MISSED_DOSE,
-                kind=SignalKind.CLEAR,
-                priority=(await get_settings(conn, resident_id=event["resident_id"])).priority(Cause.MISSED_DOSE),
-                explanation_en="The resident has now confirmed the dose taken.",
-                explanation_zh="老人现已确认服药。",
-                detected_at=at,
-                device_id=event["device_id"],
-                event_id=event["id"],
-            ),
-            now=at,
+            resident_id=event["resident_id"],
+            kind=SignalKind.CLEAR,
+            en="The resident has now confirmed the dose taken.",
+            zh="老人现已确认服药。",
+            at=at,
             escalation=escalation,
+            event=event,
         )
     return f"dose {found['id']} confirmed taken"
