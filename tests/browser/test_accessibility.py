@@ -18,7 +18,7 @@ from tests.browser.conftest import SignIn
 from tests.browser.test_carer import a_carer_day
 from tests.browser.test_console import device_event, press_sos
 from tests.browser.test_family import a_month_of_data
-from tests.browser.test_medication import a_missed_dose
+from tests.browser.test_health_alerts import a_missed_dose
 from tests.browser.test_visits import a_round
 from tests.support import homes
 from tests.support.backend import Backend
