@@ -10,8 +10,8 @@ class sets; HTTP 500 where none is given); an unknown station is ``homecare.back
     ├── AlreadyEnrolled          the device uid, resident reference or station code is taken (HTTP 409)
     ├── DeviceNotFound           no device has that id (HTTP 404)
     ├── DeviceRevoked            the device's credentials were revoked; enrol it again instead (HTTP 409)
-    └── BrokerAccountsFailed     the broker's password file could not be written or reloaded, or its
-                                 dynamic-security plugin not reached or it refused (HTTP 503)
+    └── BrokerAccountsFailed     the broker's accounts were not updated (HTTP 503): its password file not
+                                 written or reloaded, or its dynamic-security plugin not reached or it refused
 """
 
 from __future__ import annotations
