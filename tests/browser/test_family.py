@@ -19,6 +19,7 @@ from homecare.contracts.messages import Metric
 from tests.browser.conftest import SCREENSHOTS, SignIn, screenshot
 from tests.support.backend import AUTH, Backend
 from tests.support.telemetry import store_telemetry
+from tests.support.waiting import eventually
 from tests.support.world import World
 
 PHONE = {"width": 390, "height": 844}
@@ -281,9 +282,19 @@ async def test_a_change_from_their_usual_is_said_in_plain_words_with_its_chart(
     yesterday = judged_day(datetime.now(UTC), "Asia/Shanghai")  # what the running detectors judge now
     nan = float("nan")
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+
+        async def judged() -> bool:
+            row = await (
+                await conn.execute("SELECT evaluated_day FROM resident_baselines WHERE resident_id = %s", (resident,))
+            ).fetchone()
+            return row is not None and row[0] == yesterday
+
+        # The running detectors judge the day once; this test's judgement goes in after theirs, not under it.
+        await eventually(judged, timeout=60)
         async with conn.cursor() as cur:
             await cur.executemany(
-                "INSERT INTO resident_baseline_days (resident_id, day, worn_hours, features) VALUES (%s, %s, 20, %s)",
+                "INSERT INTO resident_baseline_days (resident_id, day, worn_hours, features) VALUES (%s, %s, 20, %s) "
+                "ON CONFLICT (resident_id, day) DO UPDATE SET worn_hours = 20, features = excluded.features",
                 [
                     (resident, yesterday - timedelta(days=k), [70.0, 76.0 + (k % 3) + 9 * (k < 2), nan, 5000.0, nan])
                     for k in range(21)

@@ -566,6 +566,9 @@ async def _store(conn: Conn, rid: int, now: datetime, day: date, row: _Row) -> N
             envelope_offset = excluded.envelope_offset, evaluated_day = excluded.evaluated_day,
             verdict = excluded.verdict, finding_en = excluded.finding_en, finding_zh = excluded.finding_zh,
             deviations = excluded.deviations
+        -- A day is judged once: a run that read the row before another judged the same day (two pipeline
+        -- replicas during a handover) keeps the first judgement rather than writing its own over it.
+        WHERE resident_baselines.evaluated_day IS NULL OR resident_baselines.evaluated_day < excluded.evaluated_day
         """,
         (
             rid,
