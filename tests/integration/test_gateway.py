@@ -164,6 +164,18 @@ async def test_a_device_that_is_not_enrolled_is_refused(
     assert await scalar(database_url, "SELECT count(*) FROM events") == 0
 
 
+async def test_a_device_enrolled_a_moment_ago_is_heard_from_its_first_alarm(
+    gateway: Gateway, device: TestClient, database_url: str
+) -> None:
+    # The pendant publishes as soon as it is enrolled, before the gateway's change notification has reloaded
+    # its list of devices: the alarm is stored, not refused as coming from a stranger.
+    await enrol(database_url, {"sos-new-01": "sos_pendant"})
+    payload = {"v": 1, "device_id": "sos-new-01", "seq": 1, "ts": int(time.time() * 1000), "kind": "sos"}
+    device.publish("homecare/v1/dev/sos-new-01/event", json.dumps(payload))
+    await eventually(lambda: _count(database_url, "events", 1))
+    assert await scalar(database_url, "SELECT count(*) FROM dead_letters") == 0
+
+
 async def test_a_device_publishing_under_another_id_is_refused(
     golden_household: Household, gateway: Gateway, device: TestClient, database_url: str
 ) -> None:

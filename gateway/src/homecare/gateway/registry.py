@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 
 DEVICES_CHANNEL = "homecare_devices"
 _FULL_RELOAD_S = 60.0
+# A uid looked up in the database and not found is not looked up again for this long, so a stream of
+# messages from a revoked or unknown device costs one query a second, not one a message.
+_MISS_RECHECK_S = 1.0
+_MISSES_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +37,42 @@ class DeviceRegistry:
         self._devices: dict[str, EnrolledDevice] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lookup_lock = threading.Lock()
+        self._lookup_conn: psycopg.Connection | None = None
+        self._missed: dict[str, float] = {}
 
     def get(self, uid: str) -> EnrolledDevice | None:
-        """The active (enrolled, not revoked) device with this uid."""
-        return self._devices.get(uid)
+        """The active (enrolled, not revoked) device with this uid. A uid missing from the map is looked up
+        in the database before it is refused: a device enrolled a moment ago may publish before the change
+        notification has reloaded the map, and its first message (perhaps an alarm) must not be refused."""
+        device = self._devices.get(uid)
+        return device if device is not None else self._look_up(uid)
+
+    def _look_up(self, uid: str) -> EnrolledDevice | None:
+        with self._lookup_lock:
+            now = time.monotonic()
+            if now - self._missed.get(uid, -_MISS_RECHECK_S) < _MISS_RECHECK_S:
+                return None
+            try:
+                if self._lookup_conn is None or self._lookup_conn.closed:
+                    self._lookup_conn = psycopg.connect(self._dsn, autocommit=True)
+                row = self._lookup_conn.execute(
+                    "SELECT id, uid, kind, resident_id FROM devices WHERE uid = %s AND revoked_at IS NULL", (uid,)
+                ).fetchone()
+            except psycopg.Error as err:
+                log.warning("device registry: looking up %s failed: %s", uid, err)
+                if self._lookup_conn is not None:
+                    self._lookup_conn.close()
+                self._lookup_conn = None
+                row = None
+            if row is None:
+                if len(self._missed) >= _MISSES_KEPT:
+                    self._missed.clear()
+                self._missed[uid] = now
+                return None
+            device = EnrolledDevice(*row)
+            self._devices = {**self._devices, uid: device}
+            return device
 
     def __len__(self) -> int:
         return len(self._devices)
@@ -57,6 +93,10 @@ class DeviceRegistry:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lookup_lock:
+            if self._lookup_conn is not None:
+                self._lookup_conn.close()
+                self._lookup_conn = None
 
     def _follow(self) -> None:
         while not self._stop.is_set():
