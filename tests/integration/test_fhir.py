@@ -416,6 +416,117 @@ async def test_a_clinic_reads_a_consenting_residents_adherence_as_medication_sta
         assert [line["id"] for line in lines] == [str(doses[0]), str(doses[1])]
 
 
+async def health_check_devices(db: Db, resident_id: int) -> tuple[int, int]:
+    """A blood-pressure monitor and a glucose meter enrolled for the resident: (cuff id, meter id)."""
+    ids = []
+    for kind in ("blood_pressure_monitor", "glucose_meter"):
+        row = await (
+            await db.execute(
+                "INSERT INTO devices (uid, kind, resident_id) VALUES (%s, %s, %s) RETURNING id",
+                (f"fhir-{kind}-{resident_id}", kind, resident_id),
+            )
+        ).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids[0], ids[1]
+
+
+def z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_clinic_reads_each_blood_pressure_and_glucose_reading_as_an_observation_coded_by_its_context(
+    backend: Backend, world: World, db: Db
+) -> None:
+    resident, other = world.resident_ids[:2]
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - 10 * HOUR
+    cuff, meter = await health_check_devices(db, resident)
+    other_cuff, _ = await health_check_devices(db, other)
+    glucose = {  # hours after the start: (meal context's metric, mmol/L)
+        0: (Metric.GLUCOSE_FASTING, 5.6),
+        3: (Metric.GLUCOSE_AFTER_MEAL, 8.2),
+        5: (Metric.GLUCOSE_BEFORE_MEAL, 6.1),
+        7: (Metric.GLUCOSE_RANDOM, 7.0),
+    }
+    pressure = start + timedelta(minutes=5)
+    await store_telemetry(
+        db,
+        [
+            (pressure, cuff, resident, Metric.BP_SYSTOLIC, 152.0),
+            (pressure, cuff, resident, Metric.BP_DIASTOLIC, 94.0),
+            (pressure, cuff, resident, Metric.BP_PULSE, 72.0),
+            (pressure, other_cuff, other, Metric.BP_SYSTOLIC, 181.0),
+            (pressure, other_cuff, other, Metric.BP_DIASTOLIC, 100.0),
+            *((start + hours * HOUR, meter, resident, metric, value) for hours, (metric, value) in glucose.items()),
+        ],
+        now=now,
+    )
+    mmhg = {"unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
+    mmol = {"unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}
+    async with httpx.AsyncClient(base_url=backend.url, timeout=10) as client:
+        _, bearer = await consenting_clinic(client, resident)
+
+        async def search(**params: str | int) -> list[dict[str, Any]]:
+            answer = await client.get("/fhir/R4/Observation", params={"patient": resident, **params}, headers=bearer)
+            return resources(valid(answer))
+
+        (panel,) = await search(code="http://loinc.org|85354-9")
+        assert panel["code"]["coding"][0]["code"] == "85354-9"
+        assert panel["category"][0]["coding"][0]["code"] == "vital-signs"
+        assert panel["effectiveDateTime"] == z(pressure)
+        assert panel["device"] == {"reference": f"Device/{cuff}"}
+        assert "valueQuantity" not in panel
+        assert [(c["code"]["coding"][0]["code"], c["valueQuantity"]) for c in panel["component"]] == [
+            ("8480-6", {"value": 152.0, **mmhg}),
+            ("8462-4", {"value": 94.0, **mmhg}),
+            ("8867-4", {"value": 72.0, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"}),
+        ]
+        assert await search(code="8867-4") == []  # the cuff's pulse is the panel's, not an hour's heart rate
+
+        (fasting,) = await search(code="14770-2")
+        assert fasting["valueQuantity"] == {"value": 5.6, **mmol}
+        assert fasting["effectiveDateTime"] == z(start)
+        assert fasting["device"] == {"reference": f"Device/{meter}"}
+        (after,) = await search(code="14760-3")
+        assert after["valueQuantity"] == {"value": 8.2, **mmol}
+        untimed = await search(code="14743-9")
+        assert [(o["valueQuantity"]["value"], o["code"]["text"]) for o in untimed] == [
+            (6.1, "Glucose before a meal, capillary blood by meter"),
+            (7.0, "Glucose at a random time, capillary blood by meter"),
+        ]
+
+        every = await search()
+        assert [o["code"]["coding"][0]["code"] for o in every] == [
+            "14770-2",
+            "85354-9",
+            "14760-3",
+            "14743-9",
+            "14743-9",
+        ]
+        assert len({o["id"] for o in every}) == 5
+        later = await search(date=f"ge{(start + 4 * HOUR).isoformat()}")
+        assert [o["valueQuantity"]["value"] for o in later] == [6.1, 7.0]
+        updated = await search(_lastUpdated=f"lt{(start + HOUR).isoformat()}")
+        assert [o["code"]["coding"][0]["code"] for o in updated] == ["14770-2", "85354-9"]
+        paged = valid(
+            await client.get("/fhir/R4/Observation", params={"patient": resident, "_count": 2}, headers=bearer)
+        )
+        ids = [o["id"] for o in resources(paged)]
+        while nxt := [link["url"] for link in paged["link"] if link["relation"] == "next"]:
+            paged = valid(await client.get(nxt[0], headers=bearer))
+            ids += [o["id"] for o in resources(paged)]
+        assert ids == [o["id"] for o in every]
+
+        refused = await client.get("/fhir/R4/Observation", params={"patient": other}, headers=bearer)
+        assert outcome(refused, 404) == f"Patient/{other} is not known"
+        exported = await client.get("/fhir/R4/Patient/$export", params={"_type": "Observation"}, headers=bearer)
+        lines = [json.loads(line) for line in exported.text.splitlines()]
+        for line in lines:
+            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        assert [line["id"] for line in lines] == [o["id"] for o in every]  # the other resident's crisis is not there
+
+
 async def test_a_clinic_gets_404_for_a_resident_who_did_not_consent_and_once_consent_is_revoked(
     backend: Backend, world: World, db: Db
 ) -> None:

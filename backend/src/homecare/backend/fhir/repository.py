@@ -9,6 +9,7 @@ from psycopg.rows import class_row, scalar_row
 
 from homecare.backend.fhir.models import CallingClinic, Clinic, ClinicConsent, Period
 from homecare.backend.incidents.models import CLOSED, Status
+from homecare.contracts.messages import Metric
 from homecare.storage.connections import Conn
 
 _CLINIC = "SELECT id, name, client_id, created_at, created_by, disabled_at FROM clinic_clients"
@@ -33,14 +34,17 @@ class PatientRow:
 
 
 @dataclass(frozen=True, slots=True)
-class HourRow:
-    """One hour of one metric of one resident, from the hourly rollup."""
+class ObservationRow:
+    """One hour of one metric of one resident, from the hourly rollup (``device_id`` and ``readings`` None), or
+    one health check from raw telemetry: the device, when it was taken, and its values by metric code."""
 
     resident_id: int
     metric: int
-    hour: datetime
+    at: datetime
     n: int
     total: float
+    device_id: int | None
+    readings: dict[str, float] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,25 +200,53 @@ async def patients(
         return await cur.fetchall()
 
 
-async def hourly_vitals(
-    conn: Conn, *, resident_ids: list[int], metrics: list[int], hours: Period, limit: int, offset: int
-) -> list[HourRow]:
-    """Hourly rollup rows whose hour starts within ``hours``, by resident, hour and metric."""
-    async with conn.cursor(row_factory=class_row(HourRow)) as cur:
+_HEALTH_CHECK_METRICS = f"metric BETWEEN {int(Metric.BP_SYSTOLIC)} AND {int(Metric.GLUCOSE_RANDOM)}"
+"""The predicate of the partial index on raw telemetry that finds health checks (migration 0053)."""
+
+
+async def observations(
+    conn: Conn,
+    *,
+    resident_ids: list[int],
+    vitals: list[int],
+    checks: list[int],
+    hours: Period,
+    taken: Period,
+    limit: int,
+    offset: int,
+) -> list[ObservationRow]:
+    """Hourly rollup rows of the ``vitals`` whose hour starts within ``hours``, and the health checks (raw points
+    of the ``checks`` metrics grouped by device and time) taken within ``taken``, by resident, time and metric."""
+    async with conn.cursor(row_factory=class_row(ObservationRow)) as cur:
         await cur.execute(
             f"""
-            SELECT resident_id, metric, bucket AS hour, n, sum AS total
-            FROM telemetry_1h
-            WHERE resident_id = ANY(%(ids)s::int[]) AND metric = ANY(%(metrics)s::smallint[])
-              AND (%(start)s::timestamptz IS NULL OR bucket >= %(start)s)
-              AND (%(end)s::timestamptz IS NULL OR bucket < %(end)s)
-            ORDER BY resident_id, bucket, metric {_PAGE}
+            SELECT * FROM (
+                SELECT resident_id, metric, bucket AS at, n, sum AS total, NULL::int AS device_id,
+                       NULL::jsonb AS readings
+                FROM telemetry_1h
+                WHERE resident_id = ANY(%(ids)s::int[]) AND metric = ANY(%(vitals)s::smallint[])
+                  AND (%(hours_start)s::timestamptz IS NULL OR bucket >= %(hours_start)s)
+                  AND (%(hours_end)s::timestamptz IS NULL OR bucket < %(hours_end)s)
+                UNION ALL
+                SELECT resident_id, min(metric) AS metric, ts AS at, count(*) AS n, 0 AS total, device_id,
+                       jsonb_object_agg(metric, value) AS readings
+                FROM telemetry
+                WHERE resident_id = ANY(%(ids)s::int[]) AND {_HEALTH_CHECK_METRICS}
+                  AND metric = ANY(%(checks)s::smallint[])
+                  AND (%(taken_start)s::timestamptz IS NULL OR ts >= %(taken_start)s)
+                  AND (%(taken_end)s::timestamptz IS NULL OR ts < %(taken_end)s)
+                GROUP BY resident_id, device_id, ts
+            ) o
+            ORDER BY resident_id, at, metric, device_id {_PAGE}
             """,
             {
                 "ids": resident_ids,
-                "metrics": metrics,
-                "start": hours.start,
-                "end": hours.end,
+                "vitals": vitals,
+                "checks": checks,
+                "hours_start": hours.start,
+                "hours_end": hours.end,
+                "taken_start": taken.start,
+                "taken_end": taken.end,
                 "limit": limit,
                 "offset": offset,
             },

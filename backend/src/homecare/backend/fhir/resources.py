@@ -1,4 +1,5 @@
-"""FHIR R4 JSON for what the platform keeps: Patient, Observation (hourly vitals), Device, Flag (open alarms),
+"""FHIR R4 JSON for what the platform keeps: Patient, Observation (hourly vitals, each blood-pressure and glucose
+reading), Device, Flag (open alarms),
 MedicationStatement (doses taken or not), the search Bundle, OperationOutcome and the CapabilityStatement."""
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Vital:
     unit: str
     category: str
     summed: bool = False
+    text: str = ""
+    """What the reading is in words when the LOINC display does not say it all (the glucose meal context)."""
 
 
 VITALS: Final[dict[Metric, Vital]] = {
@@ -55,7 +58,45 @@ VITALS: Final[dict[Metric, Vital]] = {
     ),
 }
 """The metrics served as Observations; activity counts (no LOINC code) and location (never shared) are not."""
-VITAL_BY_CODE: Final = {vital.loinc: metric for metric, vital in VITALS.items()}
+
+BLOOD_PRESSURE: Final = Vital(
+    "85354-9", "Blood pressure panel with all children optional", "mm[Hg]", "mmHg", "vital-signs"
+)
+"""A cuff's measurement: one panel, its pressures (and the pulse it counted) as components."""
+BLOOD_PRESSURE_COMPONENTS: Final[dict[Metric, Vital]] = {
+    Metric.BP_SYSTOLIC: Vital("8480-6", "Systolic blood pressure", "mm[Hg]", "mmHg", "vital-signs"),
+    Metric.BP_DIASTOLIC: Vital("8462-4", "Diastolic blood pressure", "mm[Hg]", "mmHg", "vital-signs"),
+    Metric.BP_PULSE: VITALS[Metric.HEART_RATE],
+}
+_METER = "Glucose [Moles/volume] in Capillary blood by Glucometer"
+GLUCOSE: Final[dict[Metric, Vital]] = {
+    Metric.GLUCOSE_FASTING: Vital(
+        "14770-2", "Fasting glucose [Moles/volume] in Capillary blood by Glucometer", "mmol/L", "mmol/L", "laboratory"
+    ),
+    Metric.GLUCOSE_BEFORE_MEAL: Vital(
+        "14743-9", _METER, "mmol/L", "mmol/L", "laboratory", text="Glucose before a meal, capillary blood by meter"
+    ),
+    Metric.GLUCOSE_AFTER_MEAL: Vital(
+        "14760-3", "Glucose [Moles/volume] in Capillary blood --2 hours post meal", "mmol/L", "mmol/L", "laboratory"
+    ),
+    Metric.GLUCOSE_RANDOM: Vital(
+        "14743-9", _METER, "mmol/L", "mmol/L", "laboratory", text="Glucose at a random time, capillary blood by meter"
+    ),
+}
+"""A glucose meter's reading by its meal context (the contract's ``meal``). The meter pricks a finger and the platform
+keeps mmol/L, so the codes are LOINC's capillary-blood, moles-per-volume ones (a mass code such as 2339-0 would
+need mg/dL): fasting (8 h without food) 14770-2, two hours after a meal 14760-3. LOINC has no capillary code for
+"before a meal", so that reading and a random one are the meter's untimed 14743-9, the context in ``code.text``."""
+HEALTH_CHECKS: Final[dict[Metric, Vital]] = {Metric.BP_SYSTOLIC: BLOOD_PRESSURE, **GLUCOSE}
+"""The home health checks served one Observation per reading, by the metric that stands for the reading (a
+blood pressure by its systolic value)."""
+
+_OBSERVED: Final = {**VITALS, **HEALTH_CHECKS}
+OBSERVATION_CODES: Final = {
+    code: [metric for metric, vital in _OBSERVED.items() if vital.loinc == code]
+    for code in dict.fromkeys(vital.loinc for vital in _OBSERVED.values())
+}
+"""The LOINC codes an Observation search takes, and the stored metrics each one stands for."""
 
 ISSUE_TYPES: Final = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
 """FHIR's IssueType for an HTTP status (``processing`` for another 4xx, ``exception`` for a 5xx)."""
@@ -100,7 +141,71 @@ def patient(
     return resource
 
 
-def observation(*, resident_id: int, metric: int, hour: datetime, n: int, total: float) -> Resource:
+def _code(vital: Vital) -> Resource:
+    return {
+        "coding": [{"system": LOINC, "code": vital.loinc, "display": vital.display}],
+        "text": vital.text or vital.display,
+    }
+
+
+def _quantity(vital: Vital, value: float) -> Resource:
+    return {"value": round(value, 2), "unit": vital.unit, "system": UCUM, "code": vital.ucum}
+
+
+def _category(vital: Vital) -> list[Resource]:
+    return [{"coding": [{"system": OBSERVATION_CATEGORY, "code": vital.category}]}]
+
+
+def observation(
+    *,
+    resident_id: int,
+    metric: int,
+    at: datetime,
+    n: int,
+    total: float,
+    device_id: int | None,
+    readings: dict[str, float] | None,
+) -> Resource:
+    """An Observation of the rows the search reads: an hour of a vital sign, or a health check (``device_id`` and
+    its ``readings`` given)."""
+    if device_id is None or readings is None:
+        return hourly_observation(resident_id=resident_id, metric=metric, hour=at, n=n, total=total)
+    return health_check(
+        resident_id=resident_id,
+        device_id=device_id,
+        taken_at=at,
+        readings={Metric(int(code)): value for code, value in readings.items()},
+    )
+
+
+def health_check(*, resident_id: int, device_id: int, taken_at: datetime, readings: dict[Metric, float]) -> Resource:
+    """One home health check as it was measured: a blood-pressure panel (systolic, diastolic and the cuff's pulse
+    as components) or one glucose reading in mmol/L; last updated when it was taken."""
+    metric = Metric.BP_SYSTOLIC if Metric.BP_SYSTOLIC in readings else next(iter(readings))
+    vital = HEALTH_CHECKS[metric]
+    resource: Resource = {
+        "resourceType": "Observation",
+        "id": f"{resident_id}-{int(metric)}-{device_id}-{int(taken_at.timestamp() * 1000)}",
+        "meta": {"lastUpdated": instant(taken_at)},
+        "status": "final",
+        "category": _category(vital),
+        "code": _code(vital),
+        "subject": reference(resident_id),
+        "effectiveDateTime": instant(taken_at),
+        "device": {"reference": f"Device/{device_id}"},
+    }
+    if metric is Metric.BP_SYSTOLIC:
+        resource["component"] = [
+            {"code": _code(part), "valueQuantity": _quantity(part, readings[component])}
+            for component, part in BLOOD_PRESSURE_COMPONENTS.items()
+            if component in readings
+        ]
+    else:
+        resource["valueQuantity"] = _quantity(vital, readings[metric])
+    return resource
+
+
+def hourly_observation(*, resident_id: int, metric: int, hour: datetime, n: int, total: float) -> Resource:
     """One hour of one vital sign (``metric``: its stored code): its mean (steps: their sum) over the hour's
     readings; the hour is its period, and its end is when it was last updated."""
     vital = VITALS[Metric(metric)]
@@ -110,11 +215,11 @@ def observation(*, resident_id: int, metric: int, hour: datetime, n: int, total:
         "id": f"{resident_id}-{metric}-{int(hour.timestamp()) // 3600}",
         "meta": {"lastUpdated": instant(hour + HOUR)},
         "status": "final",
-        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": vital.category}]}],
-        "code": {"coding": [{"system": LOINC, "code": vital.loinc, "display": vital.display}], "text": vital.display},
+        "category": _category(vital),
+        "code": _code(vital),
         "subject": reference(resident_id),
         "effectivePeriod": {"start": instant(hour), "end": instant(hour + HOUR)},
-        "valueQuantity": {"value": round(value, 2), "unit": vital.unit, "system": UCUM, "code": vital.ucum},
+        "valueQuantity": _quantity(vital, value),
     }
 
 

@@ -10,7 +10,7 @@ from typing import Final
 
 from homecare.backend.fhir import InvalidSearch, ResourceNotFound
 from homecare.backend.fhir.models import Period
-from homecare.backend.fhir.resources import LOINC, VITAL_BY_CODE, VITALS
+from homecare.backend.fhir.resources import HEALTH_CHECKS, LOINC, OBSERVATION_CODES, VITALS
 from homecare.backend.inputs import EARLIEST_DAY, INT4_MAX, LATEST_DAY
 from homecare.contracts.messages import Metric
 
@@ -22,10 +22,11 @@ SEARCHES: Final[dict[str, list[tuple[str, str, str]]]] = {
         (
             "code",
             "token",
-            "LOINC, several comma-separated: " + ", ".join(f"{v.loinc} {v.display}" for v in VITALS.values()),
+            "LOINC, several comma-separated: "
+            + ", ".join(dict.fromkeys(f"{v.loinc} {v.display}" for v in [*VITALS.values(), *HEALTH_CHECKS.values()])),
         ),
-        ("date", "date", "the start of the observation's hour"),
-        ("_lastUpdated", "date", "the end of the observation's hour"),
+        ("date", "date", "the start of a vital sign's hour, or when a health check was taken"),
+        ("_lastUpdated", "date", "the end of a vital sign's hour, or when a health check was taken"),
     ],
     "Device": [PATIENT_PARAM],
     "Flag": [PATIENT_PARAM],
@@ -144,9 +145,9 @@ def vital_codes(value: str) -> list[Metric]:
         system, bar, code = item.rpartition("|")
         if bar and system != LOINC:
             raise InvalidSearch(f"code: the system must be {LOINC}, not {system!r}")
-        if code not in VITAL_BY_CODE:
-            raise InvalidSearch(f"code: {code!r} is not served; the LOINC codes are {', '.join(VITAL_BY_CODE)}")
-        metrics.append(VITAL_BY_CODE[code])
+        if code not in OBSERVATION_CODES:
+            raise InvalidSearch(f"code: {code!r} is not served; the LOINC codes are {', '.join(OBSERVATION_CODES)}")
+        metrics += OBSERVATION_CODES[code]
     return metrics
 
 

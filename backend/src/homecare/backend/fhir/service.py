@@ -12,6 +12,7 @@ from homecare.backend.fhir import resources as fhir
 from homecare.backend.fhir.models import CallingClinic
 from homecare.backend.fhir.search import ALWAYS, MAX_COUNT, PERIODIC, Export, Search
 from homecare.backend.residents.repository import record_access
+from homecare.contracts.messages import BLOOD_PRESSURE_METRICS, Metric
 from homecare.storage.connections import Conn
 
 READ_ACTION = "fhir_read"
@@ -81,13 +82,21 @@ async def search_patients(conn: Conn, *, clinic: CallingClinic, search: Search, 
 
 
 async def search_observations(conn: Conn, *, clinic: CallingClinic, search: Search, query: str) -> Page:
+    """The hourly vitals and the health checks (each reading, a blood pressure with its diastolic and pulse)."""
     scope = await _in_scope(conn, clinic=clinic, patients=search.patients)
-    hours = search.date & search.last_updated.shifted(-fhir.HOUR)  # an hour was last updated when it ended
-    rows = await repo.hourly_vitals(
+    metrics = search.codes or [*fhir.VITALS, *fhir.HEALTH_CHECKS]
+    rows = await repo.observations(
         conn,
         resident_ids=scope,
-        metrics=[int(metric) for metric in search.codes or fhir.VITALS],
-        hours=hours,
+        vitals=[int(metric) for metric in metrics if metric in fhir.VITALS],
+        checks=[
+            int(part)
+            for metric in metrics
+            if metric in fhir.HEALTH_CHECKS
+            for part in (BLOOD_PRESSURE_METRICS if metric is Metric.BP_SYSTOLIC else (metric,))
+        ],
+        hours=search.date & search.last_updated.shifted(-fhir.HOUR),  # an hour was last updated when it ended
+        taken=search.date & search.last_updated,  # a health check, when it was taken
         limit=search.count + 1,
         offset=search.offset,
     )
