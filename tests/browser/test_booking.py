@@ -8,6 +8,7 @@ series booked, one visit moved and one cancelled, each with a reason."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,6 +114,12 @@ async def test_a_family_books_a_visit_that_is_delivered_rated_and_counted(
     booking_id = int((await booking.get_attribute("id") or "").removeprefix("booking-"))
     assert await scalar(database_url, "SELECT starts_at FROM care_bookings WHERE id = %s", booking_id) == starts
     assert await scalar(database_url, "SELECT channel FROM care_bookings WHERE id = %s", booking_id) == "family"
+    # Lunch at the same time clashes with it: the refusal is said in Chinese, at her time in the family's zone.
+    await book_on_the_page(family, "meal", starts)
+    await family.click("#confirm-booking")
+    await expect(family.locator("#confirm-error")).to_contain_text(
+        re.compile(rf"老人在 \S+ {starts:%H:%M} 已有其他预约")
+    )
 
     # The station gives it to its carer, who types her code at the home unit on arrival.
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as api:

@@ -42,6 +42,12 @@ def locs(response: Any) -> list[list[str]]:
     return [error["loc"] for error in response.json()["detail"]]
 
 
+def refused(response: Any) -> tuple[str, dict[str, Any]]:
+    """The one refusal's code and values, which the pages say in the reader's language."""
+    [error] = response.json()["detail"]
+    return error["type"], error.get("ctx", {})
+
+
 async def test_services_offered_booked_and_cancelled(
     login: Login, world: World, db: psycopg.AsyncConnection[Any]
 ) -> None:
@@ -65,11 +71,14 @@ async def test_services_offered_booked_and_cancelled(
     missing = meal(station)
     del missing["price_yuan"]
     assert locs(await admin.post("/api/care/services", json=missing)) == [["body", "price_yuan"]]
-    assert locs(await admin.post("/api/care/services", json=meal(999999))) == [["body", "station_id"]]
+    no_station = await admin.post("/api/care/services", json=meal(999999))
+    assert locs(no_station) == [["body", "station_id"]]
+    assert refused(no_station) == ("care.no_station", {"station_id": 999999})
     assert (await operator.post("/api/care/services", json=meal(station))).status_code == 403
     near_meal = await admin.post("/api/care/services", json=meal(station))
     assert near_meal.status_code == 201, near_meal.text
-    assert locs(await admin.post("/api/care/services", json=meal(station))) == [["body", "name"]]  # twice
+    twice = await admin.post("/api/care/services", json=meal(station))
+    assert (locs(twice), refused(twice)[0]) == ([["body", "name"]], "care.name_taken")
     far_meal = await admin.post(
         "/api/care/services", json=meal(far[0], name="中央厨房送餐", price_yuan=18, radius_km=60)
     )
@@ -112,17 +121,21 @@ async def test_services_offered_booked_and_cancelled(
     )
     assert locs(overlap) == [["body", "starts_at"]]
     assert str(booking["id"]) in overlap.json()["detail"][0]["msg"]
+    busy_at = {"starts_at": datetime.fromisoformat(half_past).isoformat(), "booking_id": booking["id"]}
+    assert refused(overlap) == ("care.resident_busy", busy_at)
     later = (noon + timedelta(hours=3)).isoformat()
     outside = await operator.post(
         "/api/care/bookings", json={"resident_id": mum, "service_id": tiny.json()["id"], "starts_at": later}
     )
     assert locs(outside) == [["body", "service_id"]]
+    assert refused(outside) == ("care.outside_area", {"radius_km": 0.01})
     full = await operator.post(
         "/api/care/bookings",
         json={"resident_id": other, "service_id": near_meal.json()["id"], "starts_at": when["starts_at"]},
     )
     assert locs(full) == [["body", "starts_at"]]
     assert "no place left" in full.json()["detail"][0]["msg"]
+    assert refused(full) == ("care.full", {"starts_at": noon.isoformat()})
     others = (await operator.get(f"/api/care/residents/{other}/offers", params=when)).json()
     assert [o["service"]["name"] for o in others] == ["中央厨房送餐"]
     assert others[0]["quote"]["subsidy_yuan"] == "0.00"  # not assessed: no subsidy
@@ -131,6 +144,7 @@ async def test_services_offered_booked_and_cancelled(
         "/api/care/bookings", json={"resident_id": other, "service_id": far_meal.json()["id"], "starts_at": past}
     )
     assert locs(in_the_past) == [["body", "starts_at"]]
+    assert refused(in_the_past) == ("care.in_the_past", {})
 
     # Another family sees nothing of Mum's bookings and cannot cancel them.
     assert (await family2.get(f"/api/care/residents/{mum}/bookings")).status_code == 404
@@ -150,7 +164,7 @@ async def test_services_offered_booked_and_cancelled(
         "family",
     )
     again = await family.post(f"/api/care/bookings/{booking['id']}/cancel", json={"reason": "再取消"})
-    assert locs(again) == [["body", "reason"]]
+    assert (locs(again), refused(again)[0]) == ([["body", "reason"]], "care.cancelled")
     freed = await operator.post(
         "/api/care/bookings",
         json={"resident_id": other, "service_id": near_meal.json()["id"], "starts_at": when["starts_at"]},
@@ -188,16 +202,19 @@ async def test_a_meal_every_weekday_booked_as_one_series_and_a_booking_moved(
         "/api/care/bookings", json={"resident_id": other, "service_id": service, "starts_at": wednesday.isoformat()}
     )
     assert taken.status_code == 201, taken.text
-    refused = await family.post("/api/care/bookings/series", json=series)
-    assert locs(refused) == [["body", "weekdays"]]
-    assert wednesday.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in refused.json()["detail"][0]["msg"]
+    not_all = await family.post("/api/care/bookings/series", json=series)
+    assert locs(not_all) == [["body", "weekdays"]]
+    assert wednesday.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in not_all.json()["detail"][0]["msg"]
+    assert refused(not_all) == ("care.full", {"starts_at": wednesday.astimezone(UTC).isoformat()})
     assert (await family.get(f"/api/care/residents/{mum}/bookings")).json() == []  # nothing half-written
 
     assert locs(await family.post("/api/care/bookings/series", json={**series, "weekdays": []})) == [
         ["body", "weekdays"]
     ]
     too_long = {**series, "until": (monday + timedelta(days=120)).isoformat()}
-    assert locs(await family.post("/api/care/bookings/series", json=too_long)) == [["body", "until"]]
+    too_long_refused = await family.post("/api/care/bookings/series", json=too_long)
+    assert locs(too_long_refused) == [["body", "until"]]
+    assert refused(too_long_refused) == ("care.series_too_long", {"days": 92})
 
     # Moved, with a reason, to the day before: the series now fits.
     moved = await operator.post(
@@ -237,6 +254,8 @@ async def test_a_meal_every_weekday_booked_as_one_series_and_a_booking_moved(
         json={"starts_at": visits[1]["starts_at"], "reason": "x"},
     )
     assert locs(clash) == [["body", "starts_at"]]
+    busy = {"starts_at": datetime.fromisoformat(visits[1]["starts_at"]).isoformat(), "booking_id": visits[1]["id"]}
+    assert refused(clash) == ("care.resident_busy", busy)
     no_reason = await family.post(
         f"/api/care/bookings/{visits[0]['id']}/move", json={"starts_at": visits[0]["starts_at"]}
     )

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput
+from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
 from homecare.backend.care import repository as repo
 from homecare.backend.care.models import (
     Booking,
@@ -32,6 +32,7 @@ from homecare.backend.zones import zone_or_service
 from homecare.storage.connections import Conn
 
 MAX_SERIES_DAYS: Final = 92
+_IN_THE_PAST: Final = Refusal("starts_at", "a booking starts in the future", "care.in_the_past")
 
 CHANNEL_OF: dict[Role, str] = {
     Role.FAMILY: "family",
@@ -66,9 +67,20 @@ async def add_service(conn: Conn, *, body: ServiceIn) -> Service:
                 subsidies=[(s.level, s.economic_status, s.yuan) for s in body.subsidies],
             )
     except psycopg.errors.ForeignKeyViolation as err:
-        raise InvalidCareInput([("station_id", f"station {body.station_id} does not exist")]) from err
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    "station_id",
+                    f"station {body.station_id} does not exist",
+                    "care.no_station",
+                    {"station_id": body.station_id},
+                )
+            ]
+        ) from err
     except psycopg.errors.UniqueViolation as err:
-        raise InvalidCareInput([("name", "the station already offers a service of this kind by this name")]) from err
+        raise InvalidCareInput(
+            [Refusal("name", "the station already offers a service of this kind by this name", "care.name_taken")]
+        ) from err
     [row] = await repo.services(conn, service_id=service_id)
     return _service(row)
 
@@ -84,7 +96,7 @@ async def _resident_facts(
     home = await repo.home(conn, resident_id=resident_id)
     standing = await repo.standing(conn, resident_id=resident_id)
     if home is None or standing is None:
-        raise InvalidCareInput([("resident_id", "the resident's home is not located yet")])
+        raise InvalidCareInput([Refusal("resident_id", "the resident's home is not located yet", "care.home_unknown")])
     return home, standing
 
 
@@ -132,10 +144,25 @@ async def booking_view(conn: Conn, row: dict[str, Any]) -> Booking:
 async def _bookable_service(conn: Conn, *, service_id: int, home: tuple[float, float]) -> dict[str, Any]:
     rows = await repo.services(conn, service_id=service_id)
     if not rows:
-        raise InvalidCareInput([("service_id", f"service {service_id} does not exist")])
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    "service_id", f"service {service_id} does not exist", "care.no_service", {"service_id": service_id}
+                )
+            ]
+        )
     service = rows[0]
     if haversine_km(*home, service["station_lat"], service["station_lon"]) > service["radius_km"]:
-        raise InvalidCareInput([("service_id", "the resident's home is outside the area this service covers")])
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    "service_id",
+                    "the resident's home is outside the area this service covers",
+                    "care.outside_area",
+                    {"radius_km": service["radius_km"]},
+                )
+            ]
+        )
     return service
 
 
@@ -156,13 +183,29 @@ async def _check_slot(
     )
     if other is not None:
         raise InvalidCareInput(
-            [(field, f"the resident is already booked at {starts_at:%Y-%m-%d %H:%M} UTC (booking {other})")]
+            [
+                Refusal(
+                    field,
+                    f"the resident is already booked at {starts_at:%Y-%m-%d %H:%M} UTC (booking {other})",
+                    "care.resident_busy",
+                    {"starts_at": starts_at.isoformat(), "booking_id": other},
+                )
+            ]
         )
     taken = await repo.taken_places(
         conn, service_id=service["id"], starts_at=starts_at, ends_at=ends_at, besides=besides
     )
     if taken >= service["capacity"]:
-        raise InvalidCareInput([(field, f"the service has no place left at {starts_at:%Y-%m-%d %H:%M} UTC")])
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    field,
+                    f"the service has no place left at {starts_at:%Y-%m-%d %H:%M} UTC",
+                    "care.full",
+                    {"starts_at": starts_at.isoformat()},
+                )
+            ]
+        )
     return ends_at
 
 
@@ -201,7 +244,7 @@ async def book(conn: Conn, *, actor: Actor, body: BookingIn, now: datetime) -> B
     """Book a service for a resident: the home must be in its area, a place free for the whole visit, and the
     resident not booked for anything else then. Price, subsidy and co-payment are fixed now."""
     if body.starts_at < now:
-        raise InvalidCareInput([("starts_at", "a booking starts in the future")])
+        raise InvalidCareInput([_IN_THE_PAST])
     async with conn.transaction():
         [booking_id] = await _book(conn, actor=actor, body=body, starts=[body.starts_at], field="starts_at", now=now)
         [row] = await repo.bookings(conn, booking_id=booking_id)
@@ -213,9 +256,18 @@ def series_starts(body: SeriesIn, zone: ZoneInfo) -> list[datetime]:
     time that a clock change skips or repeats taken as the zone gives it."""
     first = body.starts_at.astimezone(zone)
     if body.until < first.date():
-        raise InvalidCareInput([("until", "the series ends before it starts")])
+        raise InvalidCareInput([Refusal("until", "the series ends before it starts", "care.series_backwards")])
     if (body.until - first.date()).days > MAX_SERIES_DAYS:
-        raise InvalidCareInput([("until", f"a series runs for {MAX_SERIES_DAYS} days at most")])
+        raise InvalidCareInput(
+            [
+                Refusal(
+                    "until",
+                    f"a series runs for {MAX_SERIES_DAYS} days at most",
+                    "care.series_too_long",
+                    {"days": MAX_SERIES_DAYS},
+                )
+            ]
+        )
     days = (first.date() + timedelta(days=n) for n in range((body.until - first.date()).days + 1))
     return [datetime.combine(day, first.time(), zone).astimezone(UTC) for day in days if day.weekday() in body.weekdays]
 
@@ -224,12 +276,14 @@ async def book_series(conn: Conn, *, actor: Actor, body: SeriesIn, now: datetime
     """A recurring booking (a meal every weekday): every visit is checked as a one-off is, and either all are
     booked, as one series, or none (the first that cannot be is named)."""
     if body.starts_at < now:
-        raise InvalidCareInput([("starts_at", "a booking starts in the future")])
+        raise InvalidCareInput([_IN_THE_PAST])
     async with conn.transaction():
         zone = zone_or_service(await repo.resident_timezone(conn, resident_id=body.resident_id))
         starts = series_starts(body, zone)
         if not starts:
-            raise InvalidCareInput([("weekdays", "none of these weekdays falls between the start and until")])
+            raise InvalidCareInput(
+                [Refusal("weekdays", "none of these weekdays falls between the start and until", "care.no_days")]
+            )
         ids = await _book(conn, actor=actor, body=body, starts=starts, field="weekdays", now=now)
         await repo.join_series(conn, booking_ids=ids)
         return [await booking_view(conn, row) for row in await repo.bookings(conn, series_id=min(ids))]
@@ -238,11 +292,11 @@ async def book_series(conn: Conn, *, actor: Actor, body: SeriesIn, now: datetime
 async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: datetime) -> Booking:
     """Move a live booking to another time (checked as a new one is, itself aside), keeping the reason."""
     if body.starts_at < now:
-        raise InvalidCareInput([("starts_at", "a booking starts in the future")])
+        raise InvalidCareInput([_IN_THE_PAST])
     async with conn.transaction():
         row = await booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.move")
         if row["status"] != "booked":
-            raise InvalidCareInput([("starts_at", "a cancelled booking cannot be moved")])
+            raise InvalidCareInput([Refusal("starts_at", "a cancelled booking cannot be moved", "care.cancelled")])
         [service] = await repo.services(conn, service_id=row["service_id"])
         await repo.lock_bookings(conn, service_id=row["service_id"], resident_id=row["resident_id"])
         ends_at = await _check_slot(
@@ -289,7 +343,7 @@ async def cancel(conn: Conn, *, actor: Actor, booking_id: int, reason: str, now:
     async with conn.transaction():
         row = await booking_in_scope(conn, actor=actor, booking_id=booking_id, action="care.booking.cancel")
         if row["status"] != "booked":
-            raise InvalidCareInput([("reason", "the booking is already cancelled")])
+            raise InvalidCareInput([Refusal("reason", "the booking is already cancelled", "care.cancelled")])
         await repo.cancel_booking(conn, booking_id=booking_id, actor=actor.name, reason=reason, now=now)
         [row] = await repo.bookings(conn, booking_id=booking_id)
         return await booking_view(conn, row)

@@ -3,6 +3,7 @@
 import { api, el, formatTime, refusal, startPage, t, toast } from "./common.js";
 import { label } from "./labels.js";
 import "./carer/strings.js";
+import "./care/refusals.js";
 import { openFromHash, residentCard } from "./visits/card.js";
 
 const clockTime = (iso) => formatTime(iso, { date: false, seconds: false });

@@ -4,6 +4,7 @@
 import { api, el, formatTime, lang, me, refusal, t, toast } from "../common.js";
 import { label } from "../labels.js";
 import { localDate, localInstant, localTime } from "./charts.js";
+import "../care/refusals.js";
 
 const DAY = 24 * 3600e3;
 const RECENT = 14 * DAY; // visits done this long ago are still there to rate

@@ -84,8 +84,6 @@ addStrings({
     "fs.complain": "投诉", "fs.category": "投诉原因", "fs.complaintText": "具体情况（必填）",
     "fs.complainConfirm": "提交投诉", "fs.complained": "投诉已提交，服务站会跟进",
     "fs.complaints": "已投诉：{list}",
-    "refusal.care.not_checked_out": "服务人员签退后才能评价", "refusal.care.rated_by_family": "您已经评价过这次服务",
-    "refusal.care.not_begun": "服务还没开始，可以改时间或取消预约",
   },
   en: {
     "title.family": "Family",
@@ -180,8 +178,5 @@ addStrings({
     "fs.complain": "Complain", "fs.category": "What went wrong", "fs.complaintText": "What happened (required)",
     "fs.complainConfirm": "Send the complaint", "fs.complained": "Complaint sent; the station will follow it up",
     "fs.complaints": "Complained: {list}",
-    "refusal.care.not_checked_out": "A visit is rated once the carer has checked out",
-    "refusal.care.rated_by_family": "You have already rated this visit",
-    "refusal.care.not_begun": "The visit has not begun: change its time or cancel it instead",
   },
 });
