@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 MEMBERS := firmware-contracts storage gateway backend device-sim launcher
 MANIFESTS := pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
 
-.PHONY: install system-packages run test lint format check bench bench-ingest bench-connections capacity bench-alarms bench-console bench-calls bench-vitals bench-falls drills generate clean
+.PHONY: install system-packages run test lint format check bench bench-ingest bench-connections bench-dynsec capacity bench-alarms bench-console bench-calls bench-vitals bench-falls drills generate clean
 
 install: $(VENV)/.installed
 
@@ -57,13 +57,16 @@ generate: install
 	$(BIN)/python -m homecare.contracts.generate
 
 # The capacity plan last: it is computed from the others' results.
-bench: bench-ingest bench-connections bench-alarms bench-console bench-calls bench-vitals bench-falls capacity
+bench: bench-ingest bench-connections bench-dynsec bench-alarms bench-console bench-calls bench-vitals bench-falls capacity
 
 bench-ingest: install system-packages
 	$(BIN)/python -m bench.ingest
 
 bench-connections: install system-packages
 	$(BIN)/python -m bench.connections
+
+bench-dynsec: install system-packages
+	$(BIN)/python -m bench.dynsec
 
 # docs/capacity.md from bench/results/ (options: python -m bench.capacity --help).
 capacity: install

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,15 +169,19 @@ class DynsecBroker:
 
 
 @contextmanager
-def dynsec_mosquitto(workdir: Path) -> Iterator[DynsecBroker]:
+def dynsec_mosquitto(
+    workdir: Path, before_start: Callable[[Path], object] = lambda plugin_file: None
+) -> Iterator[DynsecBroker]:
     """Debian's Mosquitto with the dynamic-security plugin, as deploy/README.md says to set it up: the plugin's file
-    made by `mosquitto_ctrl dynsec init` with an admin account, no device in it yet."""
+    made by `mosquitto_ctrl dynsec init` with an admin account, no device in it yet (`before_start` may change the
+    file before the broker reads it)."""
     dynsec_file, admin_password = workdir / "dynamic-security.json", secrets.token_urlsafe(16)
     subprocess.run(
         ["mosquitto_ctrl", "dynsec", "init", str(dynsec_file), "homecare-admin", admin_password],
         check=True,
         capture_output=True,
     )
+    before_start(dynsec_file)
     paths = {"/var/lib/mosquitto/dynamic-security.json": dynsec_file}
     with _from_deploy(workdir, "mosquitto-dynsec.conf", paths) as started:
         admin_url = started.devices_url.replace("mqtt://", f"mqtt://homecare-admin:{admin_password}@")

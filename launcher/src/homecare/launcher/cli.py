@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from homecare.backend.accounts.cli import app as users_app
 from homecare.backend.detection.falls.cli import app as falls_app
 from homecare.backend.detection.replay.cli import app as vitals_app
+from homecare.backend.enrolment.cli import app as devices_app
 from homecare.backend.settings import Settings
 from homecare.gateway.settings import GatewaySettings
 from homecare.launcher.errors import explain
@@ -27,6 +28,7 @@ app = typer.Typer(help="homecare: home-based elderly care platform.", no_args_is
 app.add_typer(falls_app, name="falls")
 app.add_typer(vitals_app, name="vitals")
 app.add_typer(users_app, name="users")
+app.add_typer(devices_app, name="devices")
 app.add_typer(sim_app, name="sim", help="Simulated devices: a neighbourhood, scenarios, a load fleet.")
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -15,14 +17,16 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from homecare.backend.enrolment import BrokerAccountsFailed
+from homecare.backend.enrolment.mosquitto_passwords import replace_whole, split_hash
 from homecare.contracts.topics import ALL_VERSIONS_ROOT, Channel, topic
 
 CONTROL_TOPIC: Final = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC: Final = f"{CONTROL_TOPIC}/response"
 ROLE_PREFIX: Final = "homecare-device-"
 # Commands per control message: the broker answers each message whole, after hashing each password and saving its
-# whole file once per command (tens of ms each with a thousand devices), so a large import goes in small parts and
-# the timeout is for each part's answer.
+# whole file once per command (Mosquitto 2.0.11: 50 commands in one message opened the file 50 times under strace;
+# tens of ms each with a thousand devices, whatever the batching: `python -m bench.dynsec`), so a large import goes
+# in small parts and the timeout is for each part's answer.
 COMMANDS_PER_MESSAGE: Final = 20
 EXISTS: Final = ("createClient", "Client already exists")  # a new secret for an enrolled device: set its password
 # Answers that leave the broker as asked: a role kept from an earlier enrolment, a device already gone.
@@ -57,6 +61,7 @@ class DynamicSecurity:
 
     urls: tuple[str, ...]
     timeout: float = 10.0
+    per_message: int = COMMANDS_PER_MESSAGE
 
     def apply(self, changes: Mapping[str, str | None]) -> None:
         """Create or update each device's client bound to its own client id and role (None: delete both, which
@@ -79,14 +84,14 @@ class DynamicSecurity:
         for url in self.urls:
             node = urlsplit(url).netloc.rsplit("@", 1)[-1]
             try:
-                answers = _control(url, first, self.timeout)
+                answers = _control(url, first, self.timeout, self.per_message)
                 # A device given a new secret exists already: its password changes, its binding and role stay.
                 again = [
                     {"command": "setClientPassword", "username": command["username"], "password": command["password"]}
                     for command, error in zip(first, answers, strict=True)
                     if (command["command"], error) == EXISTS
                 ]
-                answers += _control(url, again, self.timeout) if again else []
+                answers += _control(url, again, self.timeout, self.per_message) if again else []
             except (OSError, ValueError) as err:
                 raise BrokerAccountsFailed(f"the broker {node} was not told: {err}") from err
             errors = [
@@ -98,7 +103,31 @@ class DynamicSecurity:
                 raise BrokerAccountsFailed(f"the broker {node} refused: {'; '.join(errors)}")
 
 
-def _control(url: str, commands: list[dict[str, Any]], timeout: float) -> list[str | None]:
+def add_to_plugin_file(plugin_file: Path, hashes: Mapping[str, str]) -> None:
+    """Write each device (uid → its ``mosquitto_hash``) into the plugin's file as enrolment makes it (a client
+    bound to its uid with a role of its own), keeping its secret: the control API takes only plain passwords, but
+    the file holds the same PBKDF2-SHA512 hash, salt and iterations as the password file. The plugin reads its file
+    only when the broker starts and rewrites it on every change: stop every node that uses the file first."""
+    plugin = json.loads(plugin_file.read_text())
+    clients = {client["username"]: client for client in plugin.get("clients", [])}
+    roles = {role["rolename"]: role for role in plugin.get("roles", [])}
+    for uid, hashed in hashes.items():
+        iterations, salt, key = split_hash(hashed)
+        clients[uid] = {
+            "username": uid,
+            "clientid": uid,
+            "password": key,
+            "salt": salt,
+            "iterations": iterations,
+            "roles": [{"rolename": ROLE_PREFIX + uid}],
+        }
+        role = device_role(uid)
+        roles[role["rolename"]] = {"rolename": role["rolename"], "acls": role["acls"]}
+    plugin["clients"], plugin["roles"] = list(clients.values()), list(roles.values())
+    replace_whole(plugin_file, json.dumps(plugin, indent=1, ensure_ascii=False), os.stat(plugin_file).st_mode & 0o777)
+
+
+def _control(url: str, commands: list[dict[str, Any]], timeout: float, per_message: int) -> list[str | None]:
     """Send the commands (QoS 1) and wait for their answers, `timeout` for each message's: each one's error, or
     None."""
     parts = urlsplit(url)
@@ -139,8 +168,8 @@ def _control(url: str, commands: list[dict[str, Any]], timeout: float) -> list[s
                 raise TimeoutError(f"no answer to {step} within {timeout} s")
             if refusal:
                 raise ConnectionRefusedError(refusal[0])
-        for start in range(0, len(sent), COMMANDS_PER_MESSAGE):
-            client.publish(CONTROL_TOPIC, json.dumps({"commands": sent[start : start + COMMANDS_PER_MESSAGE]}), qos=1)
+        for start in range(0, len(sent), per_message):
+            client.publish(CONTROL_TOPIC, json.dumps({"commands": sent[start : start + per_message]}), qos=1)
         while len(answers) < len(sent):
             answered.clear()
             if len(answers) < len(sent) and not answered.wait(timeout):

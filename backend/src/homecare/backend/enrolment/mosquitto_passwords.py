@@ -37,6 +37,15 @@ def mosquitto_hash(secret: str, salt: bytes | None = None) -> str:
     return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
 
 
+def split_hash(hashed: str) -> tuple[int, str, str]:
+    """A ``mosquitto_hash`` taken apart: its iterations, salt and key (base64, as the dynamic-security plugin's
+    file holds them); ValueError for another format (Mosquitto 1.x's ``$6$``)."""
+    parts = hashed.split("$")
+    if len(parts) != 5 or parts[:2] != ["", "7"]:
+        raise ValueError(f"not a mosquitto_passwd 2 ($7$) hash: {hashed[:4]}…")
+    return int(parts[2]), parts[3], parts[4]
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordFile:
     """The broker's password file; ``apply`` is blocking (run it in a thread)."""
@@ -52,6 +61,13 @@ class PasswordFile:
         except (OSError, ValueError) as err:
             raise BrokerAccountsFailed(f"the broker's password file {self.path} was not updated: {err}") from err
 
+    def hashes(self) -> dict[str, str]:
+        """Each user's password hash as the file holds it (none when there is no file yet)."""
+        if not self.path.exists():
+            return {}
+        pairs = (line.split(":", 1) for line in self.path.read_text().splitlines() if line.strip())
+        return {user: hashed for user, hashed in pairs}
+
     @property
     def acl_path(self) -> Path:
         """The devices' ACL, written beside the password file with the same users."""
@@ -61,25 +77,20 @@ class PasswordFile:
         # A lock beside the file: two API workers changing devices at once must not lose each other's lines.
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            kept = []
-            if self.path.exists():
-                for line in self.path.read_text().splitlines():
-                    user = line.split(":", 1)[0]
-                    if line.strip() and user not in changes:
-                        kept.append(line)
+            kept = [f"{user}:{hashed}" for user, hashed in self.hashes().items() if user not in changes]
             kept += [f"{user}:{mosquitto_hash(secret)}" for user, secret in changes.items() if secret is not None]
             mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o640
-            _replace(self.path, "".join(f"{line}\n" for line in kept), mode)
+            replace_whole(self.path, "".join(f"{line}\n" for line in kept), mode)
             users = sorted(line.split(":", 1)[0] for line in kept)
             reads = "".join(f"user {user}\ntopic read homecare/v1/dev/{user}/cmd\n" for user in users)
-            _replace(self.acl_path, DEVICE_ACL_RULES + reads, mode)
+            replace_whole(self.acl_path, DEVICE_ACL_RULES + reads, mode)
 
     def _reload(self) -> None:
         if self.pid_file is not None:
             os.kill(int(self.pid_file.read_text().strip()), signal.SIGHUP)
 
 
-def _replace(path: Path, text: str, mode: int) -> None:
+def replace_whole(path: Path, text: str, mode: int) -> None:
     """Write the file whole under a temporary name, then rename it: the broker never reads a half-written file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
