@@ -239,10 +239,7 @@ async def test_maintenance_runs_in_one_process_at_a_time(database_url: str) -> N
         assert report.rollups is not None
 
 
-async def test_housekeeping_deletes_expired_heartbeats_dead_letters_and_unlinked_pipeline_records(db: Conn) -> None:
-    fleet = await make_fleet(db)
-    device = next(iter(fleet.devices))
-    now = await db_now(db)
+async def _incident(db: Conn, now: datetime) -> int:
     resident = await (await db.execute("INSERT INTO residents (display_name) VALUES ('r') RETURNING id")).fetchone()
     assert resident is not None
     incident = await (
@@ -253,9 +250,53 @@ async def test_housekeeping_deletes_expired_heartbeats_dead_letters_and_unlinked
         )
     ).fetchone()
     assert incident is not None
+    return int(incident[0])
+
+
+async def test_housekeeping_deletes_delivered_notifications_after_the_retention_with_their_attempts(db: Conn) -> None:
+    now = await db_now(db)
+    incident = await _incident(db, now)
+    # Delivered 40 days ago (past keeping), delivered yesterday, failed 40 days ago, still waiting from 40 days ago.
+    outbox = {}
+    for name, status, age_days in (
+        ("old", "sent", 40),
+        ("recent", "sent", 1),
+        ("failed", "failed", 40),
+        ("due", "pending", 40),
+    ):
+        at = now - timedelta(days=age_days)
+        row = await (
+            await db.execute(
+                "INSERT INTO notification_outbox (incident_id, audience, channel, recipient, reason, subject, body, "
+                "payload, status, attempts, created_at, next_attempt_at, sent_at, failed_at) VALUES (%s, 'staff', "
+                "'email', 'duty@example.org', 'opened', 's', 'b', '{}', %s, 1, %s, %s, %s, %s) RETURNING id",
+                (incident, status, at, at, at if status == "sent" else None, at if status == "failed" else None),
+            )
+        ).fetchone()
+        assert row is not None
+        outbox[name] = row[0]
+        await db.execute(
+            "INSERT INTO notification_attempts (outbox_id, attempt, started_at, finished_at, ok) "
+            "VALUES (%s, 1, %s, %s, %s)",
+            (row[0], at, at, status == "sent"),
+        )
+    report = await maintain_once(db, settings=settings(raw_retention_days=30))
+    assert report is not None
+    assert report.rows_deleted["notification_outbox"] == 1
+    kept = await (await db.execute("SELECT id FROM notification_outbox ORDER BY id")).fetchall()
+    assert kept == [(outbox["recent"],), (outbox["failed"],), (outbox["due"],)]
+    attempts = await (await db.execute("SELECT outbox_id FROM notification_attempts ORDER BY outbox_id")).fetchall()
+    assert attempts == kept
+
+
+async def test_housekeeping_deletes_expired_heartbeats_dead_letters_and_unlinked_pipeline_records(db: Conn) -> None:
+    fleet = await make_fleet(db)
+    device = next(iter(fleet.devices))
+    now = await db_now(db)
+    incident = await _incident(db, now)
     # The pipeline's record of three events: an old one that changed nothing, an old one that opened the incident,
     # a recent one that changed nothing. Only the first is past keeping.
-    for item_id, age_days, incident_id in ((1, 40, None), (2, 40, incident[0]), (3, 1, None)):
+    for item_id, age_days, incident_id in ((1, 40, None), (2, 40, incident), (3, 1, None)):
         await db.execute(
             "INSERT INTO pipeline_processed (source, item_id, incident_id, outcome, processed_at) "
             "VALUES ('event', %s, %s, 'informational', %s)",

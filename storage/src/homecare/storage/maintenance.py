@@ -30,13 +30,15 @@ _EVERY_ROW: Final = sql.SQL("true")
 # (table, time column, which rows) deleted row-wise after raw_retention_days.
 # Kept for raw_retention_days: device health, refused messages, sign-in attempts, sessions after they expired, and
 # the alarm pipeline's record of events that opened or changed no incident (one row per device event: the bulk of
-# its growth; a row naming an incident stays as the link from the event to it).
+# its growth; a row naming an incident stays as the link from the event to it), and notifications delivered (with
+# their attempts; one that failed or waits stays for someone to look at).
 _RETAINED_ROWS: Final = (
     ("heartbeats", "ts", _EVERY_ROW),
     ("dead_letters", "received_at", _EVERY_ROW),
     ("login_attempts", "at", _EVERY_ROW),
     ("sessions", "expires_at", _EVERY_ROW),
     ("pipeline_processed", "processed_at", sql.SQL("incident_id IS NULL")),
+    ("notification_outbox", "sent_at", sql.SQL("status = 'sent'")),
 )
 
 
