@@ -9,12 +9,15 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import SignIn, screenshot
 from tests.support.world import World
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def seed_figures(database_url: str, world: World) -> None:
@@ -233,6 +236,73 @@ async def test_a_supervisor_sees_the_dashboard_only(sign_in: SignIn, world: Worl
     await page.goto("/admin#residents")
     await expect(page.locator("#panel-dashboard")).to_be_visible()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_supervisor_reads_medication_adherence_per_station_and_resident(
+    sign_in: SignIn, world: World, database_url: str
+) -> None:
+    """Three residents of one station took 4, 1 and 3 of their last 4 doses; one without a station took none of 2."""
+    now = datetime.now(UTC)
+    taken = {0: 4, 1: 1, 2: 3, 3: 0}
+    due = {0: 4, 1: 4, 2: 4, 3: 2}
+    residents = world.resident_ids[:4]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE residents SET station_id = %s WHERE id = ANY(%s)", (world.station_ids[0], residents[:3])
+        )
+        await conn.execute("UPDATE residents SET station_id = NULL WHERE id = %s", (residents[3],))
+        for n, resident in enumerate(residents):
+            made = await (
+                await conn.execute(
+                    "INSERT INTO medication_schedules (resident_id, medicine, dose, times, starts_on, created_by, "
+                    "stopped_at) VALUES (%s, 'Amlodipine', '5 mg', '{08:00}', '2026-01-01', 'test', now()) "
+                    "RETURNING id",
+                    (resident,),
+                )
+            ).fetchone()
+            assert made is not None
+            for day in range(due[n]):
+                at = now - timedelta(days=day + 1)
+                await conn.execute(
+                    "INSERT INTO medication_doses (schedule_id, resident_id, due_at, confirmed_at, confirmed_by) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (made[0], resident, at, at if day < taken[n] else None, "home_unit" if day < taken[n] else None),
+                )
+        names = dict(await (await conn.execute("SELECT id, display_name FROM residents")).fetchall())
+        (station,) = await (
+            await conn.execute("SELECT name FROM stations WHERE id = %s", (world.station_ids[0],))
+        ).fetchone() or ("",)
+
+    page = await sign_in("supervisor", lang="en")
+    await page.goto("/admin")
+    await expect(page.locator("#fig-adherence .figure-value")).to_have_text("57.1 %")  # 8 of 14
+    await expect(page.locator("#fig-adherence")).to_contain_text("8 of 14 doses due to 4 residents confirmed taken")
+    rows = page.locator("#adherence-table tbody tr")
+    await expect(rows).to_have_count(6)
+    cells = [[c.strip() for c in await row.locator("td").all_inner_texts()] for row in await rows.all()]
+    r = residents
+    assert cells == [
+        [station, "Whole station", "8 of 12", "66.7 %"],
+        ["", names[r[1]], "1 of 4", "25.0 %"],  # the lowest first: whom to call
+        ["", names[r[2]], "3 of 4", "75.0 %"],
+        ["", names[r[0]], "4 of 4", "100.0 %"],
+        ["(none)", "Whole station", "0 of 2", "0.0 %"],
+        ["", names[r[3]], "0 of 2", "0.0 %"],
+    ]
+    # A period before any dose was due says so.
+    await page.fill("#dash-start", (now - timedelta(days=60)).astimezone(SHANGHAI).date().isoformat())
+    await page.fill("#dash-end", (now - timedelta(days=40)).astimezone(SHANGHAI).date().isoformat())
+    await page.click("#dash-apply")
+    await expect(page.locator("#adherence-table")).to_have_text("No dose was due in the period.")
+    await expect(page.locator("#fig-adherence .figure-value")).to_have_text("—")
+
+    admin = await sign_in("admin")
+    await expect(admin.locator("#fig-adherence")).to_contain_text("用药依从率")
+    await expect(admin.locator("#adherence-table tbody tr").first).to_contain_text("全站合计")
+    await admin.locator("#adherence-table").scroll_into_view_if_needed()
+    await screenshot(admin, "admin-adherence")
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert admin.errors == []  # type: ignore[attr-defined]
 
 
 async def test_every_tab_speaks_english_and_staff_and_devices_are_managed(sign_in: SignIn, world: World) -> None:

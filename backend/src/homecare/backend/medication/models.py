@@ -84,6 +84,8 @@ class Adherence(_Model):
 
     resident_id: int
     display_name: str
+    station_id: int | None = Field(default=None, description="The resident's community station, if any.")
+    station_name: str | None = None
     since: datetime
     until: datetime
     due: int

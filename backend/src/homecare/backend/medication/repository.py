@@ -176,16 +176,19 @@ async def doses(conn: Conn, *, resident_id: int, since: datetime, missed_before:
 async def adherence(
     conn: Conn, *, resident_id: int | None, since: datetime, until: datetime, window: timedelta
 ) -> list[dict[str, Any]]:
-    """Per resident with a dose due in [since, until): doses due (confirmed, or past their window) and confirmed."""
+    """Per resident with a dose due in [since, until): their station, doses due (confirmed, or past their window)
+    and confirmed."""
     return await _rows(
         conn,
         """
-        SELECT r.id AS resident_id, r.display_name, count(*) AS due, count(m.confirmed_at) AS confirmed
+        SELECT r.id AS resident_id, r.display_name, s.id AS station_id, s.name AS station_name, count(*) AS due,
+               count(m.confirmed_at) AS confirmed
         FROM medication_doses m JOIN residents r ON r.id = m.resident_id
+        LEFT JOIN stations s ON s.id = r.station_id
         WHERE m.due_at >= %(since)s AND m.due_at < %(until)s
           AND (m.confirmed_at IS NOT NULL OR m.due_at <= %(until)s - %(window)s)
           AND (%(resident)s::int IS NULL OR m.resident_id = %(resident)s::int)
-        GROUP BY r.id ORDER BY r.id
+        GROUP BY r.id, s.id ORDER BY r.id
         """,
         {"since": since, "until": until, "window": window, "resident": resident_id},
     )

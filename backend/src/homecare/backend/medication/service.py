@@ -125,6 +125,8 @@ def _adherence(row: dict[str, Any], *, since: datetime, until: datetime) -> Adhe
     return Adherence(
         resident_id=row["resident_id"],
         display_name=row["display_name"],
+        station_id=row["station_id"],
+        station_name=row["station_name"],
         since=since,
         until=until,
         due=due,

@@ -1,6 +1,6 @@
 // The dashboard: the plan's figures (answering within 60 s / 180 s, the escalation policy's targets; time to
-// acknowledge and to on-scene; homes outside the 15-minute circle; welfare visits) as numbers and SVG charts, with
-// CSV downloads, for a chosen period.
+// acknowledge and to on-scene; homes outside the 15-minute circle; welfare visits; medication adherence per station
+// and resident) as numbers and SVG charts, with CSV downloads, for a chosen period.
 import { api, el, formatTime, t, zone } from "../common.js";
 import { barChart, lineChart } from "./charts.js";
 import { field, input, section, table } from "./ui.js";
@@ -17,6 +17,36 @@ function addDays(day, n) {
   const d = new Date(`${day}T12:00:00Z`);
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
+}
+
+/** The instant a local day starts in a time zone (ISO, UTC). */
+function dayStart(day, tz) {
+  const noonUtc = new Date(`${day}T12:00:00Z`);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(noonUtc).map((p) => [p.type, p.value]));
+  const shown = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  const offset = shown - noonUtc.getTime();
+  return new Date(Date.parse(`${day}T00:00:00Z`) - offset).toISOString();
+}
+
+/** Per station (by name, residents without one last): a total line, then its residents, lowest adherence first. */
+function adherenceLines(figures) {
+  const stations = new Map();
+  for (const f of figures) {
+    const key = f.station_id ?? 0;
+    if (!stations.has(key)) stations.set(key, { name: f.station_name, residents: [] });
+    stations.get(key).residents.push(f);
+  }
+  const share = (due, confirmed) => (due ? confirmed / due : null);
+  return [...stations.values()]
+    .sort((a, b) => (a.name === null) - (b.name === null) || (a.name || "").localeCompare(b.name || ""))
+    .flatMap((s) => {
+      const due = s.residents.reduce((n, f) => n + f.due, 0);
+      const confirmed = s.residents.reduce((n, f) => n + f.confirmed, 0);
+      const residents = [...s.residents].sort((a, b) => (a.share ?? 2) - (b.share ?? 2));
+      return [{ total: true, station_name: s.name, due, confirmed, share: share(due, confirmed) }, ...residents];
+    });
 }
 
 function lastDay(month) {
@@ -77,7 +107,9 @@ export async function dashboard(panel) {
     const tz = zone();
     const range = { start: state.start, end: state.end, tz };
     const months = monthsBack(state.month, TREND_MONTHS);
-    const [times, coverage, devices, welfare, stations, trend, checks, quality] = await Promise.all([
+    const adherencePeriod = { since: dayStart(state.start, tz),
+      until: new Date(Math.min(Date.parse(dayStart(addDays(state.end, 1), tz)), Date.now())).toISOString() };
+    const [times, coverage, devices, welfare, stations, trend, checks, quality, adherence] = await Promise.all([
       api(`reports/response-times?${new URLSearchParams(range)}`),
       api("stations/coverage"),
       api(`reports/coverage?${new URLSearchParams({ tz })}`),
@@ -92,6 +124,7 @@ export async function dashboard(panel) {
       })),
       api(`reports/health-management?${new URLSearchParams(range)}`),
       api(`reports/service-quality?${new URLSearchParams({ month: state.month, tz })}`),
+      api(`medication/adherence?${new URLSearchParams(adherencePeriod)}`),
     ]).catch((err) => {
       body.replaceChildren(el("p", { class: "form-error", role: "alert" }, t("error.generic", { detail: err.message })));
       return [];
@@ -108,6 +141,8 @@ export async function dashboard(panel) {
     const explain = t("adm.dash.ackExplain", { share: shareOf(ack.target_within_60s), s: answer.s,
       limitShare: shareOf(ack.target_within_180s), limitS: limit.s });
 
+    const dosesDue = adherence.reduce((n, f) => n + f.due, 0);
+    const dosesTaken = adherence.reduce((n, f) => n + f.confirmed, 0);
     const figures = el("div", { class: "figures" },
       figure("fig-alarms", t("adm.dash.alarms"), String(ack.counted),
         { note: t("adm.dash.alarmsNote", { alarms: ack.alarms, withdrawn: ack.withdrawn, ...answer }) }),
@@ -128,6 +163,8 @@ export async function dashboard(panel) {
       figure("fig-health", t("adm.dash.health"), pct(checks.rate),
         { good: checks.meets_target, note: t("adm.dash.healthNote", { checked: checks.checked,
           residents: checks.residents, target: pct(checks.target) }) }),
+      figure("fig-adherence", t("adm.dash.adherence"), pct(dosesDue ? dosesTaken / dosesDue : null),
+        { note: t("adm.dash.adherenceNote", { confirmed: dosesTaken, due: dosesDue, residents: adherence.length }) }),
       figure("fig-devices", t("adm.dash.devicesOnline"), pct(devices.share_covered),
         { note: t("adm.dash.devicesNote", { covered: devices.covered, enrolled: devices.enrolled,
           online: devices.online_now }) }));
@@ -195,6 +232,12 @@ export async function dashboard(panel) {
           : t("adm.dash.ratingAvg", { avg: f.rating_avg.toFixed(1), n: f.ratings }))],
         [t("adm.dash.complaints"), (f) => String(f.complaints)],
       ], quality.lines, { id: "service-table", empty: t("adm.dash.noService") })),
+      section(t("adm.dash.adherenceTable"), el("p", { class: "muted" }, t("adm.dash.adherenceExplain")), table([
+        [t("adm.res.station"), (f) => (f.total ? el("strong", {}, f.station_name || t("adm.res.noStation")) : "")],
+        [t("adm.res.name"), (f) => (f.total ? el("strong", {}, t("adm.dash.allResidents")) : f.display_name)],
+        [t("adm.dash.dosesTaken"), (f) => t("adm.dash.dosesOf", { confirmed: f.confirmed, due: f.due })],
+        [t("adm.dash.adherence"), (f) => (f.total ? el("strong", {}, pct(f.share)) : pct(f.share))],
+      ], adherenceLines(adherence), { id: "adherence-table", empty: t("adm.dash.noDoses") })),
       section(t("adm.dash.downloads"), downloads),
       section(t("adm.dash.outsideList"), table([
         [t("adm.res.name"), (h) => h.display_name],
