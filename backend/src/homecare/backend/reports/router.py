@@ -3,14 +3,12 @@ with BOM)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from homecare.backend.accounts.models import Actor
 from homecare.backend.deps import ConnDep, ManagerActor, SettingsDep
-from homecare.backend.incidents.policy import AnswerTargets
 from homecare.backend.incidents.router import AlarmsDep, AnswerTargetsDep
 from homecare.backend.inputs import Day, Text
 from homecare.backend.reports import export, service
@@ -38,6 +36,7 @@ CSV_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
 
 
 def _csv(body: bytes, filename: str) -> Response:
+    """A report's rows as the CSV download of that report (the JSON route answers the report itself)."""
     return Response(
         content=body,
         media_type="text/csv; charset=utf-8",
@@ -46,16 +45,6 @@ def _csv(body: bytes, filename: str) -> Response:
 
 
 async def _response_times(
-    actor: str, conn: ConnDep, start: date | None, end: date | None, tz: str, targets: AnswerTargets
-) -> ResponseTimes:
-    return await service.response_times(conn, actor=actor, start=start, end=end, timezone=tz, targets=targets)
-
-
-@router.get(
-    "/response-times",
-    summary="Time to acknowledge (median, p90, share within 60 s / 180 s, every breach) and to on-scene",
-)
-async def get_response_times(
     actor: ManagerActor,
     conn: ConnDep,
     settings: SettingsDep,
@@ -64,7 +53,20 @@ async def get_response_times(
     end: EndDate = None,
     tz: TimeZone = None,
 ) -> ResponseTimes:
-    return await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
+    return await service.response_times(
+        conn, actor=actor.name, start=start, end=end, timezone=tz or settings.timezone, targets=targets
+    )
+
+
+ResponseTimesReport = Annotated[ResponseTimes, Depends(_response_times)]
+
+
+@router.get(
+    "/response-times",
+    summary="Time to acknowledge (median, p90, share within 60 s / 180 s, every breach) and to on-scene",
+)
+async def get_response_times(report: ResponseTimesReport) -> ResponseTimes:
+    return report
 
 
 def _span(report: ResponseTimes) -> str:
@@ -77,16 +79,7 @@ def _span(report: ResponseTimes) -> str:
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_breaches_csv(
-    actor: ManagerActor,
-    conn: ConnDep,
-    settings: SettingsDep,
-    targets: AnswerTargetsDep,
-    start: StartDate = None,
-    end: EndDate = None,
-    tz: TimeZone = None,
-) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
+async def get_breaches_csv(report: ResponseTimesReport) -> Response:
     return _csv(export.breaches_csv(report), f"acknowledge-breaches_{_span(report)}.csv")
 
 
@@ -96,16 +89,7 @@ async def get_breaches_csv(
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_operators_csv(
-    actor: ManagerActor,
-    conn: ConnDep,
-    settings: SettingsDep,
-    targets: AnswerTargetsDep,
-    start: StartDate = None,
-    end: EndDate = None,
-    tz: TimeZone = None,
-) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
+async def get_operators_csv(report: ResponseTimesReport) -> Response:
     return _csv(
         export.groups_csv(report.by_operator, key="operator"), f"response-times-by-operator_{_span(report)}.csv"
     )
@@ -117,26 +101,20 @@ async def get_operators_csv(
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_stations_csv(
-    actor: ManagerActor,
-    conn: ConnDep,
-    settings: SettingsDep,
-    targets: AnswerTargetsDep,
-    start: StartDate = None,
-    end: EndDate = None,
-    tz: TimeZone = None,
-) -> Response:
-    report = await _response_times(actor.name, conn, start, end, tz or settings.timezone, targets)
+async def get_stations_csv(report: ResponseTimesReport) -> Response:
     return _csv(export.groups_csv(report.by_station, key="station"), f"response-times-by-station_{_span(report)}.csv")
 
 
-async def _coverage(actor: str, conn: ConnDep, tz: str) -> Coverage:
-    return await service.coverage(conn, actor=actor, timezone=tz)
+async def _coverage(actor: ManagerActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Coverage:
+    return await service.coverage(conn, actor=actor.name, timezone=tz or settings.timezone)
+
+
+CoverageReport = Annotated[Coverage, Depends(_coverage)]
 
 
 @router.get("/coverage", summary="Share of enrolled residents whose devices were online in the last 24 h")
-async def get_coverage(actor: ManagerActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Coverage:
-    return await _coverage(actor.name, conn, tz or settings.timezone)
+async def get_coverage(report: CoverageReport) -> Coverage:
+    return report
 
 
 @router.get(
@@ -145,20 +123,22 @@ async def get_coverage(actor: ManagerActor, conn: ConnDep, settings: SettingsDep
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_coverage_csv(actor: ManagerActor, conn: ConnDep, settings: SettingsDep, tz: TimeZone = None) -> Response:
-    report = await _coverage(actor.name, conn, tz or settings.timezone)
+async def get_coverage_csv(report: CoverageReport) -> Response:
     return _csv(export.coverage_csv(report), f"coverage-gaps_{report.at.strftime('%Y-%m-%d_%H%M')}.csv")
 
 
-async def _welfare(actor: str, conn: ConnDep, month: str | None, tz: str) -> WelfareVisits:
-    return await service.welfare_visits(conn, actor=actor, month=month, timezone=tz)
+async def _welfare(
+    actor: ManagerActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
+) -> WelfareVisits:
+    return await service.welfare_visits(conn, actor=actor.name, month=month, timezone=tz or settings.timezone)
+
+
+WelfareReport = Annotated[WelfareVisits, Depends(_welfare)]
 
 
 @router.get("/welfare-visits", summary="Monthly welfare-visit rate of vulnerable residents, and who was not visited")
-async def get_welfare_visits(
-    actor: ManagerActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
-) -> WelfareVisits:
-    return await _welfare(actor.name, conn, month, tz or settings.timezone)
+async def get_welfare_visits(report: WelfareReport) -> WelfareVisits:
+    return report
 
 
 @router.get(
@@ -167,15 +147,17 @@ async def get_welfare_visits(
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_not_visited_csv(
-    actor: ManagerActor, conn: ConnDep, settings: SettingsDep, month: Month = None, tz: TimeZone = None
-) -> Response:
-    report = await _welfare(actor.name, conn, month, tz or settings.timezone)
+async def get_not_visited_csv(report: WelfareReport) -> Response:
     return _csv(export.not_visited_csv(report), f"welfare-not-visited_{report.month}.csv")
 
 
 async def _service_quality(
-    actor: Actor, conn: ConnDep, alarms: AlarmsDep, settings: SettingsDep, month: str | None, tz: str | None
+    actor: ManagerActor,
+    conn: ConnDep,
+    alarms: AlarmsDep,
+    settings: SettingsDep,
+    month: Month = None,
+    tz: TimeZone = None,
 ) -> ServiceQuality:
     return await service.service_quality(
         conn,
@@ -187,19 +169,15 @@ async def _service_quality(
     )
 
 
+ServiceQualityReport = Annotated[ServiceQuality, Depends(_service_quality)]
+
+
 @router.get(
     "/service-quality",
     summary="Home services in the month per providing station and carer: late, short and missed visits, on-time rate",
 )
-async def get_service_quality(
-    actor: ManagerActor,
-    conn: ConnDep,
-    alarms: AlarmsDep,
-    settings: SettingsDep,
-    month: Month = None,
-    tz: TimeZone = None,
-) -> ServiceQuality:
-    return await _service_quality(actor, conn, alarms, settings, month, tz)
+async def get_service_quality(report: ServiceQualityReport) -> ServiceQuality:
+    return report
 
 
 @router.get(
@@ -208,15 +186,7 @@ async def get_service_quality(
     response_class=Response,
     responses=CSV_RESPONSE,
 )
-async def get_service_quality_csv(
-    actor: ManagerActor,
-    conn: ConnDep,
-    alarms: AlarmsDep,
-    settings: SettingsDep,
-    month: Month = None,
-    tz: TimeZone = None,
-) -> Response:
-    report = await _service_quality(actor, conn, alarms, settings, month, tz)
+async def get_service_quality_csv(report: ServiceQualityReport) -> Response:
     return _csv(export.service_quality_csv(report), f"service-quality_{report.month}.csv")
 
 
