@@ -28,12 +28,13 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from homecare.backend.alarms.pipeline import ManualClock
 from homecare.backend.settings import Settings
 from homecare.sim.netloop import PahoBridge
 from homecare.storage.embedded import EmbeddedPostgres
 from homecare.storage.maintenance import prepare_database
 from homecare.storage.migrate import StorageMode
-from tests.support.backend import Backend, start_backend
+from tests.support.backend import Backend, serving
 from tests.support.brokers import amqtt_broker, mosquitto_broker
 from tests.support.timescale import PRELOAD, timescale_bin_dir
 from tests.support.world import Login, World, build_world, signed_in
@@ -218,12 +219,23 @@ async def world(database_url: str, tmp_path: Path) -> World:
 @pytest.fixture
 async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncIterator[Backend]:
     """The API (with its alarm pipeline) over the world, publishing to the in-process broker."""
-    running = await start_backend(database_url)
-    try:
+    async with serving(database_url) as running:
         yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The time the alarm pipeline's timers and detectors read, moved by the test alone (a module may override it to
+    start elsewhere)."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def clocked_backend(database_url: str, clock: ManualClock) -> AsyncIterator[Backend]:
+    """The API whose alarm pipeline runs on ``clock``: a module makes it its ``backend`` by asking for it after what
+    must be up first (the world, a broker, the gateway)."""
+    async with serving(database_url, clock) as running:
+        yield running
 
 
 @pytest.fixture

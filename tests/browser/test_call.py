@@ -18,7 +18,7 @@ from homecare.sim.netloop import PahoBridge
 from homecare.sim.voice import HomeUnitVoice
 from tests.browser.conftest import SignIn, screenshot
 from tests.support import homes
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend, serving
 from tests.support.waiting import eventually
 from tests.support.world import World
 
@@ -29,13 +29,8 @@ async def backend(
 ) -> AsyncIterator[Backend]:
     """Listening on every interface: the page is opened at 127.0.0.1 (a secure context, so the microphone may be
     used), while the media of the call runs over the machine's own address (Chromium and aioice skip loopback)."""
-    running = await start_backend(database_url, host="0.0.0.0", data_dir=tmp_path / "backend")
-    local = dataclasses.replace(running, url=running.url.replace("0.0.0.0", "127.0.0.1"))
-    try:
-        yield local
-    finally:
-        if not running.task.done():
-            await running.stop()
+    async with serving(database_url, host="0.0.0.0", data_dir=tmp_path / "backend") as running:
+        yield dataclasses.replace(running, url=running.url.replace("0.0.0.0", "127.0.0.1"))
 
 
 @pytest.fixture

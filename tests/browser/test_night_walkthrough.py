@@ -6,7 +6,6 @@ happened at each step — and every word the server wrote is in the page's langu
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -14,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
-from tests.support.backend import Backend, start_backend
+from tests.support.backend import Backend
 from tests.support.world import World
 
 PHONE = {"width": 390, "height": 844}
@@ -23,19 +22,9 @@ CHINESE = re.compile(r"[\u3400-\u9fff]")
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def backend(database_url: str, amqtt_url: str, world: World, clock: ManualClock) -> AsyncIterator[Backend]:
+def backend(amqtt_url: str, world: World, clocked_backend: Backend) -> Backend:
     """The API whose alarm pipeline runs on a clock the test moves: the station's 180 s run out at once."""
-    running = await start_backend(database_url, clock=clock)
-    try:
-        yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+    return clocked_backend
 
 
 async def stored_event(database_url: str, resident_id: int, device_kind: str, kind: str) -> None:

@@ -5,7 +5,6 @@ allowed sees where she is while the alarm is open."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -15,26 +14,16 @@ from playwright.async_api import expect
 
 from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend
 from tests.support.world import World
 
 M_PER_DEG = 111_195.0
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def backend(database_url: str, amqtt_url: str, world: World, clock: ManualClock) -> AsyncIterator[Backend]:
+def backend(amqtt_url: str, world: World, clocked_backend: Backend) -> Backend:
     """The API on a manual clock: the test says when the detectors run, instead of waiting for their 30 s."""
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+    return clocked_backend
 
 
 async def test_a_wandering_alarm_shows_her_track_on_the_incident_and_the_map(

@@ -29,7 +29,7 @@ from homecare.sim.device import SimDevice
 from homecare.sim.netloop import PahoBridge
 from homecare.sim.voice import ConsolePeer, HomeUnitVoice, tone_wav
 from tests.support import homes
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend, serving
 from tests.support.mqtt import TestClient
 from tests.support.network import own_address
 from tests.support.waiting import eventually
@@ -45,12 +45,8 @@ async def backend(
     # world before gateway: the gateway loads the enrolled devices when it starts.
     monkeypatch.setenv("HOMECARE_CALL_RECORD", "true")
     monkeypatch.setenv("HOMECARE_CALL_RING_TIMEOUT_S", "8")
-    running = await start_backend(database_url, host=own_address(), data_dir=tmp_path / "backend")
-    try:
+    async with serving(database_url, host=own_address(), data_dir=tmp_path / "backend") as running:
         yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
 
 
 @pytest.fixture

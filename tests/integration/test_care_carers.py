@@ -20,7 +20,7 @@ import pytest
 
 from homecare.backend.alarms.pipeline import ManualClock
 from homecare.gateway.service import Gateway
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
@@ -30,11 +30,6 @@ HOME = (31.2310, 121.4710)
 TASKS = ["送餐到桌", "检查冰箱", "清理餐具"]
 PASSWORD = "carer-password-1"
 amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
@@ -55,15 +50,8 @@ async def household(database_url: str) -> Household:
 
 
 @pytest.fixture
-async def backend(
-    database_url: str, broker_url: str, clock: ManualClock, household: Household, gateway: Gateway
-) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+def backend(broker_url: str, household: Household, gateway: Gateway, clocked_backend: Backend) -> Backend:
+    return clocked_backend
 
 
 @pytest.fixture

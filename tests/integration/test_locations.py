@@ -20,7 +20,7 @@ from homecare.backend.detection.signals import Cause, Signal, SignalKind
 from homecare.gateway.service import Gateway
 from homecare.storage.maintenance import MaintenanceReport, maintain_once
 from homecare.storage.settings import StorageSettings
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
@@ -169,18 +169,8 @@ async def test_a_time_window_makes_the_neighbourhood_unsafe_after_nine_and_a_coa
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def backend(database_url: str, world: World, clock: ManualClock) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+def backend(world: World, clocked_backend: Backend) -> Backend:
+    return clocked_backend
 
 
 @pytest.fixture

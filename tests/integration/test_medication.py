@@ -20,7 +20,7 @@ import pytest
 from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.codec import decode_command
 from homecare.gateway.service import Gateway
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
@@ -41,14 +41,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def backend(
-    database_url: str, broker_url: str, clock: ManualClock, world: World, gateway: Gateway
-) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        await running.stop()
+def backend(broker_url: str, world: World, gateway: Gateway, clocked_backend: Backend) -> Backend:
+    return clocked_backend
 
 
 @pytest.fixture

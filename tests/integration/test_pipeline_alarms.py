@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -37,11 +36,6 @@ amqtt_only = pytest.mark.parametrize("broker_url", ["amqtt"], indirect=True)
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 async def household(database_url: str) -> Household:
     """A resident at home in a small city with three stations: home (A), then B nearer than C."""
     home = await enrol(database_url, DEVICES)
@@ -61,16 +55,9 @@ async def household(database_url: str) -> Household:
 
 
 @pytest.fixture
-async def backend(
-    database_url: str, broker_url: str, clock: ManualClock, household: Household, gateway: Gateway
-) -> AsyncIterator[Backend]:
+def backend(broker_url: str, household: Household, gateway: Gateway, clocked_backend: Backend) -> Backend:
     # household before gateway: the gateway loads its device registry at start.
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
+    return clocked_backend
 
 
 @pytest.fixture

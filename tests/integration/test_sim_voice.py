@@ -17,7 +17,7 @@ from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.runner import NeighbourhoodRun, RunOptions, VoiceOptions
 from homecare.sim.voice import ConsolePeer, tone_wav
-from tests.support.backend import Backend, start_backend
+from tests.support.backend import Backend, serving
 from tests.support.network import own_address
 from tests.support.waiting import eventually
 from tests.support.world import World, build_world, signed_in
@@ -38,12 +38,8 @@ async def backend(
 ) -> AsyncIterator[Backend]:
     """The API on this machine's own address (ICE skips loopback); ``world`` comes before ``gateway`` in the
     arguments so the gateway starts after enrolment and knows the devices."""
-    running = await start_backend(database_url, host=own_address(), data_dir=tmp_path / "backend")
-    try:
+    async with serving(database_url, host=own_address(), data_dir=tmp_path / "backend") as running:
         yield running
-    finally:
-        if not running.task.done():
-            await running.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and a family member's status, today against a usual day, nights in bed and incid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from homecare.backend.alarms.pipeline import ManualClock
 from homecare.contracts.messages import Metric
-from tests.support.backend import AUTH, Backend, start_backend
+from tests.support.backend import AUTH, Backend
 from tests.support.telemetry import Point, store_telemetry
 from tests.support.waiting import eventually
 from tests.support.world import Login, World
@@ -41,12 +40,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def backend(database_url: str, broker_url: str, clock: ManualClock, world: World) -> AsyncIterator[Backend]:
-    running = await start_backend(database_url, clock)
-    try:
-        yield running
-    finally:
-        await running.stop()
+def backend(broker_url: str, world: World, clocked_backend: Backend) -> Backend:
+    return clocked_backend
 
 
 async def device_ids(db: psycopg.AsyncConnection[Any], resident_id: int) -> dict[str, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -68,3 +70,16 @@ async def start_backend(
 
     await eventually(started, timeout=20)
     return Backend(f"http://{host}:{port}", server, task)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    database_url: str, clock: ManualClock | None = None, host: str = "127.0.0.1", **settings: object
+) -> AsyncIterator[Backend]:
+    """``start_backend`` for the length of a block (a fixture's life), stopped after it unless it already ended."""
+    running = await start_backend(database_url, clock, host, **settings)
+    try:
+        yield running
+    finally:
+        if not running.task.done():
+            await running.stop()
