@@ -12,6 +12,7 @@ import pytest
 from homecare.backend import (
     accounts,
     calls,
+    care,
     dispatch,
     enrolment,
     family,
@@ -24,7 +25,7 @@ from homecare.backend import (
 )
 from homecare.gateway import GatewayError
 from homecare.storage import DatabaseError
-from homecare.storage.errors import HomecareError
+from homecare.storage.errors import HomecareError, Refusal, RefusedInput
 
 PACKAGES: Final = [
     accounts,
@@ -90,3 +91,17 @@ def test_headers_and_structured_details() -> None:
         "errors": [{"line": 3, "reason": "no name"}],
     }
     assert incidents.IncidentNotFound(5).detail() == "incident 5 does not exist"
+
+
+def test_a_coded_refusal_answers_in_the_shape_the_pages_read() -> None:
+    """Any package's refusal (care's here) is a 422 whose items carry the code and context common.js says."""
+    refused = care.InvalidCareInput(
+        [("name", "too long"), Refusal("visit.at", "checked out", "care.checked_out", {"at": "2026-01-01"})]
+    )
+    assert isinstance(refused, RefusedInput)
+    assert refused.http_status == 422
+    assert refused.detail() == [
+        {"loc": ["body", "name"], "msg": "too long", "type": "value_error"},
+        {"loc": ["body", "visit", "at"], "msg": "checked out", "type": "care.checked_out", "ctx": {"at": "2026-01-01"}},
+    ]
+    assert str(refused) == "name: too long; visit.at: checked out"

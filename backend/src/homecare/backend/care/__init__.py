@@ -7,14 +7,11 @@ class sets; HTTP 500 where none is given)::
     CareError                    base of this package
     ├── VisitNotFound            no planned visit has that id, or the caller may not see it (HTTP 404)
     ├── BookingNotFound          no booking has that id, or the caller may not see its resident (HTTP 404)
-    └── InvalidCareInput         refused values, naming the field (HTTP 422): a visitor who is not one, a visit
-                                 already recorded, a visit day outside its period
+    └── InvalidCareInput         refused values, naming the field and a code (HTTP 422, a RefusedInput): a
+                                 visitor who is not one, a visit already recorded, a visit day outside its period
 """
 
-import dataclasses
-from collections.abc import Sequence
-
-from homecare.storage.errors import HomecareError
+from homecare.storage.errors import HomecareError, RefusedInput
 
 
 class CareError(HomecareError):
@@ -41,31 +38,5 @@ class BookingNotFound(CareError):
         self.booking_id = booking_id
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Refusal:
-    """A refused value the pages can say in the reader's language: ``code`` names their string (the ``type`` of
-    the answer's item) and ``ctx`` fills it; ``message`` is for everyone else. A ``ctx`` key ending in ``_at``
-    holds a time, which the pages show in the reader's zone."""
-
-    field: str
-    message: str
-    code: str
-    ctx: dict[str, object] = dataclasses.field(default_factory=dict)
-
-
-class InvalidCareInput(CareError):
-    """Values the care domain refuses: (field, message) pairs or coded ``Refusal``s, each field a dotted path in
-    the request body. The answer has the shape of a 422 from the request models, so pages show both alike."""
-
-    http_status = 422
-
-    def __init__(self, errors: Sequence[tuple[str, str] | Refusal]) -> None:
-        self.errors = [error if isinstance(error, Refusal) else Refusal(*error, code="value_error") for error in errors]
-        super().__init__("; ".join(f"{error.field}: {error.message}" for error in self.errors))
-
-    def detail(self) -> object:
-        return [
-            {"loc": ["body", *error.field.split(".")], "msg": error.message, "type": error.code}
-            | ({"ctx": error.ctx} if error.ctx else {})
-            for error in self.errors
-        ]
+class InvalidCareInput(CareError, RefusedInput):
+    """Values the care domain refuses, as (field, message) pairs or coded ``Refusal``s (the root module's)."""

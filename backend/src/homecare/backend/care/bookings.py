@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
+from homecare.backend.care import BookingNotFound, InvalidCareInput
 from homecare.backend.care import repository as repo
 from homecare.backend.care.models import (
     Booking,
@@ -30,6 +30,7 @@ from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.access import open_resident
 from homecare.backend.zones import zone_or_service
 from homecare.storage.connections import Conn
+from homecare.storage.errors import Refusal
 
 MAX_SERIES_DAYS: Final = 92
 _IN_THE_PAST: Final = Refusal("starts_at", "a booking starts in the future", "care.in_the_past")

@@ -13,7 +13,7 @@ from typing import Any, Final, get_args
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
+from homecare.backend.care import BookingNotFound, InvalidCareInput
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope, booking_view
 from homecare.backend.care.models import (
@@ -39,6 +39,7 @@ from homecare.backend.incidents.service import apply_signal
 from homecare.backend.residents.repository import record_access
 from homecare.backend.zones import zone_or_service
 from homecare.storage.connections import Conn
+from homecare.storage.errors import Refusal
 
 EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a carer may come a little early
 PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the start or after the end still counts

@@ -10,12 +10,13 @@ from typing import Any
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
-from homecare.backend.care import BookingNotFound, InvalidCareInput, Refusal
+from homecare.backend.care import BookingNotFound, InvalidCareInput
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope
 from homecare.backend.care.models import Complaint, ComplaintIn, Rater, Rating, RatingIn
 from homecare.backend.residents.repository import record_access
 from homecare.storage.connections import Conn
+from homecare.storage.errors import Refusal
 
 
 async def _visit_to_judge(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> tuple[dict[str, Any], Rater]:
