@@ -4,12 +4,16 @@ once, revocation at the broker and the gateway, stations, all-or-nothing CSV imp
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import json
 import subprocess
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -353,6 +357,65 @@ async def test_mosquittos_dynamic_security_follows_enrolment_and_a_revoked_devic
         finally:
             wristband.close()
             platform.close()
+
+
+@contextmanager
+def emqx_api(database_url: str, status: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A small HTTP server in EMQX's place answering `status` to everything: its URL and the requests it took, each
+    with whether the device was revoked in the database when it came."""
+    taken: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_DELETE(self) -> None:
+            uid = self.path.rsplit("/", 1)[-1]
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute("SELECT revoked_at IS NOT NULL FROM devices WHERE uid = %s", (uid,)).fetchone()
+            taken.append({"method": "DELETE", "path": self.path, "auth": self.headers["Authorization"], "revoked": row})
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", taken
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_revoking_a_device_ends_its_session_on_emqx_through_its_rest_api(
+    admin: httpx.AsyncClient, world: World, database_url: str, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not verified against a real EMQX (none here): the request is the one its REST API documents for kicking a
+    client, sent once the revocation is committed; a device not connected (404) is no error, any other answer is."""
+    devices = f"/api/admin/residents/{world.resident_ids[1]}/devices"
+    ids = {}
+    for uid in ("wr-emqx-0001", "wr-emqx-0002", "wr-emqx-0003"):
+        ids[uid] = (await admin.post(devices, json={"uid": uid, "kind": "wristband"})).json()["device"]["id"]
+    monkeypatch.setenv("HOMECARE_EMQX_API_KEY", "homecare")
+    monkeypatch.setenv("HOMECARE_EMQX_API_SECRET", "api secret")
+    basic = "Basic " + base64.b64encode(b"homecare:api secret").decode()
+    for uid, status in (("wr-emqx-0001", 204), ("wr-emqx-0002", 404)):
+        with emqx_api(database_url, status) as (url, taken):
+            monkeypatch.setenv("HOMECARE_EMQX_API_URL", url)
+            revoked = await admin.post(f"/api/admin/devices/{ids[uid]}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        assert revoked.json()["revoked_at"] is not None
+        assert taken == [{"method": "DELETE", "path": f"/api/v5/clients/{uid}", "auth": basic, "revoked": (True,)}]
+
+    with emqx_api(database_url, 500) as (url, taken):
+        monkeypatch.setenv("HOMECARE_EMQX_API_URL", url)
+        refused = await admin.post(f"/api/admin/devices/{ids['wr-emqx-0003']}/revoke")
+    assert refused.status_code == 503
+    assert "EMQX did not disconnect wr-emqx-0003: HTTP 500" in refused.text
+    assert len(taken) == 1
+    # Revoked all the same (the devices table refuses its next sign-in); revoking again asks EMQX again.
+    assert await scalar(db, "SELECT revoked_at IS NOT NULL FROM devices WHERE uid = 'wr-emqx-0003'")
 
 
 async def test_the_gateway_refuses_a_revoked_device(

@@ -12,6 +12,7 @@ from homecare.backend.enrolment import (
     service,
 )
 from homecare.backend.enrolment.broker_accounts import BrokerAccounts, BrokerAccountSettings, configured_accounts
+from homecare.backend.enrolment.emqx import EmqxSessions, EmqxSettings, configured_sessions
 from homecare.backend.enrolment.models import (
     DetectionView,
     Device,
@@ -54,6 +55,14 @@ def get_broker() -> BrokerAccounts | None:
 
 
 BrokerDep = Annotated[BrokerAccounts | None, Depends(get_broker)]
+
+
+def get_emqx() -> EmqxSessions | None:
+    """EMQX's REST API as HOMECARE_EMQX_* name it (read when a device is revoked)."""
+    return configured_sessions(EmqxSettings())
+
+
+EmqxDep = Annotated[EmqxSessions | None, Depends(get_emqx)]
 
 
 def _download(body: bytes, filename: str) -> Response:
@@ -166,8 +175,8 @@ async def reissue(
 
 
 @router.post("/devices/{device_id}/revoke", summary="Revoke a device: the broker and gateways refuse it")
-async def revoke(actor: AdminActor, conn: ConnDep, broker: BrokerDep, device_id: DeviceId) -> Device:
-    return await service.revoke_device(conn, actor=actor, device_id=device_id, broker=broker)
+async def revoke(actor: AdminActor, conn: ConnDep, broker: BrokerDep, emqx: EmqxDep, device_id: DeviceId) -> Device:
+    return await service.revoke_device(conn, actor=actor, device_id=device_id, broker=broker, emqx=emqx)
 
 
 @router.get("/stations", summary="Stations with their hours, capacity and number of homes")

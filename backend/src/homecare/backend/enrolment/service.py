@@ -28,6 +28,7 @@ from homecare.backend.enrolment import (
 )
 from homecare.backend.enrolment import repository as repo
 from homecare.backend.enrolment.broker_accounts import BrokerAccounts
+from homecare.backend.enrolment.emqx import EmqxSessions
 from homecare.backend.enrolment.models import (
     DetectionView,
     Device,
@@ -326,8 +327,12 @@ async def reissue_credentials(
     return IssuedCredentials(device=await _device(conn, device_id), username=device.uid, secret=secret)
 
 
-async def revoke_device(conn: Conn, *, actor: Actor, device_id: int, broker: BrokerAccounts | None) -> Device:
-    """The device loses its credentials at the broker and the gateways stop accepting it; its data stays."""
+async def revoke_device(
+    conn: Conn, *, actor: Actor, device_id: int, broker: BrokerAccounts | None, emqx: EmqxSessions | None = None
+) -> Device:
+    """The device loses its credentials at the broker and the gateways stop accepting it; its data stays. On EMQX
+    its open session ends once the revocation is committed (ended before, the device could sign in again at once);
+    if EMQX cannot be told, BrokerAccountsFailed says so, and revoking again is harmless."""
     device = await _device(conn, device_id)
     async with conn.transaction():
         await repo.revoke_device(conn, device_id=device_id)
@@ -339,6 +344,9 @@ async def revoke_device(conn: Conn, *, actor: Actor, device_id: int, broker: Bro
             detail={"uid": device.uid},
         )
         await _update_broker(broker, {device.uid: None})
+    if emqx is not None:
+        await conn.commit()  # the request's transaction: EMQX must find the device revoked when it signs in again
+        await asyncio.to_thread(emqx.end, device.uid)
     return await _device(conn, device_id)
 
 
