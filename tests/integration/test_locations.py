@@ -247,6 +247,10 @@ async def test_leaving_the_zone_is_an_incident_with_its_track_and_coming_back_cl
         db, "SELECT count(*) FROM access_log WHERE action = 'locations.track' AND resident_id = %s", rid
     )
     assert logged == 1
+    # Her watch is told to send a fix every 15 s while the alarm is open.
+    assert await _watch_commands(db, rid) == [
+        {"kind": "track", "interval_s": 15, "for_s": 7200, "incident_id": incident_id}
+    ]
 
     # The family member who may see the location sees the latest fix while the alarm is open.
     answer = await staff.put(
@@ -275,6 +279,20 @@ async def test_leaving_the_zone_is_an_incident_with_its_track_and_coming_back_cl
     assert resolved.status_code == 200, resolved.text
     assert (await family.get(location)).json() == {"shown": False, "fix": None}
     assert await scalar_in(db, "SELECT count(*) FROM access_log WHERE action = 'family.location'") == 2
+    # And to return to its own schedule: no other alarm of hers is open.
+    assert (await _watch_commands(db, rid))[1:] == [
+        {"kind": "track", "interval_s": 15, "for_s": 0, "incident_id": incident_id}
+    ]
+
+
+async def _watch_commands(db: Conn, resident_id: int) -> list[dict[str, Any]]:
+    """The commands queued to the resident's GPS watch, oldest first."""
+    cursor = await db.execute(
+        "SELECT c.body FROM device_commands c JOIN devices d ON d.id = c.device_id "
+        "WHERE d.resident_id = %s AND d.kind = 'gps_watch' ORDER BY c.id",
+        (resident_id,),
+    )
+    return [row[0] for row in await cursor.fetchall()]
 
 
 async def test_raw_fixes_expire_after_the_retention_the_administrator_sets(

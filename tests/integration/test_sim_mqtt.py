@@ -26,11 +26,13 @@ from homecare.contracts.messages import (
     Event,
     EventKind,
     HelpComing,
+    LocationFix,
     MealContext,
     Measurement,
     Presence,
     StartCall,
     Telemetry,
+    Track,
 )
 from homecare.contracts.topics import Channel, topic
 from homecare.sim.clock import SimClock
@@ -95,7 +97,10 @@ class Watcher:
         return [Event.model_validate_json(p) for p in self.of(uid, Channel.EVENT)]
 
     def command(
-        self, uid: str, body: Ack | HelpComing | StartCall | DoseReminder | Configure, cmd_id: int | None = None
+        self,
+        uid: str,
+        body: Ack | HelpComing | StartCall | DoseReminder | Track | Configure,
+        cmd_id: int | None = None,
     ) -> None:
         command = Command(cmd_id=cmd_id or next(self._cmd_ids), ts=int(time.time() * 1000), body=body)
         self._client.publish(topic(uid, Channel.CMD), encode(command), qos=1).wait_for_publish(5)
@@ -403,3 +408,33 @@ async def test_residents_press_taken_after_a_dose_reminder_and_the_missed_dose_r
     [taken] = [e for e in platform.events(units[5].uid) if e.kind is EventKind.DOSE_TAKEN]
     assert (taken.schedule_id, taken.dose_due) == (7, due)
     assert not [e for e in platform.events(units[4].uid) if e.kind is EventKind.DOSE_TAKEN]
+
+
+async def test_a_gps_watch_sends_a_fix_every_15_s_while_told_to_track_and_returns_to_its_schedule_after(
+    broker: BrokerAddress, platform: Watcher, database_url: str
+) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "wandering.yaml")
+    hood, _ = stage(scenario)
+    devices = hood.household(42).record.devices
+    await enrol(database_url, {d.uid: d.kind.value for d in devices}, secrets={d.uid: d.secret for d in devices})
+    # At home, two hours before she wanders off: the still watch's fix every 5 minutes.
+    clock = SimClock(scenario.time_of("17:30").timestamp(), speed=60)
+    run = NeighbourhoodRun(hood, broker, clock, residents=[42], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
+    playing = asyncio.create_task(run.run(until=scenario.time_of("17:39").timestamp()))
+    await eventually(lambda: bool(run.devices) and run.device(42, DeviceKind.GPS_WATCH).connected)
+    watch = run.device(42, DeviceKind.GPS_WATCH).uid
+
+    def fixes() -> list[int]:
+        return [LocationFix.model_validate_json(p).ts for p in platform.of(watch, Channel.LOCATION)]
+
+    await eventually(lambda: len(fixes()) >= 1)
+    platform.command(watch, Track(interval_s=15, for_s=7200, incident_id=9))  # an alarm of hers opened
+    await eventually(lambda: len(fixes()) >= 6)
+    platform.command(watch, Track(interval_s=15, for_s=0, incident_id=9))  # and closed
+    await playing
+    gaps = [b - a for a, b in itertools.pairwise(fixes())]
+    tracked = [gap for gap in gaps if gap < 300_000]
+    assert len(tracked) >= 5
+    assert set(tracked[1:]) == {15_000}  # the first is from the last still fix to the command
+    assert gaps[-1] == 300_000  # back to its own schedule once the alarm closed
+    assert gaps.index(300_000, gaps.index(15_000)) == len(gaps) - 1

@@ -41,6 +41,7 @@ from homecare.contracts.messages import (
     Presence,
     StartCall,
     Telemetry,
+    Track,
 )
 from homecare.contracts.topics import RULES, Channel, topic
 from homecare.sim.clock import SimClock
@@ -109,6 +110,7 @@ class SimDevice:
         self.help_coming: list[HelpComing] = []
         self.dose_reminders: list[DoseReminder] = []  # the home unit speaks and shows each (see the runner)
         self.calls: list[StartCall] = []
+        self.tracking: tuple[float, float] | None = None  # a GPS watch told to track: (interval s, until, sim time)
         self.on_call: Callable[[StartCall], None] | None = None  # the home unit's voice (homecare.sim.voice)
         self._broker = broker
         self._clock = clock
@@ -277,8 +279,18 @@ class SimDevice:
             log.info("%s: asked to start call %s", self.uid, body.call_id)
             if self.on_call is not None:
                 self.on_call(body)
+        elif isinstance(body, Track):
+            self.tracking = (float(body.interval_s), self._clock.now() + body.for_s) if body.for_s else None
+            log.info("%s: tracking %s", self.uid, f"every {body.interval_s} s" if body.for_s else "ends")
         elif isinstance(body, Configure):
             self._configure(body)
+
+    def track_interval(self, t: float) -> float | None:
+        """Seconds between a GPS watch's fixes while the platform has it tracking at `t` (an alarm of its wearer is
+        open); None when it does not."""
+        if self.tracking is None or t >= self.tracking[1]:
+            return None
+        return self.tracking[0]
 
     def _configure(self, body: Configure) -> None:
         s = self.settings

@@ -444,6 +444,9 @@ class NeighbourhoodRun:
         if kind is DeviceKind.GPS_WATCH:
             if h.position(now) is not None:  # the accelerometer wakes the watch when its wearer walks out
                 timers.next_telemetry = min(timers.next_telemetry, now + 20)
+            tracking = device.track_interval(now)
+            if tracking is not None:  # an alarm of hers is open: the operator needs to see where she goes
+                timers.next_telemetry = min(timers.next_telemetry, now + tracking)
             while timers.next_telemetry <= now:
                 t = max(timers.next_telemetry, now - 60)  # a stalled loop sends the present, not a backlog
                 fix = h.watch_fix(t)
@@ -457,7 +460,8 @@ class NeighbourhoodRun:
                         moving=fix.moving,
                         battery=int(h.batteries[kind].level),
                     )
-                timers.next_telemetry = t + h.watch_interval(fix is not None and fix.moving)
+                moving = fix is not None and fix.moving
+                timers.next_telemetry = t + (device.track_interval(t) or h.watch_interval(moving))
         if now - timers.next_heartbeat > 10 * s.heartbeat_interval_s:
             timers.next_heartbeat = now
         while timers.next_heartbeat <= now:

@@ -537,6 +537,21 @@ class DoseReminder(_Message):
     message_en: Text = Field(min_length=1, max_length=200)
 
 
+class Track(_Message):
+    """Send location fixes more often for a while: the platform sends it to a GPS watch when an alarm of its wearer
+    opens (any alarm: her own SOS, a fall, leaving a safe zone), and again with `for_s` 0 when the last one closes."""
+
+    kind: Literal["track"] = "track"
+    interval_s: int = Field(ge=5, le=60, description="Seconds between fixes while tracking, moving or still.")
+    for_s: int = Field(
+        ge=0,
+        le=14_400,
+        description="Track this long at most, then return to the normal schedule (a lost stop costs at most this "
+        "much battery); 0 stops tracking now.",
+    )
+    incident_id: int | None = Field(default=None, ge=1, description="The alarm that asks for it.")
+
+
 class Configure(_Message):
     """Change device settings; absent fields keep their value."""
 
@@ -552,7 +567,7 @@ class Command(_Message):
     v: Literal[1] = 1
     cmd_id: int = Field(ge=1, description="Unique per device and platform; the device drops a repeated cmd_id.")
     ts: EpochMillis
-    body: Ack | HelpComing | StartCall | DoseReminder | Configure = Field(discriminator="kind")
+    body: Ack | HelpComing | StartCall | DoseReminder | Track | Configure = Field(discriminator="kind")
 
 
 UplinkMessage = Telemetry | Measurement | LocationFix | ImuBurst | Event | Heartbeat | Presence

@@ -1,11 +1,12 @@
-"""SQL for devices: enrolment, a resident's devices and their last known state."""
+"""SQL for devices: enrolment, a resident's devices, their last known state and the commands queued to them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from psycopg.rows import class_row, scalar_row
+from psycopg.types.json import Jsonb
 
 from homecare.backend.devices.models import MISSED_HEARTBEATS, DeviceStatus
 from homecare.contracts.messages import DeviceKind
@@ -67,3 +68,15 @@ async def device_status(
             {"resident": resident_id, "revoked": include_revoked, "now": now},
         )
         return await cur.fetchall()
+
+
+async def queue_resident_command(
+    conn: Conn, *, resident_id: int, incident_id: int | None, body: dict[str, Any], kind: str = "home_unit"
+) -> int:
+    """Queue a command to each of the resident's devices of this kind (sent after commit); how many were queued."""
+    cursor = await conn.execute(
+        "INSERT INTO device_commands (device_id, incident_id, body) "
+        "SELECT id, %s, %s FROM devices WHERE resident_id = %s AND kind = %s AND revoked_at IS NULL",
+        (incident_id, Jsonb(body), resident_id, kind),
+    )
+    return max(cursor.rowcount, 0)

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from psycopg.rows import class_row, dict_row, scalar_row
-from psycopg.types.json import Jsonb
 
 from homecare.backend.dispatch.routing import StationState
 from homecare.storage.connections import Conn
@@ -134,18 +133,6 @@ async def update_task(
         " responder = coalesce(%(responder)s, responder), note = coalesce(%(note)s, note) WHERE id = %(id)s",
         {"status": status, "now": now, "responder": responder, "note": note, "id": task_id},
     )
-
-
-async def queue_home_unit_command(
-    conn: Conn, *, resident_id: int, incident_id: int | None, body: dict[str, Any]
-) -> int:
-    """Queue a command to each of the resident's home units (sent after commit); how many were queued."""
-    cursor = await conn.execute(
-        "INSERT INTO device_commands (device_id, incident_id, body) "
-        "SELECT id, %s, %s FROM devices WHERE resident_id = %s AND kind = 'home_unit' AND revoked_at IS NULL",
-        (incident_id, Jsonb(body), resident_id),
-    )
-    return max(cursor.rowcount, 0)
 
 
 async def open_incidents(conn: Conn) -> list[dict[str, Any]]:

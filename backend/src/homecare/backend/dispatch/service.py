@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from homecare.backend.devices.repository import queue_resident_command
 from homecare.backend.dispatch import (
     AlreadyDispatched,
     InvalidTaskTransition,
@@ -209,7 +210,7 @@ async def tell_home_help_coming(
         message_zh="已通知服务站，工作人员正在赶来。",
         message_en="Help is on the way.",
     )
-    queued = await repo.queue_home_unit_command(
+    queued = await queue_resident_command(
         conn, resident_id=incident.resident_id, incident_id=incident.id, body=body.model_dump(mode="json")
     )
     await incidents_repo.insert_transition(

@@ -8,7 +8,7 @@ from datetime import datetime
 from psycopg.rows import class_row, scalar_row
 
 from homecare.backend.fhir.models import CallingClinic, Clinic, ClinicConsent, Period
-from homecare.backend.incidents.models import CLOSED, Status
+from homecare.backend.incidents.models import ALARMS
 from homecare.contracts.messages import Metric
 from homecare.storage.connections import Conn
 
@@ -17,8 +17,6 @@ _CONSENT = """
     SELECT c.resident_id, c.clinic_id, k.name AS clinic_name, c.recorded_at, c.recorded_by, c.revoked_at, c.revoked_by
     FROM clinic_consents c JOIN clinic_clients k ON k.id = c.clinic_id
 """
-OPEN_STATUSES = sorted(status.value for status in Status if status not in CLOSED and status is not Status.PRE_ALARM)
-"""Incidents that are alarms now: a pre-alarm (a fall waiting for the resident to recover) is not one yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +302,7 @@ async def doses(conn: Conn, *, resident_ids: list[int], updated: Period, limit: 
 
 
 async def open_alarms(conn: Conn, *, resident_ids: list[int], limit: int, offset: int) -> list[AlarmRow]:
-    """The residents' incidents that are alarms now (OPEN_STATUSES), oldest first."""
+    """The residents' incidents that are alarms now (ALARMS), oldest first."""
     async with conn.cursor(row_factory=class_row(AlarmRow)) as cur:
         await cur.execute(
             f"""
@@ -316,6 +314,6 @@ async def open_alarms(conn: Conn, *, resident_ids: list[int], limit: int, offset
             WHERE resident_id = ANY(%(ids)s::int[]) AND status = ANY(%(statuses)s::text[])
             ORDER BY resident_id, opened_at, id {_PAGE}
             """,
-            {"ids": resident_ids, "statuses": OPEN_STATUSES, "limit": limit, "offset": offset},
+            {"ids": resident_ids, "statuses": ALARMS, "limit": limit, "offset": offset},
         )
         return await cur.fetchall()

@@ -32,6 +32,8 @@ class Status(enum.StrEnum):
 
 
 CLOSED: Final = frozenset({Status.RESOLVED, Status.CANCELLED})
+ALARMS: Final = sorted(status.value for status in Status if status not in CLOSED and status is not Status.PRE_ALARM)
+"""Incidents that are alarms now: a pre-alarm (a fall waiting for the resident to recover) is not one yet."""
 
 Attention = Literal["dispatch_failed"]
 """What is left to do that the platform could not do: nobody is on the way after a dispatch failed."""

@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.rows import class_row, dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
-from homecare.backend.incidents.models import Change, Incident, StationTask, Transition, Trigger
+from homecare.backend.incidents.models import ALARMS, Change, Incident, StationTask, Transition, Trigger
 from homecare.storage.connections import Conn
 from homecare.storage.migrate import LOCK_NAMESPACE
 
@@ -73,6 +73,16 @@ async def find_open(conn: Conn, *, resident_id: int, cause: str) -> Incident | N
             (resident_id, cause),
         )
         return await cur.fetchone()
+
+
+async def other_alarm_open(conn: Conn, *, resident_id: int, incident_id: int) -> bool:
+    """Whether an incident of the resident other than this one is an alarm now."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT FROM incidents WHERE resident_id = %s AND id <> %s AND status = ANY(%s))",
+        (resident_id, incident_id, ALARMS),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 async def insert_incident(conn: Conn, **fields: Any) -> int:

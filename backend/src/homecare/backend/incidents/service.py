@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from homecare.backend.accounts.models import Actor
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
+from homecare.backend.devices.repository import queue_resident_command
 from homecare.backend.incidents import IncidentNotFound, InvalidTransition
 from homecare.backend.incidents import repository as repo
 from homecare.backend.incidents.models import (
@@ -22,10 +23,14 @@ from homecare.backend.incidents.models import (
 )
 from homecare.backend.incidents.policy import Audience, Escalation, FamilyStep
 from homecare.backend.residents.access import open_resident
+from homecare.contracts.messages import DeviceKind, Track
 from homecare.storage.connections import Conn
 
 log = logging.getLogger(__name__)
 
+TRACK_INTERVAL_S: Final = 15
+TRACK_FOR_S: Final = 2 * 3600
+"""While an alarm of its wearer is open a GPS watch sends a fix every 15 s, for at most 2 h should the stop be lost."""
 SYSTEM: Final = "system"
 RESIDENT: Final = "resident"  # the resident, through a device ("I'm OK")
 
@@ -90,6 +95,21 @@ async def record(
         detail={"change": change, **(detail or {}), **({"why": because} if because else {})},
     )
     await repo.append_change(conn, incident_id=incident.id, at=now, change=change)
+
+
+async def track_watches(conn: Conn, *, incident: Incident, tracking: bool) -> None:
+    """Tell the resident's GPS watches (a ``track`` command) to send fixes often now that this alarm is open, or,
+    when it closed and no other alarm of theirs is open, to return to their own schedule."""
+    if not tracking and await repo.other_alarm_open(conn, resident_id=incident.resident_id, incident_id=incident.id):
+        return
+    body = Track(interval_s=TRACK_INTERVAL_S, for_s=TRACK_FOR_S if tracking else 0, incident_id=incident.id)
+    await queue_resident_command(
+        conn,
+        resident_id=incident.resident_id,
+        incident_id=incident.id,
+        body=body.model_dump(mode="json"),
+        kind=DeviceKind.GPS_WATCH.value,
+    )
 
 
 async def notify(conn: Conn, *, escalation: Escalation, incident: Incident, audience: Audience, reason: str) -> int:
@@ -333,6 +353,7 @@ async def _open(
         await tell_family_if_policy_says(
             conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, notice="alarm"
         )
+        await track_watches(conn, incident=incident, tracking=True)
     return incident_id
 
 
@@ -352,6 +373,7 @@ async def raise_alarm(conn: Conn, *, incident: Incident, now: datetime, escalati
     await tell_family_if_policy_says(
         conn, escalation=escalation, incident=incident, step=FamilyStep.ALARM, now=now, notice="alarm"
     )
+    await track_watches(conn, incident=incident, tracking=True)
 
 
 async def reprioritise(
@@ -487,6 +509,8 @@ async def resolve(
         await tell_family_if_policy_says(
             conn, escalation=escalation, incident=closed, step=FamilyStep.RESOLVED, now=now, notice="resolved"
         )
+        if incident.status is not Status.PRE_ALARM:  # a pre-alarm never started the watch tracking
+            await track_watches(conn, incident=closed, tracking=False)
     return await _get(conn, incident_id)
 
 
@@ -515,6 +539,8 @@ async def cancel(
         await tell_family_if_policy_says(
             conn, escalation=escalation, incident=closed, step=FamilyStep.CANCELLED, now=now, notice="cancelled"
         )
+        if incident.status is not Status.PRE_ALARM:  # a pre-alarm never started the watch tracking
+            await track_watches(conn, incident=closed, tracking=False)
     return await _get(conn, incident_id)
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from homecare.backend.accounts.models import Actor
 from homecare.backend.detection.config import get_settings
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
-from homecare.backend.dispatch.repository import queue_home_unit_command
+from homecare.backend.devices.repository import queue_resident_command
 from homecare.backend.incidents.policy import Escalation
 from homecare.backend.incidents.service import apply_signal
 from homecare.backend.medication import ScheduleNotFound
@@ -163,7 +163,7 @@ async def remind_and_escalate(
             fresh = now - row["due"] < window  # a reminder later than the window would only confuse
             units = 0
             if fresh:
-                units = await queue_home_unit_command(
+                units = await queue_resident_command(
                     conn, resident_id=row["resident_id"], incident_id=None, body=reminder(row).model_dump(mode="json")
                 )
             await repo.insert_dose(
