@@ -197,6 +197,15 @@ async def test_every_page_in_both_languages_passes_axe_and_speaks_one_language(
         await expect(family.locator("#sign-out")).to_be_visible()
         await audit(family, "family menu", lang, data, problems)
 
+        hotline = await sign_in("operator", lang=lang)
+        await hotline.goto(f"/bookings#resident={open_alarms.resident_ids[0]}")
+        await expect(hotline.locator("#resident-name")).to_be_visible()
+        await expect(hotline.locator("#bookings li").first).to_be_visible()
+        await audit(hotline, "bookings", lang, data, problems)
+        await hotline.click("#find-offers")
+        await expect(hotline.locator("#offer-form .offer").first).to_be_visible()
+        await audit(hotline, "bookings offers", lang, data, problems)
+
         admin = await sign_in("admin", lang=lang)
         for tab in ADMIN_TABS:
             await admin.click(f"#tab-{tab}")

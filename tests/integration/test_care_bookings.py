@@ -271,3 +271,80 @@ async def test_a_meal_every_weekday_booked_as_one_series_and_a_booking_moved(
         )
     ).fetchall()
     assert history == [("operator", "家属要求改到周一"), ("operator", "晚一点送"), ("operator", "改到下午")]
+
+
+async def test_the_hotline_and_the_station_book_move_and_cancel_for_a_resident_under_the_same_rules(
+    login: Login, world: World, db: psycopg.AsyncConnection[Any]
+) -> None:
+    admin, operator, responder = await login("admin"), await login("operator"), await login("responder")
+    family = await login("family")
+    service = (await admin.post("/api/care/services", json=meal(world.station_ids[0]))).json()["id"]
+    ours = await (
+        await db.execute("SELECT id FROM residents WHERE station_id = %s ORDER BY id LIMIT 1", (world.station_ids[0],))
+    ).fetchone()
+    theirs = await (
+        await db.execute(
+            "WITH s AS (INSERT INTO stations (code, name, address, lat, lon) "
+            "           SELECT 'next', '邻近服务站', '邻近路 1 号', lat, lon FROM stations WHERE id = %s RETURNING id) "
+            "UPDATE residents SET station_id = (SELECT id FROM s) WHERE id = %s RETURNING id",
+            (world.station_ids[0], world.resident_ids[-1]),
+        )
+    ).fetchone()
+    assert ours is not None
+    assert theirs is not None
+    assert ours != theirs
+    resident = ours[0]
+
+    # The card they book from: the call centre and the resident's station see it, each opening logged; a family
+    # member, and a responder for another station's resident, get nothing.
+    card = await operator.get(f"/api/care/residents/{resident}/brief")
+    assert card.status_code == 200, card.text
+    assert card.json()["id"] == resident
+    assert card.json()["name"]
+    assert (await responder.get(f"/api/care/residents/{resident}/brief")).status_code == 200
+    assert (await responder.get(f"/api/care/residents/{theirs[0]}/brief")).status_code == 404
+    assert (await family.get(f"/api/care/residents/{resident}/brief")).status_code == 403
+    logged = await (
+        await db.execute(
+            "SELECT DISTINCT u.username FROM access_log a JOIN users u ON u.id = a.user_id "
+            "WHERE a.resident_id = %s AND a.action = 'care.booking_card'",
+            (resident,),
+        )
+    ).fetchall()
+    assert sorted(r[0] for r in logged) == ["operator", "responder"]
+
+    # The station books (its channel), the hotline's clash is refused as the family's would be, the station moves
+    # and cancels with reasons.
+    noon = (datetime.now(UTC) + timedelta(days=3)).replace(hour=4, minute=0, second=0, microsecond=0)
+    booked = await responder.post(
+        "/api/care/bookings", json={"resident_id": resident, "service_id": service, "starts_at": noon.isoformat()}
+    )
+    assert booked.status_code == 201, booked.text
+    assert (booked.json()["channel"], booked.json()["booked_by"]) == ("station", "responder")
+    clash = await operator.post(
+        "/api/care/bookings",
+        json={"resident_id": resident, "service_id": service, "starts_at": (noon + timedelta(minutes=30)).isoformat()},
+    )
+    assert refused(clash)[0] == "care.resident_busy"
+    assert (
+        await responder.post(
+            "/api/care/bookings",
+            json={"resident_id": theirs[0], "service_id": service, "starts_at": noon.isoformat()},
+        )
+    ).status_code == 404
+    booking = booked.json()["id"]
+    moved = await responder.post(
+        f"/api/care/bookings/{booking}/move",
+        json={"starts_at": (noon + timedelta(hours=2)).isoformat(), "reason": "电话改时间"},
+    )
+    assert moved.status_code == 200, moved.text
+    cancelled = await operator.post(f"/api/care/bookings/{booking}/cancel", json={"reason": "老人住院"})
+    assert (cancelled.json()["status"], cancelled.json()["cancelled_by"]) == ("cancelled", "operator")
+    assert (
+        refused(
+            await responder.post(
+                f"/api/care/bookings/{booking}/move", json={"starts_at": noon.isoformat(), "reason": "x"}
+            )
+        )[0]
+        == "care.cancelled"
+    )

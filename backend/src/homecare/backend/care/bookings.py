@@ -20,11 +20,13 @@ from homecare.backend.care.models import (
     MoveIn,
     Offer,
     Quote,
+    ResidentBrief,
     SeriesIn,
     Service,
     ServiceIn,
     ServiceKind,
 )
+from homecare.backend.care.rounds import resident_brief
 from homecare.backend.dispatch.routing import haversine_km, travel_minutes
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.access import open_resident
@@ -331,6 +333,14 @@ async def booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action:
     except ResidentNotFound as err:
         raise BookingNotFound(booking_id) from err
     return rows[0]
+
+
+async def resident_for_booking(conn: Conn, *, actor: Actor, resident_id: int, now: datetime) -> ResidentBrief:
+    """The card of a resident that staff book for (the hotline, the station, a visitor); the opening is checked and
+    logged."""
+    async with conn.transaction():
+        await open_resident(conn, actor=actor, resident_id=resident_id, action="care.booking_card")
+        return await resident_brief(conn, resident_id=resident_id, now=now)
 
 
 async def resident_bookings(conn: Conn, *, actor: Actor, resident_id: int) -> list[Booking]:

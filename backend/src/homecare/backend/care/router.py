@@ -34,6 +34,7 @@ from homecare.backend.care.models import (
     ProfileIn,
     Rating,
     RatingIn,
+    ResidentBrief,
     Round,
     RoundIn,
     SeriesIn,
@@ -80,6 +81,8 @@ BoardReader = Annotated[Actor, Depends(require_role(Role.RESPONDER, Role.ADMIN, 
 """Station responders (their own station's board), administrators and supervisors (any station's, or all)."""
 BookingId = Annotated[BigRowId, Path(description="The booking's id.")]
 ProviderFilter = Annotated[RowId | None, Query(description="Only this providing station's (responders: theirs).")]
+BookerActor = Annotated[Actor, Depends(require_role(*STAFF_ROLES, Role.RESPONDER, Role.VISITOR))]
+"""Staff who book on a resident's behalf: the call centre (the hotline), station responders and welfare visitors."""
 FeedbackActor = Annotated[Actor, Depends(require_role(Role.FAMILY, *STAFF_ROLES, Role.RESPONDER))]
 """Family for themselves; the call centre and station responders for the resident."""
 
@@ -190,6 +193,14 @@ async def get_offers(
     starts_at: Annotated[Instant, Query(description="When the service should start, with its offset.")],
 ) -> list[Offer]:
     return await bookings.offers(conn, actor=actor, resident_id=resident_id, kind=kind, starts_at=starts_at)
+
+
+@router.get(
+    "/residents/{resident_id}/brief",
+    summary="Who the resident is, where, and whom to call: for staff booking on their behalf (logged)",
+)
+async def get_resident_brief(actor: BookerActor, conn: ConnDep, resident_id: ResidentId) -> ResidentBrief:
+    return await bookings.resident_for_booking(conn, actor=actor, resident_id=resident_id, now=datetime.now(UTC))
 
 
 @router.get("/residents/{resident_id}/bookings", summary="A resident's bookings, soonest first")

@@ -40,6 +40,7 @@ PAGES = {
         Page("admin", "/admin", frozenset({Role.ADMIN, Role.SUPERVISOR})),
         Page("visits", "/visits", frozenset({Role.VISITOR, Role.ADMIN, Role.SUPERVISOR})),
         Page("carer", "/carer", frozenset({Role.CARER})),
+        Page("bookings", "/bookings", STAFF_ROLES | {Role.RESPONDER, Role.VISITOR}),
     )
 }
 HOME_OF = {

@@ -27,7 +27,7 @@ addStrings({
     "error.session": "登录已过期，请重新登录", zone: "显示时间所用时区", "role.admin": "管理员", "role.supervisor": "值班主管",
     "role.operator": "接警员", "role.responder": "服务站人员", "role.visitor": "巡访员", "role.carer": "上门服务人员",
     "role.family": "家属",
-    "nav.visits": "巡访", "nav.carer": "上门服务",
+    "nav.visits": "巡访", "nav.carer": "上门服务", "nav.bookings": "服务预约",
     "ago.s": "{n} 秒前", "ago.m": "{n} 分钟前", "ago.h": "{n} 小时前", "ago.d": "{n} 天前",
     menu: "设置", "menu.pages": "页面",
   },
@@ -39,7 +39,7 @@ addStrings({
     "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.operator": "Operator",
     "role.responder": "Station responder", "role.visitor": "Welfare visitor", "role.carer": "Carer",
     "role.family": "Family",
-    "nav.visits": "Visits", "nav.carer": "Home services",
+    "nav.visits": "Visits", "nav.carer": "Home services", "nav.bookings": "Bookings",
     "ago.s": "{n} s ago", "ago.m": "{n} min ago", "ago.h": "{n} h ago", "ago.d": "{n} d ago",
     menu: "Settings", "menu.pages": "Pages",
   },
@@ -191,8 +191,9 @@ function zoneSwitch() {
 }
 
 const NAV = {
-  admin: ["console", "station", "visits", "admin"], supervisor: ["console", "station", "visits", "admin"],
-  operator: ["console"], responder: ["station"], visitor: ["visits"], carer: ["carer"], family: ["family"],
+  admin: ["console", "station", "visits", "bookings", "admin"],
+  supervisor: ["console", "station", "visits", "bookings", "admin"], operator: ["console", "bookings"],
+  responder: ["station", "bookings"], visitor: ["visits", "bookings"], carer: ["carer"], family: ["family"],
 };
 
 /** The blue bar on top: brand, the pages this role has, and one settings group (who is signed in, language,

@@ -1,5 +1,6 @@
 // The welfare visitor's phone page: today's visits, then one visit with the resident's card and the checklist.
 import { api, el, formatTime, lang, startPage, t, toast } from "./common.js";
+import { label } from "./labels.js";
 import { openFromHash, residentCard } from "./visits/card.js";
 import { CHECKLIST } from "./visits/strings.js";
 
@@ -23,7 +24,15 @@ function findingWords(codes) {
   }).join(lang() === "zh" ? "；" : "; ");
 }
 
-function recordItem(record) {
+/** The home service a finding asks for, to book from the visit record. */
+const SERVICE_FOR = {
+  "wellbeing.hygiene:neglected": "bathing", "wellbeing.eating:poor": "meal", "home_safety.food_supply:short": "meal",
+  "home_safety.fall_hazards:present": "cleaning", "wellbeing.health:complaint": "escort",
+  "wellbeing.health:unwell": "nursing", "wellbeing.medication:missed": "nursing",
+};
+
+function recordItem(record, residentId) {
+  const kinds = [...new Set(record.findings.map((code) => SERVICE_FOR[code]).filter(Boolean))];
   return el("li", { class: "record" },
     el("div", { class: "row" }, el("strong", {}, t(`vi.outcome.${record.outcome}`)),
       el("span", { class: "muted" }, formatTime(record.visited_at, { seconds: false })),
@@ -31,7 +40,10 @@ function recordItem(record) {
     record.outcome === "seen" ? el("p", {}, record.findings.length
       ? t("vi.findings", { list: findingWords(record.findings) }) : t("vi.noFindings")) : null,
     record.incident_id ? el("p", { class: "incident-link" }, t("vi.incident", { id: record.incident_id })) : null,
-    record.note ? el("p", { class: "muted" }, record.note) : null);
+    record.note ? el("p", { class: "muted" }, record.note) : null,
+    kinds.length ? el("p", { class: "row book-links" }, kinds.map((kind) => el("a", { class: "button",
+      id: `book-${record.id}-${kind}`, href: `/bookings#resident=${residentId}&kind=${kind}` },
+    t("vi.book", { kind: label("careKind", kind) })))) : null);
 }
 
 /** One checklist question as a group of large radio buttons, nothing chosen until the visitor answers. */
@@ -139,7 +151,7 @@ startPage("visits", async (main) => {
           to: day(card.visit.due_by) }))),
       visitorCard(card),
       card.records.length ? el("section", { class: "card", id: "records" }, el("h2", {}, t("vi.records")),
-        el("ul", { class: "records" }, card.records.map(recordItem))) : null,
+        el("ul", { class: "records" }, card.records.map((record) => recordItem(record, card.visit.resident_id)))) : null,
       card.visit.status === "planned" ? recordForm(card.visit, showList) : null].filter(Boolean));
     window.scrollTo(0, 0);
   }

@@ -63,8 +63,8 @@ function starsField(id) {
       t("fs.starsN", { n })))));
 }
 
-/** The section for one resident; ``refresh()`` asks again. */
-export function servicesSection(resident) {
+/** The section for one resident (``kind``: the kind of service the form starts on); ``refresh()`` asks again. */
+export function servicesSection(resident, { kind: wanted = null } = {}) {
   const section = el("section", { id: "services", class: "card services", "aria-labelledby": "services-heading" });
   const bookForm = el("div", { id: "book" });
   const offers = el("div", { id: "offers" });
@@ -85,7 +85,7 @@ export function servicesSection(resident) {
     }
     const tomorrow = localDate(Date.now() + DAY);
     const kind = el("select", { id: "book-kind", name: "kind" },
-      kinds.map((k) => el("option", { value: k }, label("careKind", k))));
+      kinds.map((k) => el("option", { value: k, selected: k === wanted }, label("careKind", k))));
     const date = el("input", { type: "date", id: "book-date", name: "date", required: true, value: tomorrow,
       min: localDate(Date.now()) });
     const time = el("input", { type: "time", id: "book-time", name: "time", required: true, value: "11:30", step: 300 });
