@@ -9,7 +9,6 @@ import re
 from datetime import datetime, time, timedelta
 
 import httpx
-import psycopg
 from playwright.async_api import expect
 
 from tests.browser.conftest import SignIn, screenshot
@@ -103,18 +102,15 @@ async def test_a_visitor_books_bathing_from_the_visit_that_found_it_needed(
             },
         )
         assert bathing.status_code == 201, bathing.text
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        visit_id = await (
-            await conn.execute("SELECT id FROM care_visits WHERE resident_id = %s ORDER BY due_from LIMIT 1", (alone,))
-        ).fetchone()
-    assert visit_id is not None
+    name = await scalar(database_url, "SELECT display_name FROM residents WHERE id = %s", alone)
     page = await sign_in("visitor", viewport=PHONE)
-    await page.goto(f"/visits#{visit_id[0]}")
+    await page.locator("#visit-list li", has_text=name).locator("button").first.click()
+    await expect(page.locator("#checklist fieldset[data-field]")).to_have_count(13)
     for fieldset in await page.locator("#checklist fieldset[data-field]").all():
         await fieldset.locator(".choice.reassuring").click()
     await page.locator("fieldset[data-field='wellbeing.hygiene'] .choice:not(.reassuring)").click()
     await page.click("#record-submit")
-    await page.locator("#visit-list li[data-status='done'] button").first.click()
+    await page.locator("#visit-list li[data-status='done']", has_text=name).locator("button").click()
     book = page.locator("#records a[href*='kind=bathing']")
     await expect(book).to_have_text("预约上门服务：助浴")
     await book.click()
