@@ -231,5 +231,6 @@ def train(
     figures_path.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     console.print(f"wrote {figures_path}")
     if update_card:
-        card.CARD.write_text(card.render(card.CARD.read_text(), figures))
+        # From the file as written (keys sorted), so that the card is what the shipped figures.json renders.
+        card.CARD.write_text(card.render(card.CARD.read_text(), json.loads(figures_path.read_text())))
         console.print(f"updated {card.CARD}")
