@@ -20,6 +20,7 @@ from playwright.async_api import Page, expect
 from homecare.backend.care.ability import ITEMS
 from homecare.gateway.service import Gateway
 from tests.browser.conftest import SignIn, screenshot
+from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_visits import PHONE
 from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
@@ -255,3 +256,39 @@ async def test_a_family_books_lunch_every_weekday_then_moves_and_cancels_visits_
         ).fetchone()
     assert moved == [("family", "Physiotherapy at 11", datetime.combine(monday, time(12, 30), SHANGHAI))]
     assert cancelled == ("cancelled", "Visiting her sister")
+
+
+async def test_the_booking_day_is_written_as_the_page_language_writes_it(
+    sign_in: SignIn, backend: Backend, world: World
+) -> None:
+    """Chromium here runs in American English, where a native date input shows 12/04/2026 even on a Chinese page: the
+    family page's day is year first, as China writes it, spelled out in the page's language, typed any usual way."""
+    await a_catalogue(backend, world)
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date()
+    later = tomorrow + timedelta(days=2)
+    zh = await sign_in("family", viewport=PHONE)
+    day, said = zh.locator("#book-date"), zh.locator("#book-date-said")
+    await expect(day).to_have_value(tomorrow.isoformat())
+    weekday = "一二三四五六日"
+    await expect(said).to_have_text(
+        f"{tomorrow.year}年{tomorrow.month}月{tomorrow.day}日星期{weekday[tomorrow.weekday()]}"
+    )
+
+    await day.fill(f"{later.year}年{later.month}月{later.day}日")
+    await day.press("Tab")
+    await expect(day).to_have_value(later.isoformat())
+    await expect(said).to_have_text(f"{later.year}年{later.month}月{later.day}日星期{weekday[later.weekday()]}")
+
+    await day.fill(f"{later.month}/{later.day}/{later.year}")  # the American order is not a day here
+    await expect(said).to_have_text("请按“年-月-日”填写日期，例如 2026-12-04")
+    assert not await day.evaluate("input => input.checkValidity()")
+    await day.fill((tomorrow - timedelta(days=2)).isoformat())
+    await expect(said).to_contain_text("不能早于")
+    assert (await day.evaluate("input => input.validationMessage")).startswith("不能早于")  # said when submitted
+    assert await serious_violations(zh) == []
+
+    en = await sign_in("family", viewport=PHONE, lang="en")
+    await expect(en.locator("#book-date")).to_have_value(tomorrow.isoformat())
+    spelled = rf"{tomorrow:%A},? {tomorrow.day} {tomorrow:%B} {tomorrow.year}"
+    await expect(en.locator("#book-date-said")).to_have_text(re.compile(spelled))
+    assert await serious_violations(en) == []

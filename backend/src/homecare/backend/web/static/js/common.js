@@ -24,7 +24,8 @@ addStrings({
   zh: {
     app: "居家养老守护", signOut: "退出", language: "语言", "nav.console": "接警台", "nav.station": "服务站",
     "nav.family": "家人", "nav.admin": "管理", "error.network": "网络中断，正在重试…", "error.generic": "出错了：{detail}",
-    "error.session": "登录已过期，请重新登录", zone: "显示时间所用时区", "role.admin": "管理员", "role.supervisor": "值班主管",
+    "error.session": "登录已过期，请重新登录", "date.placeholder": "年-月-日",
+    "date.invalid": "请按“年-月-日”填写日期，例如 2026-12-04", "date.min": "不能早于{day}", "date.max": "不能晚于{day}", zone: "显示时间所用时区", "role.admin": "管理员", "role.supervisor": "值班主管",
     "role.operator": "接警员", "role.responder": "服务站人员", "role.visitor": "巡访员", "role.carer": "上门服务人员",
     "role.family": "家属",
     "nav.visits": "巡访", "nav.carer": "上门服务", "nav.bookings": "服务预约",
@@ -35,7 +36,9 @@ addStrings({
     app: "homecare", signOut: "Sign out", language: "Language", "nav.console": "Console", "nav.station": "Station",
     "nav.family": "Family", "nav.admin": "Admin", "error.network": "Connection lost, retrying…",
     "error.generic": "Something went wrong: {detail}", "error.session": "Your session has ended; please sign in again",
-    zone: "Time zone for times shown",
+    zone: "Time zone for times shown", "date.placeholder": "yyyy-mm-dd",
+    "date.invalid": "Enter the date as year-month-day, e.g. 2026-12-04", "date.min": "Not before {day}",
+    "date.max": "Not after {day}",
     "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.operator": "Operator",
     "role.responder": "Station responder", "role.visitor": "Welfare visitor", "role.carer": "Carer",
     "role.family": "Family",
@@ -133,6 +136,56 @@ export function formatTime(iso, { date = true, seconds = true } = {}) {
   if (seconds) options.second = "2-digit";
   if (date) Object.assign(options, { month: "short", day: "numeric" });
   return new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en-GB", options).format(new Date(iso));
+}
+
+/** A typed day as an ISO day (YYYY-MM-DD), however it was written (2026-12-04, 2026/12/4, 2026年12月4日, 20261204),
+ * or null when it is no day of the calendar. */
+function isoDay(text) {
+  const found = text.trim().match(/^(\d{4})\D*?(\d{1,2})\D*?(\d{1,2})\D*$/);
+  if (!found) return null;
+  const [y, m, d] = found.slice(1).map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return null;
+  return day.toISOString().slice(0, 10);
+}
+
+/** A day spelled out in the page's language: 2026年12月4日星期五, Friday 4 December 2026. */
+function spelledDay(iso) {
+  return new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en-GB", { dateStyle: "full", timeZone: "UTC" })
+    .format(new Date(`${iso}T00:00:00Z`));
+}
+
+/** A date field in the page's language whatever the browser's: a native date input writes the day as the browser's
+ * locale does (12/04/2026 on a Chinese page in an American browser). This one holds the day year first, as China
+ * writes it (2026-12-04, which the form sends, like a date input's value), takes it typed with digits alone on a
+ * phone, and spells the day out beside it in the page's language; ``min``, ``max`` and ``required`` refuse as a
+ * date input's do, in the page's words. Returns the input and its spelled-out day (a fragment), for a label to
+ * precede. */
+export function dateInput({ id, min, max, value = "", ...attrs }) {
+  const said = el("span", { class: "date-said muted", id: `${id}-said` });
+  const input = el("input", { ...attrs, id, value, type: "text", inputmode: "numeric", autocomplete: "off",
+    spellcheck: "false", size: 12, placeholder: t("date.placeholder"), "aria-describedby": said.id,
+    lang: lang() === "zh" ? "zh-CN" : "en" });
+  const check = () => {
+    const day = isoDay(input.value);
+    const refused = !input.value.trim() ? "" : !day ? t("date.invalid")
+      : min && day < min ? t("date.min", { day: spelledDay(min) })
+        : max && day > max ? t("date.max", { day: spelledDay(max) }) : "";
+    input.setCustomValidity(refused);
+    said.textContent = refused || (day ? spelledDay(day) : "");
+    return day;
+  };
+  const settle = () => {
+    const day = check();
+    if (day && day !== input.value) input.value = day;
+  };
+  input.addEventListener("input", check);
+  input.addEventListener("change", settle);
+  input.addEventListener("keydown", (event) => { if (event.key === "Enter") settle(); });
+  check();
+  const both = document.createDocumentFragment();
+  both.append(input, said);
+  return both;
 }
 
 /** "3 min ago" in the current language. */

@@ -1,7 +1,7 @@
 // Home services on the family page: book one for their relative (the nearest station with a place first, the
 // co-payment and subsidy shown before confirming; once or every weekday), their bookings with move and cancel by
 // a reason, and after a visit a rating and a complaint.
-import { api, el, formatTime, lang, me, refusal, t, toast } from "../common.js";
+import { api, dateInput, el, formatTime, lang, me, refusal, t, toast } from "../common.js";
 import { label } from "../labels.js";
 import { localDate, localInstant, localTime } from "./charts.js";
 import "../care/refusals.js";
@@ -86,11 +86,10 @@ export function servicesSection(resident, { kind: wanted = null } = {}) {
     const tomorrow = localDate(Date.now() + DAY);
     const kind = el("select", { id: "book-kind", name: "kind" },
       kinds.map((k) => el("option", { value: k, selected: k === wanted }, label("careKind", k))));
-    const date = el("input", { type: "date", id: "book-date", name: "date", required: true, value: tomorrow,
+    const date = dateInput({ id: "book-date", name: "date", required: true, value: tomorrow,
       min: localDate(Date.now()) });
     const time = el("input", { type: "time", id: "book-time", name: "time", required: true, value: "11:30", step: 300 });
-    const until = el("input", { type: "date", id: "book-until", name: "until",
-      value: localDate(Date.now() + 28 * DAY) });
+    const until = dateInput({ id: "book-until", name: "until", value: localDate(Date.now() + 28 * DAY) });
     const untilBox = el("div", { class: "hidden", id: "book-until-box" }, field("book-until", t("fs.until"), until));
     const repeat = el("fieldset", { class: "question" }, el("legend", {}, t("fs.repeat")),
       el("div", { class: "choices" }, ["once", "weekdays"].map((value) => el("label", { class: "choice" },
@@ -181,7 +180,7 @@ export function servicesSection(resident, { kind: wanted = null } = {}) {
       const starts = Date.parse(booking.starts_at);
       form = stepForm(`move-${id}`, t("fs.move"), [
         el("div", { class: "book-fields" },
-          el("div", {}, field(`move-${id}-date`, t("fs.date"), el("input", { type: "date", id: `move-${id}-date`,
+          el("div", {}, field(`move-${id}-date`, t("fs.date"), dateInput({ id: `move-${id}-date`,
             name: "date", required: true, value: localDate(starts) }))),
           el("div", {}, field(`move-${id}-time`, t("fs.time"), el("input", { type: "time", id: `move-${id}-time`,
             name: "time", required: true, step: 300, value: localTime(starts) })))),
