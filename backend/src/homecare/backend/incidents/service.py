@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from homecare.backend.accounts.models import Actor
 from homecare.backend.detection.signals import Cause, Signal, SignalKind
@@ -474,6 +474,43 @@ async def add_note(conn: Conn, *, incident_id: int, actor: str, note: str, now: 
     return await _get(conn, incident_id)
 
 
+async def _close(
+    conn: Conn,
+    *,
+    incident: Incident,
+    actor: str,
+    now: datetime,
+    escalation: Escalation,
+    note: str | None,
+    step: Literal[FamilyStep.RESOLVED, FamilyStep.CANCELLED],
+    outcome: Outcome,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Close an incident held for update as ``step`` says (resolved or cancelled, the status and the trail's change
+    of that name): its open station work done, the family told when the policy says so at that step, the resident's
+    watches back to their own schedule."""
+    await _close_open_work(conn, incident_id=incident.id, now=now, task_status="done")
+    await record(
+        conn,
+        incident=incident,
+        now=now,
+        actor=actor,
+        change=step.value,
+        to=Status(step.value),
+        reason=note,
+        detail=detail,
+        closed_at=now,
+        outcome=outcome.value,
+        attention=None,
+    )
+    closed = await _get(conn, incident.id)
+    await tell_family_if_policy_says(
+        conn, escalation=escalation, incident=closed, step=step, now=now, notice=step.value
+    )
+    if incident.status is not Status.PRE_ALARM:  # a pre-alarm never started the watch tracking
+        await track_watches(conn, incident=closed, tracking=False)
+
+
 async def resolve(
     conn: Conn,
     *,
@@ -491,26 +528,17 @@ async def resolve(
         incident = await load_for_update(conn, incident_id=incident_id)
         if incident.status in CLOSED:
             raise InvalidTransition(f"incident {incident_id} is already {incident.status.value}")
-        await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
-        await record(
+        await _close(
             conn,
             incident=incident,
-            now=now,
             actor=actor,
-            change="resolved",
-            to=Status.RESOLVED,
-            reason=note,
+            now=now,
+            escalation=escalation,
+            note=note,
+            step=FamilyStep.RESOLVED,
+            outcome=outcome,
             detail={"outcome": outcome.value},
-            closed_at=now,
-            outcome=outcome.value,
-            attention=None,
         )
-        closed = await _get(conn, incident_id)
-        await tell_family_if_policy_says(
-            conn, escalation=escalation, incident=closed, step=FamilyStep.RESOLVED, now=now, notice="resolved"
-        )
-        if incident.status is not Status.PRE_ALARM:  # a pre-alarm never started the watch tracking
-            await track_watches(conn, incident=closed, tracking=False)
     return await _get(conn, incident_id)
 
 
@@ -522,25 +550,16 @@ async def cancel(
         incident = await load_for_update(conn, incident_id=incident_id)
         if incident.status not in _CANCELLABLE:
             raise _refuse(incident, "cancel", _CANCELLABLE)
-        await _close_open_work(conn, incident_id=incident_id, now=now, task_status="done")
-        await record(
+        await _close(
             conn,
             incident=incident,
-            now=now,
             actor=actor,
-            change="cancelled",
-            to=Status.CANCELLED,
-            reason=note,
-            closed_at=now,
-            outcome=Outcome.CANCELLED_BY_RESIDENT.value,
-            attention=None,
+            now=now,
+            escalation=escalation,
+            note=note,
+            step=FamilyStep.CANCELLED,
+            outcome=Outcome.CANCELLED_BY_RESIDENT,
         )
-        closed = await _get(conn, incident_id)
-        await tell_family_if_policy_says(
-            conn, escalation=escalation, incident=closed, step=FamilyStep.CANCELLED, now=now, notice="cancelled"
-        )
-        if incident.status is not Status.PRE_ALARM:  # a pre-alarm never started the watch tracking
-            await track_watches(conn, incident=closed, tracking=False)
     return await _get(conn, incident_id)
 
 
