@@ -25,7 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamT
 from av.audio.frame import AudioFrame
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from homecare.contracts.calltoken import CallClaims, TokenRefused, verify
 from homecare.contracts.messages import StartCall
@@ -126,7 +126,9 @@ async def talk(
                 pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
                 player = MediaPlayer(str(speech), loop=True)
                 await _answer(line, pc, player, message["sdp"], listening, camera=camera, record_to=record_to)
-                await socket.send(json.dumps({"type": "answer", "sdp": pc.localDescription.sdp}))
+                # The call may have ended while the answer was made: the ending is still there to read.
+                with contextlib.suppress(ConnectionClosedOK):
+                    await socket.send(json.dumps({"type": "answer", "sdp": pc.localDescription.sdp}))
             elif kind == "state":
                 line.state = message["state"]
                 if line.state == "connected":

@@ -10,7 +10,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc import rtp as aiortc_rtp
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.frame import AudioFrame
 from av.frame import Frame
@@ -230,13 +231,31 @@ class Bridge:
                 elif other.video_out is not None:
                     other.video_out.push(frame)
 
+    @contextlib.contextmanager
+    def _unless_over(self) -> Iterator[None]:
+        """Peer work the call's ending may overtake: ``end`` closes both peers first, and a closed peer refuses what
+        a late answer, a late accept or an offer in progress asks of it (aiortc's InvalidStateError). That side
+        hears the ending instead; raised on, the refusal would end the signalling socket without a close frame."""
+        try:
+            yield
+        except InvalidStateError:
+            if self.state is not CallState.ENDED:
+                raise
+
     async def _offer(self, leg: Leg) -> None:
-        await leg.pc.setLocalDescription(await leg.pc.createOffer())  # returns once ICE gathering is complete
-        await leg.outbox.put({"type": "offer", "sdp": leg.pc.localDescription.sdp})
+        with self._unless_over():
+            await leg.pc.setLocalDescription(await leg.pc.createOffer())  # returns once ICE gathering is complete
+        if self.state is not CallState.ENDED:
+            await leg.outbox.put({"type": "offer", "sdp": leg.pc.localDescription.sdp})
+
+    def _may_join(self, leg: Leg | None, who: str) -> None:
+        if self.state is CallState.ENDED:  # ending, and still found until ``end`` lets go of it
+            raise CallerRefused(f"call {self.call_id} is over")
+        if leg is not None:
+            raise CallerRefused(f"{who} is already connected")
 
     async def join_operator(self) -> Leg:
-        if self.operator is not None:
-            raise CallerRefused("the call's console is already connected")
+        self._may_join(self.operator, "the call's console")
         self.operator = self._leg("operator", video_in=False, video_out=self.video)
         self._start_recording("operator")
         await self._offer(self.operator)
@@ -244,19 +263,21 @@ class Bridge:
         return self.operator
 
     async def join_home(self) -> Leg:
-        if self.home is not None:
-            raise CallerRefused("the home unit is already connected")
+        self._may_join(self.home, "the home unit")
         self.home = self._leg("home", video_in=self.video, video_out=False)
         await self._set_state(CallState.RINGING)
         return self.home
 
     async def accept_home(self) -> None:
         assert self.home is not None
+        if self.state is CallState.ENDED:  # the resident pressed as the ring ran out: the ending is on its way
+            return
         self._start_recording("home")
         await self._offer(self.home)
 
     async def answer(self, leg: Leg, sdp: str) -> None:
-        await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        with self._unless_over():
+            await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     # -- state ---------------------------------------------------------------------------------
 
