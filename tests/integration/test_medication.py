@@ -251,6 +251,47 @@ async def test_a_dose_nobody_confirms_is_told_to_the_family_then_to_the_station(
     ).status_code == 403
 
 
+async def test_a_schedule_with_its_own_short_windows_reaches_the_family_and_the_station_sooner(
+    admin: httpx.AsyncClient, world: World, login: Login, clock: ManualClock, database_url: str
+) -> None:
+    """A time-critical medicine (or the simulator's fast play) sets its own windows: 2 minutes, then 3 more."""
+    resident = world.resident_ids[0]
+    url = f"/api/medication/residents/{resident}/schedules"
+    good = {
+        "medicine": "左旋多巴 Levodopa",
+        "dose": "100 mg",
+        "times": ["08:00"],
+        "starts_on": START.date().isoformat(),
+    }
+    assert locs(await admin.post(url, json={**good, "confirm_window_min": 0})) == [["body", "confirm_window_min"]]
+    assert locs(await admin.post(url, json={**good, "station_after_min": 721})) == [["body", "station_after_min"]]
+    schedule = await add_schedule(admin, resident, **good, confirm_window_min=2, station_after_min=3)
+    assert (schedule["confirm_window_min"], schedule["station_after_min"]) == (2, 3)
+    family = await login("family")
+    clock.advance(2 * 60)  # 08:00: due
+    await eventually(lambda: scalar(database_url, "SELECT reminded_at FROM medication_doses"))
+    clock.advance(60)  # 08:01: still inside its window
+    seen = (await family.get(f"/api/medication/residents/{resident}")).json()
+    assert seen["recent"][0]["state"] == "pending"
+
+    clock.advance(2 * 60)  # 08:03: past its 2 minutes, not the platform's 30: missed, the family is told
+    await eventually(lambda: scalar(database_url, "SELECT family_told_at FROM medication_doses"))
+    seen = (await family.get(f"/api/medication/residents/{resident}")).json()
+    assert seen["recent"][0]["state"] == "missed"
+    assert (seen["adherence"]["due"], seen["adherence"]["confirmed"]) == (1, 0)
+    assert await scalar(database_url, "SELECT count(*) FROM incidents WHERE cause = 'missed_dose'") == 0
+
+    clock.advance(3 * 60)  # 08:06: three minutes later the operators and the station
+    explanation = await eventually(
+        lambda: scalar(
+            database_url,
+            "SELECT explanation_en FROM incidents WHERE cause = 'missed_dose' AND resident_id = %s",
+            resident,
+        )
+    )
+    assert "左旋多巴 Levodopa 100 mg due at 08:00 not confirmed taken" in explanation
+
+
 async def test_a_pill_dispenser_confirms_a_dose_even_before_the_reminder_and_a_wrong_time_changes_nothing(
     admin: httpx.AsyncClient, world: World, device: TestClient, database_url: str, db: psycopg.AsyncConnection[Any]
 ) -> None:

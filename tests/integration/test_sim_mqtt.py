@@ -387,7 +387,7 @@ async def test_residents_press_taken_after_a_dose_reminder_and_the_missed_dose_r
     )
     clock = SimClock(start, speed=60)
     run = NeighbourhoodRun(hood, broker, clock, residents=[4, 5], options=RunOptions(tick_s=0.05, resend_after_s=1.0))
-    playing = asyncio.create_task(run.run(until=scenario.ends.timestamp()))
+    playing = asyncio.create_task(run.run(until=scenario.time_of("08:06").timestamp()))
     await eventually(lambda: bool(run.devices) and all(run.device(i, DeviceKind.HOME_UNIT).connected for i in homes))
     units = {i: run.device(i, DeviceKind.HOME_UNIT) for i in homes}
     for i, unit in units.items():

@@ -178,10 +178,19 @@ def test_the_wandering_resident_walks_out_of_her_home_zone_after_dark_with_her_w
 def test_the_missed_dose_scenario_has_the_platform_schedule_a_dose_its_resident_never_confirms() -> None:
     scenario = load_scenario(next(p for p in SHIPPED if p.stem == "missed-dose"))
     now = 1_899_999_960.0  # a whole minute
-    moved = on_present_clock(scenario, now=now)
+    moved = on_present_clock(scenario, speed=1, now=now)
     [(resident, step, due)] = prescriptions(moved, now=now)
     assert (resident, step.medicine, step.dose) == (4, "二甲双胍 Metformin", "500 mg")
     assert due.timestamp() == now + 120  # two minutes in, on the real clock the platform keeps
+    # The schedule's confirmation windows (family, then station) follow the speed, as everything else does: the
+    # whole path fits in the scenario at any speed.
+    assert step.windows_min(1) == (30, 30)
+    assert step.windows_min(scenario.speed) == (3, 3)
+    assert step.windows_min(30) == (1, 1)
+    assert 2 + sum(step.windows_min(1)) < scenario.duration.total_seconds() / 60
+    fast = on_present_clock(scenario, speed=30, now=now)
+    [(_, _, fast_due)] = prescriptions(fast, now=now)
+    assert fast_due.timestamp() - now <= 60  # two scenario minutes are 4 s: the next whole minute
     hood, _ = stage(moved)
     assert hood.household(4).dose_taken_after(1, int(due.timestamp() * 1000)) is None
     # Elsewhere residents take their medicine a few minutes after the reminder, and forget about one dose in ten.

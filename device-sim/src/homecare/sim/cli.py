@@ -263,7 +263,8 @@ def _play_at_platform(
         present = on_present_clock(loaded, speed=speed)
         for resident, step, due in prescriptions(present):
             reference = loaded.resident_reference.format(index=resident)
-            platform.prescribe(reference, medicine=step.medicine, dose=step.dose, due=due)
+            windows = step.windows_min(present.speed)
+            platform.prescribe(reference, medicine=step.medicine, dose=step.dose, due=due, windows_min=windows)
         log = logging.getLogger(__name__)
         log.info(
             "%s: %d residents with %d devices of its own, from %s at speed %g",

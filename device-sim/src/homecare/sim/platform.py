@@ -88,9 +88,13 @@ class Platform:
             for zone in first:
                 self._request("POST", zones, json=zone)
 
-    def prescribe(self, reference: str, *, medicine: str, dose: str, due: datetime) -> int:
+    def prescribe(
+        self, reference: str, *, medicine: str, dose: str, due: datetime, windows_min: tuple[int, int] | None = None
+    ) -> int:
         """Schedule a medicine daily at ``due``'s local time (the resident's zone) from its day, for the resident with
-        this reference, as the call centre would; the schedule's id."""
+        this reference, as the call centre would, with its own confirmation windows (minutes before the family is
+        told, then before the station is) when given; the schedule's id."""
+        confirm, station = windows_min or (None, None)
         made = self._request(
             "POST",
             f"/api/medication/residents/{self._resident_id(reference)}/schedules",
@@ -99,6 +103,8 @@ class Platform:
                 "dose": dose,
                 "times": [due.strftime("%H:%M")],
                 "starts_on": due.date().isoformat(),
+                "confirm_window_min": confirm,
+                "station_after_min": station,
             },
         )
         return int(made.json()["id"])

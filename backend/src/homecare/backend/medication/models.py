@@ -27,6 +27,20 @@ class ScheduleIn(_Model):
     with_food: bool | None = Field(default=None, description="True: with food; false: without; null: either.")
     starts_on: Day
     ends_on: Day | None = None
+    confirm_window_min: int | None = Field(
+        default=None,
+        ge=1,
+        le=720,
+        description="Minutes after a dose is due before the family is told it was not confirmed (null: the "
+        "platform's HOMECARE_DOSE_CONFIRM_WINDOW_MIN); shorter for a time-critical medicine.",
+    )
+    station_after_min: int | None = Field(
+        default=None,
+        ge=1,
+        le=720,
+        description="Minutes after the family was told before a missed_dose incident opens for the operators and "
+        "the station (null: the platform's HOMECARE_DOSE_STATION_AFTER_MIN).",
+    )
 
     @field_validator("times")
     @classmethod
@@ -55,6 +69,8 @@ class Schedule(_Model):
     with_food: bool | None
     starts_on: date
     ends_on: date | None
+    confirm_window_min: int | None
+    station_after_min: int | None
     created_by: str
     created_at: datetime
     stopped_at: datetime | None

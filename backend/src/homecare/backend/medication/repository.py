@@ -10,15 +10,24 @@ from psycopg.rows import dict_row
 from homecare.storage.connections import Conn
 
 _SCHEDULE_COLUMNS = (
-    "id, resident_id, medicine, dose, times, with_food, starts_on, ends_on, created_by, created_at, stopped_at"
+    "id, resident_id, medicine, dose, times, with_food, starts_on, ends_on, confirm_window_min, station_after_min, "
+    "created_by, created_at, stopped_at"
 )
-_DOSE_SQL = """
+_WINDOW = "coalesce(make_interval(mins => s.confirm_window_min), %(window)s::interval)"
+"""A dose's confirmation window: its schedule's own, else the platform's (``window``)."""
+_STATION_AFTER = "coalesce(make_interval(mins => s.station_after_min), %(station_after)s::interval)"
+"""How long after the family the station is told: the schedule's own, else the platform's (``station_after``)."""
+_DOSE_SQL = (
+    """
 SELECT m.id, m.schedule_id, s.medicine, s.dose, m.due_at, m.reminded_at, m.home_units, m.confirmed_at,
        m.confirmed_by, m.family_told_at, m.family_told, m.station_told_at, m.incident_id,
        CASE WHEN m.confirmed_at IS NOT NULL THEN 'taken'
-            WHEN m.due_at <= %(missed_before)s THEN 'missed' ELSE 'pending' END AS state
+            WHEN m.due_at + """
+    + _WINDOW
+    + """ <= %(now)s THEN 'missed' ELSE 'pending' END AS state
 FROM medication_doses m JOIN medication_schedules s ON s.id = m.schedule_id
 """
+)
 
 
 async def _rows(conn: Conn, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,12 +48,15 @@ async def insert_schedule(
     ends_on: date | None,
     created_by: str,
     now: datetime,
+    confirm_window_min: int | None = None,
+    station_after_min: int | None = None,
 ) -> dict[str, Any]:
     rows = await _rows(
         conn,
         "INSERT INTO medication_schedules (resident_id, medicine, dose, times, with_food, starts_on, ends_on, "
-        "created_by, created_at) VALUES (%(resident_id)s, %(medicine)s, %(dose)s, %(times)s, %(with_food)s, "
-        f"%(starts_on)s, %(ends_on)s, %(created_by)s, %(now)s) RETURNING {_SCHEDULE_COLUMNS}",
+        "confirm_window_min, station_after_min, created_by, created_at) VALUES (%(resident_id)s, %(medicine)s, "
+        "%(dose)s, %(times)s, %(with_food)s, %(starts_on)s, %(ends_on)s, %(confirm_window_min)s, "
+        f"%(station_after_min)s, %(created_by)s, %(now)s) RETURNING {_SCHEDULE_COLUMNS}",
         {
             "resident_id": resident_id,
             "medicine": medicine,
@@ -53,6 +65,8 @@ async def insert_schedule(
             "with_food": with_food,
             "starts_on": starts_on,
             "ends_on": ends_on,
+            "confirm_window_min": confirm_window_min,
+            "station_after_min": station_after_min,
             "created_by": created_by,
             "now": now,
         },
@@ -81,13 +95,14 @@ async def stop_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> None:
     )
 
 
-async def new_due_doses(conn: Conn, *, now: datetime, since: datetime) -> list[dict[str, Any]]:
-    """Doses of running schedules that came due in (since, now] and have no row yet, with what a reminder says.
-    Times of day are the resident's local times; a schedule counts only doses due after it was made."""
+async def new_due_doses(conn: Conn, *, now: datetime, since: datetime, window: timedelta) -> list[dict[str, Any]]:
+    """Doses of running schedules that came due in (since, now] and have no row yet, with what a reminder says and
+    their confirmation window. Times of day are the resident's local times; a schedule counts only doses due after
+    it was made."""
     return await _rows(
         conn,
-        """
-        SELECT s.id AS schedule_id, s.resident_id, s.medicine, s.dose, s.with_food, x.due
+        f"""
+        SELECT s.id AS schedule_id, s.resident_id, s.medicine, s.dose, s.with_food, x.due, {_WINDOW} AS window
         FROM medication_schedules s JOIN residents r ON r.id = s.resident_id
         CROSS JOIN LATERAL unnest(s.times) AS t(tod)
         CROSS JOIN LATERAL (VALUES ((%(now)s AT TIME ZONE r.timezone)::date),
@@ -99,7 +114,7 @@ async def new_due_doses(conn: Conn, *, now: datetime, since: datetime) -> list[d
           AND NOT EXISTS (SELECT 1 FROM medication_doses m WHERE m.schedule_id = s.id AND m.due_at = x.due)
         ORDER BY x.due, s.id
         """,
-        {"now": now, "since": since},
+        {"now": now, "since": since, "window": window},
     )
 
 
@@ -113,18 +128,27 @@ async def insert_dose(
     )
 
 
-async def unconfirmed(conn: Conn, *, due_before: datetime, since: datetime, family_told: bool) -> list[dict[str, Any]]:
-    """Unconfirmed doses due in [since, due_before) not yet told to the family (``family_told`` False), or told to
-    the family but not yet to the station (True); locked for the caller's transaction."""
-    stage = "m.family_told_at IS NOT NULL AND m.station_told_at IS NULL" if family_told else "m.family_told_at IS NULL"
+async def unconfirmed(
+    conn: Conn, *, now: datetime, window: timedelta, station_after: timedelta, since: datetime, family_told: bool
+) -> list[dict[str, Any]]:
+    """Unconfirmed doses due since ``since`` whose confirmation window has passed, not yet told to the family
+    (``family_told`` False), or told to the family and past the wait for the station but not yet told to it (True);
+    locked for the caller's transaction. ``window`` and ``station_after`` are the platform's, for schedules that
+    set none of their own."""
+    stage = (
+        "m.family_told_at IS NOT NULL AND m.station_told_at IS NULL "
+        f"AND m.due_at + {_WINDOW} + {_STATION_AFTER} < %(now)s"
+        if family_told
+        else f"m.family_told_at IS NULL AND m.due_at + {_WINDOW} < %(now)s"
+    )
     return await _rows(
         conn,
         "SELECT m.id, m.schedule_id, m.resident_id, m.due_at, s.medicine, s.dose, r.display_name, r.timezone "
         "FROM medication_doses m JOIN medication_schedules s ON s.id = m.schedule_id "
         "JOIN residents r ON r.id = m.resident_id "
-        f"WHERE m.confirmed_at IS NULL AND m.due_at < %(before)s AND m.due_at >= %(since)s AND {stage} "
+        f"WHERE m.confirmed_at IS NULL AND m.due_at >= %(since)s AND {stage} "
         "ORDER BY m.due_at, m.id FOR UPDATE OF m SKIP LOCKED",
-        {"before": due_before, "since": since},
+        {"now": now, "window": window, "station_after": station_after, "since": since},
     )
 
 
@@ -164,12 +188,14 @@ async def confirm(
     return rows[0] if rows else None
 
 
-async def doses(conn: Conn, *, resident_id: int, since: datetime, missed_before: datetime) -> list[dict[str, Any]]:
-    """The resident's doses due since ``since``, newest first."""
+async def doses(
+    conn: Conn, *, resident_id: int, since: datetime, now: datetime, window: timedelta
+) -> list[dict[str, Any]]:
+    """The resident's doses due since ``since``, newest first; missed once their window passed before ``now``."""
     return await _rows(
         conn,
         _DOSE_SQL + "WHERE m.resident_id = %(r)s AND m.due_at >= %(since)s ORDER BY m.due_at DESC, m.id DESC",
-        {"r": resident_id, "since": since, "missed_before": missed_before},
+        {"r": resident_id, "since": since, "now": now, "window": window},
     )
 
 
@@ -180,15 +206,16 @@ async def adherence(
     and confirmed."""
     return await _rows(
         conn,
-        """
-        SELECT r.id AS resident_id, r.display_name, s.id AS station_id, s.name AS station_name, count(*) AS due,
+        f"""
+        SELECT r.id AS resident_id, r.display_name, st.id AS station_id, st.name AS station_name, count(*) AS due,
                count(m.confirmed_at) AS confirmed
         FROM medication_doses m JOIN residents r ON r.id = m.resident_id
-        LEFT JOIN stations s ON s.id = r.station_id
+        JOIN medication_schedules s ON s.id = m.schedule_id
+        LEFT JOIN stations st ON st.id = r.station_id
         WHERE m.due_at >= %(since)s AND m.due_at < %(until)s
-          AND (m.confirmed_at IS NOT NULL OR m.due_at <= %(until)s - %(window)s)
+          AND (m.confirmed_at IS NOT NULL OR m.due_at + {_WINDOW} <= %(until)s)
           AND (%(resident)s::int IS NULL OR m.resident_id = %(resident)s::int)
-        GROUP BY r.id, s.id ORDER BY r.id
+        GROUP BY r.id, st.id ORDER BY r.id
         """,
         {"since": since, "until": until, "window": window, "resident": resident_id},
     )

@@ -91,7 +91,7 @@ async def resident_medication(
         schedules = [Schedule.model_validate(r) for r in await repo.schedules(conn, resident_id=resident_id)]
         figure = await adherence_of(conn, resident_id=resident_id, now=now, window=window)
         recent = await repo.doses(
-            conn, resident_id=resident_id, since=now - timedelta(days=RECENT_DAYS), missed_before=now - window
+            conn, resident_id=resident_id, since=now - timedelta(days=RECENT_DAYS), now=now, window=window
         )
     return ResidentMedication(
         resident_id=resident_id,
@@ -156,11 +156,12 @@ async def remind_and_escalate(
 ) -> int:
     """The pipeline's medication stage: record each dose that came due and remind the resident's home units of it;
     tell the family of a dose not confirmed within ``window``, and ``station_after`` later open a missed_dose
-    incident for the operators and the station. How many doses changed."""
+    incident for the operators and the station (both the platform's, for schedules that set none of their own).
+    How many doses changed."""
     changed = 0
     async with conn.transaction():
-        for row in await repo.new_due_doses(conn, now=now, since=now - DUE_HORIZON):
-            fresh = now - row["due"] < window  # a reminder later than the window would only confuse
+        for row in await repo.new_due_doses(conn, now=now, since=now - DUE_HORIZON, window=window):
+            fresh = now - row["due"] < row["window"]  # a reminder later than the window would only confuse
             units = 0
             if fresh:
                 units = await queue_resident_command(
@@ -176,7 +177,9 @@ async def remind_and_escalate(
             )
             changed += 1
         since = now - ESCALATION_HORIZON
-        for row in await repo.unconfirmed(conn, due_before=now - window, since=since, family_told=False):
+        for row in await repo.unconfirmed(
+            conn, now=now, window=window, station_after=station_after, since=since, family_told=False
+        ):
             told = await notify_family_of_dose(
                 conn,
                 dose_id=row["id"],
@@ -188,8 +191,9 @@ async def remind_and_escalate(
             )
             await repo.mark_family_told(conn, dose_id=row["id"], at=now, told=told)
             changed += 1
-        stale = now - window - station_after
-        for row in await repo.unconfirmed(conn, due_before=stale, since=since, family_told=True):
+        for row in await repo.unconfirmed(
+            conn, now=now, window=window, station_after=station_after, since=since, family_told=True
+        ):
             incident_id = await _tell_station(conn, row=row, now=now, escalation=escalation)
             await repo.mark_station_told(conn, dose_id=row["id"], at=now, incident_id=incident_id)
             changed += 1

@@ -176,6 +176,21 @@ class MissedDoseStep(_Step):
     do: Literal["missed_dose"]
     medicine: str = Field(default="二甲双胍 Metformin", min_length=1, max_length=100)
     dose: str = Field(default="500 mg", min_length=1, max_length=60)
+    confirm_window: Duration = Field(
+        default=timedelta(minutes=30), description="Scenario time before the family is told (the platform's default)."
+    )
+    station_after: Duration = Field(
+        default=timedelta(minutes=30), description="Scenario time after that before the station is (the default)."
+    )
+
+    def windows_min(self, speed: float) -> tuple[int, int]:
+        """The schedule's confirmation windows in the platform's (real) minutes at this speed, a minute at least:
+        the platform's clock is real, so fast play shortens them as it shortens everything else."""
+
+        def real(window: timedelta) -> int:
+            return max(1, round(window.total_seconds() / 60 / speed))
+
+        return real(self.confirm_window), real(self.station_after)
 
 
 class JumpStep(_Strict):
