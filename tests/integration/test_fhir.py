@@ -173,6 +173,14 @@ def valid(answer: httpx.Response, status: int = 200) -> dict[str, Any]:
     return resource
 
 
+def ndjson(exported: httpx.Response) -> list[dict[str, Any]]:
+    """The resources of a bulk export, one a line, each checked against the fhir.resources model of its type."""
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    for line in lines:
+        get_fhir_model_class(line["resourceType"]).model_validate(line)
+    return lines
+
+
 def outcome(answer: httpx.Response, status: int) -> str:
     """The diagnostics of an OperationOutcome answer with this status."""
     resource = valid(answer, status)
@@ -321,9 +329,7 @@ async def test_a_clinic_reads_a_consenting_residents_patient_observations_device
         exported = await client.get("/fhir/R4/Patient/$export", params={"_since": since}, headers=bearer)
         assert exported.status_code == 200, exported.text
         assert exported.headers["content-type"] == "application/fhir+ndjson"
-        lines = [json.loads(line) for line in exported.text.splitlines()]
-        for line in lines:
-            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        lines = ndjson(exported)
         kinds = [line["resourceType"] for line in lines]
         assert kinds.count("Patient") == 1
         assert [o["effectivePeriod"]["start"] for o in lines if o["resourceType"] == "Observation"] == [
@@ -410,9 +416,7 @@ async def test_a_clinic_reads_a_consenting_residents_adherence_as_medication_sta
         refused = await client.get("/fhir/R4/MedicationStatement", params={"patient": other}, headers=bearer)
         assert outcome(refused, 404) == f"Patient/{other} is not known"
         exported = await client.get("/fhir/R4/Patient/$export", params={"_type": "MedicationStatement"}, headers=bearer)
-        lines = [json.loads(line) for line in exported.text.splitlines()]
-        for line in lines:
-            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        lines = ndjson(exported)
         assert [line["id"] for line in lines] == [str(doses[0]), str(doses[1])]
 
 
@@ -521,9 +525,7 @@ async def test_a_clinic_reads_each_blood_pressure_and_glucose_reading_as_an_obse
         refused = await client.get("/fhir/R4/Observation", params={"patient": other}, headers=bearer)
         assert outcome(refused, 404) == f"Patient/{other} is not known"
         exported = await client.get("/fhir/R4/Patient/$export", params={"_type": "Observation"}, headers=bearer)
-        lines = [json.loads(line) for line in exported.text.splitlines()]
-        for line in lines:
-            get_fhir_model_class(line["resourceType"]).model_validate(line)
+        lines = ndjson(exported)
         assert [line["id"] for line in lines] == [o["id"] for o in every]  # the other resident's crisis is not there
 
 
