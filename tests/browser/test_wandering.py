@@ -79,6 +79,7 @@ async def test_a_wandering_alarm_shows_her_track_on_the_incident_and_the_map(
     await expect(drawing.locator(".m-tracks .zone")).to_have_count(1)
     await expect(drawing.locator(".m-incident")).to_have_count(1)
     await expect(page.locator(".map-legend")).to_contain_text("离开安全区域后的轨迹")
+    await expect(drawing.locator(".m-tiles")).to_have_count(0)  # no tile server set: drawn offline, as it stands
     await screenshot(page, "console-map-track")
     assert page.errors == []  # type: ignore[attr-defined]
 

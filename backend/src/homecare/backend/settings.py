@@ -4,6 +4,7 @@ fail fast."""
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -70,6 +71,15 @@ class Settings(StorageSettings):
         description="A dose still not confirmed this long after the family was told opens a missed_dose incident "
         "for the operators and the community station.",
     )
+    map_tile_url: str | None = Field(
+        default=None,
+        description="A raster tile server for street maps under the console's map, as a URL template with {z}, {x} "
+        "and {y} (Web Mercator, 256-pixel tiles), e.g. https://tiles.example.org/{z}/{x}/{y}.png; its origin is "
+        "added to the pages' img-src. Unset (the default): the map is drawn from stored coordinates only, offline.",
+    )
+    map_tile_attribution: str | None = Field(
+        default=None, max_length=200, description="The tile server's attribution, shown under the map."
+    )
     trusted_proxies: list[str] = Field(
         default=[],
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
@@ -86,6 +96,27 @@ class Settings(StorageSettings):
             except ValueError as err:
                 raise ValueError(f"trusted_proxies holds addresses or networks (never *), got {proxy!r}") from err
         return proxies
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError(f"map_tile_url must be an http(s) URL, not {url!r}")
+        missing = [name for name in ("{z}", "{x}", "{y}") if name not in url]
+        if missing:
+            raise ValueError(f"map_tile_url must hold {', '.join(missing)}")
+        return url
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """Where the map's tiles come from (scheme and host), for the pages' Content-Security-Policy."""
+        if self.map_tile_url is None:
+            return None
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @model_validator(mode="after")
     def _tokens_are_strong(self) -> Settings:

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
+from html import escape
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from starlette.types import Scope
 from homecare.backend.accounts import NotAuthenticated
 from homecare.backend.accounts.models import STAFF_ROLES, Actor, Role
 from homecare.backend.deps import SESSION_COOKIE, RuntimeDep, authenticate
+from homecare.backend.runtime import Runtime
 
 STATIC = Path(__file__).parent / "static"
 
@@ -65,11 +67,17 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def shell(name: str, title: str) -> str:
-    """The HTML every page starts from: shared and page styles, and the page's module script."""
+def shell(name: str, title: str, *, tiles: str | None = None, attribution: str | None = None) -> str:
+    """The HTML every page starts from: shared and page styles, and the page's module script; the map's tile server
+    and its attribution, when one is set, as data attributes of the body."""
     v = asset_version()
     page_css = STATIC / "css" / f"{name}.css"
     extra_css = f'<link rel="stylesheet" href="/static/css/{name}.css?v={v}">' if page_css.exists() else ""
+    map_data = "".join(
+        f' data-{key}="{escape(value)}"'
+        for key, value in (("map-tiles", tiles), ("map-attribution", attribution))
+        if value
+    )
     return f"""<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -80,7 +88,7 @@ def shell(name: str, title: str) -> str:
 <link rel="icon" href="/static/img/icon.svg?v={v}" type="image/svg+xml">
 <link rel="stylesheet" href="/static/css/app.css?v={v}">{extra_css}
 </head>
-<body data-page="{name}">
+<body data-page="{name}"{map_data}>
 <div id="app"></div>
 <script type="module" src="/static/js/{name}.js?v={v}"></script>
 </body>
@@ -100,12 +108,18 @@ async def page_actor(request: Request, runtime: RuntimeDep) -> Actor | None:
 
 
 PageActor = Annotated[Actor | None, Depends(page_actor)]
-_NO_STORE = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "same-origin",
-}
+
+
+def _no_store(tile_origin: str | None = None) -> dict[str, str]:
+    """A page's headers: never cached, and a Content-Security-Policy that lets it load only this site's resources
+    (and the map's tiles from their server, when one is set)."""
+    images = " ".join(filter(None, ("'self' data: blob:", tile_origin)))
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": f"default-src 'self'; img-src {images}; media-src 'self' blob:; "
+        "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "Referrer-Policy": "same-origin",
+    }
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -113,15 +127,17 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _page_route(page: Page) -> Callable[[Request, Actor | None], Awaitable[Response]]:
+def _page_route(page: Page) -> Callable[[Request, Actor | None, Runtime], Awaitable[Response]]:
     """The route of one page: its shell for the roles it is for, a sign-in or home redirect for anyone else."""
 
-    async def route(request: Request, actor: PageActor) -> Response:
+    async def route(request: Request, actor: PageActor, runtime: RuntimeDep) -> Response:
         if actor is None:
             return _login_redirect(request)
         if actor.role not in page.roles:
             return RedirectResponse(HOME_OF[actor.role], status_code=303)
-        return HTMLResponse(shell(page.name, "homecare"), headers=_NO_STORE)
+        settings = runtime.settings
+        html = shell(page.name, "homecare", tiles=settings.map_tile_url, attribution=settings.map_tile_attribution)
+        return HTMLResponse(html, headers=_no_store(settings.map_tile_origin))
 
     return route
 
@@ -136,7 +152,7 @@ for _page in PAGES.values():
 
 @router.get("/login")
 async def login_page() -> Response:
-    return HTMLResponse(shell("login", "homecare"), headers=_NO_STORE)
+    return HTMLResponse(shell("login", "homecare"), headers=_no_store())
 
 
 @router.get("/")

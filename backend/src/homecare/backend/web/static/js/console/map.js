@@ -1,6 +1,7 @@
 // The map tab: homes, stations with their 15-minute circles and open incidents, drawn from stored coordinates
-// (equirectangular projection around the centre, in metres; no tiles), with the track and safe zones of every
-// open wandering alarm; the incident screen draws one track on its own with the same layer.
+// (equirectangular projection around the centre, in metres), with the track and safe zones of every open wandering
+// alarm; the incident screen draws one track on its own with the same layer. Street tiles go underneath only when
+// an administrator set a tile server (HOMECARE_MAP_TILE_URL): without one the map works offline, as drawn.
 import { el, formatTime, t } from "../common.js";
 import { label } from "../labels.js";
 import { svg } from "../svg.js";
@@ -33,6 +34,55 @@ function placeLabels(labels, marks) {
     taken.push(labelBox(text, size, sx, sy, anchor));
     label.node.append(svg("text", { x: sx, y: sy, "font-size": size, "text-anchor": anchor }, text));
   }
+}
+
+const TILES_ACROSS = 4; // tiles across the drawing's width: the zoom follows the area shown
+const MAX_TILES = 64;
+
+/** Web Mercator: the tile column and row of a point at zoom z, and a tile corner's longitude and latitude. */
+const tileX = (lon, n) => Math.floor(((lon + 180) / 360) * n);
+const tileY = (lat, n) => {
+  const r = (lat * Math.PI) / 180;
+  return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+};
+const tileLon = (x, n) => (x / n) * 360 - 180;
+const tileLat = (y, n) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / n))) * 180) / Math.PI;
+
+/** The tile server's tiles under a drawing of the box (x1, y1)–(x2, y2) in metres around (lat0, lon0), each placed
+ * by its corners through the drawing's projection (close enough over a city): a layer, or none (an empty list)
+ * when no server is set. */
+function tileLayer(box, lat0, lon0, project) {
+  const template = document.body.dataset.mapTiles;
+  if (!template) return [];
+  const kx = Math.cos((lat0 * Math.PI) / 180) * M_PER_DEG;
+  const widthM = box.x2 - box.x1;
+  // The drawing keeps its proportions in a box of other proportions: cover half its size again on every side.
+  const pad = Math.max(widthM, box.y2 - box.y1) / 2;
+  const west = lon0 + (box.x1 - pad) / kx, east = lon0 + (box.x2 + pad) / kx;
+  const north = lat0 - (box.y1 - pad) / M_PER_DEG, south = lat0 - (box.y2 + pad) / M_PER_DEG;
+  let z = Math.round(Math.log2((TILES_ACROSS * 40_075_016 * Math.cos((lat0 * Math.PI) / 180)) / Math.max(widthM, 1)));
+  z = Math.min(19, Math.max(1, z));
+  let n = 2 ** z;
+  while (z > 1 && (tileX(east, n) - tileX(west, n) + 1) * (tileY(south, n) - tileY(north, n) + 1) > MAX_TILES) {
+    z -= 1;
+    n = 2 ** z;
+  }
+  const layer = svg("g", { class: "m-tiles", "aria-hidden": "true" });
+  for (let tx = tileX(west, n); tx <= tileX(east, n); tx += 1) {
+    for (let ty = tileY(north, n); ty <= tileY(south, n); ty += 1) {
+      const [x1, y1] = project({ lon: tileLon(tx, n), lat: tileLat(ty, n) });
+      const [x2, y2] = project({ lon: tileLon(tx + 1, n), lat: tileLat(ty + 1, n) });
+      const href = template.replace("{z}", z).replace("{x}", tx).replace("{y}", ty);
+      layer.append(svg("image", { href, x: x1, y: y1, width: x2 - x1, height: y2 - y1, preserveAspectRatio: "none" }));
+    }
+  }
+  return [layer];
+}
+
+/** The tile server's attribution under the map, when one is set (else an empty list). */
+function attribution() {
+  const text = document.body.dataset.mapAttribution;
+  return text ? [el("p", { class: "map-attribution muted" }, text)] : [];
 }
 
 /** The points a track spans: its fixes and its zones' edges (circles by their bounding corners). */
@@ -97,9 +147,10 @@ export function drawTrack(container, track) {
   container.replaceChildren(
     svg("svg", { class: "map track-map", role: "img", "aria-label": `${t("track.heading")}: ${summary}`,
       viewBox: `${minX - margin} ${minY - margin} ${width} ${height}`, preserveAspectRatio: "xMidYMid meet" },
+    ...tileLayer({ x1: minX - margin, y1: minY - margin, x2: maxX + margin, y2: maxY + margin }, lat0, lon0, project),
     trackLayer(track, project, unit)),
     el("p", { class: "track-summary" }, summary, " · ",
-      t("track.latest", { time: formatTime(last.ts), m: Math.round(last.accuracy_m) })));
+      t("track.latest", { time: formatTime(last.ts), m: Math.round(last.accuracy_m) })), ...attribution());
 }
 
 /** Draw the map of `view` (GET /api/map) into container, with the tracks of open wandering alarms; onIncident(id)
@@ -172,6 +223,7 @@ export function drawMap(container, view, { onIncident, tracks = [] }) {
   // A group, not an image: the incident markers inside it take the focus.
   const drawing = svg("svg", { id: "map-svg", class: "map", role: "group", "aria-label": t("map.heading"),
     viewBox: `${minX - margin} ${minY - margin} ${width} ${height}`, preserveAspectRatio: "xMidYMid meet" },
+  ...tileLayer({ x1: minX - margin, y1: minY - margin, x2: maxX + margin, y2: maxY + margin }, lat0, lon0, project),
   circles, wandering, marks, stations, alarms);
   const km = (r / 1000).toFixed(1);
   const legend = el("ul", { class: "map-legend" },
@@ -182,5 +234,5 @@ export function drawMap(container, view, { onIncident, tracks = [] }) {
     el("li", {}, el("span", { class: "key incident" }), `${t("map.incident")} (${view.incidents.length})`),
     tracks.length ? el("li", {}, el("span", { class: "key track" }), `${t("map.track")} (${tracks.length})`) : null,
     tracks.length ? el("li", {}, el("span", { class: "key zone" }), t("map.zone")) : null);
-  container.replaceChildren(el("h1", { class: "map-heading" }, t("map.heading")), drawing, legend);
+  container.replaceChildren(el("h1", { class: "map-heading" }, t("map.heading")), drawing, legend, ...attribution());
 }
