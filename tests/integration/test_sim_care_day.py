@@ -2,7 +2,7 @@
 (with the codes they type), writes what of today already happened, and from then on the simulator's home units send
 each carer's code as they arrive and leave, which checks the visit in at the platform (sim → broker → gateway →
 alarm pipeline). The carer-no-show scenario books a visit through the API whose carer never comes, and the platform
-raises the non-arrival."""
+raises the non-arrival; the missed-dose scenario's schedule escalates as fast as its speed."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from homecare.sim.mqtt_url import parse_mqtt_url
 from homecare.sim.neighbourhood import build_neighbourhood
 from homecare.sim.platform import Platform
 from homecare.sim.runner import NeighbourhoodRun, RunOptions
-from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, on_present_clock, stage
+from homecare.sim.scenarios import SCENARIO_DIR, load_scenario, on_present_clock, prescriptions, stage
 from tests.support.backend import TOKEN, start_backend
 from tests.support.database import scalar
 from tests.support.waiting import eventually
@@ -124,5 +124,43 @@ async def test_the_carer_no_show_scenario_books_a_visit_nobody_comes_to_and_the_
         )
         assert "午餐送餐" in incident
         assert "仍未签到" in incident
+    finally:
+        await backend.stop()
+
+
+async def test_the_missed_dose_scenario_at_speed_30_reaches_the_station_within_minutes(database_url: str) -> None:
+    """The scenario gives its schedule windows scaled by the speed: at 30 the family after a minute, the station a
+    minute later, instead of the platform's half hour each."""
+    present = on_present_clock(load_scenario(SCENARIO_DIR / "missed-dose.yaml"), speed=30)
+    hood, _ = stage(present)
+    [(index, step, due)] = prescriptions(present)
+    clock = ManualClock()
+    backend = await start_backend(database_url, clock)
+    try:
+        with Platform(backend.url, TOKEN) as platform:
+            reference = present.resident_reference.format(index=index)
+            await asyncio.to_thread(
+                platform.enrol, [hood.household(index).record], reference=present.resident_reference
+            )
+            windows = step.windows_min(present.speed)
+            await asyncio.to_thread(
+                platform.prescribe, reference, medicine=step.medicine, dose=step.dose, due=due, windows_min=windows
+            )
+        assert windows == (1, 1)
+        resident = await scalar(database_url, "SELECT id FROM residents WHERE external_ref = %s", reference)
+        clock.advance((due - clock.now()).total_seconds() + 90)  # a minute and a half after the dose time
+        await eventually(
+            lambda: scalar(database_url, "SELECT family_told_at FROM medication_doses WHERE resident_id = %s", resident)
+        )
+        assert await scalar(database_url, "SELECT count(*) FROM incidents WHERE cause = 'missed_dose'") == 0
+        clock.advance(60)  # two and a half minutes after
+        incident = await eventually(
+            lambda: scalar(
+                database_url,
+                "SELECT explanation_zh FROM incidents WHERE resident_id = %s AND cause = 'missed_dose'",
+                resident,
+            )
+        )
+        assert "二甲双胍 Metformin 500 mg" in incident
     finally:
         await backend.stop()
