@@ -216,6 +216,20 @@ async def test_a_carer_checks_in_and_out_by_typing_their_code_at_the_home_unit(
         f"carer {carer} checked out of booking {booking}",
     ]
 
+    # Someone guessing at the home unit: after five wrong codes in 15 minutes even the right one is not taken
+    # there, so six digits cannot be tried through.
+    for seq in range(4, 9):
+        type_code(device, seq, wrong)
+    type_code(device, 9, code)
+    paused = await eventually(
+        lambda: scalar(
+            database_url,
+            "SELECT outcome FROM pipeline_processed p JOIN events e ON e.id = p.item_id "
+            "WHERE p.source = 'event' AND e.seq = 9",
+        )
+    )
+    assert paused == "carer codes paused at this home unit: 6 wrong codes in the last 15 min"  # the first too
+
 
 @amqtt_only
 async def test_phone_check_in_and_out_are_refused_until_right_and_problems_raise_an_incident(

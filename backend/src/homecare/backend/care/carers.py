@@ -46,6 +46,8 @@ PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the
 ALERT_HORIZON: Final = timedelta(days=1)  # a visit that started longer ago than this is a missed figure, not an alert
 SHORT_VISIT_SHARE: Final = 0.75  # a visit at home for less than this share of its booked duration is short
 _CHECKED_OUT: Final = Refusal("visit", "the visit is already checked out", "care.checked_out")
+MAX_WRONG_CODES: Final = 5  # wrong carer codes at one home unit within the window pause its codes (no guessing)
+WRONG_CODE_WINDOW: Final = timedelta(minutes=15)
 MAX_PHOTO_BYTES: Final = 1024 * 1024  # the phone page scales a picture down well below this
 PHOTO_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 OUTCOME_WORDS: Final = {
@@ -358,6 +360,12 @@ async def record_presence(conn: Conn, *, event: dict[str, Any], at: datetime, es
     in, the next checks them out (the home unit's word), at ``at``. What happened, for the pipeline's record."""
     if event["device_kind"] != "home_unit":
         return f"carer_present from a {event['device_kind']}, not a home unit: ignored"
+    wrong = await repo.wrong_codes_before(conn, event_id=event["id"], window=WRONG_CODE_WINDOW)
+    if wrong >= MAX_WRONG_CODES:
+        return (
+            f"carer codes paused at this home unit: {wrong} wrong codes in the last "
+            f"{WRONG_CODE_WINDOW.seconds // 60} min"
+        )
     carer_id = await repo.carer_of_code(conn, code=event["carer_code"])
     if carer_id is None:
         return "carer code matches no carer"

@@ -590,6 +590,21 @@ async def carer_of_code(conn: Conn, *, code: str) -> int | None:
         return None if found is None else int(found)
 
 
+async def wrong_codes_before(conn: Conn, *, event_id: int, window: timedelta) -> int:
+    """The carer codes typed at the same home unit as this event within ``window`` before it (by when the platform
+    received them) that matched no active carer."""
+    async with conn.cursor(row_factory=scalar_row) as cur:
+        await cur.execute(
+            "SELECT count(*) FROM events this JOIN events e ON e.device_id = this.device_id "
+            "WHERE this.id = %s AND e.id < this.id AND e.kind = 'carer_present' "
+            "  AND e.received_at >= this.received_at - %s "
+            "  AND NOT EXISTS (SELECT 1 FROM care_carer_codes c JOIN users u ON u.id = c.user_id "
+            "                  WHERE c.code = e.carer_code AND u.role = 'carer' AND u.disabled_at IS NULL)",
+            (event_id, window),
+        )
+        return int(await cur.fetchone() or 0)
+
+
 async def assign_carer(conn: Conn, *, booking_id: int, carer_id: int) -> None:
     await conn.execute("UPDATE care_bookings SET carer_id = %s WHERE id = %s", (carer_id, booking_id))
 
