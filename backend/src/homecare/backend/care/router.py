@@ -213,18 +213,19 @@ async def get_bookings(actor: CurrentActor, conn: ConnDep, resident_id: Resident
     status_code=201,
     summary="Book a service (family, the hotline, the station): in its area, a place free, no overlap",
 )
-async def post_booking(actor: CurrentActor, conn: ConnDep, body: BookingIn) -> Booking:
-    return await bookings.book(conn, actor=actor, body=body, now=datetime.now(UTC))
+async def post_booking(actor: CurrentActor, conn: ConnDep, alarms: AlarmsDep, body: BookingIn) -> Booking:
+    return await bookings.book(conn, actor=actor, body=body, now=alarms.clock.now())
 
 
 @router.post("/bookings/{booking_id}/cancel", summary="Cancel a booking, with the reason")
 async def post_cancel(
     actor: CurrentActor,
     conn: ConnDep,
+    alarms: AlarmsDep,
     booking_id: BookingId,
     body: CancelIn,
 ) -> Booking:
-    return await bookings.cancel(conn, actor=actor, booking_id=booking_id, reason=body.reason, now=datetime.now(UTC))
+    return await bookings.cancel(conn, actor=actor, booking_id=booking_id, reason=body.reason, now=alarms.clock.now())
 
 
 @router.post(
@@ -232,18 +233,19 @@ async def post_cancel(
     status_code=201,
     summary="Book a recurring service (a meal every weekday): every visit checked, all booked or none",
 )
-async def post_series(actor: CurrentActor, conn: ConnDep, body: SeriesIn) -> list[Booking]:
-    return await bookings.book_series(conn, actor=actor, body=body, now=datetime.now(UTC))
+async def post_series(actor: CurrentActor, conn: ConnDep, alarms: AlarmsDep, body: SeriesIn) -> list[Booking]:
+    return await bookings.book_series(conn, actor=actor, body=body, now=alarms.clock.now())
 
 
 @router.post("/bookings/{booking_id}/move", summary="Move a booking to another time, with the reason")
 async def post_move(
     actor: CurrentActor,
     conn: ConnDep,
+    alarms: AlarmsDep,
     booking_id: BookingId,
     body: MoveIn,
 ) -> Booking:
-    return await bookings.move(conn, actor=actor, booking_id=booking_id, body=body, now=datetime.now(UTC))
+    return await bookings.move(conn, actor=actor, booking_id=booking_id, body=body, now=alarms.clock.now())
 
 
 @router.put("/bookings/{booking_id}/carer", summary="Give a booked visit to a carer of the providing station")
