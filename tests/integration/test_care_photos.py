@@ -4,13 +4,16 @@ without it, and the providing station and the call centre see it (logged) while 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
+from homecare.backend.alarms.pipeline import ManualClock
 from tests.integration.test_care_feedback import another_station_desk, locs
+from tests.support.backend import Backend
+from tests.support.daytime import daytime_clock
 from tests.support.images import png
 from tests.support.world import Login, World
 
@@ -22,8 +25,18 @@ def broker_url(amqtt_url: str) -> str:
     return amqtt_url
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    return daytime_clock()
+
+
+@pytest.fixture
+def backend(broker_url: str, world: World, clocked_backend: Backend) -> Backend:
+    return clocked_backend
+
+
 async def test_a_bathing_visit_is_checked_out_with_a_photo_the_station_sees(
-    login: Login, world: World, db: psycopg.AsyncConnection[Any]
+    login: Login, world: World, db: psycopg.AsyncConnection[Any], clock: ManualClock
 ) -> None:
     admin, family = await login("admin"), await login("family")
     mum, station = world.resident_ids[0], world.station_ids[0]
@@ -42,7 +55,7 @@ async def test_a_bathing_visit_is_checked_out_with_a_photo_the_station_sees(
         },
     )
     assert service.json()["photo_required"] is True, service.text
-    soon = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    soon = (clock.now() + timedelta(minutes=10)).isoformat()
     booked = await family.post(
         "/api/care/bookings", json={"resident_id": mum, "service_id": service.json()["id"], "starts_at": soon}
     )
@@ -81,7 +94,7 @@ async def test_a_bathing_visit_is_checked_out_with_a_photo_the_station_sees(
 
     # The providing station and the call centre see it; the family and another station's responder do not.
     responder = await login("responder")
-    since = {"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    since = {"since": (clock.now() - timedelta(hours=1)).isoformat()}
     [shown] = (await responder.get("/api/care/visit-photos", params=since)).json()
     assert (shown["booking_id"], shown["service_name"]) == (booking, "上门助浴")
     got = await responder.get(url)
