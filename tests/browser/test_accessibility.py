@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -138,7 +139,7 @@ async def open_alarms(
     await a_month_of_data(database_url, world)
     await a_missed_dose(database_url, world)
     await a_round(backend, database_url, world)
-    await a_carer_day(backend, world)
+    await a_carer_day(backend, world, datetime.now(UTC))
     return world
 
 

@@ -5,22 +5,26 @@ and a note; in English, "resident unwell" passed to the call centre."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import psycopg
+import pytest
 from playwright.async_api import expect
 
+from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
 from tests.browser.test_visits import PHONE
 from tests.support.backend import AUTH, Backend
+from tests.support.daytime import daytime_clock
 from tests.support.world import World
 
 TASKS = ["清扫地面", "整理床铺", "检查燃气阀门"]
 
 
-async def a_carer_day(backend: Backend, world: World) -> list[int]:
-    """Two cleanings for the demo carer today, at the first two residents' in that order; their booking ids."""
+async def a_carer_day(backend: Backend, world: World, now: datetime) -> list[int]:
+    """Two cleanings for the demo carer 20 and 50 minutes after ``now`` (the backend's), at the first two residents'
+    in that order; their booking ids."""
     async with httpx.AsyncClient(base_url=backend.url, headers=AUTH, timeout=10) as api:
         service = await api.post(
             "/api/care/services",
@@ -38,7 +42,7 @@ async def a_carer_day(backend: Backend, world: World) -> list[int]:
         assert service.status_code == 201, service.text
         bookings = []
         for minutes, resident in ((20, world.resident_ids[0]), (50, world.resident_ids[1])):
-            starts_at = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+            starts_at = (now + timedelta(minutes=minutes)).isoformat()
             booked = await api.post(
                 "/api/care/bookings",
                 json={"resident_id": resident, "service_id": service.json()["id"], "starts_at": starts_at},
@@ -52,10 +56,21 @@ async def a_carer_day(backend: Backend, world: World) -> list[int]:
     return bookings
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    return daytime_clock()
+
+
+@pytest.fixture
+def backend(world: World, clocked_backend: Backend) -> Backend:
+    """The API on the clock early in the day, so that the visits booked ahead of it are today's."""
+    return clocked_backend
+
+
 async def test_a_carer_checks_in_and_out_on_a_phone(
-    sign_in: SignIn, backend: Backend, database_url: str, world: World
+    sign_in: SignIn, backend: Backend, database_url: str, world: World, clock: ManualClock
 ) -> None:
-    first, second = await a_carer_day(backend, world)
+    first, second = await a_carer_day(backend, world, clock.now())
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         homes = {
             row[0]: row[1:]

@@ -6,19 +6,32 @@ from __future__ import annotations
 
 import re
 
-import psycopg
+import pytest
 from playwright.async_api import expect
 
+from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
 from tests.browser.test_carer import a_carer_day
 from tests.support.backend import Backend
+from tests.support.daytime import daytime_clock
 from tests.support.world import World
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    return daytime_clock()
+
+
+@pytest.fixture
+def backend(world: World, clocked_backend: Backend) -> Backend:
+    """The API on the clock early in the day, so that the visits booked ahead of it are today's."""
+    return clocked_backend
+
+
 async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_board(
-    sign_in: SignIn, backend: Backend, database_url: str, world: World
+    sign_in: SignIn, backend: Backend, world: World, clock: ManualClock
 ) -> None:
-    first, second = await a_carer_day(backend, world)
+    first, second = await a_carer_day(backend, world, clock.now())
     resident = world.enrolment.residents[0].name
 
     # The station's board: the demo carer's two meals today, both still to come.
@@ -31,13 +44,8 @@ async def test_a_visit_not_started_in_time_alerts_the_console_and_the_station_bo
     await expect(station.locator("#no-non-arrivals")).to_be_visible()
     console = await sign_in("operator")
 
-    # The first meal was due 20 minutes ago and the carer never checked in.
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(
-            "UPDATE care_bookings SET starts_at = now() - interval '20 minutes', "
-            "ends_at = now() + interval '10 minutes' WHERE id = %s",
-            (first,),
-        )
+    # 40 minutes on, the first meal was due 20 minutes ago and the carer never checked in.
+    clock.advance(40 * 60)
 
     row = console.locator("#queue .q-row")
     await expect(row).to_have_count(1, timeout=15_000)
