@@ -139,7 +139,13 @@ async def open_alarms(
     await a_month_of_data(database_url, world)
     await a_missed_dose(database_url, world)
     await a_round(backend, database_url, world)
-    await a_carer_day(backend, world, datetime.now(UTC))
+    _, second = await a_carer_day(backend, world, datetime.now(UTC))
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        # Started now, the second visit is on the carer's and the station's lists of today at any hour.
+        await conn.execute(
+            "UPDATE care_bookings SET starts_at = now(), ends_at = now() + interval '30 minutes' WHERE id = %s",
+            (second,),
+        )
     return world
 
 
