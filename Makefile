@@ -30,12 +30,14 @@ run: install
 # The TimescaleDB build for the embedded server (see its README); the suite's second pass installs it into a copy.
 TIMESCALEDB ?= ../shared/timescaledb
 
-# Everything on plain PostgreSQL, then the integration tests again on TimescaleDB when its build is here.
+# Everything on plain PostgreSQL, then the integration tests again on TimescaleDB when its build is here; each
+# pass spreads its tests over one worker per core (most of a test's time is spent waiting on real services).
+PYTEST_WORKERS ?= auto
 test: install system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 	@if [ -f $(TIMESCALEDB)/install.sh ]; then \
 		echo "== the integration tests again, on TimescaleDB ($(TIMESCALEDB)) =="; \
-		HOMECARE_TEST_TIMESCALEDB=$(TIMESCALEDB) $(BIN)/pytest tests/integration --storage=timescale; \
+		HOMECARE_TEST_TIMESCALEDB=$(TIMESCALEDB) $(BIN)/pytest -n $(PYTEST_WORKERS) tests/integration --storage=timescale; \
 	else \
 		echo "TimescaleDB pass skipped: $(TIMESCALEDB)/install.sh (TimescaleDB built for the embedded server) is not here"; \
 	fi
