@@ -34,10 +34,10 @@ TIMESCALEDB ?= ../shared/timescaledb
 # pass spreads its tests over one worker per core (most of a test's time is spent waiting on real services).
 PYTEST_WORKERS ?= auto
 test: install system-packages
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=20
 	@if [ -f $(TIMESCALEDB)/install.sh ]; then \
 		echo "== the integration tests again, on TimescaleDB ($(TIMESCALEDB)) =="; \
-		HOMECARE_TEST_TIMESCALEDB=$(TIMESCALEDB) $(BIN)/pytest -n $(PYTEST_WORKERS) tests/integration --storage=timescale; \
+		HOMECARE_TEST_TIMESCALEDB=$(TIMESCALEDB) $(BIN)/pytest -n $(PYTEST_WORKERS) --durations=20 tests/integration --storage=timescale; \
 	else \
 		echo "TimescaleDB pass skipped: $(TIMESCALEDB)/install.sh (TimescaleDB built for the embedded server) is not here"; \
 	fi
