@@ -20,6 +20,7 @@ from homecare.backend.stations.repository import upsert_station
 from homecare.gateway.service import Gateway
 from homecare.launcher.care_day import book_care_days
 from homecare.launcher.runner import _enrol
+from homecare.sim.carers import CareVisit
 from homecare.sim.cli import _book_no_shows
 from homecare.sim.clock import SimClock
 from homecare.sim.mqtt_url import parse_mqtt_url
@@ -39,17 +40,21 @@ async def test_the_simulated_day_books_visits_and_its_home_units_check_carers_in
     hood = build_neighbourhood(12, seed=7)
     assert hood.care is not None
     await _enrol(database_url, hood.enrolment, demo_logins(tmp_path))
-    today = datetime.now(UTC).astimezone(hood.tz).date()
-    plan = hood.care.day(today)
+    # Start a day just before its second arrival: the first visit is history, the second is the home unit's. The
+    # day is today if that arrival has passed, else yesterday: the platform takes a carer's code at the earlier of
+    # its clock and the code's arrival, so the simulated day must not lie ahead of the real one.
+    now = datetime.now(UTC)
+    day = now.astimezone(hood.tz).date()
+    if (_arrivals(hood.care.day(day))[1].arrives or 0) > now.timestamp():
+        day -= timedelta(days=1)
+    plan = hood.care.day(day)
     assert [v for v in plan if v.arrives is None], "one visit of the day is missed"
-    # Start the day just before the second arrival: the first visit is history, the second is the home unit's.
-    arriving = sorted((v for v in plan if v.arrives is not None), key=lambda v: v.arrives or 0)
-    first, second = arriving[0], arriving[1]
+    first, second = _arrivals(plan)[:2]
     assert second.arrives is not None
     start = datetime.fromtimestamp(second.arrives - 5, UTC)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         booked = await book_care_days(conn, care=hood.care, now=start)
-        assert booked == len(plan) + len(hood.care.day(today + timedelta(days=1)))
+        assert booked == len(plan) + len(hood.care.day(day + timedelta(days=1)))
         assert await book_care_days(conn, care=hood.care, now=start) == 0  # a re-run books nothing twice
 
     visits = "SELECT b.id FROM care_bookings b JOIN residents r ON r.id = b.resident_id WHERE r.external_ref = %s "
@@ -164,3 +169,8 @@ async def test_the_missed_dose_scenario_at_speed_30_reaches_the_station_within_m
         assert "二甲双胍 Metformin 500 mg" in incident
     finally:
         await backend.stop()
+
+
+def _arrivals(plan: tuple[CareVisit, ...]) -> list[CareVisit]:
+    """The day's visits a carer comes to, in the order they arrive."""
+    return sorted((v for v in plan if v.arrives is not None), key=lambda v: v.arrives or 0)

@@ -70,6 +70,10 @@ export class ApiError extends Error {
   }
 }
 
+// Set once the user signs out: a page's own requests then answered 401 must not send the browser to sign in
+// again "to come back here" over the sign-out's own way to the sign-in page.
+let signingOut = false;
+
 /** Call the JSON API (a Blob body is sent as it is, with its type). Throws ApiError with the server's detail; a
  * 401 sends the user to sign in. */
 export async function api(path, { method = "GET", body, signal } = {}) {
@@ -83,7 +87,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   }
   const url = path.startsWith("/") ? path : `/api/${path}`;
   const response = await fetch(url, init);
-  if (response.status === 401 && url !== "/api/auth/login") {
+  if (response.status === 401 && url !== "/api/auth/login" && !signingOut) {
     location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
     throw new ApiError(401, t("error.session"));
   }
@@ -263,6 +267,7 @@ function topbar(page) {
     user ? el("span", { class: "who", id: "who" }, `${user.display_name} · ${t(`role.${user.role}`)}`) : null,
     select, user?.id ? zoneSwitch() : null,
     user ? el("button", { id: "sign-out", onclick: async () => {
+      signingOut = true;
       await api("auth/logout", { method: "POST" }).catch(() => {});
       location.assign("/login");
     } }, t("signOut")) : null);
