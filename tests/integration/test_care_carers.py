@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from homecare.backend.alarms.pipeline import ManualClock
 from homecare.gateway.service import Gateway
 from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
-from tests.support.daytime import daytime_clock
+from tests.support.daytime import SHANGHAI, daytime_clock
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
@@ -531,3 +532,41 @@ async def test_the_service_board_follows_the_day_live_and_the_months_figures_exp
         "0.500",
         "0",
     )
+
+
+async def test_around_midnight_a_carer_keeps_the_visit_begun_and_sees_the_one_whose_check_in_is_open(
+    backend: Backend, admin: httpx.AsyncClient, household: Household, database_url: str, clock: ManualClock
+) -> None:
+    station = await station_id(database_url, "A")
+    carer = await make_carer(admin, "carer.night", station)
+    day = clock.now().astimezone(SHANGHAI).date()
+
+    def at(hour: int, minute: int, days: int = 0) -> datetime:
+        return datetime.combine(day + timedelta(days=days), dtime(hour, minute), SHANGHAI)
+
+    clock.advance((at(23, 0) - clock.now()).total_seconds())
+    evening = await booked_visit(admin, household, station, at(23, 20))
+    after_midnight = await booked_visit(admin, household, station, at(0, 20, days=1))
+    await give(admin, carer, evening, after_midnight)
+    near = {"lat": HOME[0] + 0.0003, "lon": HOME[1]}
+    phone = await signed_in(backend, "carer.night")
+    try:
+
+        async def route() -> list[int]:
+            return [v["booking_id"] for v in (await phone.get("/api/care/carer-visits")).json()]
+
+        clock.advance((at(23, 25) - clock.now()).total_seconds())
+        assert (await phone.post(f"/api/care/carer-visits/{evening}/check-in", json=near)).status_code == 200
+        # 23:50: the 00:20 visit is tomorrow's, but its check-in is open, so it is on the route and opens.
+        clock.advance((at(23, 50) - clock.now()).total_seconds())
+        assert await route() == [evening, after_midnight]
+        assert (await phone.get(f"/api/care/carer-visits/{after_midnight}")).status_code == 200
+        # 00:10: the evening's visit, begun yesterday, stays until the carer checks out of it on the phone.
+        clock.advance((at(0, 10, days=1) - clock.now()).total_seconds())
+        assert await route() == [evening, after_midnight]
+        done = {"outcome": "completed", "checklist": dict.fromkeys(TASKS, True)}
+        checked_out = await phone.post(f"/api/care/carer-visits/{evening}/check-out", json={**near, **done})
+        assert checked_out.status_code == 200, checked_out.text
+        assert await route() == [after_midnight]
+    finally:
+        await phone.aclose()

@@ -13,8 +13,8 @@ MORNING = time(9, 30)
 
 def daytime_clock() -> ManualClock:
     """A manual clock at 09:30 today in Shanghai, or now if earlier: "today's" views then hold the hours after it
-    whatever the real time of day; it is the real date (which the database's scope checks read) and never after the
-    real clock that stamps what devices and the gateway record (the platform takes an event at the earlier of the
-    two)."""
+    whatever the real time of day; it is the real date (which the scope checks made without the backend's clock
+    read) and never after the real clock that stamps what devices and the gateway record (the platform takes an
+    event at the earlier of the two)."""
     now = datetime.now(UTC)
     return ManualClock(min(now, datetime.combine(now.astimezone(SHANGHAI).date(), MORNING, SHANGHAI)))

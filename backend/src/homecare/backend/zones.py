@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,3 +21,10 @@ def find_zone(name: str) -> ZoneInfo | None:
 def zone_or_service(name: str) -> ZoneInfo:
     """The zone with this name; an unknown name falls back to the service's zone."""
     return find_zone(name) or ZoneInfo(SERVICE_ZONE)
+
+
+def day_bounds(name: str, now: datetime) -> tuple[datetime, datetime]:
+    """The calendar day ``now`` falls in, in the zone of this name, as [start, end)."""
+    zone = zone_or_service(name)
+    start = datetime.combine(now.astimezone(zone).date(), time(), zone)
+    return start, datetime.combine(start.date() + timedelta(days=1), time(), zone)

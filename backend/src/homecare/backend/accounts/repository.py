@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from psycopg import sql
 from psycopg.rows import class_row, scalar_row
@@ -248,16 +248,33 @@ async def visitor_sees(conn: Conn, *, user_id: int, resident_id: int) -> bool:
         return bool(await cur.fetchone())
 
 
-async def carer_sees(conn: Conn, *, user_id: int, resident_id: int, timezone: str) -> bool:
-    """Whether the carer has a live booked visit to the resident today (in the carer's zone)."""
+EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a carer may come a little early
+
+# A carer's route (``b`` a booking, ``v`` its visit once begun): their live bookings starting in the carer's day
+# [since, until), due within the hour (check-in is open though the day has turned) or begun and not yet ended
+# (a visit across midnight stays until its check-out; one left open is let go of after a day).
+ON_CARERS_ROUTE = """
+    b.carer_id = %(carer)s AND b.status = 'booked'
+    AND ((b.starts_at >= %(since)s AND b.starts_at < %(until)s)
+         OR (b.starts_at >= %(now)s AND b.starts_at < %(now)s + %(early)s)
+         OR (v.checked_in_at IS NOT NULL AND v.checked_out_at IS NULL AND b.starts_at > %(now)s - interval '1 day'))
+"""
+
+
+def carers_route(carer_id: int, since: datetime, until: datetime, now: datetime) -> dict[str, Any]:
+    """The parameters of ON_CARERS_ROUTE."""
+    return {"carer": carer_id, "since": since, "until": until, "now": now, "early": EARLIEST_CHECK_IN}
+
+
+async def carer_sees(
+    conn: Conn, *, carer_id: int, resident_id: int, since: datetime, until: datetime, now: datetime
+) -> bool:
+    """Whether a visit to the resident is on the carer's route (their day is [since, until))."""
     async with conn.cursor(row_factory=scalar_row) as cur:
         await cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM care_bookings b WHERE b.carer_id = %(u)s AND b.resident_id = %(r)s "
-            "               AND b.status = 'booked' "
-            "               AND b.starts_at >= date_trunc('day', now() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s "
-            "               AND b.starts_at < (date_trunc('day', now() AT TIME ZONE %(tz)s) + interval '1 day') "
-            "                                 AT TIME ZONE %(tz)s)",
-            {"u": user_id, "r": resident_id, "tz": timezone},
+            "SELECT EXISTS (SELECT 1 FROM care_bookings b LEFT JOIN care_service_visits v ON v.booking_id = b.id "
+            f"WHERE {ON_CARERS_ROUTE} AND b.resident_id = %(resident)s)",
+            {**carers_route(carer_id, since, until, now), "resident": resident_id},
         )
         return bool(await cur.fetchone())
 

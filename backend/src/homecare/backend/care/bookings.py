@@ -323,13 +323,16 @@ async def move(conn: Conn, *, actor: Actor, booking_id: int, body: MoveIn, now: 
         return await booking_view(conn, row)
 
 
-async def booking_in_scope(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
-    """The booking, locked, if the actor may see its resident (the opening logged); else BookingNotFound."""
+async def booking_in_scope(
+    conn: Conn, *, actor: Actor, booking_id: int, action: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The booking, locked, if the actor may see its resident at ``now`` (the opening logged); else
+    BookingNotFound."""
     rows = await repo.bookings(conn, booking_id=booking_id, lock=True)
     if not rows:
         raise BookingNotFound(booking_id)
     try:
-        await open_resident(conn, actor=actor, resident_id=rows[0]["resident_id"], action=action)
+        await open_resident(conn, actor=actor, resident_id=rows[0]["resident_id"], action=action, now=now)
     except ResidentNotFound as err:
         raise BookingNotFound(booking_id) from err
     return rows[0]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, get_args
 
 import psycopg
 
 from homecare.backend.accounts.models import Actor, Role
+from homecare.backend.accounts.repository import EARLIEST_CHECK_IN
 from homecare.backend.care import BookingNotFound, InvalidCareInput
 from homecare.backend.care import repository as repo
 from homecare.backend.care.bookings import booking_in_scope, booking_view
@@ -37,11 +38,10 @@ from homecare.backend.dispatch.routing import haversine_km
 from homecare.backend.incidents.policy import Escalation
 from homecare.backend.incidents.service import apply_signal
 from homecare.backend.residents.repository import record_access
-from homecare.backend.zones import zone_or_service
+from homecare.backend.zones import day_bounds
 from homecare.storage.connections import Conn
 from homecare.storage.errors import Refusal
 
-EARLIEST_CHECK_IN: Final = timedelta(hours=1)  # before the visit's start: a carer may come a little early
 PRESENCE_MARGIN: Final = timedelta(hours=1)  # a code typed this long before the start or after the end still counts
 ALERT_HORIZON: Final = timedelta(days=1)  # a visit that started longer ago than this is a missed figure, not an alert
 SHORT_VISIT_SHARE: Final = 0.75  # a visit at home for less than this share of its booked duration is short
@@ -91,35 +91,33 @@ async def assign(conn: Conn, *, actor: Actor, booking_id: int, carer_id: int) ->
         return await booking_view(conn, row)
 
 
-def _day_bounds(actor: Actor, now: datetime) -> tuple[datetime, datetime]:
-    zone = zone_or_service(actor.timezone)
-    start = datetime.combine(now.astimezone(zone).date(), time(), zone)
-    return start, datetime.combine(start.date() + timedelta(days=1), time(), zone)
-
-
 async def todays_visits(conn: Conn, *, actor: Actor, now: datetime) -> list[CarerVisit]:
-    """The carer's visits starting today (their zone), in the order they start: the day's route."""
+    """The carer's route, in the order its visits start: today's (their zone), one whose check-in is open though
+    the day has turned, and one begun and not yet ended."""
     assert actor.user_id is not None  # carers are accounts
-    since, until = _day_bounds(actor, now)
+    since, until = day_bounds(actor.timezone, now)
     return [
         CarerVisit.model_validate(row)
-        for row in await repo.carer_visits(conn, carer_id=actor.user_id, since=since, until=until)
+        for row in await repo.carer_visits(conn, carer_id=actor.user_id, since=since, until=until, now=now)
     ]
 
 
-async def _own_visit(conn: Conn, *, actor: Actor, booking_id: int, action: str) -> dict[str, Any]:
-    """The carer's own visit, locked, its resident's opening checked and logged; else BookingNotFound."""
+async def _own_visit(
+    conn: Conn, *, actor: Actor, booking_id: int, action: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The carer's own visit, locked, its resident's opening (at ``now``) checked and logged; else
+    BookingNotFound."""
     row = await repo.carer_visit(conn, booking_id=booking_id, lock=True)
     if row is None or actor.role is not Role.CARER or row["carer_id"] != actor.user_id:
         raise BookingNotFound(booking_id)
-    await booking_in_scope(conn, actor=actor, booking_id=booking_id, action=action)
+    await booking_in_scope(conn, actor=actor, booking_id=booking_id, action=action, now=now)
     return row
 
 
 async def visit_card(conn: Conn, *, actor: Actor, booking_id: int, now: datetime) -> CarerVisitCard:
     """The carer's visit with the resident's card; the opening is logged."""
     async with conn.transaction():
-        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit")
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit", now=now)
         resident = await resident_brief(conn, resident_id=row["resident_id"], now=now)
     return CarerVisitCard(visit=CarerVisit.model_validate(row), resident=resident)
 
@@ -175,7 +173,7 @@ async def check_in(
 ) -> CarerVisit:
     """The carer's phone near the home checks them in (or proves the home unit's check-in a second time)."""
     async with conn.transaction():
-        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_in")
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_in", now=now)
         if row["status"] != "booked":
             raise InvalidCareInput([Refusal("visit", "the booking is cancelled", "care.cancelled")])
         if row["checked_out_at"] is not None:
@@ -228,7 +226,7 @@ async def check_out(
     """End the visit from the phone near the home, with the checklist, notes and outcome. The resident not at home
     or unwell opens an incident through the alarm path, in the same transaction."""
     async with conn.transaction():
-        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_out")
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.check_out", now=now)
         if row["checked_in_at"] is None:
             raise InvalidCareInput(
                 [Refusal("visit", "check in first, at the home unit or with the phone", "care.not_checked_in")]
@@ -318,7 +316,7 @@ async def save_photo(
             ]
         )
     async with conn.transaction():
-        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.photo")
+        row = await _own_visit(conn, actor=actor, booking_id=booking_id, action="care.carer_visit.photo", now=now)
         if row["checked_in_at"] is None or row["checked_out_at"] is not None:
             raise InvalidCareInput(
                 [Refusal("photo", "a photo is taken between check-in and check-out", "care.photo_when")]
@@ -413,7 +411,7 @@ async def non_arrivals(conn: Conn, *, actor: Actor, station_id: int | None, now:
     """Today's visits alerted as not arrived and still not checked in; a responder sees their own station's."""
     if actor.role is Role.RESPONDER:
         station_id = actor.station_id
-    since, _ = _day_bounds(actor, now)
+    since, _ = day_bounds(actor.timezone, now)
     return [CarerVisit.model_validate(row) for row in await repo.non_arrivals(conn, station_id=station_id, since=since)]
 
 
@@ -458,7 +456,7 @@ async def board(
     resident shown is logged as opened."""
     if actor.role is Role.RESPONDER:
         station_id = actor.station_id
-    since, until = _day_bounds(actor, now)
+    since, until = day_bounds(actor.timezone, now)
     async with conn.transaction():
         rows = await repo.board_visits(
             conn,

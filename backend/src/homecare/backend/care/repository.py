@@ -10,6 +10,7 @@ from typing import Any
 from psycopg.rows import class_row, dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
+from homecare.backend.accounts.repository import ON_CARERS_ROUTE, carers_route
 from homecare.storage.connections import Conn
 
 
@@ -638,13 +639,14 @@ async def carer_visit(conn: Conn, *, booking_id: int, lock: bool = False) -> dic
         return await cur.fetchone()
 
 
-async def carer_visits(conn: Conn, *, carer_id: int, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """The carer's live bookings starting in [since, until), in the order they start (their route)."""
+async def carer_visits(
+    conn: Conn, *, carer_id: int, since: datetime, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """The visits on the carer's route (their day is [since, until)), in the order they start."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"{_CARER_VISIT_SELECT} WHERE b.carer_id = %s AND b.status = 'booked' AND b.starts_at >= %s "
-            "AND b.starts_at < %s ORDER BY b.starts_at, b.id",
-            (carer_id, since, until),
+            f"{_CARER_VISIT_SELECT} WHERE {ON_CARERS_ROUTE} ORDER BY b.starts_at, b.id",
+            carers_route(carer_id, since, until, now),
         )
         return await cur.fetchall()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from homecare.backend.accounts import InvalidAccount
@@ -10,6 +10,7 @@ from homecare.backend.accounts import repository as accounts_repo
 from homecare.backend.accounts.models import Actor, FamilyLink, NewFamilyLink, Role, Sharing
 from homecare.backend.residents import ResidentNotFound
 from homecare.backend.residents.repository import get_resident, record_access
+from homecare.backend.zones import day_bounds
 from homecare.storage.connections import Conn
 
 Share = Literal["status", "vitals", "activity", "incidents", "location"]
@@ -42,10 +43,12 @@ async def open_resident(
     action: str,
     share: Share | None = None,
     detail: dict[str, object] | None = None,
+    now: datetime | None = None,
 ) -> None:
     """The one check before any resident's data is read: in scope, or ResidentNotFound (so a family member cannot
     even learn that someone else's relative exists). Family see only what the resident shares (``share``);
-    staff openings go to the access log, in the caller's transaction."""
+    staff openings go to the access log, in the caller's transaction. A carer's route is judged at ``now`` (the
+    backend's clock; the real time when not given)."""
     if actor.role is Role.FAMILY:
         links = await accounts_repo.family_links(conn, user_id=actor.user_id, resident_id=resident_id)
         if not links or (share is not None and not getattr(links[0], f"share_{share}", False)):
@@ -61,8 +64,10 @@ async def open_resident(
         ):
             raise ResidentNotFound(resident_id)
     elif actor.role is Role.CARER:
+        now = now or datetime.now(UTC)
+        since, until = day_bounds(actor.timezone, now)
         if actor.user_id is None or not await accounts_repo.carer_sees(
-            conn, user_id=actor.user_id, resident_id=resident_id, timezone=actor.timezone
+            conn, carer_id=actor.user_id, resident_id=resident_id, since=since, until=until, now=now
         ):
             raise ResidentNotFound(resident_id)
     elif await get_resident(conn, resident_id=resident_id) is None:
