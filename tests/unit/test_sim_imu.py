@@ -1,4 +1,4 @@
-"""Wrist IMU signals: a fall has free fall, an impact over 2.5 g and stillness after; a knock does not."""
+"""Wrist IMU signals: a fall has a dip under 1 g, an impact over 2.5 g and stillness after; a knock does not."""
 
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_fall_has_free_fall_impact_and_lying_still(seed: int) -> None:
+def test_fall_has_a_dip_impact_and_lying_still(seed: int) -> None:
     s = fall_signal(np.random.default_rng(seed))
     g = s.magnitude_g()
     fs = s.fs
     assert fs == 50
-    free_fall = _longest_run(g[: s.impact] < 0.6) / fs
-    assert 0.3 <= free_fall <= 0.55
+    # As in the recorded falls: under 0.6 g only briefly (median 0.04–0.08 s, 90th percentile 0.18 s).
+    unloaded = _longest_run(g[: s.impact] < 0.6) / fs
+    assert 0.02 <= unloaded <= 0.25
+    assert g[s.impact - int(fs) : s.impact].min() < 0.6
     assert 2.5 <= g[s.impact] <= 8.0
     assert g.argmax() == s.impact
     spin = np.linalg.norm(s.gyr.astype(float), axis=1) / 10  # deg/s

@@ -77,6 +77,24 @@ def _still(rng: np.random.Generator, down: FloatArray, n: int, fs: float) -> tup
     return acc, 0.4 * rng.standard_normal((n, 3))
 
 
+SETTLE_S = 0.6
+"""How long the body moves on after the impact before it lies still."""
+
+
+def _settling(rng: np.random.Generator, down: FloatArray, n: int, fs: float) -> tuple[FloatArray, FloatArray]:
+    """What is added to lying still while the body settles: a second knock of 0.7–1.2 g (a limb landing)
+    and movement dying away, in acceleration (g) and angular rate (deg/s)."""
+    t = np.arange(n) / fs
+    fade = np.exp(-t / (SETTLE_S / 4))[:, None]
+    acc = fade * rng.uniform(0.15, 0.3) * rng.standard_normal((n, 3))
+    at, width = int(rng.integers(n // 4, n // 2 + 1)), max(2, round(0.06 * fs))
+    k = np.arange(n) - at
+    knock = np.where((k >= 0) & (k < width), np.sin(np.pi * (k + 0.5) / width), 0.0)
+    acc += np.outer(knock * rng.uniform(0.7, 1.2), _unit(down + 0.5 * _random_unit(rng)))
+    gyr = fade * rng.uniform(40, 90) * rng.standard_normal((n, 3))
+    return acc, gyr
+
+
 def _to_wire(acc_g: FloatArray, gyr_dps: FloatArray) -> tuple[Int16Array, Int16Array]:
     acc = np.clip(np.round(acc_g * 1000), -ACC_FULL_SCALE_MG, ACC_FULL_SCALE_MG).astype(np.int16)
     gyr = np.clip(np.round(gyr_dps * 10), -32768, 32767).astype(np.int16)
@@ -91,8 +109,14 @@ def fall_signal(
     post_s: float = 7.0,
     recovers_after_s: float | None = None,
 ) -> ImuSignal:
-    """A fall: walking, a stumble, 0.32–0.48 s of free fall (<0.6 g), an impact of 2.5–8 g with a gyro
-    burst, then lying still with the wrist turned 70–110°; optionally getting up again."""
+    """A fall: walking, a stumble, 0.32–0.48 s of falling with a brief dip to 0.25–0.55 g, an impact of
+    2.5–8 g with a gyro burst, the body settling for 0.6 s (a second, smaller knock), then lying still with
+    the wrist turned 70–110°; optionally getting up again.
+
+    Shaped on the recorded falls the models learn from (WEDA-FALL and FallAllD): the device is under
+    0.6 g for a median 0.04–0.08 s before the impact, never the textbook free fall of the whole descent,
+    and it keeps moving for a moment after the impact.
+    """
     up = _upright(rng)
     turn_axis = _unit(np.cross(up, _random_unit(rng)))
     down = _rotate(up, turn_axis, float(np.radians(rng.uniform(70, 110))))
@@ -103,7 +127,9 @@ def fall_signal(
 
     n_ff = round(rng.uniform(0.32, 0.48) * fs)
     w = np.arange(1, n_ff + 1) / (n_ff + 1)
-    ff_acc = _slerp(up, down, w) * (rng.uniform(0.08, 0.3) + 0.05 * np.abs(rng.standard_normal(n_ff)))[:, None]
+    # Unloading deepest mid-fall: below 0.6 g for about 0.1 s of the descent.
+    dip = 1.0 - (1.0 - rng.uniform(0.25, 0.55)) * np.sin(np.pi * w) ** 4
+    ff_acc = _slerp(up, down, w) * (dip + 0.02 * rng.standard_normal(n_ff))[:, None]
     ff_gyr = turn_axis * (rng.uniform(120, 250) * np.sqrt(np.sin(np.pi * w)))[:, None]
     ff_gyr += 3.0 * rng.standard_normal((n_ff, 3))
 
@@ -125,6 +151,9 @@ def fall_signal(
 
     n_post = max(int(post_s * fs) - n_hit, 1)
     post_acc, post_gyr = _still(rng, down, n_post, fs)
+    settle_acc, settle_gyr = _settling(rng, down, min(round(SETTLE_S * fs), n_post), fs)
+    post_acc[: settle_acc.shape[0]] += settle_acc
+    post_gyr[: settle_gyr.shape[0]] += settle_gyr
     if recovers_after_s is not None and recovers_after_s * fs < n_post:
         r0 = int(recovers_after_s * fs)
         n_up = min(int(2 * fs), n_post - r0)
