@@ -1,8 +1,8 @@
 """Fall-model benchmark: inference time per impact window and artefact size, for every shipped position.
 
 Judges simulated 10 s bursts at 50 Hz (a fall and a knock, as devices send them) through the public
-``FallModel.assess`` call, 200 times each, and divides by the impact windows scored; the forest alone
-is timed on one window too. The fastest call is the figure (other processes on the two cores only
+``FallModel.assess`` call, 200 times each, and divides by the impact windows scored; the trees alone
+are timed on one window too. The fastest call is the figure (other processes on the two cores only
 ever add to it); the median under the machine's load is kept beside it. Prints the figures and
 writes bench/results/falls.json. Run: ``python -m bench.falls``.
 """
@@ -56,15 +56,15 @@ def measure(position: str) -> dict[str, Any]:
         median.append(timed[0] / n_windows)
         fastest.append(timed[1] / n_windows)
     one_window = features.impact_windows(bursts[0].acc / 1000.0, bursts[0].fs).features[:1]
-    forest = _timed_ms(partial(model.forest.probabilities, one_window))
+    trees = _timed_ms(partial(model.trees.probabilities, one_window))
     return {
         "ms_per_window": round(max(fastest), 3),
         "ms_per_window_median": round(max(median), 3),
-        "forest_ms_per_window": round(forest[1], 3),
-        "forest_ms_per_window_median": round(forest[0], 3),
+        "trees_ms_per_window": round(trees[1], 3),
+        "trees_ms_per_window_median": round(trees[0], 3),
         "windows_per_burst": windows,
-        "trees": model.forest.n_trees,
-        "nodes": int(model.forest.feature.shape[0]),
+        "trees": model.trees.n_trees,
+        "nodes": int(model.trees.feature.shape[0]),
         "artefact_mb": round((MODELS / f"{position}.npz").stat().st_size / 2**20, 2),
     }
 
@@ -76,7 +76,7 @@ def main() -> None:
         ok = figures["ms_per_window"] <= TARGET_MS_PER_WINDOW and figures["artefact_mb"] <= TARGET_MB
         console.print(
             f"{position}: {figures['ms_per_window']:.3f} ms per window (median under the machine's load "
-            f"{figures['ms_per_window_median']:.3f} ms; forest alone {figures['forest_ms_per_window']:.3f} ms), "
+            f"{figures['ms_per_window_median']:.3f} ms; trees alone {figures['trees_ms_per_window']:.3f} ms), "
             f"{figures['artefact_mb']:.2f} MB "
             f"[{'green' if ok else 'red'}]{'within' if ok else 'over'} {TARGET_MS_PER_WINDOW:g} ms / {TARGET_MB:g} MB"
         )

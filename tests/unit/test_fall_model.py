@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from typer.testing import CliRunner
 
 from homecare.backend.detection.falls import card, evaluation, features, training
@@ -100,7 +101,8 @@ FORGERIES: dict[str, Callable[[dict[str, npt.NDArray[Any]]], dict[str, npt.NDArr
     "threshold out of range": lambda a: _forge_meta(a, threshold=1.5),
     "cyclic tree": _loop_back,
     "feature out of range": lambda a: {**a, "feature": np.where(a["feature"] >= 0, 999, -1).astype(np.int16)},
-    "float64 leaves": lambda a: {**a, "fall_probability": a["fall_probability"].astype(np.float64)},
+    "float32 leaves": lambda a: {**a, "leaf_value": a["leaf_value"].astype(np.float32)},
+    "base score not a scalar": lambda a: {**a, "base_score": np.zeros(2)},
 }
 
 
@@ -126,6 +128,19 @@ def test_an_unmodified_copy_loads(tmp_path: Path) -> None:
     assert FallModel.from_file(tmp_path / "copy.npz").threshold == FallModel.load("wrist").threshold
 
 
+def test_exported_trees_score_every_row_as_scikit_learn_does() -> None:
+    """The plain arrays shipped are the fitted trees: same probabilities as scikit-learn's own predictor."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(800, len(features.FEATURE_NAMES)))
+    y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] + rng.normal(scale=0.5, size=800) > 0).astype(np.int8)
+    booster = HistGradientBoostingClassifier(**training.ESTIMATOR | {"max_iter": 40}, random_state=0).fit(x, y)
+    trees = training.export_trees(booster)
+    trees.validate(len(features.FEATURE_NAMES))
+    unseen = rng.normal(size=(200, len(features.FEATURE_NAMES)))
+    np.testing.assert_allclose(trees.probabilities(unseen), booster.predict_proba(unseen)[:, 1], rtol=1e-9)
+    assert 0.2 < trees.probabilities(unseen).mean() < 0.8
+
+
 def _figures() -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(card.FIGURES.read_text())
     return figures
@@ -142,8 +157,8 @@ def test_the_model_card_is_generated_from_the_trained_figures() -> None:
 def test_the_shipped_model_is_the_one_its_card_describes(all_datasets: dict[str, FallDataset], position: str) -> None:
     """No training: the shipped artefact has the card's trees and threshold, and judges its check trials as then."""
     figures, model = _figures()[position], FallModel.load(position)
-    assert model.forest.fingerprint() == figures["fingerprint"]
-    assert (model.threshold, model.forest.n_trees, model.version) == (
+    assert model.trees.fingerprint() == figures["fingerprint"]
+    assert (model.threshold, model.trees.n_trees, model.version) == (
         figures["threshold"],
         figures["trees"],
         figures["version"],
@@ -176,11 +191,13 @@ def test_other_sample_rates_give_nearly_the_same_probability(datasets: dict[str,
         resampled = np.array(
             [model.probability(evaluation.resample(dataset.acc_g(t), dataset.fs, rate), None, rate) for t in trials]
         )
-        # On these borderline trials a rate moves some votes (wrist at 25 Hz: up to 0.31; see the report). The
-        # neck's leaves of one sample give its own training trials, replayed here, votes of exactly 0 or 1, which
-        # any resampling moves a little (median 0.03 at 25 Hz); the held-out rate effect is the card's 20 Hz row.
+        # Boosted trees are sharp near their threshold: on these borderline trials a rate can move one
+        # probability a long way (a wrist D05 at 25 Hz: 0.02 → 0.51), so the test bounds what a wearer
+        # would notice, decisions changed, rather than any one probability. The held-out effect of a
+        # slower device is the card's 20 Hz row.
         assert np.median(np.abs(resampled - native)) < 0.04, rate
-        assert np.max(np.abs(resampled - native)) < 0.35, rate
+        changed = (resampled >= model.threshold) != (native >= model.threshold)
+        assert changed.sum() <= 0.05 * trials.shape[0], rate
 
 
 @pytest.mark.parametrize("position", POSITIONS)

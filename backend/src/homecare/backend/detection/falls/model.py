@@ -1,4 +1,4 @@
-"""The shipped fall classifier: a tree ensemble kept as plain arrays, loaded without pickle, run in numpy."""
+"""The shipped fall classifier: boosted trees kept as plain arrays, loaded without pickle, run in numpy."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import numpy.typing as npt
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.features import FloatArray, ImpactWindows
 
-FORMAT = "homecare-fall-forest"
-FORMAT_VERSION = 2
+FORMAT = "homecare-fall-trees"
+FORMAT_VERSION = 3
 MAX_ARTEFACT_BYTES = 64 * 2**20
 """Refuse artefacts that would unpack to more than this: the shipped ones are a few MB (at most 50 on disk)."""
 
@@ -32,7 +32,8 @@ _ARRAYS = {
     "threshold",
     "left",
     "right",
-    "fall_probability",
+    "leaf_value",
+    "base_score",
 }
 _META_KEYS = {"position", "version", "threshold", "preprocessing", "trained_on", "estimator"}
 POSITION_ALIASES = {"chest": "neck", "pendant": "neck"}
@@ -60,15 +61,19 @@ def preprocessing() -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Forest:
-    """Binary decision trees stored back to back; node indices are local to their tree, -1 marks a leaf."""
+class BoostedTrees:
+    """Gradient-boosted binary trees stored back to back; node indices are local to their tree, -1 marks a leaf.
+
+    A row's fall log-odds are ``base_score`` plus the value of the leaf it reaches in every tree.
+    """
 
     tree_offsets: npt.NDArray[np.int64]
     feature: npt.NDArray[np.int16]
     threshold: npt.NDArray[np.float64]
     left: npt.NDArray[np.int32]
     right: npt.NDArray[np.int32]
-    fall_probability: npt.NDArray[np.float32]
+    leaf_value: npt.NDArray[np.float64]
+    base_score: float
 
     @property
     def n_trees(self) -> int:
@@ -83,13 +88,12 @@ class Forest:
             raise ArtefactError("tree offsets do not cover the node arrays")
         if np.any(np.diff(offsets) < 1):
             raise ArtefactError("a tree has no nodes")
-        for name in ("threshold", "left", "right", "fall_probability"):
+        for name in ("threshold", "left", "right", "leaf_value"):
             if getattr(self, name).shape != (n_nodes,):
                 raise ArtefactError(f"node array {name!r} has the wrong length")
-        if not (np.all(np.isfinite(self.threshold)) and np.all(np.isfinite(self.fall_probability))):
+        finite = np.isfinite(self.threshold).all() and np.isfinite(self.leaf_value).all()
+        if not (finite and np.isfinite(self.base_score)):
             raise ArtefactError("non-finite node values")
-        if np.any(self.fall_probability < 0) or np.any(self.fall_probability > 1):
-            raise ArtefactError("leaf probabilities outside [0, 1]")
         tree = np.repeat(np.arange(self.n_trees), np.diff(offsets))
         local = np.arange(n_nodes) - offsets[tree]
         size = np.diff(offsets)[tree]
@@ -113,8 +117,9 @@ class Forest:
     def fingerprint(self) -> str:
         """SHA-256 of the node arrays: equal fingerprints, equal trees (the archive's own bytes carry dates)."""
         digest = hashlib.sha256()
-        for name in ("tree_offsets", "feature", "threshold", "left", "right", "fall_probability"):
+        for name in ("tree_offsets", "feature", "threshold", "left", "right", "leaf_value"):
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
+        digest.update(np.float64(self.base_score).tobytes())
         return digest.hexdigest()
 
     @cached_property
@@ -135,21 +140,21 @@ class Forest:
         )
 
     def probabilities(self, x: FloatArray) -> FloatArray:
-        """Mean leaf probability over the trees for each row of ``x``."""
-        # The trees were fitted on float32 features (as scikit-learn does), so compare in float32 too.
-        x32 = np.asarray(x, dtype=np.float32)
+        """Fall probability of each row of ``x``: the logistic of its summed leaf values."""
+        rows = np.asarray(x, dtype=np.float64)
         walk = self._walk
-        node = np.broadcast_to(self.tree_offsets[:-1], (x32.shape[0], self.n_trees)).copy()
-        rows = np.arange(x32.shape[0])[:, None]
+        node = np.broadcast_to(self.tree_offsets[:-1], (rows.shape[0], self.n_trees)).copy()
+        at = np.arange(rows.shape[0])[:, None]
         while not walk.leaf[node].all():
-            go_left = x32[rows, walk.feature[node]] <= walk.threshold[node]
+            go_left = rows[at, walk.feature[node]] <= walk.threshold[node]
             node = np.where(go_left, walk.left[node], walk.right[node])
-        return np.asarray(self.fall_probability[node].mean(axis=1, dtype=np.float64), dtype=np.float64)
+        log_odds = self.base_score + self.leaf_value[node].sum(axis=1)
+        return np.asarray(1.0 / (1.0 + np.exp(-log_odds)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class _Walk:
-    """A forest's nodes with absolute child indices, leaves pointing at themselves."""
+    """The trees' nodes with absolute child indices, leaves pointing at themselves."""
 
     feature: npt.NDArray[np.intp]
     threshold: npt.NDArray[np.float64]
@@ -181,7 +186,7 @@ class FallModel:
     position: str
     version: str
     threshold: float
-    forest: Forest
+    trees: BoostedTrees
     metadata: dict[str, Any]
 
     @classmethod
@@ -225,24 +230,28 @@ class FallModel:
             "threshold": np.float64,
             "left": np.int32,
             "right": np.int32,
-            "fall_probability": np.float32,
+            "leaf_value": np.float64,
         }
         for name, dtype in expected_dtypes.items():
             if arrays[name].dtype != dtype or arrays[name].ndim != 1:
                 raise ArtefactError(f"{path}: array {name!r} must be 1-D {np.dtype(dtype)}")
-        forest = Forest(
+        base_score = arrays["base_score"]
+        if base_score.dtype != np.float64 or base_score.ndim != 0:
+            raise ArtefactError(f"{path}: base score must be a float64 scalar")
+        trees = BoostedTrees(
             tree_offsets=arrays["tree_offsets"],
             feature=arrays["feature"],
             threshold=arrays["threshold"],
             left=arrays["left"],
             right=arrays["right"],
-            fall_probability=arrays["fall_probability"],
+            leaf_value=arrays["leaf_value"],
+            base_score=float(base_score),
         )
         try:
-            forest.validate(len(features.FEATURE_NAMES))
+            trees.validate(len(features.FEATURE_NAMES))
         except ArtefactError as err:
             raise ArtefactError(f"{path}: {err}") from err
-        return cls(meta["position"], meta["version"], threshold, forest, meta)
+        return cls(meta["position"], meta["version"], threshold, trees, meta)
 
     def save(self, path: Path) -> None:
         """Write the artefact as a compressed ``.npz`` of plain arrays."""
@@ -254,12 +263,13 @@ class FallModel:
             format_version=np.array(FORMAT_VERSION, dtype=np.int64),
             meta=np.array(json.dumps(meta, sort_keys=True)),
             feature_names=np.array(features.FEATURE_NAMES),
-            tree_offsets=self.forest.tree_offsets,
-            feature=self.forest.feature,
-            threshold=self.forest.threshold,
-            left=self.forest.left,
-            right=self.forest.right,
-            fall_probability=self.forest.fall_probability,
+            tree_offsets=self.trees.tree_offsets,
+            feature=self.trees.feature,
+            threshold=self.trees.threshold,
+            left=self.trees.left,
+            right=self.trees.right,
+            leaf_value=self.trees.leaf_value,
+            base_score=np.array(self.trees.base_score, dtype=np.float64),
         )
 
     def assess(self, acc_g: npt.ArrayLike, gyr_dps: npt.ArrayLike | None, fs: float) -> Assessment:
@@ -279,7 +289,7 @@ class FallModel:
 
     def assess_windows(self, windows: ImpactWindows) -> Assessment:
         """Judge a recording from its impact windows; training and evaluation reuse windows through this."""
-        probabilities = self.forest.probabilities(windows.features)
+        probabilities = self.trees.probabilities(windows.features)
         best = int(np.argmax(probabilities))
         return Assessment(
             probability=float(probabilities[best]),
