@@ -1,4 +1,4 @@
-"""Wearable IMU signals at 50 Hz (wristband or pendant) around a fall (free fall, impact, lying still) or a knock."""
+"""Wearable IMU signals at 50 Hz (wristband or pendant): a fall (dip, impact, settling, lying still) or a knock."""
 
 from __future__ import annotations
 
