@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 from homecare.backend.detection.falls import features
 from homecare.backend.detection.falls.features import FloatArray, ImpactWindows
@@ -148,8 +149,7 @@ class BoostedTrees:
         while not walk.leaf[node].all():
             go_left = rows[at, walk.feature[node]] <= walk.threshold[node]
             node = np.where(go_left, walk.left[node], walk.right[node])
-        log_odds = self.base_score + self.leaf_value[node].sum(axis=1)
-        return np.asarray(1.0 / (1.0 + np.exp(-log_odds)), dtype=np.float64)
+        return np.asarray(expit(self.base_score + self.leaf_value[node].sum(axis=1)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
