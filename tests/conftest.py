@@ -36,6 +36,7 @@ from homecare.storage.maintenance import prepare_database
 from homecare.storage.migrate import StorageMode
 from tests.support.backend import Backend, serving
 from tests.support.brokers import amqtt_broker, mosquitto_broker
+from tests.support.daytime import daytime_clock
 from tests.support.timescale import PRELOAD, timescale_bin_dir
 from tests.support.world import Login, World, build_world, signed_in
 
@@ -224,10 +225,10 @@ async def backend(database_url: str, amqtt_url: str, world: World) -> AsyncItera
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """The time the alarm pipeline's timers and detectors read, moved by the test alone (a module may override it to
-    start elsewhere)."""
-    return ManualClock()
+def clock(request: pytest.FixtureRequest) -> ManualClock:
+    """The time the alarm pipeline's timers and detectors read, moved by the test alone: now, or early in the day
+    for a test marked ``daytime`` (a module may override it to start elsewhere)."""
+    return daytime_clock() if request.node.get_closest_marker("daytime") else ManualClock()
 
 
 @pytest.fixture

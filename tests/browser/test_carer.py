@@ -16,8 +16,9 @@ from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
 from tests.browser.test_visits import PHONE
 from tests.support.backend import AUTH, Backend
-from tests.support.daytime import daytime_clock
 from tests.support.world import World
+
+pytestmark = pytest.mark.daytime
 
 TASKS = ["清扫地面", "整理床铺", "检查燃气阀门"]
 
@@ -54,11 +55,6 @@ async def a_carer_day(backend: Backend, world: World, now: datetime) -> list[int
             assert assigned.status_code == 200, assigned.text
             bookings.append(booked.json()["id"])
     return bookings
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return daytime_clock()
 
 
 @pytest.fixture

@@ -13,13 +13,9 @@ from homecare.backend.alarms.pipeline import ManualClock
 from tests.browser.conftest import SignIn, screenshot
 from tests.browser.test_carer import a_carer_day
 from tests.support.backend import Backend
-from tests.support.daytime import daytime_clock
 from tests.support.world import World
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return daytime_clock()
+pytestmark = pytest.mark.daytime
 
 
 @pytest.fixture

@@ -23,10 +23,12 @@ from homecare.backend.alarms.pipeline import ManualClock
 from homecare.gateway.service import Gateway
 from tests.support.backend import AUTH, Backend
 from tests.support.database import scalar
-from tests.support.daytime import SHANGHAI, daytime_clock
+from tests.support.daytime import SHANGHAI
 from tests.support.enrolment import Household, enrol
 from tests.support.mqtt import TestClient
 from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.daytime
 
 HOME = (31.2310, 121.4710)
 TASKS = ["送餐到桌", "检查冰箱", "清理餐具"]
@@ -49,11 +51,6 @@ async def household(database_url: str) -> Household:
             (*HOME, home.resident_id),
         )
     return home
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return daytime_clock()
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ import pytest
 from homecare.backend.alarms.pipeline import ManualClock
 from tests.integration.test_care_feedback import another_station_desk, locs
 from tests.support.backend import Backend
-from tests.support.daytime import daytime_clock
 from tests.support.images import png
 from tests.support.world import Login, World
+
+pytestmark = pytest.mark.daytime
 
 TASKS = ["协助洗澡", "清洁浴室"]
 
@@ -23,11 +24,6 @@ TASKS = ["协助洗澡", "清洁浴室"]
 @pytest.fixture
 def broker_url(amqtt_url: str) -> str:
     return amqtt_url
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return daytime_clock()
 
 
 @pytest.fixture
